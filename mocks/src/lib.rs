@@ -1,0 +1,1 @@
+//! Test doubles for the registry client (see issue 3).

@@ -1,0 +1,183 @@
+//! Building images and indexes in memory: layers from bytes, labels, platform.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use registry_core::manifest::{media_type, Manifest};
+use registry_core::{Error, Result};
+use serde_json::json;
+
+use crate::image::{Image, MemoryBlobs};
+use crate::platform::Platform;
+
+/// Builds an [`Image`] held in memory.
+///
+/// ```
+/// use registry_client::{ImageBuilder, Platform};
+/// let image = ImageBuilder::new()
+///     .layer(&b"layer one"[..])
+///     .label("org.opencontainers.image.title", "demo")
+///     .platform(Platform::new("linux", "arm64"))
+///     .build()?;
+/// assert_eq!(image.layers().len(), 1);
+/// assert_eq!(image.platform().to_string(), "linux/arm64");
+/// # Ok::<(), registry_client::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ImageBuilder {
+    layers: Vec<(Bytes, String)>,
+    labels: BTreeMap<String, String>,
+    platform: Platform,
+    docker: bool,
+    created: Option<String>,
+}
+
+impl Default for ImageBuilder {
+    fn default() -> ImageBuilder {
+        ImageBuilder::new()
+    }
+}
+
+impl ImageBuilder {
+    /// An empty image for `linux/amd64` (set [`ImageBuilder::platform`] for another).
+    pub fn new() -> ImageBuilder {
+        ImageBuilder {
+            layers: Vec::new(),
+            labels: BTreeMap::new(),
+            platform: Platform::new("linux", "amd64"),
+            docker: false,
+            created: None,
+        }
+    }
+
+    /// Add an uncompressed tar layer with these bytes.
+    pub fn layer(self, data: impl Into<Bytes>) -> ImageBuilder {
+        self.layer_with_media_type(data, media_type::OCI_LAYER_TAR)
+    }
+
+    /// Add a layer with an explicit media type.
+    pub fn layer_with_media_type(mut self, data: impl Into<Bytes>, media_type: &str) -> ImageBuilder {
+        self.layers.push((data.into(), media_type.to_string()));
+        self
+    }
+
+    /// Set a config label.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> ImageBuilder {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Set the platform.
+    pub fn platform(mut self, platform: Platform) -> ImageBuilder {
+        self.platform = platform;
+        self
+    }
+
+    /// Set the config's `created` time (RFC 3339).
+    pub fn created(mut self, created: impl Into<String>) -> ImageBuilder {
+        self.created = Some(created.into());
+        self
+    }
+
+    /// Use Docker v2 media types for the manifest and config instead of OCI ones.
+    pub fn docker_media_types(mut self) -> ImageBuilder {
+        self.docker = true;
+        self
+    }
+
+    /// Build the image.
+    pub fn build(self) -> Result<Image> {
+        let mut blobs = MemoryBlobs::new();
+        let mut layers = Vec::new();
+        let mut diff_ids = Vec::new();
+        for (data, mt) in &self.layers {
+            let size = data.len();
+            let d = blobs.insert(data.clone());
+            diff_ids.push(d.to_string());
+            let mt = if self.docker && mt == media_type::OCI_LAYER_TAR {
+                "application/vnd.docker.image.rootfs.diff.tar"
+            } else {
+                mt.as_str()
+            };
+            layers.push(json!({"mediaType": mt, "digest": d.to_string(), "size": size}));
+        }
+        let mut config = json!({
+            "architecture": self.platform.architecture(),
+            "os": self.platform.os(),
+            "config": {"Labels": self.labels},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        });
+        if let Some(v) = self.platform.variant() {
+            config["variant"] = json!(v);
+        }
+        if let Some(c) = &self.created {
+            config["created"] = json!(c);
+        }
+        let config_bytes = Bytes::from(to_vec(&config)?);
+        let config_digest = blobs.insert(config_bytes.clone());
+        let (manifest_mt, config_mt) = if self.docker {
+            (media_type::DOCKER_MANIFEST, media_type::DOCKER_CONFIG)
+        } else {
+            (media_type::OCI_MANIFEST, media_type::OCI_CONFIG)
+        };
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": manifest_mt,
+            "config": {"mediaType": config_mt, "digest": config_digest.to_string(), "size": config_bytes.len()},
+            "layers": layers,
+        });
+        let manifest = Manifest::parse(to_vec(&manifest)?, Some(manifest_mt))?;
+        Image::from_parts(manifest, config_bytes, Arc::new(blobs))
+    }
+}
+
+fn to_vec(v: &serde_json::Value) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::invalid_input(format!("cannot serialise: {e}")))
+}
+
+/// An OCI index over `images`, each entry carrying the image's platform.
+pub fn index_of(images: &[&Image]) -> Result<Manifest> {
+    let manifests: Vec<serde_json::Value> = images
+        .iter()
+        .map(|i| {
+            let p = i.platform();
+            let mut platform = json!({"os": p.os(), "architecture": p.architecture()});
+            if let Some(v) = p.variant() {
+                platform["variant"] = json!(v);
+            }
+            json!({
+                "mediaType": i.media_type(),
+                "digest": i.digest().to_string(),
+                "size": i.raw_manifest().size(),
+                "platform": platform,
+            })
+        })
+        .collect();
+    let index = json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": manifests});
+    Manifest::parse(to_vec(&index)?, Some(media_type::OCI_INDEX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry_core::Digest;
+
+    #[tokio::test]
+    async fn built_image_is_consistent() -> Result<()> {
+        let img = ImageBuilder::new().layer(&b"aaa"[..]).layer(&b"bbbb"[..]).label("k", "v").build()?;
+        assert_eq!(img.layers().len(), 2);
+        assert_eq!(img.layers()[1].size(), 4);
+        let data = img.blob_bytes(&img.layers()[0]).await?;
+        assert_eq!(&data[..], b"aaa");
+        assert_eq!(img.config().config().as_ref().and_then(|c| c.labels().clone()).map(|l| l.len()), Some(1));
+        assert_eq!(img.digest(), &Digest::sha256(img.raw_manifest().bytes()));
+        let other = ImageBuilder::new().platform(Platform::new("linux", "arm64").with_variant("v8")).build()?;
+        let index = index_of(&[&img, &other])?;
+        assert!(index.is_index());
+        let picked = Platform::new("linux", "arm64").select(index.as_index().ok_or_else(|| Error::protocol("x"))?)?;
+        assert_eq!(picked.digest().to_string(), other.digest().to_string());
+        Ok(())
+    }
+}

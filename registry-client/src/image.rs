@@ -1,0 +1,217 @@
+//! [`Image`]: a value holding a manifest, its config, its layer descriptors, and a handle that streams each blob
+//! from wherever the image came from (a registry, or memory), verified.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
+use registry_core::api::RegistryApi;
+use registry_core::manifest::{descriptor_digest, Manifest};
+use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result};
+
+use crate::platform::Platform;
+
+/// The largest image config read into memory.
+pub const MAX_CONFIG_SIZE: usize = 8 * 1024 * 1024;
+
+/// Where an image's blobs come from. Implementations return streams that are verified against the digest and
+/// size they are asked for.
+#[async_trait::async_trait]
+pub trait BlobSource: Send + Sync + fmt::Debug {
+    /// Open the blob `digest` of `size` bytes as a verified stream.
+    async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream>;
+}
+
+/// Blobs held in memory, keyed by their digest (computed on insert, so always right).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryBlobs {
+    blobs: HashMap<Digest, Bytes>,
+}
+
+impl MemoryBlobs {
+    /// No blobs.
+    pub fn new() -> MemoryBlobs {
+        MemoryBlobs::default()
+    }
+
+    /// Add a blob; returns its digest.
+    pub fn insert(&mut self, data: Bytes) -> Digest {
+        let d = Digest::sha256(&data);
+        self.blobs.insert(d.clone(), data);
+        d
+    }
+
+    /// A blob by digest.
+    pub fn get(&self, digest: &Digest) -> Option<&Bytes> {
+        self.blobs.get(digest)
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobSource for MemoryBlobs {
+    async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        let data = self.blobs.get(digest).ok_or_else(|| Error::not_found(format!("blob {digest} not in memory")))?;
+        if data.len() as u64 != size {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("blob {digest} is {} bytes, descriptor says {size}", data.len()),
+            ));
+        }
+        // Hand out in 1 MiB slices (cheap: `Bytes` slices share the buffer).
+        let chunks: Vec<Result<Bytes>> =
+            (0..data.len()).step_by(1 << 20).map(|i| Ok(data.slice(i..(i + (1 << 20)).min(data.len())))).collect();
+        Ok(Box::pin(futures::stream::iter(chunks)))
+    }
+}
+
+/// Blobs of a repository on a registry, streamed and verified.
+#[derive(Debug, Clone)]
+pub struct RemoteBlobs {
+    api: RegistryApi,
+    repository: Repository,
+}
+
+impl RemoteBlobs {
+    /// Blobs of `repository` through `api`.
+    pub fn new(api: RegistryApi, repository: Repository) -> RemoteBlobs {
+        RemoteBlobs { api, repository }
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &Repository {
+        &self.repository
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobSource for RemoteBlobs {
+    async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        self.api.get_blob(&self.repository, digest, Some(size)).await
+    }
+}
+
+/// An image: manifest, config, layer descriptors, and where its blobs come from.
+#[derive(Clone)]
+pub struct Image {
+    manifest: Manifest,
+    /// The parsed image manifest (the same content as `manifest`, which may only be an image).
+    image: ImageManifest,
+    config_digest: Digest,
+    config_bytes: Bytes,
+    config: ImageConfiguration,
+    source: Arc<dyn BlobSource>,
+}
+
+impl fmt::Debug for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Image")
+            .field("digest", self.digest())
+            .field("media_type", &self.manifest.media_type())
+            .field("layers", &self.layers().len())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl Image {
+    /// An image from its manifest (must be an image manifest, not an index), its config bytes (verified against
+    /// the manifest's config descriptor) and a blob source for its layers.
+    pub fn from_parts(manifest: Manifest, config_bytes: Bytes, source: Arc<dyn BlobSource>) -> Result<Image> {
+        let m = manifest
+            .as_image()
+            .ok_or_else(|| Error::invalid_input(format!("{} is an index, not an image manifest", manifest.digest())))?
+            .clone();
+        let desc = m.config();
+        let cfg_digest = descriptor_digest(desc)?;
+        if !cfg_digest.matches(&config_bytes) || desc.size() != config_bytes.len() as u64 {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("config does not match its descriptor {cfg_digest} ({} bytes)", desc.size()),
+            ));
+        }
+        for layer in m.layers() {
+            descriptor_digest(layer)?;
+        }
+        let config: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(|e| {
+            Error::protocol(format!("image config {cfg_digest} is not a valid image configuration: {e}"))
+        })?;
+        Ok(Image { manifest, image: m, config_digest: cfg_digest, config_bytes, config, source })
+    }
+
+    /// The manifest's digest.
+    pub fn digest(&self) -> &Digest {
+        self.manifest.digest()
+    }
+
+    /// The image manifest.
+    pub fn manifest(&self) -> &ImageManifest {
+        &self.image
+    }
+
+    /// The manifest with its exact bytes and media type.
+    pub fn raw_manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The manifest's media type.
+    pub fn media_type(&self) -> &str {
+        self.manifest.media_type()
+    }
+
+    /// The config.
+    pub fn config(&self) -> &ImageConfiguration {
+        &self.config
+    }
+
+    /// The config's exact bytes.
+    pub fn config_bytes(&self) -> &Bytes {
+        &self.config_bytes
+    }
+
+    /// The config's descriptor.
+    pub fn config_descriptor(&self) -> &Descriptor {
+        self.manifest().config()
+    }
+
+    /// The layer descriptors, base first.
+    pub fn layers(&self) -> &[Descriptor] {
+        self.manifest().layers()
+    }
+
+    /// The image's platform, from its config.
+    pub fn platform(&self) -> Platform {
+        let p = Platform::new(self.config.os().to_string(), self.config.architecture().to_string());
+        match self.config.variant() {
+            Some(v) => p.with_variant(v.clone()),
+            None => p,
+        }
+    }
+
+    /// The blob source.
+    pub fn source(&self) -> &Arc<dyn BlobSource> {
+        &self.source
+    }
+
+    /// Stream the blob of `descriptor` (a layer, or the config), verified.
+    pub async fn open_blob(&self, descriptor: &Descriptor) -> Result<ByteStream> {
+        let digest = descriptor_digest(descriptor)?;
+        if digest == self.config_digest {
+            let data = self.config_bytes.clone();
+            return Ok(Box::pin(futures::stream::once(async move { Ok(data) })));
+        }
+        self.source.open(&digest, descriptor.size()).await
+    }
+
+    /// Read a whole blob into memory (for small blobs; layers should be streamed with [`Image::open_blob`]).
+    pub async fn blob_bytes(&self, descriptor: &Descriptor) -> Result<Bytes> {
+        let mut s = self.open_blob(descriptor).await?;
+        let mut out = bytes::BytesMut::with_capacity(descriptor.size().min(64 << 20) as usize);
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out.freeze())
+    }
+}

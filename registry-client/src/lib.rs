@@ -1,0 +1,34 @@
+//! A registry client facade: the [`Client`] trait, Deckhouse-style, and [`RemoteClient`] implementing it over
+//! `registry-core`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use registry_client::{Client, ListOptions, RemoteClient};
+//!
+//! # async fn demo() -> registry_client::Result<()> {
+//! let client: Arc<dyn Client> =
+//!     Arc::new(RemoteClient::builder("registry.example.com").basic_auth("user", "password").build()?);
+//! for tag in client.with_segment("org/app").list_tags(ListOptions::default()).await? {
+//!     println!("{tag}");
+//! }
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod client;
+mod image;
+mod manifest_result;
+mod options;
+mod platform;
+mod remote;
+
+pub use builder::{index_of, ImageBuilder};
+pub use client::Client;
+pub use image::{BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
+pub use manifest_result::ManifestResult;
+pub use options::{ImageOptions, ListOptions};
+pub use platform::Platform;
+pub use remote::{RemoteClient, RemoteClientBuilder};
+
+pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
+pub use registry_core::{self as core, Digest, Error, ErrorKind, Result};

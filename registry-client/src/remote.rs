@@ -1,0 +1,390 @@
+//! [`RemoteClient`]: the [`Client`] trait over the distribution API (`registry-core`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use oci_spec::image::{Descriptor, ImageConfiguration};
+use registry_core::api::{Page, RegistryApi};
+use registry_core::auth::Credentials;
+use registry_core::manifest::descriptor_digest;
+use registry_core::transport::{RetryConfig, TransportConfig};
+use registry_core::{Digest, Error, ErrorKind, Reference, Registry, Repository, Result};
+
+use crate::client::Client;
+use crate::image::{Image, RemoteBlobs, MAX_CONFIG_SIZE};
+use crate::manifest_result::ManifestResult;
+use crate::options::{ImageOptions, ListOptions};
+use crate::platform::Platform;
+
+/// The most pages one list call follows (a guard against a registry that never stops paginating).
+const MAX_PAGES: usize = 100_000;
+/// The page size asked of the catalog (distribution's maximum).
+const CATALOG_PAGE: usize = 1000;
+/// Blobs of one image uploaded at once.
+const PUSH_CONCURRENCY: usize = 4;
+
+/// A [`Client`] talking to a registry over HTTP(S).
+///
+/// Clones and [`Client::with_segment`] children share one connection pool and one token cache.
+#[derive(Debug, Clone)]
+pub struct RemoteClient {
+    api: RegistryApi,
+    segments: Vec<String>,
+    /// The first invalid segment given, reported by every call.
+    invalid: Option<Arc<Error>>,
+}
+
+/// Builds a [`RemoteClient`]. Invalid settings are an error from [`RemoteClientBuilder::build`], never ignored.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RemoteClientBuilder {
+    target: String,
+    insecure: bool,
+    credentials: Vec<Credentials>,
+    user_agent: Option<String>,
+    timeout: Option<Duration>,
+    retry: RetryConfig,
+}
+
+impl RemoteClientBuilder {
+    /// Plain HTTP instead of HTTPS (only for registries you know serve HTTP; there is no silent fallback).
+    pub fn insecure(mut self, insecure: bool) -> RemoteClientBuilder {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Authenticate with a username and password (sent to the registry, or to its token service).
+    pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> RemoteClientBuilder {
+        self.credentials.push(Credentials::basic(username, password));
+        self
+    }
+
+    /// Authenticate with a registry bearer token, sent as is.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> RemoteClientBuilder {
+        self.credentials.push(Credentials::Bearer(registry_core::auth::Secret::new(token)));
+        self
+    }
+
+    /// Authenticate with explicit credentials.
+    pub fn credentials(mut self, credentials: Credentials) -> RemoteClientBuilder {
+        self.credentials.push(credentials);
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> RemoteClientBuilder {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// How long a connection attempt, and each read of an answer, may take (not a total deadline: a large blob
+    /// may take as long as it needs while data keeps coming).
+    pub fn timeout(mut self, timeout: Duration) -> RemoteClientBuilder {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, retry: RetryConfig) -> RemoteClientBuilder {
+        self.retry = retry;
+        self
+    }
+
+    /// Build the client. Fails on a malformed host or path, conflicting credentials, a zero timeout or an invalid
+    /// user agent.
+    pub fn build(self) -> Result<RemoteClient> {
+        let (host, path) = match self.target.split_once('/') {
+            Some((h, p)) => (h, Some(p)),
+            None => (self.target.as_str(), None),
+        };
+        let registry = Registry::parse(host).map_err(Error::from)?;
+        let mut segments = Vec::new();
+        if let Some(path) = path.filter(|p| !p.is_empty()) {
+            let repo = Repository::new(registry.clone(), path).map_err(Error::from)?;
+            segments.extend(repo.path().split('/').map(str::to_string));
+        }
+        if self.credentials.len() > 1 {
+            return Err(Error::invalid_input(
+                "more than one kind of credentials given (basic_auth / bearer_token / credentials): choose one",
+            ));
+        }
+        let mut config = TransportConfig::default();
+        config.insecure = self.insecure;
+        config.retry = self.retry;
+        config.credentials = self.credentials.into_iter().next().unwrap_or_default();
+        if let Some(ua) = self.user_agent {
+            config.user_agent = ua;
+        }
+        if let Some(t) = self.timeout {
+            if t.is_zero() {
+                return Err(Error::invalid_input("timeout must be greater than zero"));
+            }
+            config.connect_timeout = t;
+            config.read_timeout = Some(t);
+        }
+        let api = RegistryApi::new(registry, config)?;
+        Ok(RemoteClient { api, segments, invalid: None })
+    }
+}
+
+impl RemoteClient {
+    /// A builder for a client of `target`: `host[:port]`, optionally followed by a path (`host/org/app`).
+    pub fn builder(target: impl Into<String>) -> RemoteClientBuilder {
+        RemoteClientBuilder {
+            target: target.into(),
+            insecure: false,
+            credentials: Vec::new(),
+            user_agent: None,
+            timeout: None,
+            retry: RetryConfig::default(),
+        }
+    }
+
+    /// The underlying distribution API handle (for operations the trait does not have).
+    pub fn api(&self) -> &RegistryApi {
+        &self.api
+    }
+
+    /// The scoped repository; an error when a segment was invalid or there is none.
+    pub fn repository(&self) -> Result<Repository> {
+        self.check_segments()?;
+        if self.segments.is_empty() {
+            return Err(Error::invalid_input(format!(
+                "client of {} has no repository: add one with with_segment",
+                self.api.registry()
+            )));
+        }
+        Repository::new(self.api.registry().clone(), &self.segments.join("/")).map_err(Error::from)
+    }
+
+    fn check_segments(&self) -> Result<()> {
+        match &self.invalid {
+            Some(e) => Err(Error::new(e.kind(), e.message().to_string())),
+            None => Ok(()),
+        }
+    }
+
+    fn reference(&self, reference: &str) -> Result<Reference> {
+        let repo = self.repository()?;
+        Reference::parse_relative(&repo, reference).map_err(Error::from)
+    }
+
+    async fn manifest(&self, reference: &Reference) -> Result<ManifestResult> {
+        Ok(ManifestResult::new(self.api.get_manifest(reference).await?))
+    }
+
+    /// Resolve `reference` to an image manifest, picking `platform` (or the host's) from an index.
+    async fn image(&self, reference: &Reference, platform: Option<&Platform>) -> Result<Image> {
+        let top = self.api.get_manifest(reference).await?;
+        let manifest = match top.as_index() {
+            None => top,
+            Some(index) => {
+                let want = platform.cloned().unwrap_or_else(Platform::host);
+                let entry = want.select(index).map_err(|e| e.context(format!("{reference}")))?;
+                let child = Reference::with_digest(reference.repository().clone(), descriptor_digest(entry)?);
+                let m = self.api.get_manifest(&child).await?;
+                if m.is_index() {
+                    return Err(Error::unsupported(format!(
+                        "{reference}: the entry for {want} is itself an index (nested indexes are not supported)"
+                    )));
+                }
+                m
+            }
+        };
+        let repo = reference.repository().clone();
+        let image = manifest.as_image().ok_or_else(|| Error::protocol("expected an image manifest"))?;
+        let cfg = image.config();
+        let cfg_digest = descriptor_digest(cfg)?;
+        let config = self
+            .api
+            .get_blob_bytes(&repo, &cfg_digest, Some(cfg.size()), MAX_CONFIG_SIZE)
+            .await
+            .map_err(|e| e.context(format!("config of {reference}")))?;
+        Image::from_parts(manifest, config, Arc::new(RemoteBlobs::new(self.api.clone(), repo)))
+    }
+
+    /// Upload one blob of `image` unless the target has it.
+    async fn push_blob(&self, repo: &Repository, image: &Image, desc: &Descriptor) -> Result<()> {
+        let digest = descriptor_digest(desc)?;
+        if self.api.blob_exists(repo, &digest).await?.is_some() {
+            tracing::debug!(%digest, "blob already present, skipped");
+            return Ok(());
+        }
+        let stream = image.open_blob(desc).await?;
+        self.api.upload_blob(repo, &digest, desc.size(), stream).await
+    }
+
+    /// Follow pages from `first` while `more` says the collected items are not enough.
+    async fn follow<F, Fut>(
+        &self,
+        first: Page,
+        mut fetch_next: F,
+        mut collected: impl FnMut(Vec<String>) -> bool,
+    ) -> Result<()>
+    where
+        F: FnMut(url::Url) -> Fut,
+        Fut: std::future::Future<Output = Result<Page>>,
+    {
+        let mut seen: HashSet<url::Url> = HashSet::new();
+        let mut page = first;
+        for _ in 0..MAX_PAGES {
+            let next = page.next.take();
+            if !collected(page.items) {
+                return Ok(());
+            }
+            let Some(next) = next else { return Ok(()) };
+            if !seen.insert(next.clone()) {
+                return Err(Error::protocol(format!(
+                    "registry sent the same next-page link twice ({}): stopping",
+                    registry_core::transport::redact_url(&next)
+                )));
+            }
+            page = fetch_next(next).await?;
+        }
+        Err(Error::protocol(format!("registry sent more than {MAX_PAGES} pages: stopping")))
+    }
+}
+
+#[async_trait::async_trait]
+impl Client for RemoteClient {
+    fn with_segment(&self, segment: &str) -> Arc<dyn Client> {
+        let mut child = self.clone();
+        if child.invalid.is_none() {
+            let current = Repository::new(self.api.registry().clone(), &self.segments.join("/"));
+            match current.and_then(|r| r.join(segment)) {
+                Ok(_) => child.segments.extend(segment.split('/').map(str::to_string)),
+                Err(e) => {
+                    child.invalid = Some(Arc::new(Error::invalid_input(format!("invalid segment {segment:?}: {e}"))))
+                }
+            }
+            child.segments.retain(|s| !s.is_empty());
+        }
+        Arc::new(child)
+    }
+
+    fn get_registry(&self) -> String {
+        let mut s = self.api.registry().as_str().to_string();
+        for seg in &self.segments {
+            s.push('/');
+            s.push_str(seg);
+        }
+        s
+    }
+
+    async fn get_digest(&self, reference: &str) -> Result<Digest> {
+        let r = self.reference(reference)?;
+        match self.api.head_manifest(&r).await? {
+            Some(head) => Ok(head.digest),
+            None => Ok(self.manifest(&r).await?.digest().clone()),
+        }
+    }
+
+    async fn get_manifest(&self, reference: &str) -> Result<ManifestResult> {
+        let r = self.reference(reference)?;
+        self.manifest(&r).await
+    }
+
+    async fn get_image_config(&self, reference: &str) -> Result<ImageConfiguration> {
+        let r = self.reference(reference)?;
+        Ok(self.image(&r, None).await?.config().clone())
+    }
+
+    async fn check_image_exists(&self, reference: &str) -> Result<()> {
+        let r = self.reference(reference)?;
+        self.api.head_manifest(&r).await.map(|_| ())
+    }
+
+    async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
+        let r = self.reference(reference)?;
+        self.image(&r, opts.get_platform()).await
+    }
+
+    async fn push_image(&self, tag: &str, image: &Image) -> Result<()> {
+        let repo = self.repository()?;
+        let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
+        let uploads: Vec<BoxFuture<'_, Result<()>>> =
+            image.layers().iter().map(|d| self.push_blob(&repo, image, d).boxed()).collect();
+        futures::stream::iter(uploads)
+            .buffer_unordered(PUSH_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map_err(|e| e.context(format!("push {target}")))?;
+        self.push_blob(&repo, image, image.config_descriptor())
+            .await
+            .map_err(|e| e.context(format!("push {target} config")))?;
+        let m = image.raw_manifest();
+        let pushed = self.api.put_manifest(&target, m.media_type(), m.bytes().clone()).await?;
+        if &pushed != image.digest() {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("pushed {target} as {pushed}, but the image's digest is {}", image.digest()),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>> {
+        let repo = self.repository()?;
+        if opts.get_limit() == Some(0) {
+            return Ok(Vec::new());
+        }
+        let first = self.api.tags_page(&repo, opts.get_limit(), opts.get_last()).await?;
+        let mut all: Vec<String> = Vec::new();
+        let limit = opts.get_limit();
+        self.follow(
+            first,
+            |next| self.api.tags_next(&repo, next),
+            |items| {
+                all.extend(items);
+                // A registry may ignore n/last (docker-registry 2.8.2 does) or return short pages: keep going only
+                // while the window is not full.
+                limit.is_none_or(|n| opts.apply(all.clone()).len() < n)
+            },
+        )
+        .await?;
+        Ok(opts.apply(all))
+    }
+
+    async fn list_repositories(&self, opts: ListOptions) -> Result<Vec<String>> {
+        self.check_segments()?;
+        if opts.get_limit() == Some(0) {
+            return Ok(Vec::new());
+        }
+        let scope = self.segments.join("/");
+        let prefix = if scope.is_empty() { String::new() } else { format!("{scope}/") };
+        // Start the catalog just before the scope's range (or after `last` inside it) instead of at the top.
+        let start = match (opts.get_last(), scope.is_empty()) {
+            (Some(l), _) => Some(format!("{prefix}{l}")),
+            (None, true) => None,
+            (None, false) => Some(scope.clone()),
+        };
+        // Anything sorting at or after `scope` + "0" ('0' follows '/') is past the scope's range.
+        let end = if scope.is_empty() { None } else { Some(format!("{scope}0")) };
+        let n = opts.get_limit().map_or(CATALOG_PAGE, |l| l.min(CATALOG_PAGE));
+        let first = self.api.catalog_page(Some(n), start.as_deref()).await?;
+        let mut found: Vec<String> = Vec::new();
+        let limit = opts.get_limit();
+        self.follow(
+            first,
+            |next| self.api.catalog_next(next),
+            |items| {
+                let sorted = items.windows(2).all(|w| w[0] <= w[1]);
+                let mut past_range = false;
+                for item in items {
+                    if let Some(rel) = item.strip_prefix(&prefix) {
+                        found.push(rel.to_string());
+                    } else if end.as_deref().is_some_and(|e| item.as_str() >= e) {
+                        past_range = true;
+                    }
+                }
+                let full = limit.is_some_and(|n| opts.apply(found.clone()).len() >= n);
+                !(full || (sorted && past_range))
+            },
+        )
+        .await?;
+        Ok(opts.apply(found))
+    }
+}

@@ -1,0 +1,135 @@
+//! `/v2/<name>/manifests/<reference>`: HEAD, GET, PUT.
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::Method;
+
+use super::headers::DOCKER_CONTENT_DIGEST;
+use super::RegistryApi;
+use crate::auth::Scope;
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind, Result};
+use crate::manifest::{essence, media_type, Manifest, MAX_MANIFEST_SIZE};
+use crate::reference::Reference;
+use crate::transport::{response::read_capped, Body, Request};
+
+/// What a manifest HEAD tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestHead {
+    /// The manifest's digest (`Docker-Content-Digest`, or the reference's digest).
+    pub digest: Digest,
+    /// Its media type (`Content-Type`).
+    pub media_type: String,
+    /// Its size (`Content-Length`), when given.
+    pub size: Option<u64>,
+}
+
+fn header_digest(headers: &HeaderMap) -> Result<Option<Digest>> {
+    match headers.get(DOCKER_CONTENT_DIGEST).map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Ok(s)) => Digest::parse(s.trim())
+            .map(Some)
+            .map_err(|e| e.with_kind(ErrorKind::Protocol).context("Docker-Content-Digest")),
+        Some(Err(_)) => Err(Error::protocol("Docker-Content-Digest header is not ASCII")),
+    }
+}
+
+impl RegistryApi {
+    fn manifest_url(&self, reference: &Reference) -> Result<url::Url> {
+        self.transport.url(&format!("/v2/{}/manifests/{}", reference.repository().path(), reference.identifier()))
+    }
+
+    /// HEAD a manifest. `Ok(None)` when the registry answers without a digest for a tag (then GET it).
+    pub async fn head_manifest(&self, reference: &Reference) -> Result<Option<ManifestHead>> {
+        let url = self.manifest_url(reference)?;
+        let req = Request::new(Method::HEAD, url, Scope::pull(reference.repository().path()))
+            .header(ACCEPT, HeaderValue::from_static(media_type::MANIFEST_ACCEPT));
+        let resp = self.transport.send(req).await.map_err(|e| not_found_context(e, reference))?;
+        let digest = match (header_digest(resp.headers())?, reference.digest()) {
+            (Some(h), Some(r)) if h.algorithm() == r.algorithm() && &h != r => {
+                return Err(Error::new(
+                    ErrorKind::DigestMismatch,
+                    format!("registry answered digest {h} for {reference}"),
+                ))
+            }
+            (_, Some(r)) => r.clone(),
+            (Some(h), None) => h,
+            (None, None) => return Ok(None),
+        };
+        let media_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| essence(s).to_string())
+            .unwrap_or_default();
+        Ok(Some(ManifestHead { digest, media_type, size: resp.content_length() }))
+    }
+
+    /// GET a manifest: size-capped, parsed, and verified against the reference's digest (or the registry's
+    /// `Docker-Content-Digest` when fetched by tag).
+    pub async fn get_manifest(&self, reference: &Reference) -> Result<Manifest> {
+        let url = self.manifest_url(reference)?;
+        let req = Request::new(Method::GET, url, Scope::pull(reference.repository().path()))
+            .header(ACCEPT, HeaderValue::from_static(media_type::MANIFEST_ACCEPT));
+        let resp = self.transport.send(req).await.map_err(|e| not_found_context(e, reference))?;
+        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let claimed = header_digest(resp.headers())?;
+        let bytes = read_capped(resp, MAX_MANIFEST_SIZE, "manifest").await?;
+        let expected = reference.digest().cloned().or(claimed);
+        if let Some(expected) = &expected {
+            if !expected.matches(&bytes) {
+                return Err(Error::new(
+                    ErrorKind::DigestMismatch,
+                    format!(
+                        "manifest {reference} has digest {}, expected {expected}",
+                        Digest::compute(expected.algorithm(), &bytes)
+                    ),
+                ));
+            }
+        }
+        Manifest::parse(bytes, content_type.as_deref()).map_err(|e| e.context(format!("manifest {reference}")))
+    }
+
+    /// PUT a manifest's bytes under `reference` (a tag or its digest) with its media type. Returns its digest.
+    pub async fn put_manifest(&self, reference: &Reference, media_type: &str, bytes: Bytes) -> Result<Digest> {
+        if bytes.len() > MAX_MANIFEST_SIZE {
+            return Err(Error::invalid_input(format!(
+                "manifest is {} bytes, over the {MAX_MANIFEST_SIZE} byte limit",
+                bytes.len()
+            )));
+        }
+        let computed = Digest::sha256(&bytes);
+        if let Some(d) = reference.digest() {
+            if !d.matches(&bytes) {
+                return Err(Error::new(
+                    ErrorKind::DigestMismatch,
+                    format!("pushing manifest to {reference} but its content has digest {computed}"),
+                ));
+            }
+        }
+        let ct = HeaderValue::from_str(media_type)
+            .map_err(|_| Error::invalid_input(format!("media type {media_type:?} is not a valid header value")))?;
+        let url = self.manifest_url(reference)?;
+        let req = Request::new(Method::PUT, url, Scope::push(reference.repository().path()))
+            .header(CONTENT_TYPE, ct)
+            .body(Body::Bytes(bytes));
+        let resp = self.transport.send(req).await.map_err(|e| e.context(format!("push manifest {reference}")))?;
+        if let Some(d) = header_digest(resp.headers())? {
+            if d.algorithm() == computed.algorithm() && d != computed {
+                return Err(Error::new(
+                    ErrorKind::DigestMismatch,
+                    format!("registry stored manifest {reference} as {d}, but its content has digest {computed}"),
+                ));
+            }
+        }
+        Ok(computed)
+    }
+}
+
+fn not_found_context(e: Error, reference: &Reference) -> Error {
+    if e.kind() == ErrorKind::NotFound {
+        e.context(format!("manifest {reference} not found"))
+    } else {
+        e.context(format!("manifest {reference}"))
+    }
+}

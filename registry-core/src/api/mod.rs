@@ -1,0 +1,49 @@
+//! The distribution API endpoints, as methods of [`RegistryApi`], a cheap-to-clone handle on one registry.
+
+mod blobs;
+mod lists;
+mod manifests;
+mod uploads;
+
+use std::sync::Arc;
+
+pub use lists::{parse_next_link, Page};
+pub use manifests::ManifestHead;
+
+use crate::reference::Registry;
+use crate::transport::{Transport, TransportConfig};
+use crate::Result;
+
+/// The distribution endpoints of one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryApi {
+    transport: Arc<Transport>,
+}
+
+impl RegistryApi {
+    /// A handle on `registry` with `config`.
+    pub fn new(registry: Registry, config: TransportConfig) -> Result<RegistryApi> {
+        Ok(RegistryApi { transport: Arc::new(Transport::new(registry, config)?) })
+    }
+
+    /// A handle over an existing transport.
+    pub fn from_transport(transport: Arc<Transport>) -> RegistryApi {
+        RegistryApi { transport }
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        self.transport.registry()
+    }
+}
+
+/// Header names the distribution API uses.
+pub(crate) mod headers {
+    /// The digest of the content the registry served or stored.
+    pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+}

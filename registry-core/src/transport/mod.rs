@@ -1,0 +1,345 @@
+//! The HTTP request path of one registry: authentication (challenge -> token, one re-challenge), retries for
+//! idempotent requests, the user agent, and a `tracing` span per request. URLs in spans and errors have no query
+//! string; `Authorization` values are marked sensitive.
+
+pub mod response;
+pub mod retry;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
+use reqwest::{Method, StatusCode};
+use tracing::Instrument;
+use url::Url;
+
+use crate::auth::{Authenticator, Credentials, Retry, Scope};
+use crate::digest::ByteStream;
+use crate::error::{Error, ErrorKind, Result};
+use crate::reference::Registry;
+pub use response::redact_url;
+pub use retry::RetryConfig;
+
+/// The default `User-Agent`.
+pub const DEFAULT_USER_AGENT: &str = concat!("registry-client/", env!("CARGO_PKG_VERSION"));
+
+/// Settings of a [`Transport`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// Plain HTTP instead of HTTPS. Only when asked: there is no silent fallback.
+    pub insecure: bool,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long any single read may take (response headers, or the next chunk of a body). Not a total deadline,
+    /// so a large blob can take as long as it needs while it keeps moving.
+    pub read_timeout: Option<Duration>,
+    /// Retry policy.
+    pub retry: RetryConfig,
+    /// Credentials.
+    pub credentials: Credentials,
+}
+
+impl Default for TransportConfig {
+    fn default() -> TransportConfig {
+        TransportConfig {
+            insecure: false,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Some(Duration::from_secs(300)),
+            retry: RetryConfig::default(),
+            credentials: Credentials::Anonymous,
+        }
+    }
+}
+
+/// A request body.
+#[non_exhaustive]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// Bytes in memory: can be sent again on retry.
+    Bytes(Bytes),
+    /// A stream, sent once: a request with a stream body is never retried. `length` sets `Content-Length`;
+    /// without it the body is sent chunked.
+    Stream {
+        /// The stream, taken when sent.
+        stream: Option<ByteStream>,
+        /// The exact length, when known.
+        length: Option<u64>,
+    },
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(b) => write!(f, "Bytes({})", b.len()),
+            Body::Stream { stream, length } => {
+                write!(f, "Stream(length={length:?}, sent={})", stream.is_none())
+            }
+        }
+    }
+}
+
+/// One request to the registry.
+#[derive(Debug)]
+pub struct Request {
+    method: Method,
+    url: Url,
+    scope: Scope,
+    headers: HeaderMap,
+    body: Body,
+    idempotent: bool,
+}
+
+impl Request {
+    /// A request needing `scope`. GET, HEAD, PUT and DELETE are idempotent (retried); others are not unless
+    /// marked with [`Request::idempotent`].
+    pub fn new(method: Method, url: Url, scope: Scope) -> Request {
+        let idempotent = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE);
+        Request { method, url, scope, headers: HeaderMap::new(), body: Body::Empty, idempotent }
+    }
+
+    /// Add a header.
+    #[must_use]
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Request {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Set the body.
+    #[must_use]
+    pub fn body(mut self, body: Body) -> Request {
+        self.body = body;
+        self
+    }
+
+    /// Mark whether the request may be retried.
+    #[must_use]
+    pub fn idempotent(mut self, idempotent: bool) -> Request {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    fn replayable(&self) -> bool {
+        !matches!(self.body, Body::Stream { .. })
+    }
+}
+
+/// The outcome of one attempt.
+enum Attempt {
+    Response(reqwest::Response),
+    /// Failed before any answer; `unsent` when the request surely never reached the server (connect failure).
+    Failed {
+        error: Error,
+        unsent: bool,
+    },
+}
+
+/// The request path to one registry: a pooled `reqwest::Client`, authentication state, and retry policy.
+pub struct Transport {
+    registry: Registry,
+    base: Url,
+    http: reqwest::Client,
+    auth: Authenticator,
+    retry: RetryConfig,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base.as_str())
+            .field("auth", &self.auth)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl Transport {
+    /// A transport to `registry`. Fails when the configuration cannot be honoured.
+    pub fn new(registry: Registry, config: TransportConfig) -> Result<Transport> {
+        let scheme = if config.insecure { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{}/", registry.api_host()))
+            .map_err(|e| Error::invalid_input(format!("registry {registry} does not make a valid URL: {e}")))?;
+        let ua = HeaderValue::from_str(&config.user_agent).map_err(|_| {
+            Error::invalid_input(format!("user agent {:?} is not a valid header value", config.user_agent))
+        })?;
+        let mut builder = reqwest::Client::builder()
+            .user_agent(ua)
+            .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .https_only(!config.insecure)
+            .pool_idle_timeout(Duration::from_secs(90));
+        if let Some(t) = config.read_timeout {
+            builder = builder.read_timeout(t);
+        }
+        let http = builder.build().map_err(|e| Error::invalid_input(format!("cannot build HTTP client: {e}")))?;
+        let auth = Authenticator::new(config.credentials, http.clone(), config.insecure);
+        Ok(Transport { registry, base, http, auth, retry: config.retry })
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The base URL, e.g. `https://registry.example.com/`.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The authenticator.
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// The URL of `path` (absolute, e.g. `/v2/`) on the registry.
+    pub fn url(&self, path: &str) -> Result<Url> {
+        self.base.join(path).map_err(|e| Error::invalid_input(format!("bad registry path {path:?}: {e}")))
+    }
+
+    /// Resolve a `Location` or `Link` target (relative or absolute) against `current`, refusing any other host,
+    /// port or scheme: the registry may not move requests elsewhere.
+    pub fn resolve_same_origin(&self, current: &Url, target: &str, what: &str) -> Result<Url> {
+        let url =
+            current.join(target).map_err(|e| Error::protocol(format!("{what} {target:?} is not a valid URL: {e}")))?;
+        if url.origin() != self.base.origin() {
+            return Err(Error::protocol(format!(
+                "{what} points to another host ({}), refusing to follow it",
+                redact_url(&url)
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Send `req`, authenticating and retrying as configured. Returns the response when its status is 2xx;
+    /// any other answer becomes an [`Error`] with the status and the registry's error codes.
+    pub async fn send(&self, mut req: Request) -> Result<reqwest::Response> {
+        let shown = redact_url(&req.url);
+        let what = format!("{} {shown}", req.method);
+        let span = tracing::debug_span!("registry_request", method = %req.method, url = %shown);
+        async {
+            let start = Instant::now();
+            let mut attempt: u32 = 0;
+            loop {
+                attempt += 1;
+                let outcome = self.attempt(&mut req, &what).await;
+                let delay = match &outcome {
+                    Attempt::Response(resp) if resp.status().is_success() => {
+                        tracing::debug!(status = resp.status().as_u16(), attempt, "response");
+                        return match outcome {
+                            Attempt::Response(resp) => Ok(resp),
+                            Attempt::Failed { error, .. } => Err(error),
+                        };
+                    }
+                    Attempt::Response(resp) if retry::is_retryable_status(resp.status().as_u16()) && req.idempotent => {
+                        let d = retry::retry_after(resp.headers())
+                            .map(|d| d.min(self.retry.max_backoff))
+                            .unwrap_or_else(|| self.retry.backoff(attempt));
+                        Some(d)
+                    }
+                    Attempt::Failed { error, unsent }
+                        if matches!(error.kind(), ErrorKind::Io | ErrorKind::Timeout)
+                            && (req.idempotent || *unsent) =>
+                    {
+                        Some(self.retry.backoff(attempt))
+                    }
+                    _ => None,
+                };
+                let within_budget = |d: Duration| start.elapsed() + d <= self.retry.max_elapsed;
+                match delay {
+                    Some(d) if attempt <= self.retry.max_retries && req.replayable() && within_budget(d) => {
+                        let why = match &outcome {
+                            Attempt::Response(r) => format!("HTTP {}", r.status().as_u16()),
+                            Attempt::Failed { error, .. } => error.to_string(),
+                        };
+                        tracing::warn!(attempt, delay_ms = d.as_millis() as u64, %why, "retrying");
+                        drop(outcome);
+                        tokio::time::sleep(d).await;
+                    }
+                    _ => {
+                        let err = match outcome {
+                            Attempt::Response(resp) => response::error_from_response(resp, &what).await,
+                            Attempt::Failed { error, .. } => error,
+                        };
+                        tracing::debug!(error = %err, attempt, "request failed");
+                        return Err(err.with_attempts(attempt));
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One attempt, with one re-challenge on 401.
+    async fn attempt(&self, req: &mut Request, what: &str) -> Attempt {
+        let first = match self.send_once(req, what).await {
+            Ok(resp) => resp,
+            Err(failed) => return failed,
+        };
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Attempt::Response(first);
+        }
+        let decision = match self.auth.on_unauthorized(first.headers(), &req.scope).await {
+            Ok(d) => d,
+            Err(e) => return Attempt::Failed { error: e.context(what).with_status(401), unsent: false },
+        };
+        if decision == Retry::No || !req.replayable() {
+            return Attempt::Failed { error: self.unauthorized(first, what).await, unsent: false };
+        }
+        match self.send_once(req, what).await {
+            Ok(second) if second.status() == StatusCode::UNAUTHORIZED => {
+                Attempt::Failed { error: self.unauthorized(second, what).await, unsent: false }
+            }
+            Ok(second) => Attempt::Response(second),
+            Err(failed) => failed,
+        }
+    }
+
+    async fn unauthorized(&self, resp: reqwest::Response, what: &str) -> Error {
+        let (kind, msg) = self.auth.rejected(resp.headers());
+        response::error_from_response(resp, what).await.with_kind(kind).context(msg)
+    }
+
+    async fn send_once(&self, req: &mut Request, what: &str) -> std::result::Result<reqwest::Response, Attempt> {
+        let authorization = self
+            .auth
+            .authorization(&req.scope)
+            .await
+            .map_err(|e| Attempt::Failed { error: e.context(what), unsent: true })?;
+        let mut builder = self.http.request(req.method.clone(), req.url.clone()).headers(req.headers.clone());
+        if let Some(a) = authorization {
+            builder = builder.header(reqwest::header::AUTHORIZATION, a);
+        }
+        builder = match &mut req.body {
+            Body::Empty => builder,
+            Body::Bytes(b) => builder.body(b.clone()),
+            Body::Stream { stream, length } => {
+                let Some(s) = stream.take() else {
+                    return Err(Attempt::Failed {
+                        error: Error::new(ErrorKind::Io, format!("{what}: the body stream was already sent")),
+                        unsent: true,
+                    });
+                };
+                if let Some(len) = length {
+                    builder = builder.header(CONTENT_LENGTH, *len);
+                }
+                builder.body(reqwest::Body::wrap_stream(s))
+            }
+        };
+        builder.send().await.map_err(|e| {
+            let unsent = e.is_connect();
+            Attempt::Failed { error: response::from_reqwest(e, what), unsent }
+        })
+    }
+}

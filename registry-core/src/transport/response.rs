@@ -1,0 +1,126 @@
+//! Turning HTTP answers and failures into [`Error`]s, and reading bodies with a cap.
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, ErrorKind, RegistryErrorCode, Result};
+
+/// The most of an error body that is read.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// A URL as it may appear in messages and logs: no user info, no query string (upload locations carry state).
+pub fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+/// An [`Error`] for a failed `reqwest` call; `what` is e.g. `"GET https://host/v2/"`.
+pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else if e.is_connect() || e.is_request() || e.is_body() {
+        ErrorKind::Io
+    } else if e.is_decode() || e.is_redirect() {
+        ErrorKind::Protocol
+    } else {
+        ErrorKind::Io
+    };
+    let mut detail = String::new();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail = s.to_string();
+        src = s.source();
+    }
+    let msg = match (e.is_connect(), detail.is_empty()) {
+        (true, false) => format!("{what}: cannot connect: {detail}"),
+        (true, true) => format!("{what}: cannot connect"),
+        (false, false) => format!("{what}: {detail}"),
+        (false, true) => what.to_string(),
+    };
+    Error::new(kind, msg).with_source(e.without_url())
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    errors: Vec<RegistryErrorCode>,
+}
+
+/// An [`Error`] for a non-success response: kind from the status, codes from the body (at most 64 KiB read).
+pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
+    let status = resp.status().as_u16();
+    let content_type =
+        resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let body = read_prefix(resp, MAX_ERROR_BODY).await;
+    let codes = serde_json::from_slice::<ErrorBody>(&body).map(|b| b.errors).unwrap_or_default();
+    let mut kind = ErrorKind::from_status(status);
+    if codes.iter().any(|c| c.code == "DIGEST_INVALID" || c.code == "SIZE_INVALID") {
+        kind = ErrorKind::DigestMismatch;
+    }
+    if codes.iter().any(|c| c.code == "DENIED") && status == 401 {
+        kind = ErrorKind::Denied;
+    }
+    if codes.iter().any(|c| c.code == "UNSUPPORTED") {
+        kind = ErrorKind::Unsupported;
+    }
+    let mut msg = what.to_string();
+    if codes.is_empty() && !body.is_empty() && (200..600).contains(&status) {
+        let looks_html = content_type.contains("html") || body.trim_ascii_start().starts_with(b"<");
+        if looks_html {
+            msg.push_str(": the server answered HTML, not a registry error (is this a registry?)");
+        }
+    }
+    Error::new(kind, msg).with_status(status).with_codes(codes)
+}
+
+/// Read at most `max` bytes of a body, dropping the rest (for error bodies).
+async fn read_prefix(resp: reqwest::Response, max: usize) -> Bytes {
+    let mut out = BytesMut::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = max - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= max {
+            break;
+        }
+    }
+    out.freeze()
+}
+
+/// Read a whole body, failing when it is longer than `max` bytes (checked against `Content-Length` first, then
+/// while reading, so an endless body never exhausts memory).
+pub async fn read_capped(resp: reqwest::Response, max: usize, what: &str) -> Result<Bytes> {
+    if let Some(len) = resp.content_length() {
+        if len > max as u64 {
+            return Err(Error::unsupported(format!("{what} is {len} bytes, over the {max} byte limit")));
+        }
+    }
+    let url = redact_url(resp.url());
+    let mut out = BytesMut::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| from_reqwest(e, &format!("reading {what} from {url}")))?;
+        if out.len() + chunk.len() > max {
+            return Err(Error::unsupported(format!("{what} exceeds the {max} byte limit")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_query_and_userinfo() {
+        let u = Url::parse("https://user:pw@host:5000/v2/a/blobs/uploads/x?_state=secret&digest=sha256:1").ok();
+        assert_eq!(u.as_ref().map(redact_url).as_deref(), Some("https://host:5000/v2/a/blobs/uploads/x"));
+    }
+}

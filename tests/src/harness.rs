@@ -1,0 +1,405 @@
+//! Runs the real `docker-registry` (distribution 2.8) for a test.
+//!
+//! [`DockerRegistry::start`] writes a config into a fresh temporary
+//! directory, starts `docker-registry serve config.yml` on a free loopback
+//! port, waits until `GET /v2/` answers, and kills the process on drop.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::token::{TokenAuth, TokenServer};
+
+/// How long to wait for the registry to answer `GET /v2/`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many ports to try when another process takes the one chosen.
+const START_ATTEMPTS: usize = 5;
+/// How many lines of the registry log to show in panic messages.
+const LOG_TAIL_LINES: usize = 40;
+
+const REGISTRY_MISSING: &str = "docker-registry not found: install it with \
+     `apt-get update && apt-get install -y docker-registry` (scripts/test.sh does this)";
+const HTPASSWD_MISSING: &str = "htpasswd not found: install it with \
+     `apt-get update && apt-get install -y apache2-utils` (scripts/test.sh does this)";
+
+/// How the registry authenticates clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No authentication: everything is allowed.
+    Anonymous,
+    /// HTTP Basic auth against these `(user, password)` pairs (bcrypt
+    /// htpasswd file written with `htpasswd -Bbn`).
+    Htpasswd(Vec<(String, String)>),
+    /// Bearer tokens from a token server (see [`TokenServer::auth`]).
+    Token(TokenAuth),
+}
+
+impl AuthMode {
+    /// [`AuthMode::Htpasswd`] from borrowed pairs.
+    pub fn htpasswd(users: &[(&str, &str)]) -> AuthMode {
+        AuthMode::Htpasswd(users.iter().map(|(u, p)| ((*u).to_owned(), (*p).to_owned())).collect())
+    }
+
+    /// [`AuthMode::Token`] trusting `server`.
+    pub fn token(server: &TokenServer) -> AuthMode {
+        AuthMode::Token(server.auth())
+    }
+}
+
+impl From<&TokenServer> for AuthMode {
+    fn from(server: &TokenServer) -> AuthMode {
+        AuthMode::token(server)
+    }
+}
+
+/// The `auth` section as it goes into the config, with files written.
+#[derive(Debug, Clone)]
+enum AuthConfig {
+    None,
+    Htpasswd { path: PathBuf },
+    Token { realm: String, service: String, issuer: String, cert_path: PathBuf },
+}
+
+/// Everything the registry config is generated from.
+#[derive(Debug)]
+struct RegistryConfig {
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    secret: String,
+    auth: AuthConfig,
+}
+
+/// Renders `config.yml`. The one place that knows the config format: TLS
+/// (`http.tls`) and storage middleware go here.
+fn render_config(config: &RegistryConfig) -> String {
+    let mut yaml = String::new();
+    yaml.push_str("version: 0.1\n");
+    yaml.push_str("log:\n  level: warn\n  accesslog:\n    disabled: true\n");
+    yaml.push_str("storage:\n");
+    yaml.push_str("  filesystem:\n");
+    yaml.push_str(&format!("    rootdirectory: {}\n", yaml_str(&config.data_dir.to_string_lossy())));
+    yaml.push_str("  delete:\n    enabled: true\n");
+    yaml.push_str("  maintenance:\n    uploadpurging:\n      enabled: false\n");
+    yaml.push_str("http:\n");
+    yaml.push_str(&format!("  addr: {}\n", yaml_str(&config.addr.to_string())));
+    yaml.push_str(&format!("  secret: {}\n", yaml_str(&config.secret)));
+    match &config.auth {
+        AuthConfig::None => {}
+        AuthConfig::Htpasswd { path } => {
+            yaml.push_str("auth:\n  htpasswd:\n    realm: registry-tests\n");
+            yaml.push_str(&format!("    path: {}\n", yaml_str(&path.to_string_lossy())));
+        }
+        AuthConfig::Token { realm, service, issuer, cert_path } => {
+            yaml.push_str("auth:\n  token:\n");
+            yaml.push_str(&format!("    realm: {}\n", yaml_str(realm)));
+            yaml.push_str(&format!("    service: {}\n", yaml_str(service)));
+            yaml.push_str(&format!("    issuer: {}\n", yaml_str(issuer)));
+            yaml.push_str(&format!("    rootcertbundle: {}\n", yaml_str(&cert_path.to_string_lossy())));
+        }
+    }
+    yaml
+}
+
+/// A double-quoted YAML scalar.
+fn yaml_str(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A running `docker-registry`; killed (and its directory removed) on drop.
+pub struct DockerRegistry {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+    data_dir: PathBuf,
+    log_path: PathBuf,
+}
+
+impl fmt::Debug for DockerRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerRegistry")
+            .field("pid", &self.child.id())
+            .field("port", &self.port)
+            .field("dir", &self.dir.path())
+            .finish()
+    }
+}
+
+impl DockerRegistry {
+    /// Starts a registry with `auth` and waits (up to 10 s) until it answers.
+    ///
+    /// Blocks the calling thread while waiting; fine inside `#[tokio::test]`.
+    ///
+    /// # Panics
+    /// If `docker-registry` (or, for htpasswd, `htpasswd`) is not installed,
+    /// or the registry does not come up; the message has the log's tail.
+    pub fn start(auth: AuthMode) -> DockerRegistry {
+        let binary = find_registry_binary().unwrap_or_else(|| panic!("{REGISTRY_MISSING}"));
+        let dir = tempfile::Builder::new()
+            .prefix("docker-registry-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("create temp dir: {e}"));
+        let data_dir = dir.path().join("data");
+        fs::create_dir_all(&data_dir).unwrap_or_else(|e| panic!("create data dir: {e}"));
+        let auth = write_auth_files(dir.path(), &auth);
+        let config_path = dir.path().join("config.yml");
+        let log_path = dir.path().join("registry.log");
+
+        let mut last_failure = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port();
+            let config = RegistryConfig {
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                data_dir: data_dir.clone(),
+                secret: format!("registry-tests-secret-{port}"),
+                auth: auth.clone(),
+            };
+            fs::write(&config_path, render_config(&config))
+                .unwrap_or_else(|e| panic!("write {}: {e}", config_path.display()));
+            let log = File::create(&log_path).unwrap_or_else(|e| panic!("create {}: {e}", log_path.display()));
+            let log_for_stdout = log.try_clone().unwrap_or_else(|e| panic!("clone log handle: {e}"));
+            let mut child = Command::new(&binary)
+                .arg("serve")
+                .arg(&config_path)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log_for_stdout))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
+            match wait_ready(&mut child, port, &log_path) {
+                Ok(()) => return DockerRegistry { child, port, dir, data_dir, log_path },
+                Err(failure) => {
+                    kill_and_wait(&mut child);
+                    last_failure = failure.message;
+                    if !(failure.port_taken && attempt < START_ATTEMPTS) {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("{last_failure}");
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host())
+    }
+
+    /// The port the registry listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The filesystem storage root (`storage.filesystem.rootdirectory`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The temporary directory holding config, auth files, log and data.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The registry's whole log (stdout and stderr) so far.
+    pub fn logs(&self) -> String {
+        read_lossy(&self.log_path)
+    }
+
+    /// The last `lines` lines of the registry's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(&self.logs(), lines)
+    }
+}
+
+impl Drop for DockerRegistry {
+    fn drop(&mut self) {
+        kill_and_wait(&mut self.child);
+    }
+}
+
+#[derive(Debug)]
+struct StartFailure {
+    port_taken: bool,
+    message: String,
+}
+
+fn kill_and_wait(child: &mut Child) {
+    // Killing an already exited child fails harmlessly.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_ready(child: &mut Child, port: u16, log_path: &Path) -> Result<(), StartFailure> {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let host = format!("127.0.0.1:{port}");
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = read_lossy(log_path);
+            return Err(StartFailure {
+                port_taken: log.contains("address already in use"),
+                message: format!(
+                    "docker-registry exited during startup ({status}); log tail:\n{}",
+                    tail(&log, LOG_TAIL_LINES)
+                ),
+            });
+        }
+        if probe_v2(addr, &host) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(StartFailure {
+                port_taken: false,
+                message: format!(
+                    "docker-registry did not answer GET /v2/ on {addr} within {STARTUP_TIMEOUT:?}; log tail:\n{}",
+                    tail(&read_lossy(log_path), LOG_TAIL_LINES)
+                ),
+            });
+        }
+        sleep(Duration::from_millis(50));
+    }
+}
+
+fn write_auth_files(dir: &Path, auth: &AuthMode) -> AuthConfig {
+    match auth {
+        AuthMode::Anonymous => AuthConfig::None,
+        AuthMode::Htpasswd(users) => {
+            let mut content = String::new();
+            for (user, password) in users {
+                content.push_str(&htpasswd_line(user, password));
+                content.push('\n');
+            }
+            let path = dir.join("htpasswd");
+            fs::write(&path, content).unwrap_or_else(|e| panic!("write htpasswd: {e}"));
+            AuthConfig::Htpasswd { path }
+        }
+        AuthMode::Token(token) => {
+            let cert_path = dir.join("token-ca.pem");
+            fs::write(&cert_path, &token.cert_pem).unwrap_or_else(|e| panic!("write token cert: {e}"));
+            AuthConfig::Token {
+                realm: token.realm.clone(),
+                service: token.service.clone(),
+                issuer: token.issuer.clone(),
+                cert_path,
+            }
+        }
+    }
+}
+
+/// One bcrypt htpasswd entry, from `htpasswd -Bbn`.
+fn htpasswd_line(user: &str, password: &str) -> String {
+    let output = match Command::new("htpasswd").args(["-Bbn", user, password]).stdin(Stdio::null()).output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => panic!("{HTPASSWD_MISSING}"),
+        Err(e) => panic!("run htpasswd: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "htpasswd -Bbn {user} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn find_registry_binary() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join("docker-registry")).find(|candidate| candidate.is_file())
+    });
+    on_path.or_else(|| {
+        let fallback = PathBuf::from("/usr/bin/docker-registry");
+        fallback.is_file().then_some(fallback)
+    })
+}
+
+/// A port that was free a moment ago (bind to port 0, read it, release it).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e}"));
+    listener.local_addr().unwrap_or_else(|e| panic!("local_addr: {e}")).port()
+}
+
+/// Whether `GET /v2/` gets any HTTP response.
+fn probe_v2(addr: SocketAddr, host: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /v2/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    let mut filled = 0;
+    while filled < head.len() {
+        match stream.read(&mut head[filled..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => filled += n,
+        }
+    }
+    head[..filled].starts_with(b"HTTP/1.")
+}
+
+fn read_lossy(path: &Path) -> String {
+    fs::read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_has_required_settings() {
+        let config = RegistryConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            data_dir: PathBuf::from("/tmp/x y/data"),
+            secret: "s".into(),
+            auth: AuthConfig::Token {
+                realm: "http://127.0.0.1:1/token".into(),
+                service: "svc".into(),
+                issuer: "iss".into(),
+                cert_path: PathBuf::from("/tmp/c.pem"),
+            },
+        };
+        let yaml = render_config(&config);
+        assert!(yaml.contains("rootdirectory: \"/tmp/x y/data\""));
+        assert!(yaml.contains("  delete:\n    enabled: true\n"));
+        assert!(yaml.contains("  addr: \"127.0.0.1:5000\"\n"));
+        assert!(yaml.contains("    rootcertbundle: \"/tmp/c.pem\"\n"));
+        assert!(yaml.contains("level: warn"));
+    }
+
+    #[test]
+    fn tail_keeps_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("a", 5), "a");
+    }
+}

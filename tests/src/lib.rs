@@ -1,0 +1,16 @@
+//! Test support: real-registry harness, token issuer, in-test HTTP server.
+//!
+//! - [`http::TestServer`]: a small recording HTTP/1.1 server for fake
+//!   endpoints.
+//! - [`token::TokenIssuer`] / [`token::TokenServer`]: a token endpoint that
+//!   issues ES256 JWTs the real registry accepts.
+//! - [`harness::DockerRegistry`]: the real `docker-registry` in a temp dir.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod harness;
+pub mod http;
+pub mod token;
+
+pub use harness::{AuthMode, DockerRegistry};
+pub use http::{TestRequest, TestResponse, TestServer};
+pub use token::{Access, Scope, TokenAuth, TokenIssuer, TokenServer};
