@@ -7,6 +7,7 @@
 //! - [`harness::DockerRegistry`]: the real `docker-registry` in a temp dir.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod conformance;
 pub mod harness;
 pub mod http;
 pub mod token;
@@ -14,3 +15,8 @@ pub mod token;
 pub use harness::{AuthMode, DockerRegistry};
 pub use http::{TestRequest, TestResponse, TestServer};
 pub use token::{Access, Scope, TokenAuth, TokenIssuer, TokenServer};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

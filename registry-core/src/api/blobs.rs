@@ -20,7 +20,7 @@ impl RegistryApi {
     pub async fn blob_exists(&self, repo: &Repository, digest: &Digest) -> Result<Option<u64>> {
         let req = Request::new(Method::HEAD, self.blob_url(repo, digest)?, Scope::pull(repo.path()));
         match self.transport.send(req).await {
-            Ok(resp) => Ok(Some(resp.content_length().unwrap_or(0))),
+            Ok(resp) => Ok(Some(super::header_length(&resp).unwrap_or(0))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.context(format!("check blob {digest} in {repo}"))),
         }

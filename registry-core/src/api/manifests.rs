@@ -62,7 +62,7 @@ impl RegistryApi {
             .and_then(|v| v.to_str().ok())
             .map(|s| essence(s).to_string())
             .unwrap_or_default();
-        Ok(Some(ManifestHead { digest, media_type, size: resp.content_length() }))
+        Ok(Some(ManifestHead { digest, media_type, size: super::header_length(&resp) }))
     }
 
     /// GET a manifest: size-capped, parsed, and verified against the reference's digest (or the registry's

@@ -1,0 +1,232 @@
+//! The conformance suite: plain checks over `Arc<dyn Client>`, run against every implementation.
+//!
+//! Each check takes a client scoped to a fresh root segment (so checks can share a registry) and panics with a
+//! message saying what differed. Content is made with [`ImageBuilder`], small and unique per check.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use registry_client::{Client, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform};
+
+/// A small image with `layers` layers whose bytes are derived from `seed`.
+pub fn small_image(seed: &str, layers: usize) -> Image {
+    let mut b = ImageBuilder::new().label("test.seed", seed).platform(Platform::new("linux", "amd64"));
+    for i in 0..layers {
+        b = b.layer(Bytes::from(format!("layer {i} of {seed}: {}", "x".repeat(100 + i)).into_bytes()));
+    }
+    match b.build() {
+        Ok(i) => i,
+        Err(e) => panic!("building test image {seed}: {e}"),
+    }
+}
+
+async fn layer_bytes(image: &Image, i: usize) -> Vec<u8> {
+    let stream = match image.open_blob(&image.layers()[i]).await {
+        Ok(s) => s,
+        Err(e) => panic!("open layer {i}: {e}"),
+    };
+    let chunks: Vec<Bytes> = match stream.try_collect().await {
+        Ok(c) => c,
+        Err(e) => panic!("read layer {i}: {e}"),
+    };
+    chunks.concat()
+}
+
+fn ok<T>(r: registry_client::Result<T>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e} ({e:?})"),
+    }
+}
+
+fn expect_kind<T: std::fmt::Debug>(
+    r: registry_client::Result<T>,
+    kind: ErrorKind,
+    what: &str,
+) -> registry_client::Error {
+    match r {
+        Ok(v) => panic!("{what}: expected a {kind} error, got Ok({v:?})"),
+        Err(e) => {
+            assert_eq!(e.kind(), kind, "{what}: wrong kind for error {e}");
+            e
+        }
+    }
+}
+
+/// Push an image, then read it back every way: digest, manifest, config, existence, image and layer bytes, by
+/// tag, by digest, by tag@digest. Pushing again is a no-op that succeeds.
+pub async fn check_push_and_read_back(root: Arc<dyn Client>) {
+    let repo = root.with_segment("readback");
+    let image = small_image("readback", 2);
+    ok(repo.push_image("v1", &image).await, "push v1");
+    ok(repo.push_image("v1", &image).await, "push v1 again");
+    assert_eq!(&ok(repo.get_digest("v1").await, "get_digest v1"), image.digest());
+    let by_digest = format!("@{}", image.digest());
+    let both = format!("v1@{}", image.digest());
+    for reference in ["v1", by_digest.as_str(), both.as_str()] {
+        let m = ok(repo.get_manifest(reference).await, "get_manifest");
+        assert!(!m.is_index(), "{reference}: an image manifest is not an index");
+        assert_eq!(m.digest(), image.digest(), "{reference}: manifest digest");
+        assert_eq!(m.bytes(), &image.raw_manifest().bytes()[..], "{reference}: manifest bytes");
+        ok(repo.check_image_exists(reference).await, "check_image_exists");
+        let got = ok(repo.get_image(reference, ImageOptions::default()).await, "get_image");
+        assert_eq!(got.digest(), image.digest());
+        assert_eq!(got.layers().len(), 2);
+        for i in 0..2 {
+            assert_eq!(layer_bytes(&got, i).await, layer_bytes(&image, i).await, "{reference}: layer {i} bytes");
+        }
+        assert_eq!(got.config_bytes(), image.config_bytes());
+    }
+    let config = ok(repo.get_image_config("v1").await, "get_image_config");
+    let labels = config.config().as_ref().and_then(|c| c.labels().clone()).unwrap_or_default();
+    assert_eq!(labels.get("test.seed").map(String::as_str), Some("readback"));
+    // A second tag on the same image.
+    ok(repo.push_image("v2", &image).await, "push v2");
+    assert_eq!(ok(repo.list_tags(ListOptions::default()).await, "list_tags"), vec!["v1", "v2"]);
+}
+
+/// Missing things are `NotFound`; other failures are not.
+pub async fn check_not_found(root: Arc<dyn Client>) {
+    let repo = root.with_segment("notfound");
+    let image = small_image("notfound", 1);
+    ok(repo.push_image("present", &image).await, "push");
+    expect_kind(repo.check_image_exists("absent").await, ErrorKind::NotFound, "check_image_exists(absent)");
+    expect_kind(repo.get_digest("absent").await, ErrorKind::NotFound, "get_digest(absent)");
+    expect_kind(repo.get_manifest("absent").await, ErrorKind::NotFound, "get_manifest(absent)");
+    expect_kind(repo.get_image("absent", ImageOptions::default()).await, ErrorKind::NotFound, "get_image(absent)");
+    expect_kind(repo.get_image_config("absent").await, ErrorKind::NotFound, "get_image_config(absent)");
+    let missing_digest = format!("@sha256:{}", "0".repeat(64));
+    expect_kind(repo.check_image_exists(&missing_digest).await, ErrorKind::NotFound, "check_image_exists(digest)");
+    expect_kind(repo.get_manifest(&missing_digest).await, ErrorKind::NotFound, "get_manifest(digest)");
+    let nowhere = root.with_segment("no-such-repository");
+    expect_kind(nowhere.check_image_exists("v1").await, ErrorKind::NotFound, "check_image_exists in missing repo");
+    expect_kind(nowhere.list_tags(ListOptions::default()).await, ErrorKind::NotFound, "list_tags of missing repo");
+    // Bad input is InvalidInput, not NotFound.
+    expect_kind(repo.get_digest("Not:Valid").await, ErrorKind::InvalidInput, "malformed reference");
+    expect_kind(root.with_segment("Bad").get_digest("v1").await, ErrorKind::InvalidInput, "invalid segment");
+}
+
+/// The tag names used by [`check_tag_pagination`], in push order (not lexical).
+pub fn pagination_tags() -> Vec<String> {
+    let mut tags: Vec<String> = (0..30).rev().map(|i| format!("t{i:02}")).collect();
+    tags.extend(["latest", "v1.0", "v1.10", "v1.9", "V2", "a_b", "0"].iter().map(|s| s.to_string()));
+    tags
+}
+
+/// `list_tags` windows: identical on a registry that paginates and one that ignores `n`/`last`.
+pub async fn check_tag_pagination(root: Arc<dyn Client>) {
+    let repo = root.with_segment("paged");
+    let image = small_image("paged", 1);
+    let tags = pagination_tags();
+    for t in &tags {
+        ok(repo.push_image(t, &image).await, "push tag");
+    }
+    let mut all = tags.clone();
+    all.sort();
+    let list = |o: ListOptions| {
+        let repo = repo.clone();
+        async move { ok(repo.list_tags(o.clone()).await, &format!("list_tags({o:?})")) }
+    };
+    assert_eq!(list(ListOptions::default()).await, all, "every tag, lexical order");
+    assert_eq!(list(ListOptions::default().limit(5)).await, all[..5], "first page");
+    assert_eq!(list(ListOptions::default().limit(5).last(all[4].clone())).await, all[5..10], "second page");
+    assert_eq!(list(ListOptions::default().limit(7).last(all[30].clone())).await, all[31..], "short last page");
+    assert_eq!(
+        list(ListOptions::default().limit(5).last(all[all.len() - 1].clone())).await,
+        Vec::<String>::new(),
+        "after the end"
+    );
+    assert_eq!(
+        list(ListOptions::default().last("t05x")).await,
+        all[all.iter().position(|t| t == "t06").unwrap_or(0)..],
+        "last not present"
+    );
+    assert_eq!(
+        list(ListOptions::default().limit(3).last("t05x")).await,
+        vec!["t06", "t07", "t08"],
+        "page after a missing last"
+    );
+    assert_eq!(list(ListOptions::default().limit(0)).await, Vec::<String>::new(), "limit(0) is an empty page");
+    assert_eq!(list(ListOptions::default().limit(1000)).await, all, "limit above the count");
+    assert_eq!(list(ListOptions::default().last("")).await, all, "empty last is no last");
+    // Walking page by page visits every tag once.
+    let mut walked: Vec<String> = Vec::new();
+    loop {
+        let mut o = ListOptions::default().limit(4);
+        if let Some(l) = walked.last() {
+            o = o.last(l.clone());
+        }
+        let page = list(o).await;
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 4);
+        walked.extend(page);
+    }
+    assert_eq!(walked, all, "page-by-page walk");
+}
+
+/// `list_repositories` returns the repositories under the scope, relative to it, windowed.
+pub async fn check_repository_listing(root: Arc<dyn Client>) {
+    let image = small_image("catalog", 1);
+    let scope = root.with_segment("cat");
+    for path in ["a", "b/c", "b/d", "e", "e/f"] {
+        ok(scope.with_segment(path).push_image("v1", &image).await, "push into scope");
+    }
+    // Siblings that sort around the scope's range must not leak in.
+    for sibling in ["cat-x", "cat.y", "cat_z", "cau", "ca"] {
+        ok(root.with_segment(sibling).push_image("v1", &image).await, "push sibling");
+    }
+    let list = |c: Arc<dyn Client>, o: ListOptions| async move {
+        ok(c.list_repositories(o.clone()).await, &format!("list_repositories({o:?}) of {}", c.get_registry()))
+    };
+    let all = vec!["a", "b/c", "b/d", "e", "e/f"];
+    assert_eq!(list(scope.clone(), ListOptions::default()).await, all, "every repository under the scope");
+    assert_eq!(list(scope.clone(), ListOptions::default().limit(2)).await, vec!["a", "b/c"]);
+    assert_eq!(list(scope.clone(), ListOptions::default().limit(2).last("b/c")).await, vec!["b/d", "e"]);
+    assert_eq!(list(scope.clone(), ListOptions::default().last("e")).await, vec!["e/f"]);
+    assert_eq!(list(scope.clone(), ListOptions::default().last("e/f")).await, Vec::<String>::new());
+    assert_eq!(list(scope.clone(), ListOptions::default().last("b")).await, vec!["b/c", "b/d", "e", "e/f"]);
+    assert_eq!(list(scope.clone(), ListOptions::default().limit(0)).await, Vec::<String>::new());
+    assert_eq!(list(scope.with_segment("b"), ListOptions::default()).await, vec!["c", "d"], "nested scope");
+    assert_eq!(
+        list(root.with_segment("nothing-here"), ListOptions::default()).await,
+        Vec::<String>::new(),
+        "empty scope"
+    );
+}
+
+/// `with_segment` and `get_registry`.
+pub async fn check_segments(root: Arc<dyn Client>) {
+    let base = root.get_registry();
+    let app = root.with_segment("org").with_segment("app");
+    assert_eq!(app.get_registry(), format!("{base}/org/app"));
+    assert_eq!(root.with_segment("org/app").get_registry(), format!("{base}/org/app"));
+    let image = small_image("segments", 1);
+    ok(app.push_image("v1", &image).await, "push through chained segments");
+    assert_eq!(&ok(root.with_segment("org/app").get_digest("v1").await, "read through joined segment"), image.digest());
+    for bad in ["Bad", "a//b", "", "-x", "x-", "a b", "a:b"] {
+        let e = expect_kind(
+            root.with_segment(bad).get_digest("v1").await,
+            ErrorKind::InvalidInput,
+            &format!("segment {bad:?}"),
+        );
+        assert!(e.to_string().contains(&format!("{bad:?}")), "error for segment {bad:?} names it: {e}");
+        // An invalid segment poisons its children too.
+        expect_kind(
+            root.with_segment(bad).with_segment("ok").list_tags(ListOptions::default()).await,
+            ErrorKind::InvalidInput,
+            "child of bad segment",
+        );
+    }
+}
+
+/// Every check of the suite, in order.
+pub async fn run_all(root: Arc<dyn Client>) {
+    check_segments(root.with_segment("segments")).await;
+    check_push_and_read_back(root.with_segment("rb")).await;
+    check_not_found(root.with_segment("nf")).await;
+    check_tag_pagination(root.with_segment("pg")).await;
+    check_repository_listing(root.with_segment("rl")).await;
+}

@@ -1,0 +1,238 @@
+//! Every `Client` method against the real docker-registry (distribution 2.8.2), in each auth mode.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use registry_client::core::reference::{Reference, Repository};
+use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, Platform, RemoteClient};
+use registry_tests::conformance::{self, small_image};
+use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer};
+
+fn client(registry: &DockerRegistry) -> registry_client::RemoteClientBuilder {
+    RemoteClient::builder(registry.host()).insecure(true)
+}
+
+fn root(c: RemoteClient, name: &str) -> Arc<dyn Client> {
+    let c: Arc<dyn Client> = Arc::new(c);
+    c.with_segment(name)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conformance_anonymous() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    conformance::run_all(root(client(&registry).build().unwrap(), "anon")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conformance_htpasswd() {
+    let registry = DockerRegistry::start(AuthMode::htpasswd(&[("alice", "s3cret-pw")]));
+    conformance::run_all(root(client(&registry).basic_auth("alice", "s3cret-pw").build().unwrap(), "basic")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conformance_token() {
+    let tokens = TokenIssuer::new("test-registry", "test-issuer").user("alice", "tok-pw", Access::All).start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+    conformance::run_all(root(client(&registry).basic_auth("alice", "tok-pw").build().unwrap(), "token")).await;
+    assert!(tokens.request_count() > 0, "the token server was used");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn htpasswd_rejects_wrong_and_missing_credentials() {
+    let registry = DockerRegistry::start(AuthMode::htpasswd(&[("alice", "s3cret-pw")]));
+    let wrong = root(client(&registry).basic_auth("alice", "wrong-pw").build().unwrap(), "x").with_segment("app");
+    let e = wrong.list_tags(ListOptions::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+    assert!(e.to_string().contains("alice"), "names the user: {e}");
+    assert!(!e.to_string().contains("wrong-pw") && !format!("{e:?}").contains("wrong-pw"), "no password: {e:?}");
+    let e = wrong.push_image("v1", &small_image("x", 1)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+    let none = root(client(&registry).build().unwrap(), "x").with_segment("app");
+    let e = none.check_image_exists("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_auth_kinds_and_cache() {
+    let tokens = TokenIssuer::new("test-registry", "test-issuer")
+        .user("alice", "tok-pw", Access::All)
+        .user("reader", "read-pw", Access::Pull)
+        .start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+    let alice = root(client(&registry).basic_auth("alice", "tok-pw").build().unwrap(), "t").with_segment("app");
+    let image = small_image("token", 2);
+    alice.push_image("v1", &image).await.unwrap();
+
+    // Tokens are cached per scope: repeated reads fetch no new token.
+    alice.get_digest("v1").await.unwrap();
+    let before = tokens.request_count();
+    for _ in 0..5 {
+        alice.get_digest("v1").await.unwrap();
+        alice.list_tags(ListOptions::default()).await.unwrap();
+    }
+    assert_eq!(tokens.request_count(), before, "cached token reused");
+
+    // A pull-only account reads, but a push is Denied with a clear message.
+    let reader = root(client(&registry).basic_auth("reader", "read-pw").build().unwrap(), "t").with_segment("app");
+    assert_eq!(&reader.get_digest("v1").await.unwrap(), image.digest());
+    let got = reader.get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(got.digest(), image.digest());
+    let e = reader.push_image("v2", &small_image("token-2", 1)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    assert!(e.to_string().contains("lack access"), "{e}");
+    assert_eq!(reader.check_image_exists("v2").await.unwrap_err().kind(), ErrorKind::NotFound);
+
+    // Wrong password: the token server refuses, Unauthorized, no password in the message.
+    let wrong = root(client(&registry).basic_auth("alice", "nope-pw").build().unwrap(), "t").with_segment("app");
+    let e = wrong.get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+    assert!(!format!("{e} {e:?}").contains("nope-pw"));
+
+    // Anonymous: the issuer grants nothing, so Unauthorized.
+    let anon = root(client(&registry).build().unwrap(), "t").with_segment("app");
+    assert_eq!(anon.get_digest("v1").await.unwrap_err().kind(), ErrorKind::Unauthorized);
+
+    // A static bearer token minted for pull works as is.
+    let token = tokens.issuer().token_for(Some("alice"), &["repository:t/app:pull"]);
+    let bearer = root(client(&registry).bearer_token(token).build().unwrap(), "t").with_segment("app");
+    assert_eq!(&bearer.get_digest("v1").await.unwrap(), image.digest());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_platform_index() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let remote = client(&registry).build().unwrap();
+    let amd = ImageBuilder::new().layer(&b"amd64 layer"[..]).platform(Platform::new("linux", "amd64")).build().unwrap();
+    let arm = ImageBuilder::new()
+        .layer(&b"arm64 layer"[..])
+        .platform(Platform::new("linux", "arm64").with_variant("v8"))
+        .build()
+        .unwrap();
+    let multi: Arc<dyn Client> = Arc::new(remote.clone());
+    let multi = multi.with_segment("multi").with_segment("app");
+    multi.push_image("amd64", &amd).await.unwrap();
+    multi.push_image("arm64", &arm).await.unwrap();
+    let index = index_of(&[&amd, &arm]).unwrap();
+    let repo = Repository::parse(&format!("{}/multi/app", registry.host())).unwrap();
+    let reference = Reference::with_tag(repo, "v1").unwrap();
+    let pushed = remote.api().put_manifest(&reference, index.media_type(), index.bytes().clone()).await.unwrap();
+    assert_eq!(&pushed, index.digest());
+
+    let m = multi.get_manifest("v1").await.unwrap();
+    assert!(m.is_index());
+    assert_eq!(m.digest(), index.digest());
+    assert_eq!(&multi.get_digest("v1").await.unwrap(), index.digest());
+    let got = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "arm64"))).await.unwrap();
+    assert_eq!(got.digest(), arm.digest());
+    assert_eq!(got.platform().to_string(), "linux/arm64/v8");
+    let got = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "amd64"))).await.unwrap();
+    assert_eq!(got.digest(), amd.digest());
+    let e = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "s390x"))).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("linux/amd64") && e.to_string().contains("linux/arm64/v8"), "lists platforms: {e}");
+    // Default: the host's platform, not a silent linux/amd64.
+    let host = Platform::host();
+    let default = multi.get_image("v1", ImageOptions::default()).await;
+    match (host.os(), host.architecture()) {
+        ("linux", "amd64") => assert_eq!(default.unwrap().digest(), amd.digest()),
+        ("linux", "arm64") => assert_eq!(default.unwrap().digest(), arm.digest()),
+        _ => assert_eq!(default.unwrap_err().kind(), ErrorKind::NotFound),
+    }
+    if host.to_string() == "linux/amd64" {
+        let cfg = multi.get_image_config("v1").await.unwrap();
+        assert_eq!(cfg.architecture().to_string(), "amd64");
+    }
+    // By the index digest, too.
+    let by_digest = multi
+        .get_image(&format!("@{}", index.digest()), ImageOptions::default().platform(Platform::new("linux", "arm64")))
+        .await
+        .unwrap();
+    assert_eq!(by_digest.digest(), arm.digest());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_between_registries_streams_blobs() {
+    let source = DockerRegistry::start(AuthMode::Anonymous);
+    let target = DockerRegistry::start(AuthMode::htpasswd(&[("bob", "bob-pw")]));
+    let src: Arc<dyn Client> = Arc::new(client(&source).build().unwrap());
+    let dst: Arc<dyn Client> = Arc::new(client(&target).basic_auth("bob", "bob-pw").build().unwrap());
+    let big = vec![7u8; 3 * 1024 * 1024 + 17];
+    let image = ImageBuilder::new().layer(big.clone()).layer(&b"small"[..]).build().unwrap();
+    src.with_segment("src/app").push_image("v1", &image).await.unwrap();
+    let pulled = src.with_segment("src/app").get_image("v1", ImageOptions::default()).await.unwrap();
+    dst.with_segment("mirror/app").push_image("v1", &pulled).await.unwrap();
+    assert_eq!(&dst.with_segment("mirror/app").get_digest("v1").await.unwrap(), image.digest());
+    let back = dst.with_segment("mirror/app").get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(back.blob_bytes(&back.layers()[0]).await.unwrap().len(), big.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_registry_ignores_tag_pagination() {
+    // The fact the client works around: 2.8.2 returns every tag, whatever n and last say.
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let remote = client(&registry).build().unwrap();
+    let c: Arc<dyn Client> = Arc::new(remote.clone());
+    let repo = c.with_segment("fact");
+    let image = small_image("fact", 1);
+    for t in ["c", "a", "b"] {
+        repo.push_image(t, &image).await.unwrap();
+    }
+    let page = remote
+        .api()
+        .tags_page(&Repository::parse(&format!("{}/fact", registry.host())).unwrap(), Some(1), Some("a"))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 3, "server ignored n=1: {:?}", page.items);
+    assert!(page.next.is_none());
+    assert_eq!(repo.list_tags(ListOptions::default().limit(1).last("a")).await.unwrap(), vec!["b"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_upload_of_unknown_size() {
+    let registry = DockerRegistry::start(AuthMode::htpasswd(&[("u", "p")]));
+    let remote = client(&registry).basic_auth("u", "p").build().unwrap();
+    let repo = Repository::parse(&format!("{}/stream/app", registry.host())).unwrap();
+    // 40 chunks of 64 KiB, produced lazily: the size is not known up front.
+    let chunks = (0..40u8).map(|i| Ok::<_, registry_client::Error>(bytes::Bytes::from(vec![i; 64 * 1024])));
+    let (digest, size) = remote.api().upload_blob_stream(&repo, Box::pin(futures::stream::iter(chunks))).await.unwrap();
+    let mut expected = Vec::new();
+    for i in 0..40u8 {
+        expected.extend(std::iter::repeat_n(i, 64 * 1024));
+    }
+    assert_eq!(size, expected.len() as u64);
+    assert_eq!(digest, registry_client::Digest::sha256(&expected));
+    assert_eq!(remote.api().blob_exists(&repo, &digest).await.unwrap(), Some(size));
+    let back = remote.api().get_blob_bytes(&repo, &digest, Some(size), 1 << 24).await.unwrap();
+    assert_eq!(back.len(), expected.len());
+    assert!(back[..] == expected[..]);
+
+    // A known-size monolithic upload whose stream lies about its content is refused and not committed.
+    let wrong = registry_client::Digest::sha256(b"something else");
+    let body = futures::stream::iter(vec![Ok::<_, registry_client::Error>(bytes::Bytes::from_static(b"actual bytes"))]);
+    let e = remote.api().upload_blob(&repo, &wrong, 12, Box::pin(body)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
+    assert_eq!(remote.api().blob_exists(&repo, &wrong).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_connection_is_io_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c: Arc<dyn Client> = Arc::new(
+        RemoteClient::builder(format!("127.0.0.1:{port}"))
+            .insecure(true)
+            .retry(
+                registry_client::core::transport::RetryConfig::default()
+                    .max_retries(1)
+                    .initial_backoff(std::time::Duration::from_millis(5)),
+            )
+            .build()
+            .unwrap(),
+    );
+    let e = c.with_segment("app").get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.to_string().contains("connect"), "{e}");
+    assert_eq!(e.attempts(), 2);
+}
