@@ -21,7 +21,7 @@ use crate::platform::Platform;
 
 /// The most pages one list call follows (a guard against a registry that never stops paginating).
 const MAX_PAGES: usize = 100_000;
-/// The page size asked of the catalog (distribution's maximum).
+/// The largest page size asked of a registry (distribution's catalog maximum).
 const CATALOG_PAGE: usize = 1000;
 /// Blobs of one image uploaded at once.
 const PUSH_CONCURRENCY: usize = 4;
@@ -331,7 +331,9 @@ impl Client for RemoteClient {
         if opts.get_limit() == Some(0) {
             return Ok(Vec::new());
         }
-        let first = self.api.tags_page(&repo, opts.get_limit(), opts.get_last()).await?;
+        // Registries cap page sizes (distribution: 1000); ask for at most that and follow `Link` for the rest.
+        let n = opts.get_limit().map(|l| l.min(CATALOG_PAGE));
+        let first = self.api.tags_page(&repo, n, opts.get_last()).await?;
         let mut all: Vec<String> = Vec::new();
         let limit = opts.get_limit();
         self.follow(
