@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use registry_core::manifest::{media_type, Manifest};
-use registry_core::{Error, Result};
+use registry_core::{Digest, Error, Result};
 use serde_json::json;
 
 use crate::image::{Image, MemoryBlobs};
@@ -27,7 +27,8 @@ use crate::platform::Platform;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ImageBuilder {
-    layers: Vec<(Bytes, String)>,
+    /// (bytes, media type, diff_id when it differs from the bytes' digest)
+    layers: Vec<(Bytes, String, Option<Digest>)>,
     labels: BTreeMap<String, String>,
     platform: Platform,
     docker: bool,
@@ -57,9 +58,16 @@ impl ImageBuilder {
         self.layer_with_media_type(data, media_type::OCI_LAYER_TAR)
     }
 
-    /// Add a layer with an explicit media type.
+    /// Add an uncompressed layer with an explicit media type (its `diff_id` is the digest of `data`).
     pub fn layer_with_media_type(mut self, data: impl Into<Bytes>, media_type: &str) -> ImageBuilder {
-        self.layers.push((data.into(), media_type.to_string()));
+        self.layers.push((data.into(), media_type.to_string(), None));
+        self
+    }
+
+    /// Add a compressed layer: `data` as stored (e.g. gzip), and `diff_id`, the digest of the uncompressed tar,
+    /// which the config must list for runtimes to accept the image.
+    pub fn compressed_layer(mut self, data: impl Into<Bytes>, media_type: &str, diff_id: Digest) -> ImageBuilder {
+        self.layers.push((data.into(), media_type.to_string(), Some(diff_id)));
         self
     }
 
@@ -92,10 +100,10 @@ impl ImageBuilder {
         let mut blobs = MemoryBlobs::new();
         let mut layers = Vec::new();
         let mut diff_ids = Vec::new();
-        for (data, mt) in &self.layers {
+        for (data, mt, diff_id) in &self.layers {
             let size = data.len();
             let d = blobs.insert(data.clone());
-            diff_ids.push(d.to_string());
+            diff_ids.push(diff_id.as_ref().unwrap_or(&d).to_string());
             let mt = if self.docker && mt == media_type::OCI_LAYER_TAR {
                 "application/vnd.docker.image.rootfs.diff.tar"
             } else {
@@ -162,7 +170,6 @@ pub fn index_of(images: &[&Image]) -> Result<Manifest> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry_core::Digest;
 
     #[tokio::test]
     async fn built_image_is_consistent() -> Result<()> {
@@ -173,6 +180,10 @@ mod tests {
         assert_eq!(&data[..], b"aaa");
         assert_eq!(img.config().config().as_ref().and_then(|c| c.labels().clone()).map(|l| l.len()), Some(1));
         assert_eq!(img.digest(), &Digest::sha256(img.raw_manifest().bytes()));
+        let gz = ImageBuilder::new()
+            .compressed_layer(&b"\x1f\x8b..."[..], media_type::OCI_LAYER_GZIP, Digest::sha256(b"tar"))
+            .build()?;
+        assert_eq!(gz.config().rootfs().diff_ids(), &vec![Digest::sha256(b"tar").to_string()]);
         let other = ImageBuilder::new().platform(Platform::new("linux", "arm64").with_variant("v8")).build()?;
         let index = index_of(&[&img, &other])?;
         assert!(index.is_index());

@@ -9,7 +9,7 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use oci_spec::image::{Descriptor, ImageConfiguration};
 use registry_core::api::{Page, RegistryApi};
 use registry_core::auth::Credentials;
-use registry_core::manifest::descriptor_digest;
+use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::transport::{RetryConfig, TransportConfig};
 use registry_core::{Digest, Error, ErrorKind, Reference, Registry, Repository, Result};
 
@@ -217,6 +217,57 @@ impl RemoteClient {
         self.api.upload_blob(repo, &digest, desc.size(), stream).await
     }
 
+    /// Push `image` under `target` (a tag or its own digest): layers the registry lacks (several at once), then
+    /// the config, then the manifest, whose digest must come out equal to the image's.
+    async fn push_image_to(&self, target: &Reference, image: &Image) -> Result<()> {
+        let repo = target.repository().clone();
+        let uploads: Vec<BoxFuture<'_, Result<()>>> =
+            image.layers().iter().map(|d| self.push_blob(&repo, image, d).boxed()).collect();
+        futures::stream::iter(uploads)
+            .buffer_unordered(PUSH_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await
+            .map_err(|e| e.context(format!("push {target}")))?;
+        self.push_blob(&repo, image, image.config_descriptor())
+            .await
+            .map_err(|e| e.context(format!("push {target} config")))?;
+        let m = image.raw_manifest();
+        let pushed = self.api.put_manifest(target, m.media_type(), m.bytes().clone()).await?;
+        if &pushed != image.digest() {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("pushed {target} as {pushed}, but the image's digest is {}", image.digest()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Push an index under `tag`: each image of `children` by its digest, then the index. Every entry of the index
+    /// must be one of `children` (so nothing it points to is missing on the target).
+    pub async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
+        let target = Reference::with_tag(self.repository()?, tag).map_err(Error::from)?;
+        let entries = index
+            .as_index()
+            .ok_or_else(|| Error::invalid_input(format!("{} is not an index", index.digest())))?
+            .manifests();
+        for entry in entries {
+            let digest = descriptor_digest(entry)?;
+            let child = children.iter().find(|c| c.digest() == &digest).ok_or_else(|| {
+                Error::invalid_input(format!("index entry {digest} is not among the images given to push_index"))
+            })?;
+            let by_digest = Reference::with_digest(target.repository().clone(), digest);
+            self.push_image_to(&by_digest, child).await?;
+        }
+        let pushed = self.api.put_manifest(&target, index.media_type(), index.bytes().clone()).await?;
+        if &pushed != index.digest() {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("pushed index {target} as {pushed}, expected {}", index.digest()),
+            ));
+        }
+        Ok(())
+    }
+
     /// Follow pages from `first` while `more` says the collected items are not enough.
     async fn follow<F, Fut>(
         &self,
@@ -303,27 +354,8 @@ impl Client for RemoteClient {
     }
 
     async fn push_image(&self, tag: &str, image: &Image) -> Result<()> {
-        let repo = self.repository()?;
-        let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
-        let uploads: Vec<BoxFuture<'_, Result<()>>> =
-            image.layers().iter().map(|d| self.push_blob(&repo, image, d).boxed()).collect();
-        futures::stream::iter(uploads)
-            .buffer_unordered(PUSH_CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await
-            .map_err(|e| e.context(format!("push {target}")))?;
-        self.push_blob(&repo, image, image.config_descriptor())
-            .await
-            .map_err(|e| e.context(format!("push {target} config")))?;
-        let m = image.raw_manifest();
-        let pushed = self.api.put_manifest(&target, m.media_type(), m.bytes().clone()).await?;
-        if &pushed != image.digest() {
-            return Err(Error::new(
-                ErrorKind::DigestMismatch,
-                format!("pushed {target} as {pushed}, but the image's digest is {}", image.digest()),
-            ));
-        }
-        Ok(())
+        let target = Reference::with_tag(self.repository()?, tag).map_err(Error::from)?;
+        self.push_image_to(&target, image).await
     }
 
     async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>> {
