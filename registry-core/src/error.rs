@@ -265,12 +265,18 @@ impl fmt::Display for Error {
         if let Some(status) = self.inner.status {
             extra.push(format!("HTTP {status}"));
         }
-        for c in &self.inner.codes {
+        // A hostile registry may send thousands of codes or huge ones: show a few, each bounded.
+        const SHOWN: usize = 3;
+        for c in self.inner.codes.iter().take(SHOWN) {
+            let code = truncate(&c.code, 64);
             if c.message.is_empty() {
-                extra.push(c.code.clone());
+                extra.push(code);
             } else {
-                extra.push(format!("{}: {}", c.code, truncate(&c.message, 200)));
+                extra.push(format!("{code}: {}", truncate(&c.message, 200)));
             }
+        }
+        if self.inner.codes.len() > SHOWN {
+            extra.push(format!("and {} more error codes", self.inner.codes.len() - SHOWN));
         }
         if self.inner.attempts > 1 {
             extra.push(format!("after {} attempts", self.inner.attempts));

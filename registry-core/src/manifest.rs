@@ -105,9 +105,8 @@ impl Manifest {
         let bytes: Bytes = bytes.into();
         if bytes.len() > MAX_MANIFEST_SIZE {
             return Err(Error::unsupported(format!(
-                "manifest is {} bytes, over the {} byte (4 MiB) limit",
-                bytes.len(),
-                MAX_MANIFEST_SIZE
+                "manifest is {} bytes, over the 4 MiB limit ({MAX_MANIFEST_SIZE} bytes)",
+                bytes.len()
             )));
         }
         let content_type = content_type.map(essence).filter(|ct| !is_generic_content_type(ct));

@@ -79,7 +79,9 @@ impl RegistryApi {
 
     /// The next page of tags of `repo` at `next`.
     pub async fn tags_next(&self, repo: &Repository, next: Url) -> Result<Page> {
-        self.page(next, Scope::pull(repo.path()), ListKind::Tags).await
+        self.page(next, Scope::pull(repo.path()), ListKind::Tags)
+            .await
+            .map_err(|e| e.context(format!("list tags of {repo}")))
     }
 
     /// The first page of the catalog, at most `n` repositories after `last`.

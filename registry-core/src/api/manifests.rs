@@ -73,8 +73,9 @@ impl RegistryApi {
             .header(ACCEPT, HeaderValue::from_static(media_type::MANIFEST_ACCEPT));
         let resp = self.transport.send(req).await.map_err(|e| not_found_context(e, reference))?;
         let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let claimed = header_digest(resp.headers())?;
-        let bytes = read_capped(resp, MAX_MANIFEST_SIZE, "manifest").await?;
+        let context = |e: Error| e.context(format!("manifest {reference}"));
+        let claimed = header_digest(resp.headers()).map_err(context)?;
+        let bytes = read_capped(resp, MAX_MANIFEST_SIZE, "manifest").await.map_err(context)?;
         let expected = reference.digest().cloned().or(claimed);
         if let Some(expected) = &expected {
             if !expected.matches(&bytes) {
@@ -94,7 +95,7 @@ impl RegistryApi {
     pub async fn put_manifest(&self, reference: &Reference, media_type: &str, bytes: Bytes) -> Result<Digest> {
         if bytes.len() > MAX_MANIFEST_SIZE {
             return Err(Error::invalid_input(format!(
-                "manifest is {} bytes, over the {MAX_MANIFEST_SIZE} byte limit",
+                "manifest is {} bytes, over the 4 MiB limit ({MAX_MANIFEST_SIZE} bytes)",
                 bytes.len()
             )));
         }

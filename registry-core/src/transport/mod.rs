@@ -255,7 +255,8 @@ impl Transport {
                     }
                     _ => None,
                 };
-                let within_budget = |d: Duration| start.elapsed() + d <= self.retry.max_elapsed;
+                let within_budget =
+                    |d: Duration| start.elapsed().checked_add(d).is_some_and(|t| t <= self.retry.max_elapsed);
                 match delay {
                     Some(d) if attempt <= self.retry.max_retries && req.replayable() && within_budget(d) => {
                         let why = match &outcome {

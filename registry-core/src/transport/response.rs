@@ -98,7 +98,7 @@ async fn read_prefix(resp: reqwest::Response, max: usize) -> Bytes {
 pub async fn read_capped(resp: reqwest::Response, max: usize, what: &str) -> Result<Bytes> {
     if let Some(len) = resp.content_length() {
         if len > max as u64 {
-            return Err(Error::unsupported(format!("{what} is {len} bytes, over the {max} byte limit")));
+            return Err(Error::unsupported(format!("{what} is {len} bytes, over the {} limit", human(max))));
         }
     }
     let url = redact_url(resp.url());
@@ -107,11 +107,20 @@ pub async fn read_capped(resp: reqwest::Response, max: usize, what: &str) -> Res
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| from_reqwest(e, &format!("reading {what} from {url}")))?;
         if out.len() + chunk.len() > max {
-            return Err(Error::unsupported(format!("{what} exceeds the {max} byte limit")));
+            return Err(Error::unsupported(format!("{what} exceeds the {} limit", human(max))));
         }
         out.extend_from_slice(&chunk);
     }
     Ok(out.freeze())
+}
+
+/// `4 MiB`, `64 KiB`, `17 bytes`.
+pub(crate) fn human(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
 }
 
 #[cfg(test)]
