@@ -27,3 +27,5 @@ echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked --no-fail-fast
+echo "==> the README's main job (cargo run --example mirror)"
+cargo run --example mirror --locked -q

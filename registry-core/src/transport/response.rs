@@ -22,21 +22,25 @@ pub fn redact_url(url: &Url) -> String {
 
 /// An [`Error`] for a failed `reqwest` call; `what` is e.g. `"GET https://host/v2/"`.
 pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
+    let mut detail = String::new();
+    let mut io_cause = false;
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail = s.to_string();
+        // A connection dropped mid-body surfaces as a decode error whose cause is an i/o or incomplete-message error:
+        // that is a network failure, not a protocol violation.
+        io_cause |= s.is::<std::io::Error>() || detail.contains("end of file") || detail.contains("incomplete");
+        src = s.source();
+    }
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
-    } else if e.is_connect() || e.is_request() || e.is_body() {
+    } else if e.is_connect() || e.is_request() || e.is_body() || io_cause {
         ErrorKind::Io
     } else if e.is_decode() || e.is_redirect() {
         ErrorKind::Protocol
     } else {
         ErrorKind::Io
     };
-    let mut detail = String::new();
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = src {
-        detail = s.to_string();
-        src = s.source();
-    }
     let msg = match (e.is_connect(), detail.is_empty()) {
         (true, false) => format!("{what}: cannot connect: {detail}"),
         (true, true) => format!("{what}: cannot connect"),

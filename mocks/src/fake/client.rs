@@ -1,0 +1,317 @@
+//! [`FakeClient`]: construction, scoping, seeding, inspection and failure scripting. The `Client` methods are in
+//! `client_impl`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use registry_client::{index_of, Image};
+use registry_core::manifest::Manifest;
+use registry_core::{Digest, Error, ErrorKind, Reference, Registry, Repository, Result};
+
+use super::script::{Call, Method};
+use super::shared::{Host, World};
+
+/// An in-memory [`Client`](registry_client::Client) that behaves like a registry (docker-registry 2.8.2 with
+/// spec pagination), for the tests of code that takes an `Arc<dyn Client>`.
+///
+/// - Clones and [`with_segment`](registry_client::Client::with_segment) children share one state.
+/// - [`FakeClient::new`] creates a new world holding one host; [`FakeClient::host`] gives a client of another host
+///   of the same world: hosts are separate registries (content, scripted failures, latency and call log), worlds
+///   share nothing.
+/// - Seed content with [`Client::push_image`](registry_client::Client::push_image), [`FakeClient::push_index`],
+///   [`FakeClient::put_manifest_bytes`] and [`FakeClient::put_blob`]; look at it with [`FakeClient::tags`],
+///   [`FakeClient::blob_count`] and [`FakeClient::manifest_count`]. Seeding and inspection are neither logged nor
+///   subject to scripted failures or latency.
+/// - Script failures with [`FakeClient::fail_next`] / [`FakeClient::fail_always`], slow every call down with
+///   [`FakeClient::set_latency`], and see what was called with [`FakeClient::calls`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use mocks::{random_image, FakeClient, Method};
+/// use registry_client::{Client, ErrorKind, ListOptions};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> registry_client::Result<()> {
+/// let fake = FakeClient::new("registry.example.com");
+/// let app = fake.scoped("org/app");
+/// app.push_image("v1", &random_image(2, 1024)).await?;
+///
+/// let client: Arc<dyn Client> = Arc::new(fake.clone());
+/// let app = client.with_segment("org").with_segment("app");
+/// fake.fail_next(Method::ListTags, 1, ErrorKind::TooManyRequests);
+/// assert_eq!(app.list_tags(ListOptions::default()).await.unwrap_err().kind(), ErrorKind::TooManyRequests);
+/// assert_eq!(app.list_tags(ListOptions::default()).await?, vec!["v1"]);
+/// assert_eq!(fake.call_count(Method::ListTags), 2);
+/// assert_eq!(fake.tags("org/app"), vec!["v1"]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct FakeClient {
+    world: Arc<World>,
+    pub(super) host: Arc<Host>,
+    /// The host's canonical name (as given when it is invalid).
+    host_name: String,
+    /// `None` when the host name is invalid (then `invalid` says why).
+    registry: Option<Registry>,
+    segments: Vec<String>,
+    /// The first invalid host or segment given, reported by every call.
+    invalid: Option<Arc<Error>>,
+}
+
+impl fmt::Debug for FakeClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("FakeClient");
+        d.field("registry", &self.registry_name());
+        if let Some(e) = &self.invalid {
+            d.field("invalid", &e.message());
+        }
+        d.finish()
+    }
+}
+
+impl FakeClient {
+    /// A client of `target`, `host[:port]` optionally followed by a path (`host/org/app`), in a new world.
+    ///
+    /// An invalid target does not panic: every call of the client fails with `InvalidInput` saying why (use
+    /// [`FakeClient::try_new`] to get the error at once).
+    pub fn new(target: &str) -> FakeClient {
+        FakeClient::in_world(Arc::new(World::default()), target)
+    }
+
+    /// Like [`FakeClient::new`], but an invalid `target` is an error.
+    pub fn try_new(target: &str) -> Result<FakeClient> {
+        let client = FakeClient::new(target);
+        match &client.invalid {
+            Some(e) => Err(Error::new(e.kind(), e.message())),
+            None => Ok(client),
+        }
+    }
+
+    /// A client of another host (`host[:port]`, optionally with a path) of this client's world: a separate
+    /// registry, shared by every client of that host made from this world.
+    pub fn host(&self, target: &str) -> FakeClient {
+        FakeClient::in_world(Arc::clone(&self.world), target)
+    }
+
+    fn in_world(world: Arc<World>, target: &str) -> FakeClient {
+        let (host, path) = target.split_once('/').unwrap_or((target, ""));
+        let registry = match Registry::parse(host) {
+            Ok(r) => r,
+            Err(e) => {
+                return FakeClient {
+                    world,
+                    host: Arc::new(Host::default()),
+                    host_name: host.to_string(),
+                    registry: None,
+                    segments: Vec::new(),
+                    invalid: Some(Arc::new(Error::invalid_input(format!("invalid registry host {host:?}: {e}")))),
+                }
+            }
+        };
+        let root = FakeClient {
+            host: world.host(registry.as_str()),
+            world,
+            host_name: registry.as_str().to_string(),
+            registry: Some(registry),
+            segments: Vec::new(),
+            invalid: None,
+        };
+        if path.is_empty() {
+            root
+        } else {
+            root.scoped(path)
+        }
+    }
+
+    /// A client scoped one path segment deeper (`segment` may contain `/`), as
+    /// [`with_segment`](registry_client::Client::with_segment) but as a `FakeClient`, so the seeding and inspection
+    /// methods work on the scoped repository. An invalid segment makes every call fail with `InvalidInput` naming it.
+    pub fn scoped(&self, segment: &str) -> FakeClient {
+        let mut child = self.clone();
+        if child.invalid.is_some() {
+            return child;
+        }
+        let joined = self.scope_repository().and_then(|r| r.join(segment).map_err(Error::from));
+        match joined {
+            Ok(_) => child.segments.extend(segment.split('/').map(str::to_string)),
+            Err(e) => child.invalid = Some(Arc::new(Error::invalid_input(format!("invalid segment {segment:?}: {e}")))),
+        }
+        child
+    }
+
+    /// `host[:port]` plus the segments, as `get_registry` returns it.
+    pub(super) fn registry_name(&self) -> String {
+        let mut s = self.host_name.clone();
+        for seg in &self.segments {
+            s.push('/');
+            s.push_str(seg);
+        }
+        s
+    }
+
+    /// The segments joined by `/` (empty at the registry root).
+    pub(super) fn segments_path(&self) -> String {
+        self.segments.join("/")
+    }
+
+    /// The scope as a repository (the registry root when there are no segments), or the invalid input error.
+    fn scope_repository(&self) -> Result<Repository> {
+        self.check()?;
+        let registry = self.registry.clone().ok_or_else(|| Error::invalid_input("invalid registry host"))?;
+        Repository::new(registry, &self.segments.join("/")).map_err(Error::from)
+    }
+
+    /// Fail when a host or segment given was invalid.
+    pub(super) fn check(&self) -> Result<()> {
+        match &self.invalid {
+            Some(e) => Err(Error::new(e.kind(), e.message())),
+            None => Ok(()),
+        }
+    }
+
+    /// The scoped repository; an error when a host or segment was invalid or there is no segment.
+    pub(super) fn repository(&self) -> Result<Repository> {
+        let repo = self.scope_repository()?;
+        if repo.path().is_empty() {
+            return Err(Error::invalid_input(format!(
+                "client of {} has no repository: add one with with_segment",
+                self.host_name
+            )));
+        }
+        Ok(repo)
+    }
+
+    /// `reference` (`v1`, `@sha256:...`, `v1@sha256:...`) in the scoped repository.
+    pub(super) fn reference(&self, reference: &str) -> Result<Reference> {
+        let repo = self.repository()?;
+        Reference::parse_relative(&repo, reference).map_err(Error::from)
+    }
+
+    /// Log a call, wait the latency set, and return the failure scripted for it, if any.
+    pub(super) async fn enter(&self, method: Method, reference: Option<&str>) -> Result<()> {
+        let call = Call { method, registry: self.registry_name(), reference: reference.map(str::to_string) };
+        let (latency, failure) = self.host.script().enter(call);
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    // Seeding.
+
+    /// Push `images` (blobs, configs, manifests, untagged) and an OCI index over them (built with
+    /// [`index_of`]) tagged `tag` in the scoped repository. Returns the index's digest.
+    pub async fn push_index(&self, tag: &str, images: &[&Image]) -> Result<Digest> {
+        let repo = self.repository()?;
+        let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
+        for image in images {
+            self.store_image(&repo, image, None).await?;
+        }
+        let index = index_of(images)?;
+        let digest = index.digest().clone();
+        self.host.write().put_manifest(&target, index)?;
+        Ok(digest)
+    }
+
+    /// Store manifest `bytes` of `media_type` at `reference` (`v1`, `@sha256:...`) in the scoped repository, as a
+    /// registry's manifest PUT does: the bytes are stored exactly (their sha256 is the digest returned), must parse
+    /// (else `InvalidInput`), must match the reference's digest if it has one (else `DigestMismatch`), and must
+    /// reference only content the repository has (else `InvalidInput`, `MANIFEST_BLOB_UNKNOWN`). As on a real
+    /// registry, a reference with a digest stores the manifest untagged, even `v1@sha256:...`.
+    pub fn put_manifest_bytes(&self, reference: &str, media_type: &str, bytes: impl Into<Bytes>) -> Result<Digest> {
+        let target = self.reference(reference)?;
+        let bytes: Bytes = bytes.into();
+        if let Some(d) = target.digest() {
+            if !d.matches(&bytes) {
+                return Err(Error::new(
+                    ErrorKind::DigestMismatch,
+                    format!("pushing manifest to {target} but its content has digest {}", Digest::sha256(&bytes)),
+                ));
+            }
+        }
+        let manifest = Manifest::parse(bytes, Some(media_type)).map_err(|e| {
+            Error::invalid_input(format!("push manifest {target}: manifest invalid: {}", e.message()))
+                .with_status(400)
+                .with_codes(vec![registry_core::RegistryErrorCode {
+                    code: "MANIFEST_INVALID".into(),
+                    message: "manifest invalid".into(),
+                }])
+        })?;
+        let digest = manifest.digest().clone();
+        self.host.write().put_manifest(&target, manifest)?;
+        Ok(digest)
+    }
+
+    /// Store a blob in the scoped repository; returns its sha256 digest.
+    pub fn put_blob(&self, data: impl Into<Bytes>) -> Result<Digest> {
+        let repo = self.repository()?;
+        let data: Bytes = data.into();
+        let digest = Digest::sha256(&data);
+        self.host.write().put_blob(&repo, digest.clone(), data);
+        Ok(digest)
+    }
+
+    // Inspection.
+
+    /// Distinct blobs (layers and configs) on this client's host, over all its repositories.
+    pub fn blob_count(&self) -> usize {
+        self.host.read().blob_count()
+    }
+
+    /// Distinct manifests (images and indexes) on this client's host, over all its repositories.
+    pub fn manifest_count(&self) -> usize {
+        self.host.read().manifest_count()
+    }
+
+    /// The tags of the repository at `repo_path` under this client's scope (`""`: the scoped repository itself),
+    /// sorted; empty when it has none, does not exist or the path is invalid.
+    pub fn tags(&self, repo_path: &str) -> Vec<String> {
+        let repo = match repo_path {
+            "" => self.repository(),
+            path => self.scope_repository().and_then(|r| r.join(path).map_err(Error::from)),
+        };
+        repo.and_then(|r| Ok(self.host.read().tags(&r)?)).unwrap_or_default()
+    }
+
+    // Scripting and the call log (all per host).
+
+    /// Make the next `times` calls of `method` on this host fail with an error of `kind` (then succeed again).
+    /// Scripts for the same method queue up: `fail_next(m, 2, A)` then `fail_next(m, 1, B)` fails A, A, B.
+    pub fn fail_next(&self, method: Method, times: usize, kind: ErrorKind) {
+        self.host.script().fail_next(method, times, kind);
+    }
+
+    /// Make every call of `method` on this host fail with an error of `kind` (after any `fail_next` ones), until
+    /// [`FakeClient::clear_failures`].
+    pub fn fail_always(&self, method: Method, kind: ErrorKind) {
+        self.host.script().fail_always(method, kind);
+    }
+
+    /// Forget every scripted failure of this host.
+    pub fn clear_failures(&self) {
+        self.host.script().clear_failures();
+    }
+
+    /// Add `latency` to every call on this host (`Duration::ZERO`: none, the default). Waits with
+    /// `tokio::time::sleep`, so a paused tokio clock skips it.
+    pub fn set_latency(&self, latency: Duration) {
+        self.host.script().set_latency(latency);
+    }
+
+    /// The calls made on this host through any clone or child, oldest first, failed ones included.
+    pub fn calls(&self) -> Vec<Call> {
+        self.host.script().calls()
+    }
+
+    /// How many calls of `method` were made on this host.
+    pub fn call_count(&self, method: Method) -> usize {
+        self.host.script().call_count(method)
+    }
+
+    /// Empty this host's call log.
+    pub fn clear_calls(&self) {
+        self.host.script().clear_calls();
+    }
+}

@@ -1,0 +1,29 @@
+//! [`FakeClient`]: an in-memory [`Client`](registry_client::Client) that behaves like a registry, with seeding
+//! helpers, scripted failures, latency and a call log; plus test content ([`random_image`], [`ImageSpec`],
+//! [`multi_platform`]).
+//!
+//! It is a real implementation, not a stub: it passes the same conformance suite as `RemoteClient` against
+//! docker-registry, so code tested against it behaves the same against a registry. Where the two differ, the fake
+//! is wrong.
+//!
+//! - `client`: the type, scoping, seeding, inspection, scripting;
+//! - `client_impl`: the `Client` methods;
+//! - `store`: content and the registry's rules; `blobs`: blobs in and out;
+//! - `script`: [`Method`], [`Call`], failures, latency, log; `shared`: the state clones share;
+//! - `data`: test content.
+
+mod blobs;
+mod client;
+mod client_impl;
+mod data;
+mod script;
+mod shared;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+pub use blobs::FakeBlobs;
+pub use client::FakeClient;
+pub use data::{multi_platform, random_bytes, random_image, ImageSpec, RANDOM_LABEL};
+pub use script::{Call, Method};

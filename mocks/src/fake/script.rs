@@ -1,0 +1,249 @@
+//! What a host of the fake does besides storing content: scripted failures, added latency and the call log.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+use registry_core::{Error, ErrorKind};
+
+/// A method of the [`Client`](registry_client::Client) trait that talks to the registry: the unit failures are
+/// scripted for and calls are logged by.
+///
+/// `with_segment` and `get_registry` have no variant: they are local, cannot fail and never reach a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Method {
+    /// [`Client::get_digest`](registry_client::Client::get_digest).
+    GetDigest,
+    /// [`Client::get_manifest`](registry_client::Client::get_manifest).
+    GetManifest,
+    /// [`Client::get_image_config`](registry_client::Client::get_image_config).
+    GetImageConfig,
+    /// [`Client::check_image_exists`](registry_client::Client::check_image_exists).
+    CheckImageExists,
+    /// [`Client::get_image`](registry_client::Client::get_image).
+    GetImage,
+    /// [`Client::push_image`](registry_client::Client::push_image).
+    PushImage,
+    /// [`Client::list_tags`](registry_client::Client::list_tags).
+    ListTags,
+    /// [`Client::list_repositories`](registry_client::Client::list_repositories).
+    ListRepositories,
+}
+
+impl Method {
+    /// Every method, in trait order.
+    pub const ALL: [Method; 8] = [
+        Method::GetDigest,
+        Method::GetManifest,
+        Method::GetImageConfig,
+        Method::CheckImageExists,
+        Method::GetImage,
+        Method::PushImage,
+        Method::ListTags,
+        Method::ListRepositories,
+    ];
+
+    /// The trait method's name, e.g. `"get_image"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::GetDigest => "get_digest",
+            Method::GetManifest => "get_manifest",
+            Method::GetImageConfig => "get_image_config",
+            Method::CheckImageExists => "check_image_exists",
+            Method::GetImage => "get_image",
+            Method::PushImage => "push_image",
+            Method::ListTags => "list_tags",
+            Method::ListRepositories => "list_repositories",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One logged call of a [`FakeClient`](super::FakeClient).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Call {
+    /// The method called.
+    pub method: Method,
+    /// `get_registry()` of the client it was called on, e.g. `"registry.example.com/org/app"`.
+    pub registry: String,
+    /// The reference argument as given (the tag for `push_image`); `None` for the list methods.
+    pub reference: Option<String>,
+}
+
+/// Failures to inject, latency to add, and the log, of one host.
+#[derive(Debug, Default)]
+pub(crate) struct Script {
+    /// Failures for the next calls of a method, consumed front first: (kind, calls left).
+    next: HashMap<Method, VecDeque<(ErrorKind, usize)>>,
+    /// A failure for every call of a method (after the `next` ones).
+    always: HashMap<Method, ErrorKind>,
+    latency: Duration,
+    calls: Vec<Call>,
+}
+
+impl Script {
+    /// Make the next `times` calls of `method` fail with `kind` (after failures already scripted for it).
+    pub(crate) fn fail_next(&mut self, method: Method, times: usize, kind: ErrorKind) {
+        if times > 0 {
+            self.next.entry(method).or_default().push_back((kind, times));
+        }
+    }
+
+    /// Make every call of `method` fail with `kind` (once the `fail_next` ones are used up).
+    pub(crate) fn fail_always(&mut self, method: Method, kind: ErrorKind) {
+        self.always.insert(method, kind);
+    }
+
+    /// Forget every scripted failure.
+    pub(crate) fn clear_failures(&mut self) {
+        self.next.clear();
+        self.always.clear();
+    }
+
+    /// Latency added to every call.
+    pub(crate) fn set_latency(&mut self, latency: Duration) {
+        self.latency = latency;
+    }
+
+    /// Log `call` and say what it meets: the latency to wait, and the failure to return if one is scripted.
+    pub(crate) fn enter(&mut self, call: Call) -> (Duration, Option<Error>) {
+        let kind = self.take_failure(call.method);
+        let failure = kind.map(|k| injected(k, &call));
+        self.calls.push(call);
+        (self.latency, failure)
+    }
+
+    fn take_failure(&mut self, method: Method) -> Option<ErrorKind> {
+        if let Some(queue) = self.next.get_mut(&method) {
+            if let Some((kind, left)) = queue.front_mut() {
+                let kind = *kind;
+                *left -= 1;
+                if *left == 0 {
+                    queue.pop_front();
+                }
+                return Some(kind);
+            }
+        }
+        self.always.get(&method).copied()
+    }
+
+    /// Every call logged so far, oldest first.
+    pub(crate) fn calls(&self) -> Vec<Call> {
+        self.calls.clone()
+    }
+
+    /// How many calls of `method` were logged.
+    pub(crate) fn call_count(&self, method: Method) -> usize {
+        self.calls.iter().filter(|c| c.method == method).count()
+    }
+
+    /// Empty the log.
+    pub(crate) fn clear_calls(&mut self) {
+        self.calls.clear();
+    }
+}
+
+/// The error an injected failure returns: its kind, the HTTP status a registry would send with it, and a message
+/// saying it was injected.
+fn injected(kind: ErrorKind, call: &Call) -> Error {
+    let target = match &call.reference {
+        Some(r) => format!("{}:{r}", call.registry),
+        None => call.registry.clone(),
+    };
+    let error = Error::new(kind, format!("{} {target}: injected failure (FakeClient scripted {kind})", call.method));
+    match status_of(kind) {
+        Some(status) => error.with_status(status),
+        None => error,
+    }
+}
+
+/// The status a registry answers with for `kind`, if an HTTP answer carries it.
+fn status_of(kind: ErrorKind) -> Option<u16> {
+    match kind {
+        ErrorKind::NotFound => Some(404),
+        ErrorKind::Unauthorized => Some(401),
+        ErrorKind::Denied => Some(403),
+        ErrorKind::TooManyRequests => Some(429),
+        ErrorKind::InvalidInput => Some(400),
+        ErrorKind::Server => Some(503),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn call(method: Method) -> Call {
+        Call { method, registry: "r.example.com/app".into(), reference: Some("v1".into()) }
+    }
+
+    fn outcome(script: &mut Script, method: Method) -> Option<ErrorKind> {
+        script.enter(call(method)).1.map(|e| e.kind())
+    }
+
+    #[test]
+    fn next_failures_are_consumed_in_order_then_always_applies() {
+        let mut s = Script::default();
+        s.fail_next(Method::GetImage, 2, ErrorKind::TooManyRequests);
+        s.fail_next(Method::GetImage, 1, ErrorKind::Server);
+        s.fail_next(Method::GetImage, 0, ErrorKind::Io);
+        assert_eq!(outcome(&mut s, Method::GetDigest), None, "other methods are untouched");
+        assert_eq!(outcome(&mut s, Method::GetImage), Some(ErrorKind::TooManyRequests));
+        assert_eq!(outcome(&mut s, Method::GetImage), Some(ErrorKind::TooManyRequests));
+        assert_eq!(outcome(&mut s, Method::GetImage), Some(ErrorKind::Server));
+        assert_eq!(outcome(&mut s, Method::GetImage), None);
+        s.fail_always(Method::ListTags, ErrorKind::Denied);
+        s.fail_next(Method::ListTags, 1, ErrorKind::Timeout);
+        assert_eq!(outcome(&mut s, Method::ListTags), Some(ErrorKind::Timeout));
+        assert_eq!(outcome(&mut s, Method::ListTags), Some(ErrorKind::Denied));
+        assert_eq!(outcome(&mut s, Method::ListTags), Some(ErrorKind::Denied));
+        s.clear_failures();
+        assert_eq!(outcome(&mut s, Method::ListTags), None);
+        assert_eq!(s.call_count(Method::GetImage), 4);
+        assert_eq!(s.call_count(Method::ListTags), 4);
+        assert_eq!(s.calls().len(), 9);
+        s.clear_calls();
+        assert!(s.calls().is_empty());
+    }
+
+    #[test]
+    fn injected_errors_say_what_they_are() {
+        let mut s = Script::default();
+        s.fail_next(Method::PushImage, 1, ErrorKind::TooManyRequests);
+        let e = s.enter(call(Method::PushImage)).1.unwrap();
+        assert_eq!(e.status(), Some(429));
+        assert!(e.is_temporary());
+        assert_eq!(e.to_string(), "too many requests: push_image r.example.com/app:v1: injected failure (FakeClient scripted too many requests) (HTTP 429)");
+        s.fail_next(Method::ListRepositories, 1, ErrorKind::Io);
+        let e = s
+            .enter(Call { method: Method::ListRepositories, registry: "r.example.com".into(), reference: None })
+            .1
+            .unwrap();
+        assert_eq!(e.status(), None);
+        assert!(e.message().starts_with("list_repositories r.example.com: injected"), "{e}");
+    }
+
+    #[test]
+    fn latency_is_reported_with_every_call() {
+        let mut s = Script::default();
+        assert_eq!(s.enter(call(Method::GetDigest)).0, Duration::ZERO);
+        s.set_latency(Duration::from_millis(7));
+        assert_eq!(s.enter(call(Method::GetDigest)).0, Duration::from_millis(7));
+    }
+
+    #[test]
+    fn method_names() {
+        let names: Vec<String> = Method::ALL.iter().map(|m| m.to_string()).collect();
+        assert_eq!(names[0], "get_digest");
+        assert_eq!(names[7], "list_repositories");
+        assert_eq!(names.len(), 8);
+    }
+}

@@ -1,0 +1,232 @@
+//! Behaviour of [`FakeClient`] as a whole: sharing, hosts, scripting, latency, the log, seeding.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use registry_client::{Client, ErrorKind, ImageOptions, ListOptions, Platform};
+use registry_core::manifest::media_type;
+use tokio::time::Instant;
+
+use super::*;
+
+fn dyn_client(fake: &FakeClient) -> Arc<dyn Client> {
+    Arc::new(fake.clone())
+}
+
+#[tokio::test]
+async fn clones_and_children_share_state() {
+    let fake = FakeClient::new("registry.example.com");
+    let root = dyn_client(&fake);
+    let app = root.with_segment("org").with_segment("app");
+    let image = random_image(2, 100);
+    app.push_image("v1", &image).await.unwrap();
+    // Seen through another clone, another chain of children, and the inherent API.
+    let other = dyn_client(&fake.clone()).with_segment("org/app");
+    assert_eq!(&other.get_digest("v1").await.unwrap(), image.digest());
+    assert_eq!(fake.tags("org/app"), vec!["v1"]);
+    assert_eq!(fake.scoped("org").tags("app"), vec!["v1"]);
+    assert_eq!(fake.scoped("org/app").tags(""), vec!["v1"]);
+    assert_eq!(fake.blob_count(), 3, "two layers and a config");
+    assert_eq!(fake.manifest_count(), 1);
+    assert_eq!(root.list_repositories(ListOptions::default()).await.unwrap(), vec!["org/app"]);
+    assert_eq!(app.get_registry(), "registry.example.com/org/app");
+    // A new world shares nothing.
+    let elsewhere = dyn_client(&FakeClient::new("registry.example.com")).with_segment("org/app");
+    assert_eq!(elsewhere.get_digest("v1").await.unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn hosts_are_separate_registries() {
+    let a = FakeClient::new("a.example.com");
+    let b = a.host("b.example.com:5000");
+    let image = random_image(1, 10);
+    a.scoped("app").push_image("v1", &image).await.unwrap();
+    assert_eq!(b.scoped("app").check_image_exists("v1").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(b.blob_count(), 0);
+    assert_eq!(b.get_registry(), "b.example.com:5000");
+    // The same host from the same world is the same registry.
+    let a_again = b.host("a.example.com");
+    assert_eq!(&a_again.scoped("app").get_digest("v1").await.unwrap(), image.digest());
+    // Failures, latency and logs are per host too.
+    a.fail_always(Method::GetDigest, ErrorKind::Server);
+    assert!(b.scoped("app").get_digest("v1").await.is_err_and(|e| e.kind() == ErrorKind::NotFound));
+    assert_eq!(a_again.scoped("app").get_digest("v1").await.unwrap_err().kind(), ErrorKind::Server);
+    assert_eq!(b.call_count(Method::GetDigest), 1);
+    assert_eq!(a.call_count(Method::GetDigest), 2);
+    // A target with a path is scoped; Docker Hub's aliases are one host.
+    let scoped = a.host("a.example.com/app");
+    assert_eq!(scoped.get_registry(), "a.example.com/app");
+    assert_eq!(scoped.tags(""), vec!["v1"]);
+    let hub = a.host("index.docker.io");
+    hub.scoped("library/alpine").push_image("3", &image).await.unwrap();
+    assert_eq!(a.host("docker.io").tags("library/alpine"), vec!["3"]);
+}
+
+#[tokio::test]
+async fn invalid_hosts_and_segments_fail_every_call() {
+    let bad = FakeClient::new("bad host");
+    let e = bad.scoped("app").get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("\"bad host\""), "{e}");
+    assert!(FakeClient::try_new("bad host").is_err());
+    assert!(FakeClient::try_new("registry.example.com/org/app").is_ok());
+    assert_eq!(bad.list_repositories(ListOptions::default()).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+
+    let fake = FakeClient::new("registry.example.com");
+    let e = fake.scoped("Org").scoped("app").list_tags(ListOptions::default().limit(0)).await.unwrap_err();
+    assert!(e.to_string().contains("invalid segment \"Org\""), "{e}");
+    let e = fake.list_tags(ListOptions::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "the registry root has no tags: {e}");
+    assert!(fake.scoped("app").push_image("bad:tag", &random_image(0, 0)).await.is_err());
+    assert_eq!(fake.tags("Bad"), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn fail_next_then_succeed_and_fail_always() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = fake.scoped("app");
+    let image = random_image(1, 10);
+    app.push_image("v1", &image).await.unwrap();
+    let client = dyn_client(&fake).with_segment("app");
+    fake.fail_next(Method::GetImage, 2, ErrorKind::TooManyRequests);
+    for _ in 0..2 {
+        let e = client.get_image("v1", ImageOptions::default()).await.unwrap_err();
+        assert_eq!((e.kind(), e.status()), (ErrorKind::TooManyRequests, Some(429)));
+    }
+    assert_eq!(client.get_image("v1", ImageOptions::default()).await.unwrap().digest(), image.digest());
+    // Other methods were never affected.
+    client.get_digest("v1").await.unwrap();
+
+    fake.fail_always(Method::PushImage, ErrorKind::Denied);
+    for _ in 0..3 {
+        assert_eq!(client.push_image("v2", &image).await.unwrap_err().kind(), ErrorKind::Denied);
+    }
+    assert_eq!(fake.tags("app"), vec!["v1"], "a failed push stores nothing");
+    fake.clear_failures();
+    client.push_image("v2", &image).await.unwrap();
+    assert_eq!(fake.tags("app"), vec!["v1", "v2"]);
+}
+
+#[tokio::test]
+async fn call_log_records_every_call() {
+    let fake = FakeClient::new("registry.example.com");
+    let image = random_image(1, 10);
+    // Seeding is not logged.
+    fake.scoped("app").push_index("multi", &[&image]).await.unwrap();
+    fake.clear_calls();
+    let root = dyn_client(&fake);
+    let app = root.with_segment("app");
+    app.push_image("v1", &image).await.unwrap();
+    app.get_digest("missing").await.unwrap_err();
+    root.list_repositories(ListOptions::default()).await.unwrap();
+    fake.fail_next(Method::ListTags, 1, ErrorKind::Server);
+    app.list_tags(ListOptions::default()).await.unwrap_err();
+    let calls = fake.calls();
+    let expected = vec![
+        Call { method: Method::PushImage, registry: "registry.example.com/app".into(), reference: Some("v1".into()) },
+        Call {
+            method: Method::GetDigest,
+            registry: "registry.example.com/app".into(),
+            reference: Some("missing".into()),
+        },
+        Call { method: Method::ListRepositories, registry: "registry.example.com".into(), reference: None },
+        Call { method: Method::ListTags, registry: "registry.example.com/app".into(), reference: None },
+    ];
+    assert_eq!(calls, expected);
+    assert_eq!(fake.call_count(Method::ListTags), 1);
+    assert_eq!(fake.call_count(Method::GetImage), 0);
+    fake.clear_calls();
+    assert!(fake.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_is_added_to_every_call() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = dyn_client(&fake).with_segment("app");
+    fake.set_latency(Duration::from_millis(60));
+    let start = Instant::now();
+    app.check_image_exists("v1").await.unwrap_err();
+    app.list_tags(ListOptions::default()).await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_millis(120));
+    // Children and clones made before or after share it: it belongs to the host.
+    let start = Instant::now();
+    fake.clone().scoped("other").get_digest("v1").await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::from_millis(60));
+    fake.set_latency(Duration::ZERO);
+    let start = Instant::now();
+    app.check_image_exists("v1").await.unwrap_err();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    // Seeding is never delayed.
+    fake.set_latency(Duration::from_secs(3600));
+    fake.scoped("app").push_index("fast", &[&random_image(1, 5)]).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn indexes_pick_platforms_like_remote_client() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = fake.scoped("multi/app");
+    let images = multi_platform(&[Platform::new("linux", "amd64"), Platform::new("linux", "arm64").with_variant("v8")]);
+    let refs: Vec<&registry_client::Image> = images.iter().collect();
+    let digest = app.push_index("v1", &refs).await.unwrap();
+    assert_eq!(fake.manifest_count(), 3);
+    assert_eq!(app.tags(""), vec!["v1"], "children are stored untagged");
+    let m = app.get_manifest("v1").await.unwrap();
+    assert!(m.is_index());
+    assert_eq!(m.digest(), &digest);
+    let arm = ImageOptions::default().platform(Platform::new("linux", "arm64"));
+    assert_eq!(app.get_image("v1", arm.clone()).await.unwrap().digest(), images[1].digest());
+    assert_eq!(app.get_image(&format!("@{digest}"), arm).await.unwrap().digest(), images[1].digest());
+    let e = app.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "s390x"))).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("linux/amd64") && e.to_string().contains("linux/arm64/v8"), "{e}");
+    let host = Platform::host();
+    let default = app.get_image("v1", ImageOptions::default()).await;
+    match (host.os(), host.architecture()) {
+        ("linux", "amd64") => assert_eq!(default.unwrap().digest(), images[0].digest()),
+        ("linux", "arm64") => assert_eq!(default.unwrap().digest(), images[1].digest()),
+        _ => assert_eq!(default.unwrap_err().kind(), ErrorKind::NotFound),
+    }
+    // Read back the picked image's layer from the fake's store.
+    let got = app.get_image(&format!("@{}", images[0].digest()), ImageOptions::default()).await.unwrap();
+    assert_eq!(
+        got.blob_bytes(&got.layers()[0]).await.unwrap(),
+        images[0].blob_bytes(&images[0].layers()[0]).await.unwrap()
+    );
+    assert!(format!("{:?}", got.source()).contains("FakeBlobs"));
+}
+
+#[tokio::test]
+async fn put_manifest_bytes_acts_like_a_manifest_put() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = fake.scoped("app");
+    let image = ImageSpec::new().layer("abc").docker_media_types().build().unwrap();
+    let bytes = image.raw_manifest().bytes().clone();
+    let e = app.put_manifest_bytes("v1", media_type::DOCKER_MANIFEST, bytes.clone()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "blobs missing: {e}");
+    assert!(e.has_code("MANIFEST_BLOB_UNKNOWN"));
+    app.put_blob("abc").unwrap();
+    app.put_blob(image.config_bytes().clone()).unwrap();
+    let e = app.put_manifest_bytes("v1", media_type::OCI_MANIFEST, bytes.clone()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "media type contradicts the body: {e}");
+    let e = app
+        .put_manifest_bytes(
+            "@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            media_type::DOCKER_MANIFEST,
+            bytes.clone(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DigestMismatch);
+    assert_eq!(app.put_manifest_bytes("v1", "", b"{".to_vec()).unwrap_err().kind(), ErrorKind::InvalidInput);
+    let digest =
+        app.put_manifest_bytes(&format!("v0@{}", image.digest()), media_type::DOCKER_MANIFEST, bytes.clone()).unwrap();
+    assert_eq!(&digest, image.digest());
+    assert!(app.tags("").is_empty(), "a push by digest tags nothing");
+    assert_eq!(app.list_tags(ListOptions::default()).await.unwrap_err().kind(), ErrorKind::NotFound);
+    app.put_manifest_bytes("v1", media_type::DOCKER_MANIFEST, bytes.clone()).unwrap();
+    let m = app.get_manifest("v1").await.unwrap();
+    assert_eq!((m.bytes(), m.media_type()), (&bytes[..], media_type::DOCKER_MANIFEST));
+    let got = app.get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(&got.blob_bytes(&got.layers()[0]).await.unwrap()[..], b"abc");
+}

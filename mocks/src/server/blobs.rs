@@ -1,0 +1,113 @@
+//! `/v2/<name>/blobs/<digest>`: GET (whole or one byte range), HEAD, DELETE.
+
+use hyper::header::{ACCEPT_RANGES, CONTENT_RANGE, ETAG, RANGE};
+use hyper::{HeaderMap, StatusCode};
+use registry_core::Digest;
+use serde_json::json;
+
+use super::manifests::name_unknown;
+use super::reply::{ApiError, Code, HandlerResult, Reply};
+use super::service::Shared;
+use super::DOCKER_CONTENT_DIGEST;
+
+const OCTET_STREAM: &str = "application/octet-stream";
+
+/// Parse a blob digest from a path, 400 DIGEST_INVALID when malformed.
+pub(crate) fn parse_digest(digest: &str) -> Result<Digest, ApiError> {
+    Digest::parse(digest).map_err(|e| {
+        ApiError::bad_request(Code::DigestInvalid, "invalid digest")
+            .detail(json!({"digest": digest, "reason": e.to_string()}))
+    })
+}
+
+/// The inclusive byte range `Range: <value>` asks of a `len` byte blob; `None` when it cannot be satisfied (or
+/// is not one `bytes` range: multiple ranges are not supported).
+pub(crate) fn parse_range(value: &str, len: usize) -> Option<(usize, usize)> {
+    let spec = value.trim().strip_prefix("bytes=")?.trim();
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let number = |s: &str| s.trim().parse::<usize>().ok();
+    match (start.trim().is_empty(), end.trim().is_empty()) {
+        (true, false) => {
+            let suffix = number(end)?;
+            (suffix > 0).then(|| (len.saturating_sub(suffix), len - 1))
+        }
+        (false, true) => {
+            let start = number(start)?;
+            (start < len).then_some((start, len - 1))
+        }
+        (false, false) => {
+            let (start, end) = (number(start)?, number(end)?);
+            (start <= end && start < len).then_some((start, end.min(len - 1)))
+        }
+        (true, true) => None,
+    }
+}
+
+/// GET or HEAD a blob.
+pub(crate) fn get(shared: &Shared, name: &str, digest: &str, headers: &HeaderMap) -> HandlerResult {
+    let digest = parse_digest(digest)?;
+    let store = shared.read();
+    if !store.has_repo(name) {
+        return Err(name_unknown(name));
+    }
+    let data = store.blob(name, digest.as_str()).ok_or_else(|| {
+        ApiError::not_found(Code::BlobUnknown, "blob unknown to registry").detail(json!({"digest": digest.as_str()}))
+    })?;
+    drop(store);
+    let reply = |status| {
+        Reply::new(status)
+            .header(DOCKER_CONTENT_DIGEST, digest.as_str())
+            .header(ETAG, &format!("\"{digest}\""))
+            .header(ACCEPT_RANGES, "bytes")
+    };
+    let Some(range) = headers.get(RANGE) else {
+        return Ok(reply(StatusCode::OK).body(OCTET_STREAM, data));
+    };
+    let len = data.len();
+    let Some((start, end)) = range.to_str().ok().and_then(|r| parse_range(r, len)) else {
+        return Err(ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, Code::RangeInvalid, "range not satisfiable")
+            .header(CONTENT_RANGE, &format!("bytes */{len}")));
+    };
+    Ok(reply(StatusCode::PARTIAL_CONTENT)
+        .header(CONTENT_RANGE, &format!("bytes {start}-{end}/{len}"))
+        .body(OCTET_STREAM, data.slice(start..=end)))
+}
+
+/// DELETE a blob from a repository.
+pub(crate) fn delete(shared: &Shared, name: &str, digest: &str) -> HandlerResult {
+    let digest = parse_digest(digest)?;
+    let mut store = shared.write();
+    if !store.has_repo(name) {
+        return Err(name_unknown(name));
+    }
+    if store.delete_blob(name, digest.as_str()) {
+        Ok(Reply::new(StatusCode::ACCEPTED).header(DOCKER_CONTENT_DIGEST, digest.as_str()))
+    } else {
+        Err(ApiError::not_found(Code::BlobUnknown, "blob unknown to registry")
+            .detail(json!({"digest": digest.as_str()})))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-3", 10), Some((0, 3)));
+        assert_eq!(parse_range("bytes=4-", 10), Some((4, 9)));
+        assert_eq!(parse_range("bytes=5-100", 10), Some((5, 9)));
+        assert_eq!(parse_range("bytes=-3", 10), Some((7, 9)));
+        assert_eq!(parse_range("bytes=-30", 10), Some((0, 9)));
+        assert_eq!(parse_range("bytes=9-9", 10), Some((9, 9)));
+        for bad in
+            ["bytes=10-", "bytes=10-12", "bytes=5-4", "bytes=-0", "bytes=-", "bytes=a-b", "items=0-1", "bytes=0-1,3-4"]
+        {
+            assert_eq!(parse_range(bad, 10), None, "{bad}");
+        }
+        assert_eq!(parse_range("bytes=0-", 0), None);
+    }
+}
