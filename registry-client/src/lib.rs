@@ -21,6 +21,7 @@ mod manifest_result;
 mod options;
 mod platform;
 mod remote;
+mod resolve;
 
 pub use builder::{index_of, ImageBuilder};
 pub use client::Client;
@@ -29,6 +30,7 @@ pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
 pub use platform::Platform;
 pub use remote::{RemoteClient, RemoteClientBuilder};
+pub use resolve::resolve_image_manifest;
 
 pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 pub use registry_core::{self as core, Digest, Error, ErrorKind, Result};

@@ -18,6 +18,7 @@ use crate::image::{Image, RemoteBlobs, MAX_CONFIG_SIZE};
 use crate::manifest_result::ManifestResult;
 use crate::options::{ImageOptions, ListOptions};
 use crate::platform::Platform;
+use crate::resolve::resolve_image_manifest;
 
 /// The most pages one list call follows (a guard against a registry that never stops paginating).
 const MAX_PAGES: usize = 100_000;
@@ -178,22 +179,8 @@ impl RemoteClient {
 
     /// Resolve `reference` to an image manifest, picking `platform` (or the host's) from an index.
     async fn image(&self, reference: &Reference, platform: Option<&Platform>) -> Result<Image> {
-        let top = self.api.get_manifest(reference).await?;
-        let manifest = match top.as_index() {
-            None => top,
-            Some(index) => {
-                let want = platform.cloned().unwrap_or_else(Platform::host);
-                let entry = want.select(index).map_err(|e| e.context(format!("{reference}")))?;
-                let child = Reference::with_digest(reference.repository().clone(), descriptor_digest(entry)?);
-                let m = self.api.get_manifest(&child).await?;
-                if m.is_index() {
-                    return Err(Error::unsupported(format!(
-                        "{reference}: the entry for {want} is itself an index (nested indexes are not supported)"
-                    )));
-                }
-                m
-            }
-        };
+        let manifest =
+            resolve_image_manifest(reference, platform, |r| async move { self.api.get_manifest(&r).await }).await?;
         let repo = reference.repository().clone();
         let image = manifest.as_image().ok_or_else(|| Error::protocol("expected an image manifest"))?;
         let cfg = image.config();

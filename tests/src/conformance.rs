@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use registry_client::{Client, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform};
+use registry_client::{Client, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform};
 
 /// A small image with `layers` layers whose bytes are derived from `seed`.
 pub fn small_image(seed: &str, layers: usize) -> Image {
@@ -220,6 +220,57 @@ pub async fn check_segments(root: Arc<dyn Client>) {
             "child of bad segment",
         );
     }
+}
+
+/// Two images, `linux/amd64` and `linux/arm64/v8`, for index checks.
+pub fn two_platform_images() -> (Image, Image) {
+    let amd = ImageBuilder::new().layer(&b"amd64 layer"[..]).platform(Platform::new("linux", "amd64")).build();
+    let arm = ImageBuilder::new()
+        .layer(&b"arm64 layer"[..])
+        .platform(Platform::new("linux", "arm64").with_variant("v8"))
+        .build();
+    match (amd, arm) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => panic!("building platform images: {e}"),
+    }
+}
+
+/// Reading an index of [`two_platform_images`] that the caller pushed under `tag` in `repo`: the manifest is an
+/// index with that digest; `get_image` picks the platform asked for, else the host's; no match is `NotFound`
+/// listing the index's platforms; the index's digest works as a reference too.
+pub async fn check_index_platforms(repo: Arc<dyn Client>, tag: &str, amd: &Image, arm: &Image, index: &Digest) {
+    let m = ok(repo.get_manifest(tag).await, "get_manifest of the index");
+    assert!(m.is_index(), "{tag} is an index");
+    assert_eq!(m.digest(), index);
+    assert_eq!(&ok(repo.get_digest(tag).await, "get_digest of the index"), index);
+    ok(repo.check_image_exists(tag).await, "check_image_exists of the index");
+    let pick = |p: Platform| ImageOptions::default().platform(p);
+    let got = ok(repo.get_image(tag, pick(Platform::new("linux", "arm64"))).await, "get_image arm64");
+    assert_eq!(got.digest(), arm.digest());
+    assert_eq!(got.platform().to_string(), "linux/arm64/v8");
+    let got = ok(repo.get_image(tag, pick(Platform::new("linux", "amd64"))).await, "get_image amd64");
+    assert_eq!(got.digest(), amd.digest());
+    let e = expect_kind(repo.get_image(tag, pick(Platform::new("linux", "s390x"))).await, ErrorKind::NotFound, "s390x");
+    assert!(e.to_string().contains("linux/amd64") && e.to_string().contains("linux/arm64/v8"), "lists platforms: {e}");
+    // Default: the host's platform, never a silent linux/amd64.
+    let host = Platform::host();
+    let default = repo.get_image(tag, ImageOptions::default()).await;
+    match (host.os(), host.architecture()) {
+        ("linux", "amd64") => assert_eq!(ok(default, "default platform").digest(), amd.digest()),
+        ("linux", "arm64") => assert_eq!(ok(default, "default platform").digest(), arm.digest()),
+        _ => {
+            expect_kind(default, ErrorKind::NotFound, "host platform absent from the index");
+        }
+    }
+    if host.to_string() == "linux/amd64" {
+        let cfg = ok(repo.get_image_config(tag).await, "get_image_config of the index");
+        assert_eq!(cfg.architecture().to_string(), "amd64");
+    }
+    let by_digest = ok(
+        repo.get_image(&format!("@{index}"), pick(Platform::new("linux", "arm64"))).await,
+        "get_image by the index digest",
+    );
+    assert_eq!(by_digest.digest(), arm.digest());
 }
 
 /// Every check of the suite, in order.

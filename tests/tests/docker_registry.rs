@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use registry_client::core::reference::{Reference, Repository};
-use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, Platform, RemoteClient};
+use registry_client::core::reference::Repository;
+use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, RemoteClient};
 use registry_tests::conformance::{self, small_image};
 use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer};
 
@@ -102,52 +102,12 @@ async fn token_auth_kinds_and_cache() {
 async fn two_platform_index() {
     let registry = DockerRegistry::start(AuthMode::Anonymous);
     let remote = client(&registry).build().unwrap();
-    let amd = ImageBuilder::new().layer(&b"amd64 layer"[..]).platform(Platform::new("linux", "amd64")).build().unwrap();
-    let arm = ImageBuilder::new()
-        .layer(&b"arm64 layer"[..])
-        .platform(Platform::new("linux", "arm64").with_variant("v8"))
-        .build()
-        .unwrap();
-    let multi: Arc<dyn Client> = Arc::new(remote.clone());
-    let multi = multi.with_segment("multi").with_segment("app");
-    multi.push_image("amd64", &amd).await.unwrap();
-    multi.push_image("arm64", &arm).await.unwrap();
+    let (amd, arm) = conformance::two_platform_images();
     let index = index_of(&[&amd, &arm]).unwrap();
-    let repo = Repository::parse(&format!("{}/multi/app", registry.host())).unwrap();
-    let reference = Reference::with_tag(repo, "v1").unwrap();
-    let pushed = remote.api().put_manifest(&reference, index.media_type(), index.bytes().clone()).await.unwrap();
-    assert_eq!(&pushed, index.digest());
-
-    let m = multi.get_manifest("v1").await.unwrap();
-    assert!(m.is_index());
-    assert_eq!(m.digest(), index.digest());
-    assert_eq!(&multi.get_digest("v1").await.unwrap(), index.digest());
-    let got = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "arm64"))).await.unwrap();
-    assert_eq!(got.digest(), arm.digest());
-    assert_eq!(got.platform().to_string(), "linux/arm64/v8");
-    let got = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "amd64"))).await.unwrap();
-    assert_eq!(got.digest(), amd.digest());
-    let e = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "s390x"))).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::NotFound);
-    assert!(e.to_string().contains("linux/amd64") && e.to_string().contains("linux/arm64/v8"), "lists platforms: {e}");
-    // Default: the host's platform, not a silent linux/amd64.
-    let host = Platform::host();
-    let default = multi.get_image("v1", ImageOptions::default()).await;
-    match (host.os(), host.architecture()) {
-        ("linux", "amd64") => assert_eq!(default.unwrap().digest(), amd.digest()),
-        ("linux", "arm64") => assert_eq!(default.unwrap().digest(), arm.digest()),
-        _ => assert_eq!(default.unwrap_err().kind(), ErrorKind::NotFound),
-    }
-    if host.to_string() == "linux/amd64" {
-        let cfg = multi.get_image_config("v1").await.unwrap();
-        assert_eq!(cfg.architecture().to_string(), "amd64");
-    }
-    // By the index digest, too.
-    let by_digest = multi
-        .get_image(&format!("@{}", index.digest()), ImageOptions::default().platform(Platform::new("linux", "arm64")))
-        .await
-        .unwrap();
-    assert_eq!(by_digest.digest(), arm.digest());
+    let repo = RemoteClient::builder(format!("{}/multi/app", registry.host())).insecure(true).build().unwrap();
+    repo.push_index("v1", &index, &[amd.clone(), arm.clone()]).await.unwrap();
+    let multi = root(remote, "multi").with_segment("app");
+    conformance::check_index_platforms(multi, "v1", &amd, &arm, index.digest()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

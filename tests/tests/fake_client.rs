@@ -126,45 +126,12 @@ async fn two_platform_index_like_docker_registry() {
     let fake = FakeClient::new("registry.example.com");
     let client: Arc<dyn Client> = Arc::new(fake.clone());
     let multi = client.with_segment("multi").with_segment("app");
-    let amd = ImageSpec::new().layer(&b"amd64 layer"[..]).platform(Platform::new("linux", "amd64")).build().unwrap();
-    let arm = ImageSpec::new()
-        .layer(&b"arm64 layer"[..])
-        .platform(Platform::new("linux", "arm64").with_variant("v8"))
-        .build()
-        .unwrap();
+    let (amd, arm) = conformance::two_platform_images();
     multi.push_image("amd64", &amd).await.unwrap();
     multi.push_image("arm64", &arm).await.unwrap();
     let index = index_of(&[&amd, &arm]).unwrap();
     let pushed = fake.scoped("multi/app").put_manifest_bytes("v1", index.media_type(), index.bytes().clone()).unwrap();
     assert_eq!(&pushed, index.digest());
-
-    let m = multi.get_manifest("v1").await.unwrap();
-    assert!(m.is_index());
-    assert_eq!(m.digest(), index.digest());
-    assert_eq!(&multi.get_digest("v1").await.unwrap(), index.digest());
-    let got = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "arm64"))).await.unwrap();
-    assert_eq!(got.digest(), arm.digest());
-    assert_eq!(got.platform().to_string(), "linux/arm64/v8");
-    let got = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "amd64"))).await.unwrap();
-    assert_eq!(got.digest(), amd.digest());
-    let e = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "s390x"))).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::NotFound);
-    assert!(e.to_string().contains("linux/amd64") && e.to_string().contains("linux/arm64/v8"), "lists platforms: {e}");
-    let host = Platform::host();
-    let default = multi.get_image("v1", ImageOptions::default()).await;
-    match (host.os(), host.architecture()) {
-        ("linux", "amd64") => assert_eq!(default.unwrap().digest(), amd.digest()),
-        ("linux", "arm64") => assert_eq!(default.unwrap().digest(), arm.digest()),
-        _ => assert_eq!(default.unwrap_err().kind(), ErrorKind::NotFound),
-    }
-    if host.to_string() == "linux/amd64" {
-        let cfg = multi.get_image_config("v1").await.unwrap();
-        assert_eq!(cfg.architecture().to_string(), "amd64");
-    }
-    let by_digest = multi
-        .get_image(&format!("@{}", index.digest()), ImageOptions::default().platform(Platform::new("linux", "arm64")))
-        .await
-        .unwrap();
-    assert_eq!(by_digest.digest(), arm.digest());
+    conformance::check_index_platforms(multi.clone(), "v1", &amd, &arm, index.digest()).await;
     assert_eq!(multi.list_tags(ListOptions::default()).await.unwrap(), vec!["amd64", "arm64", "v1"]);
 }

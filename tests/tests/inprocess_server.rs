@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use mocks::server::RegistryServer;
 use registry_client::core::reference::{Reference, Repository};
 use registry_client::core::transport::RetryConfig;
-use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, Platform, RemoteClient};
+use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, RemoteClient};
 use registry_tests::conformance::{self, small_image};
 
 fn client(server: &RegistryServer) -> registry_client::RemoteClientBuilder {
@@ -109,12 +109,7 @@ async fn a_truncated_blob_is_an_error_not_short_data() {
 async fn two_platform_index() {
     let server = RegistryServer::start().await.unwrap();
     let remote = client(&server).build().unwrap();
-    let amd = ImageBuilder::new().layer(&b"amd64 layer"[..]).platform(Platform::new("linux", "amd64")).build().unwrap();
-    let arm = ImageBuilder::new()
-        .layer(&b"arm64 layer"[..])
-        .platform(Platform::new("linux", "arm64").with_variant("v8"))
-        .build()
-        .unwrap();
+    let (amd, arm) = conformance::two_platform_images();
     let multi = root(remote.clone(), "multi").with_segment("app");
     let index = index_of(&[&amd, &arm]).unwrap();
     let repo = Repository::parse(&format!("{}/multi/app", server.host())).unwrap();
@@ -126,11 +121,7 @@ async fn two_platform_index() {
     multi.push_image("arm64", &arm).await.unwrap();
     let pushed = remote.api().put_manifest(&reference, index.media_type(), index.bytes().clone()).await.unwrap();
     assert_eq!(&pushed, index.digest());
-    assert!(multi.get_manifest("v1").await.unwrap().is_index());
-    let got = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "arm64"))).await.unwrap();
-    assert_eq!(got.digest(), arm.digest());
-    let e = multi.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "s390x"))).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::NotFound);
+    conformance::check_index_platforms(multi, "v1", &amd, &arm, index.digest()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use registry_client::{
-    Client, Descriptor, Image, ImageConfiguration, ImageOptions, ListOptions, ManifestResult, Platform, MAX_CONFIG_SIZE,
+    resolve_image_manifest, Client, Descriptor, Image, ImageConfiguration, ImageOptions, ListOptions, ManifestResult,
+    Platform, MAX_CONFIG_SIZE,
 };
 use registry_core::manifest::descriptor_digest;
 use registry_core::{Digest, Error, Reference, Repository, Result};
@@ -16,22 +17,8 @@ use super::script::Method;
 impl FakeClient {
     /// Resolve `reference` to an image, picking `platform` (or the host's) from an index.
     async fn image(&self, reference: &Reference, platform: Option<&Platform>) -> Result<Image> {
-        let top = self.host.read().manifest(reference)?;
-        let manifest = match top.as_index() {
-            None => top,
-            Some(index) => {
-                let want = platform.cloned().unwrap_or_else(Platform::host);
-                let entry = want.select(index).map_err(|e| e.context(format!("{reference}")))?;
-                let child = Reference::with_digest(reference.repository().clone(), descriptor_digest(entry)?);
-                let m = self.host.read().manifest(&child)?;
-                if m.is_index() {
-                    return Err(Error::unsupported(format!(
-                        "{reference}: the entry for {want} is itself an index (nested indexes are not supported)"
-                    )));
-                }
-                m
-            }
-        };
+        let manifest =
+            resolve_image_manifest(reference, platform, |r| async move { Ok(self.host.read().manifest(&r)?) }).await?;
         let repo = reference.repository().clone();
         let image = manifest.as_image().ok_or_else(|| Error::protocol("expected an image manifest"))?;
         let cfg = image.config();
