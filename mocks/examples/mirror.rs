@@ -95,12 +95,16 @@ async fn copy_tag(
         let bytes = children.iter().map(image_bytes).sum::<u64>() + manifest.bytes().len() as u64;
         return Ok(Copied { name, digest: manifest.digest().clone(), kind: "index", bytes });
     }
-    let image = src.get_image(tag, ImageOptions::default()).await?;
-    if let Err(e) = dst.check_image_exists(tag).await {
-        if e.kind() != ErrorKind::NotFound {
-            return Err(e);
+    // Already mirrored with the same digest: nothing to move.
+    match dst.get_digest(tag).await {
+        Ok(d) if &d == manifest.digest() => {
+            return Ok(Copied { name, digest: d, kind: "same", bytes: 0 });
         }
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
+    let image = src.get_image(tag, ImageOptions::default()).await?;
     dst.push_image(tag, &image).await?;
     Ok(Copied { name, digest: image.digest().clone(), kind: "image", bytes: image_bytes(&image) })
 }
