@@ -400,3 +400,43 @@ async fn write_oci_layout(dir: &Path, image: &Image, tag: &str) {
     });
     std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
 }
+
+/// skopeo copies a multi-platform index into the in-process server and out again; digests stay equal, and our
+/// client reads the same index from both ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_round_trips_an_index_through_the_in_process_server() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let server = mocks::server::RegistryServer::start().await.unwrap();
+    let (remote, _) = clients(&registry, "roundtrip/src");
+    let amd64 = ImageBuilder::new()
+        .layer(tar_of("arch", b"amd64\n"))
+        .platform(Platform::new("linux", "amd64"))
+        .build()
+        .unwrap();
+    let arm64 = ImageBuilder::new()
+        .layer(tar_of("arch", b"arm64\n"))
+        .platform(Platform::new("linux", "arm64"))
+        .build()
+        .unwrap();
+    let index = index_of(&[&amd64, &arm64]).unwrap();
+    remote.push_index("v1", &index, &[amd64.clone(), arm64.clone()]).await.unwrap();
+
+    let src = format!("docker://{}/roundtrip/src:v1", registry.host());
+    let mid = format!("docker://{}/roundtrip/mid:v1", server.host());
+    let back = format!("docker://{}/roundtrip/back:v1", registry.host());
+    skopeo_copy(&[], &["--all", "--preserve-digests"], &src, &mid).await;
+    skopeo_copy(&[], &["--all", "--preserve-digests"], &mid, &back).await;
+
+    let in_server: Arc<dyn Client> = Arc::new(RemoteClient::builder(server.host()).insecure(true).build().unwrap());
+    let in_server = in_server.with_segment("roundtrip/mid");
+    assert_eq!(&in_server.get_digest("v1").await.unwrap(), index.digest(), "index digest in the in-process server");
+    let arm = in_server
+        .get_image("v1", registry_client::ImageOptions::default().platform(Platform::new("linux", "arm64")))
+        .await
+        .unwrap();
+    assert_eq!(arm.digest(), arm64.digest());
+    assert_eq!(layer_bytes(&arm).await, layer_bytes(&arm64).await);
+    let (_, back_client) = clients(&registry, "roundtrip/back");
+    assert_eq!(&back_client.get_digest("v1").await.unwrap(), index.digest(), "index digest after the round trip");
+    assert_eq!(skopeo_raw(&format!("{}/roundtrip/back:v1", registry.host())).await, index.bytes().to_vec());
+}
