@@ -255,7 +255,8 @@ impl RemoteClient {
         Ok(())
     }
 
-    /// Follow pages from `first` while `more` says the collected items are not enough.
+    /// Hand each page from `first` on to `collected`, following `next` links while it returns `true` (it wants
+    /// more), never following the same link twice.
     async fn follow<F, Fut>(
         &self,
         first: Page,
