@@ -92,6 +92,8 @@ impl RegistryApi {
     }
 
     /// PUT a manifest's bytes under `reference` (a tag or its digest) with its media type. Returns its digest.
+    /// A `tag@digest` reference is pushed by the digest only (untagged), as the digest wins everywhere: push
+    /// with the tag to tag it.
     pub async fn put_manifest(&self, reference: &Reference, media_type: &str, bytes: Bytes) -> Result<Digest> {
         if bytes.len() > MAX_MANIFEST_SIZE {
             return Err(Error::invalid_input(format!(
