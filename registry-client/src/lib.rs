@@ -22,6 +22,7 @@ mod options;
 mod platform;
 mod remote;
 mod resolve;
+mod scope;
 
 pub use builder::{index_of, ImageBuilder};
 pub use client::Client;
@@ -31,6 +32,7 @@ pub use options::{ImageOptions, ListOptions};
 pub use platform::Platform;
 pub use remote::{RemoteClient, RemoteClientBuilder};
 pub use resolve::resolve_image_manifest;
+pub use scope::ClientScope;
 
 pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 pub use registry_core::{self as core, Digest, Error, ErrorKind, Result};

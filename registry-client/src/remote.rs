@@ -11,7 +11,7 @@ use registry_core::api::{Page, RegistryApi};
 use registry_core::auth::Credentials;
 use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::transport::{RetryConfig, TransportConfig};
-use registry_core::{Digest, Error, ErrorKind, Reference, Registry, Repository, Result};
+use registry_core::{Digest, Error, ErrorKind, Reference, Repository, Result};
 
 use crate::client::Client;
 use crate::image::{Image, RemoteBlobs, MAX_CONFIG_SIZE};
@@ -19,6 +19,7 @@ use crate::manifest_result::ManifestResult;
 use crate::options::{ImageOptions, ListOptions};
 use crate::platform::Platform;
 use crate::resolve::resolve_image_manifest;
+use crate::scope::ClientScope;
 
 /// The most pages one list call follows (a guard against a registry that never stops paginating).
 const MAX_PAGES: usize = 100_000;
@@ -33,9 +34,7 @@ const PUSH_CONCURRENCY: usize = 4;
 #[derive(Debug, Clone)]
 pub struct RemoteClient {
     api: RegistryApi,
-    segments: Vec<String>,
-    /// The first invalid segment given, reported by every call.
-    invalid: Option<Arc<Error>>,
+    scope: ClientScope,
 }
 
 /// Builds a [`RemoteClient`]. Invalid settings are an error from [`RemoteClientBuilder::build`], never ignored.
@@ -97,16 +96,12 @@ impl RemoteClientBuilder {
     /// Build the client. Fails on a malformed host or path, conflicting credentials, a zero timeout or an invalid
     /// user agent.
     pub fn build(self) -> Result<RemoteClient> {
-        let (host, path) = match self.target.split_once('/') {
-            Some((h, p)) => (h, Some(p)),
-            None => (self.target.as_str(), None),
-        };
-        let registry = Registry::parse(host).map_err(Error::from)?;
-        let mut segments = Vec::new();
-        if let Some(path) = path.filter(|p| !p.is_empty()) {
-            let repo = Repository::new(registry.clone(), path).map_err(Error::from)?;
-            segments.extend(repo.path().split('/').map(str::to_string));
-        }
+        let scope = ClientScope::parse(&self.target);
+        scope.check()?;
+        let registry = scope
+            .registry()
+            .cloned()
+            .ok_or_else(|| Error::invalid_input(format!("invalid target {:?}", self.target)))?;
         if self.credentials.len() > 1 {
             return Err(Error::invalid_input(
                 "more than one kind of credentials given (basic_auth / bearer_token / credentials): choose one",
@@ -127,7 +122,7 @@ impl RemoteClientBuilder {
             config.read_timeout = Some(t);
         }
         let api = RegistryApi::new(registry, config)?;
-        Ok(RemoteClient { api, segments, invalid: None })
+        Ok(RemoteClient { api, scope })
     }
 }
 
@@ -151,26 +146,7 @@ impl RemoteClient {
 
     /// The scoped repository; an error when a segment was invalid or there is none.
     pub fn repository(&self) -> Result<Repository> {
-        self.check_segments()?;
-        if self.segments.is_empty() {
-            return Err(Error::invalid_input(format!(
-                "client of {} has no repository: add one with with_segment",
-                self.api.registry()
-            )));
-        }
-        Repository::new(self.api.registry().clone(), &self.segments.join("/")).map_err(Error::from)
-    }
-
-    fn check_segments(&self) -> Result<()> {
-        match &self.invalid {
-            Some(e) => Err(Error::new(e.kind(), e.message().to_string())),
-            None => Ok(()),
-        }
-    }
-
-    fn reference(&self, reference: &str) -> Result<Reference> {
-        let repo = self.repository()?;
-        Reference::parse_relative(&repo, reference).map_err(Error::from)
+        self.scope.repository()
     }
 
     async fn manifest(&self, reference: &Reference) -> Result<ManifestResult> {
@@ -290,31 +266,15 @@ impl RemoteClient {
 #[async_trait::async_trait]
 impl Client for RemoteClient {
     fn with_segment(&self, segment: &str) -> Arc<dyn Client> {
-        let mut child = self.clone();
-        if child.invalid.is_none() {
-            let current = Repository::new(self.api.registry().clone(), &self.segments.join("/"));
-            match current.and_then(|r| r.join(segment)) {
-                Ok(_) => child.segments.extend(segment.split('/').map(str::to_string)),
-                Err(e) => {
-                    child.invalid = Some(Arc::new(Error::invalid_input(format!("invalid segment {segment:?}: {e}"))))
-                }
-            }
-            child.segments.retain(|s| !s.is_empty());
-        }
-        Arc::new(child)
+        Arc::new(RemoteClient { api: self.api.clone(), scope: self.scope.join(segment) })
     }
 
     fn get_registry(&self) -> String {
-        let mut s = self.api.registry().as_str().to_string();
-        for seg in &self.segments {
-            s.push('/');
-            s.push_str(seg);
-        }
-        s
+        self.scope.name()
     }
 
     async fn get_digest(&self, reference: &str) -> Result<Digest> {
-        let r = self.reference(reference)?;
+        let r = self.scope.reference(reference)?;
         match self.api.head_manifest(&r).await? {
             Some(head) => Ok(head.digest),
             None => Ok(self.manifest(&r).await?.digest().clone()),
@@ -322,22 +282,22 @@ impl Client for RemoteClient {
     }
 
     async fn get_manifest(&self, reference: &str) -> Result<ManifestResult> {
-        let r = self.reference(reference)?;
+        let r = self.scope.reference(reference)?;
         self.manifest(&r).await
     }
 
     async fn get_image_config(&self, reference: &str) -> Result<ImageConfiguration> {
-        let r = self.reference(reference)?;
+        let r = self.scope.reference(reference)?;
         Ok(self.image(&r, None).await?.config().clone())
     }
 
     async fn check_image_exists(&self, reference: &str) -> Result<()> {
-        let r = self.reference(reference)?;
+        let r = self.scope.reference(reference)?;
         self.api.head_manifest(&r).await.map(|_| ())
     }
 
     async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
-        let r = self.reference(reference)?;
+        let r = self.scope.reference(reference)?;
         self.image(&r, opts.get_platform()).await
     }
 
@@ -371,11 +331,11 @@ impl Client for RemoteClient {
     }
 
     async fn list_repositories(&self, opts: ListOptions) -> Result<Vec<String>> {
-        self.check_segments()?;
+        self.scope.check()?;
         if opts.get_limit() == Some(0) {
             return Ok(Vec::new());
         }
-        let scope = self.segments.join("/");
+        let scope = self.scope.path();
         let prefix = if scope.is_empty() { String::new() } else { format!("{scope}/") };
         // Start the catalog just before the scope's range (or after `last` inside it) instead of at the top.
         let start = match (opts.get_last(), scope.is_empty()) {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use registry_client::{index_of, Image};
+use registry_client::{index_of, ClientScope, Image};
 use registry_core::manifest::Manifest;
-use registry_core::{Digest, Error, ErrorKind, Reference, Registry, Repository, Result};
+use registry_core::{Digest, Error, ErrorKind, Reference, Result};
 
 use super::script::{Call, Method};
 use super::shared::{Host, World};
@@ -51,21 +51,16 @@ use super::shared::{Host, World};
 pub struct FakeClient {
     world: Arc<World>,
     pub(super) host: Arc<Host>,
-    /// The host's canonical name (as given when it is invalid).
-    host_name: String,
-    /// `None` when the host name is invalid (then `invalid` says why).
-    registry: Option<Registry>,
-    segments: Vec<String>,
-    /// The first invalid host or segment given, reported by every call.
-    invalid: Option<Arc<Error>>,
+    /// The host and segments (remembering an invalid one, reported by every call).
+    scope: ClientScope,
 }
 
 impl fmt::Debug for FakeClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("FakeClient");
-        d.field("registry", &self.registry_name());
-        if let Some(e) = &self.invalid {
-            d.field("invalid", &e.message());
+        d.field("registry", &self.scope.name());
+        if let Err(e) = self.scope.check() {
+            d.field("invalid", &e.message().to_string());
         }
         d.finish()
     }
@@ -83,10 +78,8 @@ impl FakeClient {
     /// Like [`FakeClient::new`], but an invalid `target` is an error.
     pub fn try_new(target: &str) -> Result<FakeClient> {
         let client = FakeClient::new(target);
-        match &client.invalid {
-            Some(e) => Err(Error::new(e.kind(), e.message())),
-            None => Ok(client),
-        }
+        client.scope.check()?;
+        Ok(client)
     }
 
     /// A client of another host (`host[:port]`, optionally with a path) of this client's world: a separate
@@ -96,102 +89,29 @@ impl FakeClient {
     }
 
     fn in_world(world: Arc<World>, target: &str) -> FakeClient {
-        let (host, path) = target.split_once('/').unwrap_or((target, ""));
-        let registry = match Registry::parse(host) {
-            Ok(r) => r,
-            Err(e) => {
-                return FakeClient {
-                    world,
-                    host: Arc::new(Host::default()),
-                    host_name: host.to_string(),
-                    registry: None,
-                    segments: Vec::new(),
-                    invalid: Some(Arc::new(Error::invalid_input(format!("invalid registry host {host:?}: {e}")))),
-                }
-            }
+        let scope = ClientScope::parse(target);
+        let host = match scope.registry() {
+            Some(r) => world.host(r.as_str()),
+            None => Arc::new(Host::default()),
         };
-        let root = FakeClient {
-            host: world.host(registry.as_str()),
-            world,
-            host_name: registry.as_str().to_string(),
-            registry: Some(registry),
-            segments: Vec::new(),
-            invalid: None,
-        };
-        if path.is_empty() {
-            root
-        } else {
-            root.scoped(path)
-        }
+        FakeClient { world, host, scope }
     }
 
     /// A client scoped one path segment deeper (`segment` may contain `/`), as
     /// [`with_segment`](registry_client::Client::with_segment) but as a `FakeClient`, so the seeding and inspection
     /// methods work on the scoped repository. An invalid segment makes every call fail with `InvalidInput` naming it.
     pub fn scoped(&self, segment: &str) -> FakeClient {
-        let mut child = self.clone();
-        if child.invalid.is_some() {
-            return child;
-        }
-        let joined = self.scope_repository().and_then(|r| r.join(segment).map_err(Error::from));
-        match joined {
-            Ok(_) => child.segments.extend(segment.split('/').map(str::to_string)),
-            Err(e) => child.invalid = Some(Arc::new(Error::invalid_input(format!("invalid segment {segment:?}: {e}")))),
-        }
-        child
+        FakeClient { world: Arc::clone(&self.world), host: Arc::clone(&self.host), scope: self.scope.join(segment) }
     }
 
-    /// `host[:port]` plus the segments, as `get_registry` returns it.
-    pub(super) fn registry_name(&self) -> String {
-        let mut s = self.host_name.clone();
-        for seg in &self.segments {
-            s.push('/');
-            s.push_str(seg);
-        }
-        s
-    }
-
-    /// The segments joined by `/` (empty at the registry root).
-    pub(super) fn segments_path(&self) -> String {
-        self.segments.join("/")
-    }
-
-    /// The scope as a repository (the registry root when there are no segments), or the invalid input error.
-    fn scope_repository(&self) -> Result<Repository> {
-        self.check()?;
-        let registry = self.registry.clone().ok_or_else(|| Error::invalid_input("invalid registry host"))?;
-        Repository::new(registry, &self.segments.join("/")).map_err(Error::from)
-    }
-
-    /// Fail when a host or segment given was invalid.
-    pub(super) fn check(&self) -> Result<()> {
-        match &self.invalid {
-            Some(e) => Err(Error::new(e.kind(), e.message())),
-            None => Ok(()),
-        }
-    }
-
-    /// The scoped repository; an error when a host or segment was invalid or there is no segment.
-    pub(super) fn repository(&self) -> Result<Repository> {
-        let repo = self.scope_repository()?;
-        if repo.path().is_empty() {
-            return Err(Error::invalid_input(format!(
-                "client of {} has no repository: add one with with_segment",
-                self.host_name
-            )));
-        }
-        Ok(repo)
-    }
-
-    /// `reference` (`v1`, `@sha256:...`, `v1@sha256:...`) in the scoped repository.
-    pub(super) fn reference(&self, reference: &str) -> Result<Reference> {
-        let repo = self.repository()?;
-        Reference::parse_relative(&repo, reference).map_err(Error::from)
+    /// What this client is scoped to.
+    pub(super) fn scope(&self) -> &ClientScope {
+        &self.scope
     }
 
     /// Log a call, wait the latency set, and return the failure scripted for it, if any.
     pub(super) async fn enter(&self, method: Method, reference: Option<&str>) -> Result<()> {
-        let call = Call { method, registry: self.registry_name(), reference: reference.map(str::to_string) };
+        let call = Call { method, registry: self.scope.name(), reference: reference.map(str::to_string) };
         let (latency, failure) = self.host.script().enter(call);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -204,7 +124,7 @@ impl FakeClient {
     /// Push `images` (blobs, configs, manifests, untagged) and an OCI index over them (built with
     /// [`index_of`]) tagged `tag` in the scoped repository. Returns the index's digest.
     pub async fn push_index(&self, tag: &str, images: &[&Image]) -> Result<Digest> {
-        let repo = self.repository()?;
+        let repo = self.scope().repository()?;
         let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
         for image in images {
             self.store_image(&repo, image, None).await?;
@@ -221,7 +141,7 @@ impl FakeClient {
     /// reference only content the repository has (else `InvalidInput`, `MANIFEST_BLOB_UNKNOWN`). As on a real
     /// registry, a reference with a digest stores the manifest untagged, even `v1@sha256:...`.
     pub fn put_manifest_bytes(&self, reference: &str, media_type: &str, bytes: impl Into<Bytes>) -> Result<Digest> {
-        let target = self.reference(reference)?;
+        let target = self.scope().reference(reference)?;
         let bytes: Bytes = bytes.into();
         if let Some(d) = target.digest() {
             if !d.matches(&bytes) {
@@ -246,7 +166,7 @@ impl FakeClient {
 
     /// Store a blob in the scoped repository; returns its sha256 digest.
     pub fn put_blob(&self, data: impl Into<Bytes>) -> Result<Digest> {
-        let repo = self.repository()?;
+        let repo = self.scope().repository()?;
         let data: Bytes = data.into();
         let digest = Digest::sha256(&data);
         self.host.write().put_blob(&repo, digest.clone(), data);
@@ -269,8 +189,8 @@ impl FakeClient {
     /// sorted; empty when it has none, does not exist or the path is invalid.
     pub fn tags(&self, repo_path: &str) -> Vec<String> {
         let repo = match repo_path {
-            "" => self.repository(),
-            path => self.scope_repository().and_then(|r| r.join(path).map_err(Error::from)),
+            "" => self.scope().repository(),
+            path => self.scope.join(path).repository(),
         };
         repo.and_then(|r| Ok(self.host.read().tags(&r)?)).unwrap_or_default()
     }

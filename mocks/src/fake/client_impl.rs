@@ -74,51 +74,51 @@ impl Client for FakeClient {
     }
 
     fn get_registry(&self) -> String {
-        self.registry_name()
+        self.scope().name()
     }
 
     async fn get_digest(&self, reference: &str) -> Result<Digest> {
         self.enter(Method::GetDigest, Some(reference)).await?;
-        let r = self.reference(reference)?;
+        let r = self.scope().reference(reference)?;
         let manifest = self.host.read().manifest(&r)?;
         Ok(manifest.digest().clone())
     }
 
     async fn get_manifest(&self, reference: &str) -> Result<ManifestResult> {
         self.enter(Method::GetManifest, Some(reference)).await?;
-        let r = self.reference(reference)?;
+        let r = self.scope().reference(reference)?;
         let manifest = self.host.read().manifest(&r)?;
         Ok(ManifestResult::new(manifest))
     }
 
     async fn get_image_config(&self, reference: &str) -> Result<ImageConfiguration> {
         self.enter(Method::GetImageConfig, Some(reference)).await?;
-        let r = self.reference(reference)?;
+        let r = self.scope().reference(reference)?;
         Ok(self.image(&r, None).await?.config().clone())
     }
 
     async fn check_image_exists(&self, reference: &str) -> Result<()> {
         self.enter(Method::CheckImageExists, Some(reference)).await?;
-        let r = self.reference(reference)?;
+        let r = self.scope().reference(reference)?;
         self.host.read().manifest(&r)?;
         Ok(())
     }
 
     async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
         self.enter(Method::GetImage, Some(reference)).await?;
-        let r = self.reference(reference)?;
+        let r = self.scope().reference(reference)?;
         self.image(&r, opts.get_platform()).await
     }
 
     async fn push_image(&self, tag: &str, image: &Image) -> Result<()> {
         self.enter(Method::PushImage, Some(tag)).await?;
-        let repo = self.repository()?;
+        let repo = self.scope().repository()?;
         self.store_image(&repo, image, Some(tag)).await
     }
 
     async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>> {
         self.enter(Method::ListTags, None).await?;
-        let repo = self.repository()?;
+        let repo = self.scope().repository()?;
         if opts.get_limit() == Some(0) {
             return Ok(Vec::new());
         }
@@ -128,11 +128,11 @@ impl Client for FakeClient {
 
     async fn list_repositories(&self, opts: ListOptions) -> Result<Vec<String>> {
         self.enter(Method::ListRepositories, None).await?;
-        self.check()?;
+        self.scope().check()?;
         if opts.get_limit() == Some(0) {
             return Ok(Vec::new());
         }
-        let scope = self.segments_path();
+        let scope = self.scope().path();
         let prefix = if scope.is_empty() { String::new() } else { format!("{scope}/") };
         let catalog = self.host.read().catalog();
         let under: Vec<String> =
