@@ -9,6 +9,13 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use registry_client::{Client, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform};
 
+/// `client` scoped to the root segment `name`, as the checks take it (one root per run, so runs can share a
+/// registry).
+pub fn root(client: impl Client + 'static, name: &str) -> Arc<dyn Client> {
+    let client: Arc<dyn Client> = Arc::new(client);
+    client.with_segment(name)
+}
+
 /// A small image with `layers` layers whose bytes are derived from `seed`.
 pub fn small_image(seed: &str, layers: usize) -> Image {
     let mut b = ImageBuilder::new().label("test.seed", seed).platform(Platform::new("linux", "amd64"));

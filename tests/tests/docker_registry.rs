@@ -5,16 +5,11 @@ use std::sync::Arc;
 
 use registry_client::core::reference::Repository;
 use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, RemoteClient};
-use registry_tests::conformance::{self, small_image};
+use registry_tests::conformance::{self, root, small_image};
 use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer};
 
 fn client(registry: &DockerRegistry) -> registry_client::RemoteClientBuilder {
     RemoteClient::builder(registry.host()).insecure(true)
-}
-
-fn root(c: RemoteClient, name: &str) -> Arc<dyn Client> {
-    let c: Arc<dyn Client> = Arc::new(c);
-    c.with_segment(name)
 }
 
 #[tokio::test(flavor = "multi_thread")]

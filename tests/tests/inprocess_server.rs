@@ -10,15 +10,10 @@ use mocks::server::RegistryServer;
 use registry_client::core::reference::{Reference, Repository};
 use registry_client::core::transport::RetryConfig;
 use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, RemoteClient};
-use registry_tests::conformance::{self, small_image};
+use registry_tests::conformance::{self, root, small_image};
 
 fn client(server: &RegistryServer) -> registry_client::RemoteClientBuilder {
     RemoteClient::builder(server.host()).insecure(true)
-}
-
-fn root(c: RemoteClient, name: &str) -> Arc<dyn Client> {
-    let c: Arc<dyn Client> = Arc::new(c);
-    c.with_segment(name)
 }
 
 #[tokio::test(flavor = "multi_thread")]

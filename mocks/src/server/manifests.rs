@@ -3,6 +3,7 @@
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, ETAG, LOCATION};
 use hyper::{Request, StatusCode};
+use registry_client::Descriptor;
 use registry_core::manifest::{descriptor_digest, Manifest, MAX_MANIFEST_SIZE};
 use registry_core::Digest;
 use serde_json::json;
@@ -92,15 +93,19 @@ pub(crate) async fn put(shared: &Shared, name: &str, reference: &str, req: Reque
 }
 
 /// Every blob an image references must be in the repository; every manifest an index references, too.
+/// The digest of a descriptor in a pushed manifest; a malformed one makes the manifest invalid.
+fn descriptor_of(d: &Descriptor) -> Result<Digest, ApiError> {
+    descriptor_digest(d).map_err(|e| {
+        ApiError::bad_request(Code::ManifestInvalid, "invalid descriptor").detail(json!({"reason": e.to_string()}))
+    })
+}
+
 fn check_references(shared: &Shared, name: &str, manifest: &Manifest) -> Result<(), ApiError> {
     let store = shared.read();
     if let Some(image) = manifest.as_image() {
         let layers = image.layers().iter().filter(|l| l.urls().as_ref().is_none_or(|u| u.is_empty()));
         for d in std::iter::once(image.config()).chain(layers) {
-            let digest = descriptor_digest(d).map_err(|e| {
-                ApiError::bad_request(Code::ManifestInvalid, "invalid descriptor")
-                    .detail(json!({"reason": e.to_string()}))
-            })?;
+            let digest = descriptor_of(d)?;
             if !store.has_blob(name, digest.as_str()) {
                 return Err(ApiError::bad_request(Code::ManifestBlobUnknown, "blob unknown to registry")
                     .detail(json!({"digest": digest.as_str()})));
@@ -109,10 +114,7 @@ fn check_references(shared: &Shared, name: &str, manifest: &Manifest) -> Result<
     }
     if let Some(index) = manifest.as_index() {
         for d in index.manifests() {
-            let digest = descriptor_digest(d).map_err(|e| {
-                ApiError::bad_request(Code::ManifestInvalid, "invalid descriptor")
-                    .detail(json!({"reason": e.to_string()}))
-            })?;
+            let digest = descriptor_of(d)?;
             if !store.has_manifest(name, digest.as_str()) {
                 return Err(ApiError::bad_request(Code::ManifestUnknown, "manifest unknown")
                     .detail(json!({"digest": digest.as_str()})));
