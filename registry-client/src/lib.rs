@@ -34,5 +34,7 @@ pub use remote::{RemoteClient, RemoteClientBuilder};
 pub use resolve::resolve_image_manifest;
 pub use scope::ClientScope;
 
+/// The attribute for implementing [`Client`] or [`BlobSource`] without depending on `async-trait` yourself.
+pub use async_trait::async_trait;
 pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 pub use registry_core::{self as core, Digest, Error, ErrorKind, Result};

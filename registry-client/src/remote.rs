@@ -8,9 +8,9 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use oci_spec::image::{Descriptor, ImageConfiguration};
 use registry_core::api::{Page, RegistryApi};
-use registry_core::auth::Credentials;
+use registry_core::auth::{Credentials, Keychain, Secret};
 use registry_core::manifest::{descriptor_digest, Manifest};
-use registry_core::transport::{RetryConfig, TransportConfig};
+use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
 use registry_core::{Digest, Error, ErrorKind, Reference, Repository, Result};
 
 use crate::client::Client;
@@ -47,6 +47,11 @@ pub struct RemoteClientBuilder {
     user_agent: Option<String>,
     timeout: Option<Duration>,
     retry: RetryConfig,
+    keychain: Option<Keychain>,
+    root_certificates: Vec<Vec<u8>>,
+    tls_skip_verify: bool,
+    client_identity: Option<Secret>,
+    proxy: ProxyConfig,
 }
 
 impl RemoteClientBuilder {
@@ -64,13 +69,59 @@ impl RemoteClientBuilder {
 
     /// Authenticate with a registry bearer token, sent as is.
     pub fn bearer_token(mut self, token: impl Into<String>) -> RemoteClientBuilder {
-        self.credentials.push(Credentials::Bearer(registry_core::auth::Secret::new(token)));
+        self.credentials.push(Credentials::Bearer(Secret::new(token)));
         self
     }
 
     /// Authenticate with explicit credentials.
     pub fn credentials(mut self, credentials: Credentials) -> RemoteClientBuilder {
         self.credentials.push(credentials);
+        self
+    }
+
+    /// Look credentials up in `keychain` (docker `config.json`, credential helpers, podman `auth.json`) when none
+    /// are given explicitly: explicit credentials always win. The keychain is consulted when the registry first
+    /// asks for authentication.
+    pub fn keychain(mut self, keychain: Keychain) -> RemoteClientBuilder {
+        self.keychain = Some(keychain);
+        self
+    }
+
+    /// [`RemoteClientBuilder::keychain`] with the files docker and podman use, found from the environment
+    /// (`DOCKER_CONFIG`, `~/.docker/config.json`, `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR/containers/auth.json`).
+    pub fn default_keychain(self) -> RemoteClientBuilder {
+        self.keychain(Keychain::from_env())
+    }
+
+    /// Trust the root certificate(s) in `pem` in addition to the system's. Invalid PEM is an error from `build()`.
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> RemoteClientBuilder {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Accept any server certificate (self-signed, expired, wrong host). Dangerous: only for tests, or a
+    /// registry reached over a network you trust. TLS is still used; this never falls back to plain HTTP.
+    pub fn tls_skip_verify(mut self, skip: bool) -> RemoteClientBuilder {
+        self.tls_skip_verify = skip;
+        self
+    }
+
+    /// Present a client certificate (mutual TLS): `pem` holds the certificate (chain) and its PKCS#8 private key.
+    pub fn client_identity_pem(mut self, pem: impl Into<String>) -> RemoteClientBuilder {
+        self.client_identity = Some(Secret::new(pem));
+        self
+    }
+
+    /// Send every request through the HTTP proxy at `url` (hosts in `NO_PROXY` excepted). Without this, the
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment variables apply.
+    pub fn proxy(mut self, url: impl Into<String>) -> RemoteClientBuilder {
+        self.proxy = ProxyConfig::Url(url.into());
+        self
+    }
+
+    /// Use no proxy, whatever the environment says.
+    pub fn no_proxy(mut self) -> RemoteClientBuilder {
+        self.proxy = ProxyConfig::Disabled;
         self
     }
 
@@ -111,6 +162,11 @@ impl RemoteClientBuilder {
         config.insecure = self.insecure;
         config.retry = self.retry;
         config.credentials = self.credentials.into_iter().next().unwrap_or_default();
+        config.keychain = self.keychain;
+        config.root_certificates = self.root_certificates;
+        config.tls_skip_verify = self.tls_skip_verify;
+        config.client_identity = self.client_identity;
+        config.proxy = self.proxy;
         if let Some(ua) = self.user_agent {
             config.user_agent = ua;
         }
@@ -136,6 +192,11 @@ impl RemoteClient {
             user_agent: None,
             timeout: None,
             retry: RetryConfig::default(),
+            keychain: None,
+            root_certificates: Vec::new(),
+            tls_skip_verify: false,
+            client_identity: None,
+            proxy: ProxyConfig::Environment,
         }
     }
 

@@ -105,6 +105,9 @@ pub struct TokenIssuer {
     rng: SystemRandom,
     cert_pem: String,
     key_id: String,
+    refresh_tokens: Vec<(String, String)>,
+    refuse_post: Option<u16>,
+    issued: std::sync::Mutex<Vec<String>>,
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -147,6 +150,9 @@ impl TokenIssuer {
             rng,
             cert_pem: cert.pem(),
             key_id,
+            refresh_tokens: Vec::new(),
+            refuse_post: None,
+            issued: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -154,6 +160,23 @@ impl TokenIssuer {
     pub fn user(mut self, name: &str, password: &str, access: Access) -> TokenIssuer {
         self.users.push(User { name: name.to_owned(), password: password.to_owned(), access });
         self
+    }
+
+    /// Accepts `token` as an identity (OAuth2 refresh) token of user `name` (`POST grant_type=refresh_token`).
+    pub fn identity_token(mut self, name: &str, token: &str) -> TokenIssuer {
+        self.refresh_tokens.push((token.to_owned(), name.to_owned()));
+        self
+    }
+
+    /// Answers every `POST /token` with `status`, like realms without OAuth2 support (404, 405).
+    pub fn refuse_post(mut self, status: u16) -> TokenIssuer {
+        self.refuse_post = Some(status);
+        self
+    }
+
+    /// Every token issued by the endpoint so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.issued.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
     /// Sets the lifetime of issued tokens (`expires_in`, `exp - iat`).
@@ -283,12 +306,25 @@ impl TokenIssuer {
                 (req.query_pairs(), credentials)
             }
             "POST" => {
+                if let Some(status) = self.refuse_post {
+                    return error_response(status, "UNSUPPORTED", "no OAuth2 here");
+                }
                 let params = parse_form(&req.body_text());
                 let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-                if get("grant_type").as_deref() != Some("password") {
-                    return error_response(400, "UNSUPPORTED", "only grant_type=password");
+                let credentials = match get("grant_type").as_deref() {
+                    Some("password") => get("username").map(|u| (u, get("password").unwrap_or_default())),
+                    Some("refresh_token") => {
+                        let token = get("refresh_token").unwrap_or_default();
+                        match self.refresh_tokens.iter().find(|(t, _)| *t == token) {
+                            Some((_, name)) => self.find_user(name).map(|u| (u.name.clone(), u.password.clone())),
+                            None => return error_response(401, "UNAUTHORIZED", "invalid refresh token"),
+                        }
+                    }
+                    _ => return error_response(400, "UNSUPPORTED", "grant_type must be password or refresh_token"),
+                };
+                if get("client_id").is_none_or(|c| c.is_empty()) {
+                    return error_response(400, "INVALID_REQUEST", "client_id is required");
                 }
-                let credentials = get("username").map(|u| (u, get("password").unwrap_or_default()));
                 (params, credentials)
             }
             _ => return error_response(405, "UNSUPPORTED", "method not allowed"),
@@ -330,6 +366,9 @@ impl TokenIssuer {
 
         let granted = self.grant(user, &scopes);
         let token = self.sign_claims(&self.claims(user.unwrap_or(""), &granted));
+        if let Ok(mut issued) = self.issued.lock() {
+            issued.push(token.clone());
+        }
         TestResponse::json(
             200,
             &json!({

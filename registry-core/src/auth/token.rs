@@ -3,15 +3,21 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
+use tracing::Instrument;
 use url::Url;
 
-use super::{Challenge, Credentials, Scope, Secret};
+use super::{realm, Challenge, Credentials, Scope, Secret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::reference::Registry;
 use crate::transport::response::{read_capped, redact_url};
+
+/// The OAuth2 `client_id` sent with POST token requests.
+const CLIENT_ID: &str = "registry-client";
 
 /// The largest token answer read, in bytes.
 const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
@@ -90,6 +96,25 @@ impl TokenCache {
         self.insert(scope, token.clone());
         Ok(token)
     }
+
+    /// A token for `scope` to replace `stale` (the one a request was rejected with, `None` if it had none): the
+    /// cached one when it differs from `stale`, else the one `fetch` gets. Concurrent callers wait for one fetch.
+    pub async fn refresh<F, Fut>(&self, scope: &Scope, stale: Option<&str>, fetch: F) -> Result<Token>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Token>>,
+    {
+        let _guard = self.fetching.lock().await;
+        if let Some(t) = self.get(scope) {
+            // A request sent without a token, or with an older one, can use the token cached meanwhile.
+            if stale != Some(t.value.expose()) {
+                return Ok(t);
+            }
+        }
+        let token = fetch().await?;
+        self.insert(scope, token.clone());
+        Ok(token)
+    }
 }
 
 #[derive(Deserialize)]
@@ -97,82 +122,212 @@ struct TokenResponse {
     token: Option<String>,
     access_token: Option<String>,
     expires_in: Option<u64>,
+    issued_at: Option<String>,
 }
 
-/// Whether basic credentials may be sent to `realm`.
-fn may_send_credentials(realm: &Url, registry_insecure: bool) -> bool {
-    realm.scheme() == "https" || registry_insecure
+/// How long a token answered with `expires_in` and `issued_at` still has to live. `issued_at` shortens the
+/// lifetime by the token's age when the two clocks plausibly agree; when it lies in the future, or the token
+/// would already be expired (clock skew), `expires_in` counts from now.
+fn remaining_lifetime(expires_in: Option<u64>, issued_at: Option<&str>, now: SystemTime) -> Duration {
+    let lifetime = expires_in.filter(|s| *s > 0).map(Duration::from_secs).unwrap_or(DEFAULT_LIFETIME);
+    let age = issued_at.and_then(parse_rfc3339).and_then(|issued| now.duration_since(issued).ok());
+    match age {
+        Some(age) if age < lifetime => lifetime - age,
+        _ => lifetime,
+    }
 }
 
-/// Exchange `credentials` for a token with `scopes` at the challenge's realm (GET, as the distribution token
-/// spec describes).
-pub(crate) async fn fetch(
-    http: &reqwest::Client,
-    challenge: &Challenge,
-    scopes: &[String],
-    credentials: &Credentials,
-    registry_insecure: bool,
-) -> Result<Token> {
-    let realm =
-        challenge.realm().ok_or_else(|| Error::protocol("bearer challenge without a realm: cannot get a token"))?;
-    let mut url = Url::parse(realm)
-        .map_err(|e| Error::protocol(format!("bearer challenge realm {realm:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::protocol(format!("bearer challenge realm {realm:?} is not http(s)")));
+/// Parse an RFC 3339 timestamp (`2026-11-22T10:00:00Z`, `...T10:00:00.123+01:00`).
+fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let s = text.get(from..from + len)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
+        return None;
     }
-    {
-        let mut q = url.query_pairs_mut();
-        if let Some(service) = challenge.service() {
-            q.append_pair("service", service);
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if b[16] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
         }
-        for s in scopes {
-            q.append_pair("scope", s);
+        _ => return None,
+    };
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(60) - offset;
+    u64::try_from(secs).ok().map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// How a token request went wrong, kept apart so the caller can fall back from POST to GET.
+enum Failure {
+    /// The realm answered with this status.
+    Status(u16, Error),
+    /// Anything else.
+    Other(Error),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Status(_, e) | Failure::Other(e) => e,
         }
     }
-    let shown = redact_url(&url);
-    let mut req = http.get(url.clone());
-    if let Credentials::Basic { .. } = credentials {
-        if !may_send_credentials(&url, registry_insecure) {
-            return Err(Error::new(
-                ErrorKind::Unauthorized,
-                format!("token realm {shown} is plain HTTP; refusing to send credentials to it"),
-            ));
+}
+
+/// One token request at a challenge's realm.
+pub(crate) struct TokenRequest<'a> {
+    pub(crate) http: &'a reqwest::Client,
+    pub(crate) challenge: &'a Challenge,
+    pub(crate) scopes: &'a [String],
+    pub(crate) credentials: &'a Credentials,
+    pub(crate) registry: &'a Registry,
+    pub(crate) registry_insecure: bool,
+}
+
+impl TokenRequest<'_> {
+    /// Get a token. With a username and password, the OAuth2 password grant (POST) is tried first and the
+    /// distribution GET flow used when the realm refuses it (400, 401, 404, 405, as some registries answer a POST
+    /// they do not support); `post_refused` remembers that. With an identity token, the OAuth2 refresh-token
+    /// grant, falling back to GET with the token as password only when the realm has no POST endpoint (404, 405).
+    /// Anonymous requests use GET.
+    pub(crate) async fn fetch(&self, post_refused: &AtomicBool) -> Result<Token> {
+        let realm = self
+            .challenge
+            .realm()
+            .ok_or_else(|| Error::protocol("bearer challenge without a realm: cannot get a token"))?;
+        let url = Url::parse(realm)
+            .map_err(|e| Error::protocol(format!("bearer challenge realm {realm:?} is not a URL: {e}")))?;
+        realm::check(&url, self.registry, self.registry_insecure)
+            .map_err(|why| Error::new(ErrorKind::Protocol, format!("{why} (registry {})", self.registry)))?;
+        let span = tracing::debug_span!("token_request", realm = %redact_url(&url), scopes = ?self.scopes);
+        async {
+            let (post, fallback): (Option<Vec<(&str, &str)>>, &[u16]) = match self.credentials {
+                Credentials::Basic { username, password } if !post_refused.load(Ordering::Relaxed) => (
+                    Some(vec![("grant_type", "password"), ("username", username), ("password", password.expose())]),
+                    &[400, 401, 404, 405],
+                ),
+                Credentials::IdentityToken { token, .. } => {
+                    (Some(vec![("grant_type", "refresh_token"), ("refresh_token", token.expose())]), &[404, 405])
+                }
+                _ => (None, &[]),
+            };
+            if let Some(form) = post {
+                match self.post(&url, &form).await {
+                    Ok(token) => return Ok(token),
+                    Err(Failure::Status(status, e)) if fallback.contains(&status) => {
+                        tracing::debug!(status, "realm refused the OAuth2 POST; using GET");
+                        post_refused.store(true, Ordering::Relaxed);
+                        drop(e);
+                    }
+                    Err(f) => return Err(f.into_error()),
+                }
+            }
+            self.get(url.clone()).await.map_err(Failure::into_error)
         }
-        if let Some(h) = credentials.basic_header() {
+        .instrument(span)
+        .await
+    }
+
+    /// The distribution token flow: GET with `service` and `scope` parameters, Basic credentials if any.
+    async fn get(&self, mut url: Url) -> std::result::Result<Token, Failure> {
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(service) = self.challenge.service() {
+                q.append_pair("service", service);
+            }
+            for s in self.scopes {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut req = self.http.get(url.clone());
+        let basic = match self.credentials {
+            Credentials::Basic { username, password } => super::basic_header(username, password),
+            Credentials::IdentityToken { username, token } => super::basic_header(username, token),
+            _ => None,
+        };
+        if let Some(h) = basic {
             req = req.header(reqwest::header::AUTHORIZATION, h);
         }
+        self.send(req, &url, "GET").await
     }
-    let span = tracing::debug_span!("token_request", realm = %shown, scopes = ?scopes);
-    let _enter = span.enter();
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| crate::transport::response::from_reqwest(e, &format!("GET {shown}")).context("token request"))?;
-    let status = resp.status().as_u16();
-    if !(200..300).contains(&status) {
-        let user = match credentials {
-            Credentials::Basic { username, .. } => format!(" for user {username:?}"),
-            _ => String::new(),
+
+    /// The OAuth2 token flow: POST a form with `grant` fields, `service`, `scope` and `client_id`.
+    async fn post(&self, url: &Url, grant: &[(&str, &str)]) -> std::result::Result<Token, Failure> {
+        // The serializer is not `Send`: finish it before any await.
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.extend_pairs(grant.iter().copied());
+            if let Some(service) = self.challenge.service() {
+                form.append_pair("service", service);
+            }
+            if !self.scopes.is_empty() {
+                form.append_pair("scope", &self.scopes.join(" "));
+            }
+            form.append_pair("client_id", CLIENT_ID);
+            form.finish()
         };
-        let err = crate::transport::response::error_from_response(resp, &format!("GET {shown}")).await;
-        let msg = match status {
-            401 => format!("token server rejected the credentials{user}"),
-            403 => format!("token server denied the requested access{user}"),
-            _ => format!("token request failed{user}"),
-        };
-        return Err(err.context(msg));
+        let req = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(req, url, "POST").await
     }
-    let body = read_capped(resp, MAX_TOKEN_RESPONSE, "token response").await?;
-    let parsed: TokenResponse = serde_json::from_slice(&body)
-        .map_err(|e| Error::protocol(format!("token response from {shown} is not valid JSON: {e}")))?;
-    let value = parsed
-        .token
-        .filter(|t| !t.is_empty())
-        .or(parsed.access_token.filter(|t| !t.is_empty()))
-        .ok_or_else(|| Error::protocol(format!("token response from {shown} has no `token` or `access_token`")))?;
-    let lifetime = parsed.expires_in.filter(|s| *s > 0).map(Duration::from_secs).unwrap_or(DEFAULT_LIFETIME);
-    tracing::debug!(lifetime_s = lifetime.as_secs(), "token acquired");
-    Ok(Token::new(value, lifetime))
+
+    async fn send(&self, req: reqwest::RequestBuilder, url: &Url, method: &str) -> std::result::Result<Token, Failure> {
+        let shown = format!("{method} {}", redact_url(url));
+        let resp = req.send().await.map_err(|e| {
+            Failure::Other(crate::transport::response::from_reqwest(e, &shown).context("token request"))
+        })?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let user = match self.credentials {
+                Credentials::Basic { username, .. } => format!(" for user {username:?}"),
+                Credentials::IdentityToken { .. } => " for the identity token".to_string(),
+                _ => String::new(),
+            };
+            let err = crate::transport::response::error_from_response(resp, &shown).await;
+            let msg = match status {
+                401 => format!("token server rejected the credentials{user}"),
+                403 => format!("token server denied the requested access{user}"),
+                _ => format!("token request failed{user}"),
+            };
+            return Err(Failure::Status(status, err.context(msg)));
+        }
+        let body = read_capped(resp, MAX_TOKEN_RESPONSE, "token response").await.map_err(Failure::Other)?;
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            Failure::Other(Error::protocol(format!("token response of {shown} is not valid JSON: {e}")))
+        })?;
+        let value = parsed
+            .token
+            .filter(|t| !t.is_empty())
+            .or(parsed.access_token.filter(|t| !t.is_empty()))
+            .ok_or_else(|| {
+                Failure::Other(Error::protocol(format!("token response of {shown} has no `token` or `access_token`")))
+            })?;
+        let lifetime = remaining_lifetime(parsed.expires_in, parsed.issued_at.as_deref(), SystemTime::now());
+        tracing::debug!(lifetime_ms = lifetime.as_millis() as u64, "token acquired");
+        Ok(Token::new(value, lifetime))
+    }
 }
 
 #[cfg(test)]
@@ -208,11 +363,52 @@ mod tests {
     }
 
     #[test]
-    fn credentials_only_to_https_realms_unless_insecure() {
-        let http = Url::parse("http://auth.example.com/token").ok();
-        let https = Url::parse("https://auth.example.com/token").ok();
-        assert_eq!(http.as_ref().map(|u| may_send_credentials(u, false)), Some(false));
-        assert_eq!(http.as_ref().map(|u| may_send_credentials(u, true)), Some(true));
-        assert_eq!(https.as_ref().map(|u| may_send_credentials(u, false)), Some(true));
+    fn rfc3339_timestamps() {
+        let at = |s: &str| parse_rfc3339(s).and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
+        assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
+        assert_eq!(at("2026-11-22T10:00:00Z"), Some(Duration::from_secs(1_795_341_600)));
+        assert_eq!(at("2026-11-22T10:00:00.123456789Z"), Some(Duration::from_secs(1_795_341_600)));
+        assert_eq!(at("2026-11-22T11:30:00+01:30"), Some(Duration::from_secs(1_795_341_600)));
+        assert_eq!(at("2000-02-29T23:59:59-00:00"), Some(Duration::from_secs(951_868_799)));
+        for bad in ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T10:00:00+0100", "x"] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lifetime_counts_from_issued_at_when_clocks_agree() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_341_600);
+        let life = |e, i| remaining_lifetime(e, i, now);
+        assert_eq!(life(Some(300), None), Duration::from_secs(300));
+        assert_eq!(life(None, None), DEFAULT_LIFETIME);
+        assert_eq!(life(Some(0), None), DEFAULT_LIFETIME);
+        assert_eq!(life(Some(300), Some("2026-11-22T09:59:00Z")), Duration::from_secs(240));
+        // Issued in the future or already expired by our clock: skew, count from now.
+        assert_eq!(life(Some(300), Some("2026-11-22T10:05:00Z")), Duration::from_secs(300));
+        assert_eq!(life(Some(300), Some("2026-11-22T09:00:00Z")), Duration::from_secs(300));
+        assert_eq!(life(Some(300), Some("yesterday")), Duration::from_secs(300));
+    }
+
+    #[tokio::test]
+    async fn refresh_replaces_a_stale_token_once() {
+        let cache = TokenCache::default();
+        let scope = Scope::pull("a");
+        cache.insert(&scope, Token::new("old".into(), Duration::from_secs(300)));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let fetch = || async {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Token::new("new".into(), Duration::from_secs(300)))
+        };
+        // Many requests rejected with "old" at once: one fetch, all get "new".
+        let results = futures::future::join_all((0..8).map(|_| cache.refresh(&scope, Some("old"), fetch))).await;
+        assert!(results.iter().all(|r| r.as_ref().is_ok_and(|t| t.value.expose() == "new")));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // A request that had no token uses the cached one.
+        assert!(cache.refresh(&scope, None, fetch).await.is_ok_and(|t| t.value.expose() == "new"));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // A request rejected with "new" fetches again.
+        let again = cache.refresh(&scope, Some("new"), fetch).await;
+        assert!(again.is_ok());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -2,6 +2,7 @@
 //! idempotent requests, the user agent, and a `tracing` span per request. URLs in spans and errors have no query
 //! string; `Authorization` values are marked sensitive.
 
+mod redirect;
 pub mod response;
 pub mod retry;
 
@@ -14,7 +15,7 @@ use reqwest::{Method, StatusCode};
 use tracing::Instrument;
 use url::Url;
 
-use crate::auth::{Authenticator, Credentials, Retry, Scope};
+use crate::auth::{Authenticator, Credentials, Keychain, Retry, Scope, Secret};
 use crate::digest::ByteStream;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
@@ -39,8 +40,32 @@ pub struct TransportConfig {
     pub read_timeout: Option<Duration>,
     /// Retry policy.
     pub retry: RetryConfig,
-    /// Credentials.
+    /// Credentials. Explicit credentials (anything but [`Credentials::Anonymous`]) win over the keychain.
     pub credentials: Credentials,
+    /// Where to look up credentials when none are given explicitly, resolved when the registry first asks.
+    pub keychain: Option<Keychain>,
+    /// Extra trusted root certificates (PEM, each may hold several), added to the system and webpki roots.
+    pub root_certificates: Vec<Vec<u8>>,
+    /// Accept any server certificate. Dangerous: only for tests and registries you reach over a trusted network.
+    pub tls_skip_verify: bool,
+    /// A client certificate and its PKCS#8 private key (PEM, concatenated) for mutual TLS.
+    pub client_identity: Option<Secret>,
+    /// Which proxy to use.
+    pub proxy: ProxyConfig,
+}
+
+/// Which HTTP proxy requests go through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyConfig {
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (and lowercase), excluding hosts in `NO_PROXY`.
+    #[default]
+    Environment,
+    /// No proxy, whatever the environment says.
+    Disabled,
+    /// This proxy (`http://host:port`, credentials allowed in the URL) for every request, except hosts in
+    /// `NO_PROXY`.
+    Url(String),
 }
 
 impl Default for TransportConfig {
@@ -52,6 +77,11 @@ impl Default for TransportConfig {
             read_timeout: Some(Duration::from_secs(300)),
             retry: RetryConfig::default(),
             credentials: Credentials::Anonymous,
+            keychain: None,
+            root_certificates: Vec::new(),
+            tls_skip_verify: false,
+            client_identity: None,
+            proxy: ProxyConfig::Environment,
         }
     }
 }
@@ -173,17 +203,10 @@ impl Transport {
         let ua = HeaderValue::from_str(&config.user_agent).map_err(|_| {
             Error::invalid_input(format!("user agent {:?} is not a valid header value", config.user_agent))
         })?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(ua)
-            .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .https_only(!config.insecure)
-            .pool_idle_timeout(Duration::from_secs(90));
-        if let Some(t) = config.read_timeout {
-            builder = builder.read_timeout(t);
-        }
-        let http = builder.build().map_err(|e| Error::invalid_input(format!("cannot build HTTP client: {e}")))?;
-        let auth = Authenticator::new(config.credentials, http.clone(), config.insecure);
+        let http = http_client(&config, ua.clone(), redirect::registry_policy())?;
+        let token_http = http_client(&config, ua, redirect::realm_policy(registry.clone(), config.insecure))?;
+        let auth = Authenticator::new(config.credentials, token_http, registry.clone(), config.insecure)
+            .with_keychain(config.keychain);
         Ok(Transport { registry, base, http, auth, retry: config.retry })
     }
 
@@ -284,14 +307,14 @@ impl Transport {
 
     /// One attempt, with one re-challenge on 401.
     async fn attempt(&self, req: &mut Request, what: &str) -> Attempt {
-        let first = match self.send_once(req, what).await {
+        let (first, sent) = match self.send_once(req, what).await {
             Ok(resp) => resp,
             Err(failed) => return failed,
         };
         if first.status() != StatusCode::UNAUTHORIZED {
             return Attempt::Response(first);
         }
-        let decision = match self.auth.on_unauthorized(first.headers(), &req.scope).await {
+        let decision = match self.auth.on_unauthorized(first.headers(), &req.scope, sent.as_ref()).await {
             Ok(d) => d,
             Err(e) => return Attempt::Failed { error: e.context(what).with_status(401), unsent: false },
         };
@@ -299,10 +322,10 @@ impl Transport {
             return Attempt::Failed { error: self.unauthorized(first, what).await, unsent: false };
         }
         match self.send_once(req, what).await {
-            Ok(second) if second.status() == StatusCode::UNAUTHORIZED => {
+            Ok((second, _)) if second.status() == StatusCode::UNAUTHORIZED => {
                 Attempt::Failed { error: self.unauthorized(second, what).await, unsent: false }
             }
-            Ok(second) => Attempt::Response(second),
+            Ok((second, _)) => Attempt::Response(second),
             Err(failed) => failed,
         }
     }
@@ -312,15 +335,20 @@ impl Transport {
         response::error_from_response(resp, what).await.with_kind(kind).context(msg)
     }
 
-    async fn send_once(&self, req: &mut Request, what: &str) -> std::result::Result<reqwest::Response, Attempt> {
+    /// Send `req` once, with the `Authorization` the authenticator has for it; returns the answer and that header.
+    async fn send_once(
+        &self,
+        req: &mut Request,
+        what: &str,
+    ) -> std::result::Result<(reqwest::Response, Option<HeaderValue>), Attempt> {
         let authorization = self
             .auth
             .authorization(&req.scope)
             .await
             .map_err(|e| Attempt::Failed { error: e.context(what), unsent: true })?;
         let mut builder = self.http.request(req.method.clone(), req.url.clone()).headers(req.headers.clone());
-        if let Some(a) = authorization {
-            builder = builder.header(reqwest::header::AUTHORIZATION, a);
+        if let Some(a) = &authorization {
+            builder = builder.header(reqwest::header::AUTHORIZATION, a.clone());
         }
         builder = match &mut req.body {
             Body::Empty => builder,
@@ -338,9 +366,71 @@ impl Transport {
                 builder.body(reqwest::Body::wrap_stream(s))
             }
         };
-        builder.send().await.map_err(|e| {
-            let unsent = e.is_connect();
-            Attempt::Failed { error: response::from_reqwest(e, what), unsent }
-        })
+        match builder.send().await {
+            Ok(resp) => Ok((resp, authorization)),
+            Err(e) => {
+                let unsent = e.is_connect();
+                Err(Attempt::Failed { error: response::from_reqwest(e, what), unsent })
+            }
+        }
+    }
+}
+
+/// A `reqwest::Client` with the TLS, proxy, timeout and redirect settings of `config`.
+fn http_client(
+    config: &TransportConfig,
+    user_agent: HeaderValue,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(config.connect_timeout)
+        .redirect(redirects)
+        .https_only(!config.insecure)
+        .pool_idle_timeout(Duration::from_secs(90));
+    if let Some(t) = config.read_timeout {
+        builder = builder.read_timeout(t);
+    }
+    for (i, pem) in config.root_certificates.iter().enumerate() {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::invalid_input(format!("root certificate #{} is not valid PEM: {e}", i + 1)))?;
+        if certs.is_empty() {
+            return Err(Error::invalid_input(format!("root certificate #{} holds no certificate", i + 1)));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if config.tls_skip_verify {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    if let Some(identity) = &config.client_identity {
+        let identity = reqwest::Identity::from_pem(identity.expose().as_bytes()).map_err(|e| {
+            Error::invalid_input(format!(
+                "client identity is not a PEM certificate with its PKCS#8 private key: {}",
+                without_pem(&e.to_string())
+            ))
+        })?;
+        builder = builder.identity(identity);
+    }
+    builder = match &config.proxy {
+        ProxyConfig::Environment => builder,
+        ProxyConfig::Disabled => builder.no_proxy(),
+        ProxyConfig::Url(url) => {
+            let shown = Url::parse(url).map(|u| redact_url(&u)).unwrap_or_else(|_| "<unparsable>".to_string());
+            let proxy = reqwest::Proxy::all(url.as_str())
+                .map_err(|e| Error::invalid_input(format!("proxy {shown} is not a valid proxy URL: {e}")))?
+                .no_proxy(reqwest::NoProxy::from_env());
+            builder.proxy(proxy)
+        }
+    };
+    builder.build().map_err(|e| Error::invalid_input(format!("cannot build HTTP client: {e}")))
+}
+
+/// An error message with anything that looks like PEM content cut off.
+fn without_pem(message: &str) -> String {
+    match message.find("-----") {
+        Some(i) => message[..i].trim_end().to_string(),
+        None => message.to_string(),
     }
 }

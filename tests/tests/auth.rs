@@ -1,0 +1,337 @@
+//! Token authentication end to end: the OAuth2 password and refresh-token grants and their GET fallback, token
+//! lifetime and refresh, single-flight refresh after a wave of 401s, multi-repository scopes, and hostile realms.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use registry_client::core::auth::{Credentials, Scope};
+use registry_client::core::digest::ByteStream;
+use registry_client::core::transport::{Request, RetryConfig};
+use registry_client::core::{Digest, Repository};
+use registry_client::{BlobSource, Client, ErrorKind, Image, ImageOptions, RemoteClient};
+use registry_tests::conformance::{root, small_image};
+use registry_tests::http::{TestResponse, TestServer};
+use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer, TokenServer};
+
+fn client(registry: &DockerRegistry) -> registry_client::RemoteClientBuilder {
+    RemoteClient::builder(registry.host()).insecure(true).retry(RetryConfig::none())
+}
+
+fn issuer() -> TokenIssuer {
+    TokenIssuer::new("test-registry", "test-issuer").user("alice", "alice-pw-7f3a", Access::All).user(
+        "reader",
+        "reader-pw-19cc",
+        Access::Pull,
+    )
+}
+
+/// The form fields of a recorded POST.
+fn form(req: &registry_tests::http::TestRequest) -> Vec<(String, String)> {
+    registry_tests::http::parse_form(&req.body_text())
+}
+
+fn field(fields: &[(String, String)], name: &str) -> Option<String> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+async fn push_and_pull(repo: &Arc<dyn Client>, seed: &str) {
+    let image = small_image(seed, 2);
+    repo.push_image("v1", &image).await.unwrap();
+    let got = repo.get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(got.digest(), image.digest());
+    for (i, layer) in got.layers().iter().enumerate() {
+        assert_eq!(got.blob_bytes(layer).await.unwrap(), image.blob_bytes(&image.layers()[i]).await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_grant_is_an_oauth2_post() {
+    let tokens = issuer().start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+    let repo =
+        root(client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap(), "oauth").with_segment("app");
+    push_and_pull(&repo, "oauth-password").await;
+
+    let requests = tokens.requests();
+    assert!(!requests.is_empty());
+    for req in &requests {
+        assert_eq!(req.method, "POST", "token requests use the OAuth2 POST when the realm supports it");
+        assert!(req.header("authorization").is_none(), "no Basic header on the OAuth2 POST");
+        let fields = form(req);
+        assert_eq!(field(&fields, "grant_type").as_deref(), Some("password"));
+        assert_eq!(field(&fields, "username").as_deref(), Some("alice"));
+        assert_eq!(field(&fields, "service").as_deref(), Some("test-registry"));
+        assert!(field(&fields, "client_id").is_some_and(|c| !c.is_empty()));
+        assert!(field(&fields, "scope").is_some_and(|s| s.contains("repository:oauth/app:")), "{fields:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_post_falls_back_to_get_and_is_remembered() {
+    for status in [404, 405] {
+        let tokens = issuer().refuse_post(status).start();
+        let registry = DockerRegistry::start(AuthMode::token(&tokens));
+        let repo =
+            root(client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap(), "fallback").with_segment("a");
+        push_and_pull(&repo, &format!("fallback-{status}")).await;
+        let requests = tokens.requests();
+        let posts = requests.iter().filter(|r| r.method == "POST").count();
+        let gets = requests.iter().filter(|r| r.method == "GET").count();
+        assert_eq!(posts, 1, "after one refused POST ({status}) the client goes straight to GET");
+        assert!(gets >= 2, "{gets} GETs");
+        assert!(requests.iter().filter(|r| r.method == "GET").all(|r| r.header("authorization").is_some()));
+
+        // A wrong password is still Unauthorized through the fallback, and names no secret.
+        let wrong =
+            root(client(&registry).basic_auth("alice", "wrong-pw-0000").build().unwrap(), "fallback").with_segment("a");
+        let e = wrong.get_digest("v1").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+        assert!(!format!("{e} {e:?}").contains("wrong-pw-0000"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_token_uses_the_refresh_token_grant() {
+    let tokens = issuer().identity_token("alice", "idt-5be0c1d2").start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+    let creds = Credentials::identity_token("<token>", "idt-5be0c1d2");
+    let repo = root(client(&registry).credentials(creds).build().unwrap(), "idt").with_segment("app");
+    push_and_pull(&repo, "identity-token").await;
+    let requests = tokens.requests();
+    assert!(!requests.is_empty());
+    for req in &requests {
+        assert_eq!(req.method, "POST");
+        let fields = form(req);
+        assert_eq!(field(&fields, "grant_type").as_deref(), Some("refresh_token"));
+        assert_eq!(field(&fields, "refresh_token").as_deref(), Some("idt-5be0c1d2"));
+    }
+
+    let bad = Credentials::identity_token("<token>", "idt-revoked-9999");
+    let repo = root(client(&registry).credentials(bad).build().unwrap(), "idt").with_segment("app");
+    let e = repo.get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+    assert!(e.to_string().contains("identity token"), "{e}");
+    assert!(!format!("{e} {e:?} {repo:?}").contains("idt-revoked-9999"));
+}
+
+/// Layers that take a while to read, to make a push outlive its tokens.
+#[derive(Debug)]
+struct SlowBlobs {
+    inner: Arc<dyn BlobSource>,
+    pause: Duration,
+}
+
+#[registry_client::async_trait]
+impl BlobSource for SlowBlobs {
+    async fn open(&self, digest: &Digest, size: u64) -> registry_client::core::Result<ByteStream> {
+        let stream = self.inner.open(digest, size).await?;
+        let pause = self.pause;
+        Ok(Box::pin(stream.then(move |chunk| async move {
+            tokio::time::sleep(pause).await;
+            chunk
+        })))
+    }
+}
+
+/// Push a 10-layer image whose layers take 0.7 s each to read, through a registry using `tokens`; returns how
+/// many tokens were fetched and how long the push took.
+async fn slow_push(tokens: &TokenServer) -> (usize, Duration) {
+    let registry = DockerRegistry::start(AuthMode::token(tokens));
+    let repo = root(client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap(), "long").with_segment("p");
+    let image = small_image("long-push", 10);
+    let slow = Arc::new(SlowBlobs { inner: Arc::clone(image.source()), pause: Duration::from_millis(700) });
+    let slow_image = Image::from_parts(image.raw_manifest().clone(), image.config_bytes().clone(), slow).unwrap();
+    let start = Instant::now();
+    repo.push_image("v1", &slow_image).await.unwrap();
+    let took = start.elapsed();
+    let fetched = tokens.request_count();
+    let got = repo.get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(got.digest(), image.digest());
+    (fetched, took)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn short_lived_tokens_are_refreshed_during_a_long_push() {
+    let short = issuer().expires_in(Duration::from_secs(2)).start();
+    let long = issuer().start();
+    let ((short_fetched, took), (long_fetched, _)) = futures::join!(slow_push(&short), slow_push(&long));
+    eprintln!("2 s tokens: {short_fetched} fetched in {took:?}; 300 s tokens: {long_fetched}");
+    assert!(took > Duration::from_secs(2), "the push should outlive a token ({took:?})");
+    assert_eq!(long_fetched, 2, "one token per scope (pull, push), however many blobs start at once");
+    assert!(
+        short_fetched > long_fetched,
+        "2 s tokens are refreshed before they expire during the push: {short_fetched} fetched vs {long_fetched}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mount_scope_gets_pull_and_push_in_one_token() {
+    let tokens = issuer().start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+    let alice = client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap();
+    let source = root(alice.clone(), "mnt").with_segment("source");
+    let image = small_image("mount-scope", 1);
+    source.push_image("v1", &image).await.unwrap();
+    tokens.clear_requests();
+
+    let layer = image.layers()[0].digest().to_string();
+    let api = alice.api();
+    let url = api.transport().url(&format!("/v2/mnt/target/blobs/uploads/?mount={layer}&from=mnt/source")).unwrap();
+    let scope = Scope::mount("mnt/source", "mnt/target");
+    let resp = api.transport().send(Request::new(reqwest::Method::POST, url, scope)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 201, "the blob was mounted, not an upload started");
+
+    let requests = tokens.requests();
+    assert_eq!(requests.len(), 1, "one token for both repositories");
+    let scopes = field(&form(&requests[0]), "scope").unwrap();
+    let scopes: HashSet<&str> = scopes.split(' ').collect();
+    assert!(scopes.contains("repository:mnt/source:pull"), "{scopes:?}");
+    assert!(scopes.contains("repository:mnt/target:pull,push"), "{scopes:?}");
+    let repo = Repository::parse(&format!("{}/mnt/target", registry.host())).unwrap();
+    let digest: Digest = layer.parse().unwrap();
+    assert!(api.blob_exists(&repo, &digest).await.unwrap().is_some(), "the target repository has the blob");
+}
+
+/// A registry that accepts only tokens its token endpoint issued since the last revocation.
+struct RevokingRegistry {
+    registry: TestServer,
+    token_server: TestServer,
+    valid: Arc<Mutex<HashSet<String>>>,
+}
+
+impl RevokingRegistry {
+    fn start() -> RevokingRegistry {
+        let valid: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let issued = Arc::new(AtomicUsize::new(0));
+        let token_valid = Arc::clone(&valid);
+        let token_server = TestServer::start(move |_| {
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            let token = format!("opaque-token-{n}");
+            token_valid.lock().unwrap().insert(token.clone());
+            TestResponse::json(200, &serde_json::json!({"token": token, "expires_in": 3600}))
+        });
+        let realm = format!("{}/token", token_server.url());
+        let manifest = small_image("revoke", 1).raw_manifest().clone();
+        let registry_valid = Arc::clone(&valid);
+        let registry = TestServer::start(move |req| {
+            let token = req.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).map(str::to_string);
+            if !token.is_some_and(|t| registry_valid.lock().unwrap().contains(&t)) {
+                return TestResponse::json(401, &serde_json::json!({"errors": [{"code": "UNAUTHORIZED"}]})).header(
+                    "WWW-Authenticate",
+                    format!("Bearer realm=\"{realm}\",service=\"revoking\",scope=\"repository:app:pull\""),
+                );
+            }
+            TestResponse::new(200)
+                .header("Content-Type", manifest.media_type())
+                .header("Docker-Content-Digest", manifest.digest().to_string())
+                .body(manifest.bytes().to_vec())
+        });
+        RevokingRegistry { registry, token_server, valid }
+    }
+
+    fn client(&self) -> Arc<dyn Client> {
+        let c = RemoteClient::builder(format!("127.0.0.1:{}", self.registry.addr().port()))
+            .insecure(true)
+            .retry(RetryConfig::none())
+            .build()
+            .unwrap();
+        root(c, "app")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wave_of_401s_fetches_one_new_token() {
+    let server = RevokingRegistry::start();
+    let repo = server.client();
+    repo.get_digest("v1").await.unwrap();
+    assert_eq!(server.token_server.request_count(), 1);
+
+    // The registry revokes every token (as when one expires early): 16 requests in flight all get a 401.
+    server.valid.lock().unwrap().clear();
+    let results = futures::future::join_all((0..16).map(|_| repo.get_digest("v1"))).await;
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(server.token_server.request_count(), 2, "one new token for the whole wave, no refresh storm");
+
+    // A token that is refused again right after refreshing is an error, not a loop.
+    let revoke = Arc::clone(&server.valid);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopper = Arc::clone(&stop);
+    let revoker = tokio::spawn(async move {
+        while !stopper.load(Ordering::SeqCst) {
+            revoke.lock().unwrap().clear();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let before = server.token_server.request_count();
+    let _ = repo.get_digest("v1").await;
+    stop.store(true, Ordering::SeqCst);
+    revoker.await.unwrap();
+    assert!(server.token_server.request_count() - before <= 1, "at most one refresh per request");
+}
+
+/// A registry whose bearer challenge names `realm`; records requests.
+fn challenging_registry(realm: String) -> TestServer {
+    TestServer::start(move |_| {
+        TestResponse::json(401, &serde_json::json!({"errors": [{"code": "UNAUTHORIZED"}]}))
+            .header("WWW-Authenticate", format!("Bearer realm=\"{realm}\",service=\"evil\""))
+    })
+}
+
+fn basic_client(server: &TestServer) -> Arc<dyn Client> {
+    let c = RemoteClient::builder(format!("127.0.0.1:{}", server.addr().port()))
+        .insecure(true)
+        .retry(RetryConfig::none())
+        .basic_auth("alice", "hostile-realm-pw")
+        .build()
+        .unwrap();
+    root(c, "app")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_realms_are_refused_before_any_credential_is_sent() {
+    for (realm, why) in [
+        ("http://169.254.169.254/latest/meta-data/token", "link-local"),
+        ("http://[fd00:ec2::254]/token", "metadata"),
+        ("http://0.0.0.0:1/token", "unspecified"),
+        ("http://metadata.google.internal/token", "metadata"),
+        ("file:///etc/passwd", "not http"),
+        ("gopher://127.0.0.1:1/token", "not http"),
+    ] {
+        let registry = challenging_registry(realm.to_string());
+        let e = basic_client(&registry).get_digest("v1").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{realm}: {e}");
+        assert!(e.to_string().contains(why), "{realm}: {e}");
+        assert!(!format!("{e} {e:?}").contains("hostile-realm-pw"));
+        assert_eq!(registry.request_count(), 1, "{realm}: no retry with credentials");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_realm_redirect_is_validated_again() {
+    // The realm bounces the token request to the metadata address.
+    let realm = TestServer::start(|_| {
+        TestResponse::new(302).header("Location", "http://169.254.169.254/latest/meta-data/iam/credentials")
+    });
+    let registry = challenging_registry(format!("{}/token", realm.url()));
+    let e = basic_client(&registry).get_digest("v1").await.unwrap_err();
+    assert!(e.to_string().contains("169.254.169.254"), "{e}");
+    assert!(e.to_string().contains("link-local"), "{e}");
+    assert_eq!(realm.request_count(), 1);
+
+    // A 307 keeps the POST body (the password): it may not go to another host, even a valid one.
+    let other = TestServer::start_on("127.0.0.2:0".parse().unwrap(), |_| {
+        TestResponse::json(200, &serde_json::json!({"token": "stolen"}))
+    });
+    let location = format!("{}/token", other.url());
+    let realm = TestServer::start(move |_| TestResponse::new(307).header("Location", location.clone()));
+    let registry = challenging_registry(format!("{}/token", realm.url()));
+    let e = basic_client(&registry).get_digest("v1").await.unwrap_err();
+    assert!(e.to_string().contains("another host"), "{e}");
+    assert_eq!(other.request_count(), 0, "the password body never reached the other host");
+}
