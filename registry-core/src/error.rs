@@ -37,6 +37,9 @@ pub enum ErrorKind {
     Io,
     /// The request did not complete in time.
     Timeout,
+    /// The TLS handshake failed: the server's certificate is not trusted or not valid for the host, or the server
+    /// refused the client certificate. Not retried: trying again cannot help.
+    Tls,
 }
 
 impl ErrorKind {
@@ -54,6 +57,7 @@ impl ErrorKind {
             ErrorKind::Server => "server error",
             ErrorKind::Io => "i/o error",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls error",
         }
     }
 

@@ -32,7 +32,10 @@ pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
         io_cause |= s.is::<std::io::Error>() || detail.contains("end of file") || detail.contains("incomplete");
         src = s.source();
     }
-    let kind = if e.is_timeout() {
+    let tls = tls_failure(&e);
+    let kind = if tls.is_some() {
+        ErrorKind::Tls
+    } else if e.is_timeout() {
         ErrorKind::Timeout
     } else if e.is_connect() || e.is_request() || e.is_body() || io_cause {
         ErrorKind::Io
@@ -41,6 +44,9 @@ pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
     } else {
         ErrorKind::Io
     };
+    if let Some(hint) = tls {
+        return Error::new(kind, format!("{what}: TLS handshake failed: {detail}{hint}")).with_source(e.without_url());
+    }
     let msg = match (e.is_connect(), detail.is_empty()) {
         (true, false) => format!("{what}: cannot connect: {detail}"),
         (true, true) => format!("{what}: cannot connect"),
@@ -48,6 +54,31 @@ pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
         (false, true) => what.to_string(),
     };
     Error::new(kind, msg).with_source(e.without_url())
+}
+
+/// When `e` is a failed TLS handshake, a hint on what to do (possibly empty).
+fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut texts = Vec::new();
+    while let Some(s) = src {
+        texts.push(s.to_string());
+        src = s.source();
+    }
+    let all = texts.join(" | ");
+    if all.contains("UnknownIssuer") || all.contains("certificate is not trusted") {
+        Some(" (the server's certificate is not signed by a trusted root: add its CA with root_certificate_pem)")
+    } else if all.contains("NotValidForName") || all.contains("not valid for name") {
+        Some(" (the server's certificate does not name this host)")
+    } else if all.contains("Expired") {
+        Some(" (the server's certificate has expired or is not yet valid)")
+    } else if all.contains("CertificateRequired") || all.contains("BadCertificate") || all.contains("UnknownCA") {
+        Some(" (the server refused the client certificate, or requires one: see client_identity_pem)")
+    } else if all.contains("invalid peer certificate") || all.contains("fatal alert") || all.contains("HandshakeFailure")
+    {
+        Some("")
+    } else {
+        None
+    }
 }
 
 #[derive(Deserialize)]
@@ -74,6 +105,10 @@ pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
         kind = ErrorKind::Unsupported;
     }
     let mut msg = what.to_string();
+    if status == 400 && body.windows(31).any(|w| w == b"HTTP request to an HTTPS server") {
+        return Error::new(ErrorKind::Protocol, format!("{msg}: the registry speaks HTTPS; do not ask for plain HTTP"))
+            .with_status(status);
+    }
     if codes.is_empty() && !body.is_empty() && (200..600).contains(&status) {
         let looks_html = content_type.contains("html") || body.trim_ascii_start().starts_with(b"<");
         if looks_html {
