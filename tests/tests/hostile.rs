@@ -1161,6 +1161,25 @@ async fn rejected_basic_credentials_name_the_user_not_the_password() {
     assert_eq!(requests[1].header("authorization"), Some(format!("Basic {encoded}").as_str()));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_token_answer_is_not_read_past_one_mib() {
+    const TOTAL: usize = 256 * MIB;
+    let token_server = RawServer::start(|_, _, conn| conn.chunked(200, "application/json", b"{\"token\": \"", TOTAL));
+    let realm = format!("http://{}/token", token_server.addr);
+    let server = TestServer::start(move |_| {
+        registry_error(401, "UNAUTHORIZED", "authentication required")
+            .header("WWW-Authenticate", format!("Bearer realm=\"{realm}\",service=\"endless\""))
+    });
+    let started = Instant::now();
+    let e = expect_err(repo_client(server.addr()).get_manifest("v1").await, "endless token answer");
+    assert_error(&e, ErrorKind::Unsupported, &["token response", "1 MiB"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let written = token_server.written();
+    assert!(written < 64 * MIB, "the token server wrote {written} bytes of a 256 MiB answer");
+    assert_eq!(token_server.requests().len(), 1);
+}
+
 /// Registries commonly redirect blob downloads to a storage host: following is fine, but the credentials must not
 /// travel along to the other host.
 #[tokio::test(flavor = "multi_thread")]
