@@ -88,13 +88,6 @@ pub struct Keychain {
     helper_timeout: Duration,
 }
 
-impl Default for Keychain {
-    /// [`Keychain::from_env`].
-    fn default() -> Keychain {
-        Keychain::from_env()
-    }
-}
-
 impl Keychain {
     /// The files docker and podman read, found from the environment: see [`Keychain::env_files`].
     pub fn from_env() -> Keychain {

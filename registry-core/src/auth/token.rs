@@ -193,6 +193,9 @@ impl Failure {
     }
 }
 
+/// The fields of an OAuth2 token form.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 /// One token request at a challenge's realm.
 pub(crate) struct TokenRequest<'a> {
     pub(crate) http: &'a reqwest::Client,
@@ -220,7 +223,7 @@ impl TokenRequest<'_> {
             .map_err(|why| Error::new(ErrorKind::Protocol, format!("{why} (registry {})", self.registry)))?;
         let span = tracing::debug_span!("token_request", realm = %redact_url(&url), scopes = ?self.scopes);
         async {
-            let (post, fallback): (Option<Vec<(&str, &str)>>, &[u16]) = match self.credentials {
+            let (post, fallback): (Option<Form<'_>>, &[u16]) = match self.credentials {
                 Credentials::Basic { username, password } if !post_refused.load(Ordering::Relaxed) => (
                     Some(vec![("grant_type", "password"), ("username", username), ("password", password.expose())]),
                     &[400, 401, 404, 405],

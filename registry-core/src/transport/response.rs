@@ -73,7 +73,9 @@ fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
         Some(" (the server's certificate has expired or is not yet valid)")
     } else if all.contains("CertificateRequired") || all.contains("BadCertificate") || all.contains("UnknownCA") {
         Some(" (the server refused the client certificate, or requires one: see client_identity_pem)")
-    } else if all.contains("invalid peer certificate") || all.contains("fatal alert") || all.contains("HandshakeFailure")
+    } else if all.contains("invalid peer certificate")
+        || all.contains("fatal alert")
+        || all.contains("HandshakeFailure")
     {
         Some("")
     } else {
