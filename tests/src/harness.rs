@@ -3,11 +3,14 @@
 //! [`DockerRegistry::start`] writes a config into a fresh temporary
 //! directory, starts `docker-registry serve config.yml` on a free loopback
 //! port, waits until `GET /v2/` answers, and kills the process on drop.
+//! [`DockerRegistry::builder`] adds TLS (optionally requiring client
+//! certificates), another loopback address, a storage directory chosen by
+//! the test, and the storage `redirect` middleware.
 
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::tls::TestPki;
 use crate::token::{TokenAuth, TokenServer};
 
 /// How long to wait for the registry to answer `GET /v2/`.
@@ -67,6 +71,14 @@ enum AuthConfig {
     Token { realm: String, service: String, issuer: String, cert_path: PathBuf },
 }
 
+/// The `http.tls` section, with files written.
+#[derive(Debug, Clone)]
+struct TlsConfig {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    client_ca_path: Option<PathBuf>,
+}
+
 /// Everything the registry config is generated from.
 #[derive(Debug)]
 struct RegistryConfig {
@@ -74,6 +86,9 @@ struct RegistryConfig {
     data_dir: PathBuf,
     secret: String,
     auth: AuthConfig,
+    tls: Option<TlsConfig>,
+    /// `baseurl` of the storage `redirect` middleware.
+    redirect_to: Option<String>,
 }
 
 /// Renders `config.yml`. The one place that knows the config format: TLS
@@ -90,6 +105,21 @@ fn render_config(config: &RegistryConfig) -> String {
     yaml.push_str("http:\n");
     yaml.push_str(&format!("  addr: {}\n", yaml_str(&config.addr.to_string())));
     yaml.push_str(&format!("  secret: {}\n", yaml_str(&config.secret)));
+    if let Some(tls) = &config.tls {
+        yaml.push_str("  tls:\n");
+        yaml.push_str(&format!("    certificate: {}\n", yaml_str(&tls.cert_path.to_string_lossy())));
+        yaml.push_str(&format!("    key: {}\n", yaml_str(&tls.key_path.to_string_lossy())));
+        if let Some(ca) = &tls.client_ca_path {
+            yaml.push_str("    clientcas:\n");
+            yaml.push_str(&format!("      - {}\n", yaml_str(&ca.to_string_lossy())));
+        }
+    }
+    if let Some(base) = &config.redirect_to {
+        // distribution 2.8.2 redirects blob GET/HEAD to baseurl's scheme and host with the storage driver's path
+        // (`/docker/registry/v2/blobs/sha256/ab/<hex>/data`), a file under `rootdirectory`.
+        yaml.push_str("middleware:\n  storage:\n    - name: redirect\n      options:\n");
+        yaml.push_str(&format!("        baseurl: {}\n", yaml_str(base)));
+    }
     match &config.auth {
         AuthConfig::None => {}
         AuthConfig::Htpasswd { path } => {
@@ -126,7 +156,9 @@ fn yaml_str(value: &str) -> String {
 /// A running `docker-registry`; killed (and its directory removed) on drop.
 pub struct DockerRegistry {
     child: Child,
+    ip: IpAddr,
     port: u16,
+    tls: bool,
     dir: TempDir,
     data_dir: PathBuf,
     log_path: PathBuf,
@@ -136,14 +168,16 @@ impl fmt::Debug for DockerRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DockerRegistry")
             .field("pid", &self.child.id())
+            .field("ip", &self.ip)
             .field("port", &self.port)
+            .field("tls", &self.tls)
             .field("dir", &self.dir.path())
             .finish()
     }
 }
 
 impl DockerRegistry {
-    /// Starts a registry with `auth` and waits (up to 10 s) until it answers.
+    /// Starts a registry with `auth` (plain HTTP on `127.0.0.1`) and waits (up to 10 s) until it answers.
     ///
     /// Blocks the calling thread while waiting; fine inside `#[tokio::test]`.
     ///
@@ -151,61 +185,36 @@ impl DockerRegistry {
     /// If `docker-registry` (or, for htpasswd, `htpasswd`) is not installed,
     /// or the registry does not come up; the message has the log's tail.
     pub fn start(auth: AuthMode) -> DockerRegistry {
-        let binary = find_registry_binary().unwrap_or_else(|| panic!("{REGISTRY_MISSING}"));
-        let dir = tempfile::Builder::new()
-            .prefix("docker-registry-")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("create temp dir: {e}"));
-        let data_dir = dir.path().join("data");
-        fs::create_dir_all(&data_dir).unwrap_or_else(|e| panic!("create data dir: {e}"));
-        let auth = write_auth_files(dir.path(), &auth);
-        let config_path = dir.path().join("config.yml");
-        let log_path = dir.path().join("registry.log");
+        DockerRegistry::builder().auth(auth).start()
+    }
 
-        let mut last_failure = String::new();
-        for attempt in 1..=START_ATTEMPTS {
-            let port = free_port();
-            let config = RegistryConfig {
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                data_dir: data_dir.clone(),
-                secret: format!("registry-tests-secret-{port}"),
-                auth: auth.clone(),
-            };
-            fs::write(&config_path, render_config(&config))
-                .unwrap_or_else(|e| panic!("write {}: {e}", config_path.display()));
-            let log = File::create(&log_path).unwrap_or_else(|e| panic!("create {}: {e}", log_path.display()));
-            let log_for_stdout = log.try_clone().unwrap_or_else(|e| panic!("clone log handle: {e}"));
-            let mut child = Command::new(&binary)
-                .arg("serve")
-                .arg(&config_path)
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log_for_stdout))
-                .stderr(Stdio::from(log))
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
-            match wait_ready(&mut child, port, &log_path) {
-                Ok(()) => return DockerRegistry { child, port, dir, data_dir, log_path },
-                Err(failure) => {
-                    kill_and_wait(&mut child);
-                    last_failure = failure.message;
-                    if !(failure.port_taken && attempt < START_ATTEMPTS) {
-                        break;
-                    }
-                }
-            }
+    /// Options for a registry: anonymous, plain HTTP on `127.0.0.1`, storage in its temporary directory, until
+    /// told otherwise.
+    pub fn builder() -> DockerRegistryBuilder {
+        DockerRegistryBuilder {
+            auth: AuthMode::Anonymous,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            tls: None,
+            client_ca: None,
+            storage_dir: None,
+            redirect_to: None,
         }
-        panic!("{last_failure}");
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `IP:PORT`, e.g. `127.0.0.1:5000`.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        SocketAddr::new(self.ip, self.port).to_string()
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://IP:PORT`, or `https://IP:PORT` when it serves TLS (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.host())
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.host())
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// The port the registry listens on.
@@ -218,7 +227,8 @@ impl DockerRegistry {
         &self.data_dir
     }
 
-    /// The temporary directory holding config, auth files, log and data.
+    /// The temporary directory holding config, auth and TLS files, the log, and the data unless
+    /// [`DockerRegistryBuilder::storage_dir`] put it elsewhere.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -240,6 +250,158 @@ impl Drop for DockerRegistry {
     }
 }
 
+/// How to start a [`DockerRegistry`]; made by [`DockerRegistry::builder`], consumed by
+/// [`DockerRegistryBuilder::start`].
+#[must_use]
+#[derive(Clone)]
+pub struct DockerRegistryBuilder {
+    auth: AuthMode,
+    ip: IpAddr,
+    /// Server certificate (chain) and key, PEM.
+    tls: Option<(String, String)>,
+    /// CA certificates (PEM) client certificates must chain to.
+    client_ca: Option<String>,
+    storage_dir: Option<PathBuf>,
+    redirect_to: Option<String>,
+}
+
+impl fmt::Debug for DockerRegistryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerRegistryBuilder")
+            .field("auth", &self.auth)
+            .field("ip", &self.ip)
+            .field("tls", &self.tls.is_some())
+            .field("client_ca", &self.client_ca.is_some())
+            .field("storage_dir", &self.storage_dir)
+            .field("redirect_to", &self.redirect_to)
+            .finish()
+    }
+}
+
+impl DockerRegistryBuilder {
+    /// How clients authenticate (default: anonymous).
+    pub fn auth(mut self, auth: AuthMode) -> DockerRegistryBuilder {
+        self.auth = auth;
+        self
+    }
+
+    /// Listen on this loopback address instead of `127.0.0.1`, e.g. `127.0.0.2`.
+    pub fn listen_ip(mut self, ip: IpAddr) -> DockerRegistryBuilder {
+        self.ip = ip;
+        self
+    }
+
+    /// Serve HTTPS with `pki`'s server certificate (valid for `127.0.0.1` and `localhost`).
+    pub fn tls(self, pki: &TestPki) -> DockerRegistryBuilder {
+        self.tls_pem(pki.server_cert_pem(), pki.server_key_pem())
+    }
+
+    /// Serve HTTPS with this certificate (chain) and private key, both PEM.
+    pub fn tls_pem(mut self, cert_pem: impl Into<String>, key_pem: impl Into<String>) -> DockerRegistryBuilder {
+        self.tls = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Require a client certificate chaining to one of the CA certificates in `ca_pem` (mutual TLS,
+    /// `http.tls.clientcas`). Needs [`DockerRegistryBuilder::tls`].
+    pub fn client_ca(mut self, ca_pem: impl Into<String>) -> DockerRegistryBuilder {
+        self.client_ca = Some(ca_pem.into());
+        self
+    }
+
+    /// Keep the storage (`storage.filesystem.rootdirectory`) in `dir` instead of the registry's temporary
+    /// directory: the caller owns it and it outlives the registry, so two registries can share it, or a
+    /// test server can serve its files.
+    pub fn storage_dir(mut self, dir: impl Into<PathBuf>) -> DockerRegistryBuilder {
+        self.storage_dir = Some(dir.into());
+        self
+    }
+
+    /// Enable the storage `redirect` middleware: blob GET and HEAD answer `307` to `base_url`'s scheme and host
+    /// with the storage path, e.g. `http://127.0.0.2:PORT/docker/registry/v2/blobs/sha256/ab/<hex>/data`
+    /// (a file under the storage directory).
+    pub fn redirect_to(mut self, base_url: impl Into<String>) -> DockerRegistryBuilder {
+        self.redirect_to = Some(base_url.into());
+        self
+    }
+
+    /// Starts the registry and waits (up to 10 s) until it answers.
+    ///
+    /// Blocks the calling thread while waiting; fine inside `#[tokio::test]`.
+    ///
+    /// # Panics
+    /// If `docker-registry` (or, for htpasswd, `htpasswd`) is not installed, if
+    /// [`DockerRegistryBuilder::client_ca`] is set without TLS, or the registry does not come up; the message
+    /// has the log's tail.
+    pub fn start(self) -> DockerRegistry {
+        assert!(self.client_ca.is_none() || self.tls.is_some(), "client_ca (mutual TLS) needs tls");
+        let binary = find_registry_binary().unwrap_or_else(|| panic!("{REGISTRY_MISSING}"));
+        let dir = tempfile::Builder::new()
+            .prefix("docker-registry-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("create temp dir: {e}"));
+        let data_dir = self.storage_dir.clone().unwrap_or_else(|| dir.path().join("data"));
+        fs::create_dir_all(&data_dir).unwrap_or_else(|e| panic!("create data dir {}: {e}", data_dir.display()));
+        let auth = write_auth_files(dir.path(), &self.auth);
+        let tls = self.write_tls_files(dir.path());
+        let config_path = dir.path().join("config.yml");
+        let log_path = dir.path().join("registry.log");
+
+        let mut last_failure = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let port = free_port(self.ip);
+            let config = RegistryConfig {
+                addr: SocketAddr::new(self.ip, port),
+                data_dir: data_dir.clone(),
+                secret: format!("registry-tests-secret-{port}"),
+                auth: auth.clone(),
+                tls: tls.clone(),
+                redirect_to: self.redirect_to.clone(),
+            };
+            fs::write(&config_path, render_config(&config))
+                .unwrap_or_else(|e| panic!("write {}: {e}", config_path.display()));
+            let log = File::create(&log_path).unwrap_or_else(|e| panic!("create {}: {e}", log_path.display()));
+            let log_for_stdout = log.try_clone().unwrap_or_else(|e| panic!("clone log handle: {e}"));
+            let mut child = Command::new(&binary)
+                .arg("serve")
+                .arg(&config_path)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log_for_stdout))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
+            match wait_ready(&mut child, config.addr, &log_path) {
+                Ok(()) => {
+                    return DockerRegistry { child, ip: self.ip, port, tls: tls.is_some(), dir, data_dir, log_path }
+                }
+                Err(failure) => {
+                    kill_and_wait(&mut child);
+                    last_failure = failure.message;
+                    if !(failure.port_taken && attempt < START_ATTEMPTS) {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("{last_failure}");
+    }
+
+    fn write_tls_files(&self, dir: &Path) -> Option<TlsConfig> {
+        let (cert, key) = self.tls.as_ref()?;
+        let write = |name: &str, content: &str| {
+            let path = dir.join(name);
+            fs::write(&path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            path
+        };
+        Some(TlsConfig {
+            cert_path: write("tls-cert.pem", cert),
+            key_path: write("tls-key.pem", key),
+            client_ca_path: self.client_ca.as_deref().map(|ca| write("tls-client-ca.pem", ca)),
+        })
+    }
+}
+
 #[derive(Debug)]
 struct StartFailure {
     port_taken: bool,
@@ -252,10 +414,11 @@ fn kill_and_wait(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn wait_ready(child: &mut Child, port: u16, log_path: &Path) -> Result<(), StartFailure> {
+/// Waits until the registry at `addr` answers. A TLS registry answers the plain-HTTP probe too: Go's server
+/// replies `400 Client sent an HTTP request to an HTTPS server` before any handshake.
+fn wait_ready(child: &mut Child, addr: SocketAddr, log_path: &Path) -> Result<(), StartFailure> {
     let deadline = Instant::now() + STARTUP_TIMEOUT;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let host = format!("127.0.0.1:{port}");
+    let host = addr.to_string();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let log = read_lossy(log_path);
@@ -335,9 +498,9 @@ fn find_registry_binary() -> Option<PathBuf> {
     })
 }
 
-/// A port that was free a moment ago (bind to port 0, read it, release it).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e}"));
+/// A port on `ip` that was free a moment ago (bind to port 0, read it, release it).
+fn free_port(ip: IpAddr) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
     listener.local_addr().unwrap_or_else(|e| panic!("local_addr: {e}")).port()
 }
 
@@ -388,6 +551,8 @@ mod tests {
                 issuer: "iss".into(),
                 cert_path: PathBuf::from("/tmp/c.pem"),
             },
+            tls: None,
+            redirect_to: None,
         };
         let yaml = render_config(&config);
         assert!(yaml.contains("rootdirectory: \"/tmp/x y/data\""));
@@ -395,6 +560,31 @@ mod tests {
         assert!(yaml.contains("  addr: \"127.0.0.1:5000\"\n"));
         assert!(yaml.contains("    rootcertbundle: \"/tmp/c.pem\"\n"));
         assert!(yaml.contains("level: warn"));
+        assert!(!yaml.contains("tls:") && !yaml.contains("middleware:"));
+    }
+
+    #[test]
+    fn config_with_tls_and_redirect() {
+        let config = RegistryConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            data_dir: PathBuf::from("/d"),
+            secret: "s".into(),
+            auth: AuthConfig::None,
+            tls: Some(TlsConfig {
+                cert_path: PathBuf::from("/t/cert.pem"),
+                key_path: PathBuf::from("/t/key.pem"),
+                client_ca_path: Some(PathBuf::from("/t/ca.pem")),
+            }),
+            redirect_to: Some("http://127.0.0.2:9/".into()),
+        };
+        let yaml = render_config(&config);
+        assert!(yaml.contains(
+            "  tls:\n    certificate: \"/t/cert.pem\"\n    key: \"/t/key.pem\"\n    clientcas:\n      - \"/t/ca.pem\"\n"
+        ));
+        assert!(yaml.contains(
+            "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: \"http://127.0.0.2:9/\"\n"
+        ));
+        assert!(!yaml.contains("auth:"));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 pub mod conformance;
 pub mod harness;
 pub mod http;
+pub mod proxy;
+pub mod tls;
 pub mod token;
 
 pub use harness::{AuthMode, DockerRegistry};

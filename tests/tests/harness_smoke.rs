@@ -204,7 +204,7 @@ async fn token_server_rejects_wrong_password() {
         .post(ts.realm())
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!(
-            "grant_type=password&username=alice&password=alice-secret&service={SERVICE}&scope=registry%3Acatalog%3A%2A"
+            "grant_type=password&username=alice&password=alice-secret&service={SERVICE}&scope=registry%3Acatalog%3A%2A&client_id=smoke"
         ))
         .send()
         .await

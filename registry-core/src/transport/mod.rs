@@ -392,8 +392,9 @@ fn http_client(
         builder = builder.read_timeout(t);
     }
     for (i, pem) in config.root_certificates.iter().enumerate() {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| Error::invalid_input(format!("root certificate #{} is not valid PEM: {e}", i + 1)))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            Error::invalid_input(format!("root certificate #{} is not valid PEM: {}", i + 1, without_pem(&chain(&e))))
+        })?;
         if certs.is_empty() {
             return Err(Error::invalid_input(format!("root certificate #{} holds no certificate", i + 1)));
         }
@@ -408,7 +409,7 @@ fn http_client(
         let identity = reqwest::Identity::from_pem(identity.expose().as_bytes()).map_err(|e| {
             Error::invalid_input(format!(
                 "client identity is not a PEM certificate with its PKCS#8 private key: {}",
-                without_pem(&e.to_string())
+                without_pem(&chain(&e))
             ))
         })?;
         builder = builder.identity(identity);
@@ -417,14 +418,37 @@ fn http_client(
         ProxyConfig::Environment => builder,
         ProxyConfig::Disabled => builder.no_proxy(),
         ProxyConfig::Url(url) => {
-            let shown = Url::parse(url).map(|u| redact_url(&u)).unwrap_or_else(|_| "<unparsable>".to_string());
+            // Like reqwest, a proxy given without a scheme is an HTTP proxy.
+            let parsed = if url.contains("://") { Url::parse(url) } else { Url::parse(&format!("http://{url}")) };
+            let shown = parsed.as_ref().map(redact_url).unwrap_or_else(|_| "<unparsable>".to_string());
+            match parsed.as_ref().map(Url::scheme) {
+                Ok("http" | "https") => {}
+                Ok(other) => {
+                    return Err(Error::invalid_input(format!(
+                        "proxy {shown} has scheme {other:?}: only http:// and https:// proxies are supported"
+                    )))
+                }
+                Err(e) => return Err(Error::invalid_input(format!("proxy URL is not valid: {e}"))),
+            }
             let proxy = reqwest::Proxy::all(url.as_str())
-                .map_err(|e| Error::invalid_input(format!("proxy {shown} is not a valid proxy URL: {e}")))?
+                .map_err(|e| Error::invalid_input(format!("proxy {shown} is not a valid proxy URL: {}", chain(&e))))?
                 .no_proxy(reqwest::NoProxy::from_env());
             builder.proxy(proxy)
         }
     };
-    builder.build().map_err(|e| Error::invalid_input(format!("cannot build HTTP client: {e}")))
+    builder.build().map_err(|e| Error::invalid_input(format!("cannot build HTTP client: {}", without_pem(&chain(&e)))))
+}
+
+/// An error and its sources, `: `-joined.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        src = s.source();
+    }
+    out
 }
 
 /// An error message with anything that looks like PEM content cut off.

@@ -32,6 +32,13 @@ pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
         io_cause |= s.is::<std::io::Error>() || detail.contains("end of file") || detail.contains("incomplete");
         src = s.source();
     }
+    if detail.contains("proxy authorization required") {
+        return Error::new(
+            ErrorKind::Unauthorized,
+            format!("{what}: the proxy requires authentication: put its credentials in the proxy URL"),
+        )
+        .with_source(e.without_url());
+    }
     let tls = tls_failure(&e);
     let kind = if tls.is_some() {
         ErrorKind::Tls
@@ -65,7 +72,7 @@ fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
         src = s.source();
     }
     let all = texts.join(" | ");
-    if all.contains("UnknownIssuer") || all.contains("certificate is not trusted") {
+    if all.contains("UnknownIssuer") || all.contains("BadSignature") || all.contains("certificate is not trusted") {
         Some(" (the server's certificate is not signed by a trusted root: add its CA with root_certificate_pem)")
     } else if all.contains("NotValidForName") || all.contains("not valid for name") {
         Some(" (the server's certificate does not name this host)")
@@ -92,6 +99,8 @@ struct ErrorBody {
 /// An [`Error`] for a non-success response: kind from the status, codes from the body (at most 64 KiB read).
 pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
     let status = resp.status().as_u16();
+    let version = resp.version();
+    let header_count = resp.headers().len();
     let content_type =
         resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = read_prefix(resp, MAX_ERROR_BODY).await;
@@ -107,7 +116,16 @@ pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
         kind = ErrorKind::Unsupported;
     }
     let mut msg = what.to_string();
-    if status == 400 && body.windows(31).any(|w| w == b"HTTP request to an HTTPS server") {
+    if status == 407 {
+        return Error::new(
+            ErrorKind::Unauthorized,
+            format!("{msg}: the proxy requires authentication: put its credentials in the proxy URL"),
+        )
+        .with_status(status);
+    }
+    // Go's TLS server answers a plain request with a bare HTTP/1.0 400 (no headers) and this text.
+    let bare_http10 = version == reqwest::Version::HTTP_10 && header_count == 0;
+    if status == 400 && (bare_http10 || body.windows(31).any(|w| w == b"HTTP request to an HTTPS server")) {
         return Error::new(ErrorKind::Protocol, format!("{msg}: the registry speaks HTTPS; do not ask for plain HTTP"))
             .with_status(status);
     }
