@@ -350,11 +350,12 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-struct RequestHead {
-    method: String,
-    target: String,
-    version: String,
-    headers: Vec<(String, String)>,
+/// The request line and headers of an HTTP/1 request (header names lowercased).
+pub(crate) struct RequestHead {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) version: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -383,7 +384,8 @@ async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, budget: &mut usize) 
     String::from_utf8(buf).map(Some).map_err(|_| invalid("non-UTF-8 header line"))
 }
 
-async fn read_head<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<Option<RequestHead>> {
+/// Reads a request head (at most 64 KiB); `None` at EOF before a request.
+pub(crate) async fn read_head<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<Option<RequestHead>> {
     let mut budget = MAX_HEAD;
     let request_line = loop {
         match read_line(reader, &mut budget).await? {

@@ -19,13 +19,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use base64::Engine as _;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-/// Largest request head (request line and headers) the proxy accepts.
-const MAX_HEAD: usize = 64 * 1024;
+use crate::http::read_head;
 
 /// Headers a proxy does not forward (hop-by-hop, or meant for the proxy itself).
 const DROPPED_HEADERS: &[&str] = &["proxy-authorization", "proxy-connection", "connection", "keep-alive"];
@@ -312,66 +311,6 @@ async fn answer(out: &mut OwnedWriteHalf, status: &str, headers: &[(&str, &str)]
     text.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
     out.write_all(text.as_bytes()).await?;
     out.shutdown().await
-}
-
-struct RequestHead {
-    method: String,
-    target: String,
-    version: String,
-    headers: Vec<(String, String)>,
-}
-
-fn invalid(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.to_owned())
-}
-
-/// Reads one LF-terminated line without CRLF; `None` at EOF before any byte.
-async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, budget: &mut usize) -> io::Result<Option<String>> {
-    let mut buf = Vec::new();
-    let n = (&mut *reader).take(*budget as u64 + 1).read_until(b'\n', &mut buf).await?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if n > *budget {
-        return Err(invalid("request head too large"));
-    }
-    *budget -= n;
-    if buf.last() != Some(&b'\n') {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated line"));
-    }
-    buf.pop();
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    String::from_utf8(buf).map(Some).map_err(|_| invalid("non-UTF-8 header line"))
-}
-
-async fn read_head<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<Option<RequestHead>> {
-    let mut budget = MAX_HEAD;
-    let Some(line) = read_line(reader, &mut budget).await? else {
-        return Ok(None);
-    };
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid("bad request line"));
-    };
-    let mut head = RequestHead {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        version: version.to_owned(),
-        headers: Vec::new(),
-    };
-    loop {
-        let line = read_line(reader, &mut budget)
-            .await?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "eof in headers"))?;
-        if line.is_empty() {
-            return Ok(Some(head));
-        }
-        let (name, value) = line.split_once(':').ok_or_else(|| invalid("bad header"))?;
-        head.headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-    }
 }
 
 #[cfg(test)]
