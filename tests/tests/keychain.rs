@@ -324,6 +324,33 @@ async fn token_registry_with_keychain_auths_entry() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn token_registry_with_keychain_registry_token_and_identity_token() {
+    let tokens = TokenIssuer::new("test-registry", "test-issuer")
+        .user("alice", "tok-pw", Access::All)
+        .identity_token("alice", "kc-identity-token")
+        .start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+    let s = Setup::new();
+
+    // `registrytoken`: sent as is once the registry asks, never exchanged.
+    let minted = tokens.issuer().token_for(Some("alice"), &["repository:kc/registrytoken:pull,push"]);
+    let config = s.config("config.json", json!({"auths": {registry.host(): {"registrytoken": minted}}}));
+    let client =
+        RemoteClient::builder(registry.host()).insecure(true).keychain(s.keychain(&[&config])).build().unwrap();
+    push_and_pull(client, "registrytoken").await;
+    assert_eq!(tokens.request_count(), 0, "a registry token is used as is");
+
+    // `identitytoken`: exchanged with the OAuth2 refresh-token grant.
+    let config = s.config("idt.json", json!({"auths": {registry.host(): {"identitytoken": "kc-identity-token"}}}));
+    let client =
+        RemoteClient::builder(registry.host()).insecure(true).keychain(s.keychain(&[&config])).build().unwrap();
+    push_and_pull(client, "identitytoken").await;
+    let requests = tokens.requests();
+    assert!(!requests.is_empty());
+    assert!(requests.iter().all(|r| r.method == "POST" && r.body_text().contains("grant_type=refresh_token")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn token_registry_with_keychain_cred_helper() {
     let (_tokens, registry) = token_registry();
     let s = Setup::new();

@@ -267,12 +267,14 @@ impl Authenticator {
             return Ok(sensitive(&format!("Bearer {}", t.expose())));
         }
         let Some(challenge) = self.current_challenge() else { return Ok(None) };
+        let credentials = self.credentials().await?;
+        if let Credentials::Bearer(t) = credentials {
+            // A registry token from the keychain (`registrytoken`), sent once the registry asked for auth.
+            return Ok(sensitive(&format!("Bearer {}", t.expose())));
+        }
         match challenge.scheme {
-            Scheme::Basic => Ok(self.credentials().await?.basic_header()),
+            Scheme::Basic => Ok(credentials.basic_header()),
             Scheme::Bearer => {
-                if let Credentials::Bearer(t) = self.credentials().await? {
-                    return Ok(sensitive(&format!("Bearer {}", t.expose())));
-                }
                 let token = self.tokens.get_or_fetch(scope, || self.fetch(&challenge, scope, false)).await?;
                 Ok(sensitive(&format!("Bearer {}", token.value.expose())))
             }
@@ -302,11 +304,12 @@ impl Authenticator {
             .cloned();
         let Some(challenge) = chosen else { return Ok(Retry::No) };
         let credentials = self.credentials().await?;
-        if let Credentials::Bearer(_) = credentials {
-            return Ok(Retry::No);
-        }
         if let Ok(mut slot) = self.challenge.write() {
             *slot = Some(challenge.clone());
+        }
+        if let Credentials::Bearer(_) = credentials {
+            // A static token: send it if this request went without it, else nothing more can be done.
+            return Ok(if sent.is_none() { Retry::Once } else { Retry::No });
         }
         match challenge.scheme {
             Scheme::Basic if credentials.basic_header().is_some() => Ok(Retry::Once),
