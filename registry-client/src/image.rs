@@ -23,6 +23,12 @@ pub const MAX_CONFIG_SIZE: usize = 8 * 1024 * 1024;
 pub trait BlobSource: Send + Sync + fmt::Debug {
     /// Open the blob `digest` of `size` bytes as a verified stream.
     async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream>;
+
+    /// The registry repository the blobs are read from, when they come from one: a push to another repository
+    /// of the same registry then asks the registry to mount each blob from there instead of uploading it.
+    fn repository(&self) -> Option<&Repository> {
+        None
+    }
 }
 
 /// Blobs held in memory, keyed by their digest (computed on insert, so always right).
@@ -90,6 +96,10 @@ impl RemoteBlobs {
 impl BlobSource for RemoteBlobs {
     async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
         self.api.get_blob(&self.repository, digest, Some(size)).await
+    }
+
+    fn repository(&self) -> Option<&Repository> {
+        Some(&self.repository)
     }
 }
 

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+mod artifact;
 mod builder;
 mod client;
 mod image;
@@ -23,9 +24,12 @@ mod platform;
 mod remote;
 mod resolve;
 mod scope;
+mod transfer;
+mod write;
 
+pub use artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 pub use builder::{index_of, ImageBuilder};
-pub use client::Client;
+pub use client::{digest_reference, Client};
 pub use image::{BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
@@ -33,6 +37,7 @@ pub use platform::Platform;
 pub use remote::{RemoteClient, RemoteClientBuilder};
 pub use resolve::resolve_image_manifest;
 pub use scope::ClientScope;
+pub use transfer::{ProgressEvent, ProgressFn, TransferOptions};
 
 /// The attribute for implementing [`Client`] or [`BlobSource`] without depending on `async-trait` yourself.
 pub use async_trait::async_trait;

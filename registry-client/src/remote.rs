@@ -4,15 +4,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::stream::FuturesUnordered;
+use futures::TryStreamExt;
 use oci_spec::image::{Descriptor, ImageConfiguration};
-use registry_core::api::{Page, RegistryApi};
+use registry_core::api::{BlobPushed, Page, RegistryApi};
 use registry_core::auth::{Credentials, Keychain, Secret};
 use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
 use registry_core::{Digest, Error, ErrorKind, Reference, Repository, Result};
 
+use crate::artifact::Artifact;
 use crate::client::Client;
 use crate::image::{Image, RemoteBlobs, MAX_CONFIG_SIZE};
 use crate::manifest_result::ManifestResult;
@@ -20,13 +21,13 @@ use crate::options::{ImageOptions, ListOptions};
 use crate::platform::Platform;
 use crate::resolve::resolve_image_manifest;
 use crate::scope::ClientScope;
+use crate::transfer::{ProgressEvent, TransferOptions, Transfers};
+use crate::write;
 
 /// The most pages one list call follows (a guard against a registry that never stops paginating).
 const MAX_PAGES: usize = 100_000;
 /// The largest page size asked of a registry (distribution's catalog maximum).
 const CATALOG_PAGE: usize = 1000;
-/// Blobs of one image uploaded at once.
-const PUSH_CONCURRENCY: usize = 4;
 
 /// A [`Client`] talking to a registry over HTTP(S).
 ///
@@ -35,6 +36,7 @@ const PUSH_CONCURRENCY: usize = 4;
 pub struct RemoteClient {
     api: RegistryApi,
     scope: ClientScope,
+    transfers: Arc<Transfers>,
 }
 
 /// Builds a [`RemoteClient`]. Invalid settings are an error from [`RemoteClientBuilder::build`], never ignored.
@@ -52,9 +54,25 @@ pub struct RemoteClientBuilder {
     tls_skip_verify: bool,
     client_identity: Option<Secret>,
     proxy: ProxyConfig,
+    transfer: TransferOptions,
 }
 
 impl RemoteClientBuilder {
+    /// How blobs move: at most this many at once, this many bytes in flight, progress to this callback (see
+    /// [`TransferOptions`]). The limits are shared by the client's clones and `with_segment` children. Zero limits
+    /// are an error from `build()`.
+    pub fn transfer(mut self, options: TransferOptions) -> RemoteClientBuilder {
+        self.transfer = options;
+        self
+    }
+
+    /// Report transfers to `callback` (blob started, bytes so far, blob done / skipped / mounted, manifest pushed):
+    /// shorthand for [`TransferOptions::progress`] on the options set so far.
+    pub fn progress(mut self, callback: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> RemoteClientBuilder {
+        self.transfer = self.transfer.progress(callback);
+        self
+    }
+
     /// Plain HTTP instead of HTTPS (only for registries you know serve HTTP; there is no silent fallback).
     pub fn insecure(mut self, insecure: bool) -> RemoteClientBuilder {
         self.insecure = insecure;
@@ -177,8 +195,10 @@ impl RemoteClientBuilder {
             config.connect_timeout = t;
             config.read_timeout = Some(t);
         }
-        let api = RegistryApi::new(registry, config)?;
-        Ok(RemoteClient { api, scope })
+        let blob_config = self.transfer.get_blob_config().clone();
+        let transfers = Arc::new(self.transfer.start()?);
+        let api = RegistryApi::new(registry, config)?.with_transfer_config(blob_config)?;
+        Ok(RemoteClient { api, scope, transfers })
     }
 }
 
@@ -197,6 +217,7 @@ impl RemoteClient {
             tls_skip_verify: false,
             client_identity: None,
             proxy: ProxyConfig::Environment,
+            transfer: TransferOptions::default(),
         }
     }
 
@@ -230,31 +251,52 @@ impl RemoteClient {
         Image::from_parts(manifest, config, Arc::new(RemoteBlobs::new(self.api.clone(), repo)))
     }
 
-    /// Upload one blob of `image` unless the target has it.
+    /// Get one blob of `image` into `repo` unless it is there, within the client's transfer limits (a job slot for
+    /// the check and the transfer, `min(size, budget)` bytes of the budget for the transfer): mounted when the
+    /// image comes from another repository of the same registry, else uploaded, read again from the image when
+    /// the upload must start over.
     async fn push_blob(&self, repo: &Repository, image: &Image, desc: &Descriptor) -> Result<()> {
         let digest = descriptor_digest(desc)?;
+        let size = desc.size();
+        let t = &self.transfers;
+        let mut slot = t.job().await?;
+        let progress = t.blob(&digest, size);
         if self.api.blob_exists(repo, &digest).await?.is_some() {
             tracing::debug!(%digest, "blob already present, skipped");
+            progress.emit(|digest, size| ProgressEvent::BlobSkipped { digest, size });
             return Ok(());
         }
-        let stream = image.open_blob(desc).await?;
-        self.api.upload_blob(repo, &digest, desc.size(), stream).await
+        t.reserve(&mut slot, size).await?;
+        let open = || async { Ok(progress.track(image.open_blob(desc).await?)) };
+        let mount_from = image.source().repository().filter(|from| from.registry() == repo.registry() && *from != repo);
+        let outcome = match mount_from {
+            Some(from) => self.api.mount_or_upload(repo, &digest, size, from, open).await?,
+            _ => self.api.upload_blob_from(repo, &digest, size, open).await?,
+        };
+        match (outcome, mount_from) {
+            (BlobPushed::Mounted, Some(from)) => {
+                progress.emit(|digest, size| ProgressEvent::BlobMounted { digest, size, from: from.to_string() })
+            }
+            _ => progress.emit(|digest, size| ProgressEvent::BlobDone { digest, size }),
+        }
+        Ok(())
     }
 
-    /// Push `image` under `target` (a tag or its own digest): layers the registry lacks (several at once), then
-    /// the config, then the manifest, whose digest must come out equal to the image's.
+    /// Push `image` under `target` (a tag or its own digest): the blobs (layers and config) the registry lacks,
+    /// several at once within the client's [`TransferOptions`], then the manifest, whose digest must come out
+    /// equal to the image's. The first failure cancels the uploads still running.
     async fn push_image_to(&self, target: &Reference, image: &Image) -> Result<()> {
         let repo = target.repository().clone();
-        let uploads: Vec<BoxFuture<'_, Result<()>>> =
-            image.layers().iter().map(|d| self.push_blob(&repo, image, d).boxed()).collect();
-        futures::stream::iter(uploads)
-            .buffer_unordered(PUSH_CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await
-            .map_err(|e| e.context(format!("push {target}")))?;
-        self.push_blob(&repo, image, image.config_descriptor())
-            .await
-            .map_err(|e| e.context(format!("push {target} config")))?;
+        let blobs: Vec<&Descriptor> = image.layers().iter().chain(std::iter::once(image.config_descriptor())).collect();
+        let t = &self.transfers;
+        t.emit(|| ProgressEvent::PushStarted {
+            reference: target.to_string(),
+            blobs: blobs.len(),
+            bytes: blobs.iter().map(|d| d.size()).sum(),
+        });
+        // Every blob is started at once: the job and byte semaphores admit them in order.
+        let uploads: FuturesUnordered<_> = blobs.into_iter().map(|d| self.push_blob(&repo, image, d)).collect();
+        uploads.try_collect::<Vec<()>>().await.map_err(|e| e.context(format!("push {target}")))?;
         let m = image.raw_manifest();
         let pushed = self.api.put_manifest(target, m.media_type(), m.bytes().clone()).await?;
         if &pushed != image.digest() {
@@ -263,32 +305,7 @@ impl RemoteClient {
                 format!("pushed {target} as {pushed}, but the image's digest is {}", image.digest()),
             ));
         }
-        Ok(())
-    }
-
-    /// Push an index under `tag`: each image of `children` by its digest, then the index. Every entry of the index
-    /// must be one of `children` (so nothing it points to is missing on the target).
-    pub async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
-        let target = Reference::with_tag(self.repository()?, tag).map_err(Error::from)?;
-        let entries = index
-            .as_index()
-            .ok_or_else(|| Error::invalid_input(format!("{} is not an index", index.digest())))?
-            .manifests();
-        for entry in entries {
-            let digest = descriptor_digest(entry)?;
-            let child = children.iter().find(|c| c.digest() == &digest).ok_or_else(|| {
-                Error::invalid_input(format!("index entry {digest} is not among the images given to push_index"))
-            })?;
-            let by_digest = Reference::with_digest(target.repository().clone(), digest);
-            self.push_image_to(&by_digest, child).await?;
-        }
-        let pushed = self.api.put_manifest(&target, index.media_type(), index.bytes().clone()).await?;
-        if &pushed != index.digest() {
-            return Err(Error::new(
-                ErrorKind::DigestMismatch,
-                format!("pushed index {target} as {pushed}, expected {}", index.digest()),
-            ));
-        }
+        t.emit(|| ProgressEvent::ManifestPushed { reference: target.to_string(), digest: pushed.clone() });
         Ok(())
     }
 
@@ -327,7 +344,11 @@ impl RemoteClient {
 #[async_trait::async_trait]
 impl Client for RemoteClient {
     fn with_segment(&self, segment: &str) -> Arc<dyn Client> {
-        Arc::new(RemoteClient { api: self.api.clone(), scope: self.scope.join(segment) })
+        Arc::new(RemoteClient {
+            api: self.api.clone(),
+            scope: self.scope.join(segment),
+            transfers: self.transfers.clone(),
+        })
     }
 
     fn get_registry(&self) -> String {
@@ -365,6 +386,50 @@ impl Client for RemoteClient {
     async fn push_image(&self, tag: &str, image: &Image) -> Result<()> {
         let target = Reference::with_tag(self.repository()?, tag).map_err(Error::from)?;
         self.push_image_to(&target, image).await
+    }
+
+    async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
+        let target = Reference::with_tag(self.repository()?, tag).map_err(Error::from)?;
+        let entries = index
+            .as_index()
+            .ok_or_else(|| Error::invalid_input(format!("{} is not an index", index.digest())))?
+            .manifests();
+        for entry in entries {
+            let digest = descriptor_digest(entry)?;
+            let child = children.iter().find(|c| c.digest() == &digest).ok_or_else(|| {
+                Error::invalid_input(format!("index entry {digest} is not among the images given to push_index"))
+            })?;
+            let by_digest = Reference::with_digest(target.repository().clone(), digest);
+            self.push_image_to(&by_digest, child).await?;
+        }
+        let pushed = self.api.put_manifest(&target, index.media_type(), index.bytes().clone()).await?;
+        if &pushed != index.digest() {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("pushed index {target} as {pushed}, expected {}", index.digest()),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn tag_image(&self, reference: &str, new_tag: &str) -> Result<()> {
+        write::tag_image(self, reference, new_tag).await
+    }
+
+    async fn delete_tag(&self, tag: &str) -> Result<()> {
+        write::delete_tag(self, tag).await
+    }
+
+    async fn delete_by_digest(&self, digest: &str) -> Result<()> {
+        write::delete_by_digest(self, digest).await
+    }
+
+    async fn list_referrers(&self, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
+        write::list_referrers(self, digest, artifact_type).await
+    }
+
+    async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest> {
+        write::push_artifact(self, artifact).await
     }
 
     async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>> {

@@ -111,6 +111,7 @@ struct Inner {
     status: Option<u16>,
     codes: Vec<RegistryErrorCode>,
     attempts: u32,
+    retry_after: Option<std::time::Duration>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -124,6 +125,7 @@ impl Error {
                 status: None,
                 codes: Vec::new(),
                 attempts: 1,
+                retry_after: None,
                 source: None,
             }),
         }
@@ -214,6 +216,18 @@ impl Error {
     /// Whether the registry's error body has `code` (e.g. `"MANIFEST_UNKNOWN"`).
     pub fn has_code(&self, code: &str) -> bool {
         self.inner.codes.iter().any(|c| c.code == code)
+    }
+
+    /// Record how long the registry asked to wait before trying again (its `Retry-After`).
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Error {
+        self.inner.retry_after = wait;
+        self
+    }
+
+    /// How long the registry asked to wait before trying again (`Retry-After` on its answer), if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.inner.retry_after
     }
 
     /// How many attempts were made (1 unless the request was retried).

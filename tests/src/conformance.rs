@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use registry_client::{Client, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform};
+use registry_client::{
+    index_of, Artifact, Client, Descriptor, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform,
+};
 
 /// `client` scoped to the root segment `name`, as the checks take it (one root per run, so runs can share a
 /// registry).
@@ -280,6 +282,199 @@ pub async fn check_index_platforms(repo: Arc<dyn Client>, tag: &str, amd: &Image
     assert_eq!(by_digest.digest(), arm.digest());
 }
 
+/// Tags as they are listed, or a panic saying what failed.
+async fn tags_of(repo: &Arc<dyn Client>, what: &str) -> Vec<String> {
+    ok(repo.list_tags(ListOptions::default()).await, &format!("list_tags {what}"))
+}
+
+/// `tag_image` points a new tag at an existing reference (a tag or a digest) without changing the digest, moves an
+/// existing tag, and refuses what does not exist or is malformed.
+pub async fn check_tag_image(root: Arc<dyn Client>) {
+    let repo = root.with_segment("tagging");
+    let image = small_image("tag-image", 2);
+    let other = small_image("tag-image-other", 1);
+    ok(repo.push_image("v1", &image).await, "push v1");
+    ok(repo.push_image("other", &other).await, "push other");
+    ok(repo.tag_image("v1", "stable").await, "tag v1 as stable");
+    assert_eq!(&ok(repo.get_digest("stable").await, "get_digest stable"), image.digest(), "same digest");
+    let m = ok(repo.get_manifest("stable").await, "get_manifest stable");
+    assert_eq!(m.bytes(), &image.raw_manifest().bytes()[..], "same bytes");
+    ok(repo.tag_image(&format!("@{}", image.digest()), "pinned").await, "tag by digest");
+    assert_eq!(&ok(repo.get_digest("pinned").await, "get_digest pinned"), image.digest());
+    let got = ok(repo.get_image("pinned", ImageOptions::default()).await, "get_image pinned");
+    assert_eq!(layer_bytes(&got, 1).await, layer_bytes(&image, 1).await, "layers readable through the new tag");
+    // Moving an existing tag.
+    ok(repo.tag_image("other", "stable").await, "move stable to other");
+    assert_eq!(&ok(repo.get_digest("stable").await, "get_digest moved"), other.digest());
+    assert_eq!(&ok(repo.get_digest("v1").await, "v1 stays"), image.digest());
+    assert_eq!(tags_of(&repo, "after tagging").await, vec!["other", "pinned", "stable", "v1"]);
+    expect_kind(repo.tag_image("absent", "x").await, ErrorKind::NotFound, "tag_image of a missing tag");
+    let missing = format!("@sha256:{}", "1".repeat(64));
+    expect_kind(repo.tag_image(&missing, "x").await, ErrorKind::NotFound, "tag_image of a missing digest");
+    expect_kind(repo.tag_image("v1", "bad:tag").await, ErrorKind::InvalidInput, "malformed new tag");
+    expect_kind(repo.check_image_exists("x").await, ErrorKind::NotFound, "failed tag_image created nothing");
+}
+
+/// `delete_tag` removes one tag: the image, its other tags, other images and the blobs stay; a missing tag is
+/// `NotFound`; deleting an image's last tag leaves it reachable by digest.
+pub async fn check_delete_tag(root: Arc<dyn Client>) {
+    let repo = root.with_segment("deltag");
+    let image = small_image("delete-tag", 2);
+    let other = small_image("delete-tag-other", 1);
+    for t in ["v1", "v2", "v3"] {
+        ok(repo.push_image(t, &image).await, "push");
+    }
+    ok(repo.push_image("w", &other).await, "push w");
+    ok(repo.delete_tag("v1").await, "delete_tag v1");
+    assert_eq!(tags_of(&repo, "after delete_tag").await, vec!["v2", "v3", "w"]);
+    expect_kind(repo.get_digest("v1").await, ErrorKind::NotFound, "deleted tag");
+    expect_kind(repo.check_image_exists("v1").await, ErrorKind::NotFound, "deleted tag exists?");
+    for reference in ["v2".to_string(), "v3".to_string(), format!("@{}", image.digest())] {
+        assert_eq!(&ok(repo.get_digest(&reference).await, "the image stays"), image.digest(), "{reference}");
+        let got = ok(repo.get_image(&reference, ImageOptions::default()).await, "get_image after delete_tag");
+        for i in 0..2 {
+            assert_eq!(layer_bytes(&got, i).await, layer_bytes(&image, i).await, "{reference}: blobs stay");
+        }
+    }
+    assert_eq!(&ok(repo.get_digest("w").await, "the other image stays"), other.digest());
+    expect_kind(repo.delete_tag("v1").await, ErrorKind::NotFound, "delete_tag twice");
+    expect_kind(repo.delete_tag("never").await, ErrorKind::NotFound, "delete_tag of a missing tag");
+    expect_kind(repo.delete_tag("bad:tag").await, ErrorKind::InvalidInput, "delete_tag of a malformed tag");
+    // The image's last tag: the image stays, by digest.
+    ok(repo.delete_tag("w").await, "delete_tag w");
+    ok(repo.check_image_exists(&format!("@{}", other.digest())).await, "untagged image by digest");
+    assert_eq!(tags_of(&repo, "after the last tag of w").await, vec!["v2", "v3"]);
+    // A tag given back after deletion works again.
+    ok(repo.tag_image("v2", "v1").await, "tag v1 again");
+    assert_eq!(&ok(repo.get_digest("v1").await, "v1 again"), image.digest());
+}
+
+/// `delete_by_digest` removes the manifest and every tag on it; other images stay, blobs they share included; the
+/// digest may come with or without `@`; a missing digest is `NotFound`, a tag is `InvalidInput`.
+pub async fn check_delete_by_digest(root: Arc<dyn Client>) {
+    let repo = root.with_segment("deldigest");
+    let shared_layer = Bytes::from_static(b"a layer both images have");
+    let build = |seed: &str| {
+        ImageBuilder::new().layer(shared_layer.clone()).layer(Bytes::from(seed.as_bytes().to_vec())).label("s", seed)
+    };
+    let (a, b) = match (build("delete-a").build(), build("delete-b").build()) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => panic!("building images: {e}"),
+    };
+    ok(repo.push_image("a1", &a).await, "push a1");
+    ok(repo.push_image("a2", &a).await, "push a2");
+    ok(repo.push_image("b1", &b).await, "push b1");
+    ok(repo.delete_by_digest(a.digest().as_str()).await, "delete_by_digest a");
+    for reference in ["a1".to_string(), "a2".to_string(), format!("@{}", a.digest())] {
+        expect_kind(repo.check_image_exists(&reference).await, ErrorKind::NotFound, &format!("{reference} deleted"));
+    }
+    assert_eq!(tags_of(&repo, "after delete_by_digest").await, vec!["b1"]);
+    let got = ok(repo.get_image("b1", ImageOptions::default()).await, "the other image stays");
+    assert_eq!(layer_bytes(&got, 0).await, shared_layer.to_vec(), "a shared blob stays");
+    assert_eq!(layer_bytes(&got, 1).await, b"delete-b".to_vec());
+    expect_kind(repo.delete_by_digest(a.digest().as_str()).await, ErrorKind::NotFound, "delete twice");
+    let missing = format!("sha256:{}", "2".repeat(64));
+    expect_kind(repo.delete_by_digest(&missing).await, ErrorKind::NotFound, "delete a missing digest");
+    expect_kind(repo.delete_by_digest("b1").await, ErrorKind::InvalidInput, "a tag is no digest");
+    expect_kind(repo.delete_by_digest("sha256:xyz").await, ErrorKind::InvalidInput, "a malformed digest");
+    ok(repo.delete_by_digest(&format!("@{}", b.digest())).await, "delete_by_digest @b");
+    assert_eq!(tags_of(&repo, "with every tag gone").await, Vec::<String>::new());
+}
+
+/// `push_index` through the trait: the children by digest, then the index; reads back like any index. An index
+/// with an entry missing from the children, or a manifest that is no index, is refused before anything is
+/// tagged.
+pub async fn check_push_index(root: Arc<dyn Client>) {
+    let repo = root.with_segment("pushindex");
+    let (amd, arm) = two_platform_images();
+    let index = ok(index_of(&[&amd, &arm]), "index_of");
+    let e = expect_kind(
+        repo.push_index("v1", &index, std::slice::from_ref(&amd)).await,
+        ErrorKind::InvalidInput,
+        "index with a child missing",
+    );
+    assert!(e.to_string().contains(arm.digest().as_str()), "names the missing child: {e}");
+    expect_kind(
+        repo.push_index("v1", amd.raw_manifest(), std::slice::from_ref(&amd)).await,
+        ErrorKind::InvalidInput,
+        "an image manifest as index",
+    );
+    expect_kind(repo.check_image_exists("v1").await, ErrorKind::NotFound, "nothing tagged by a refused push_index");
+    ok(repo.push_index("v1", &index, &[arm.clone(), amd.clone()]).await, "push_index");
+    ok(repo.push_index("v1", &index, &[amd.clone(), arm.clone()]).await, "push_index again");
+    check_index_platforms(repo.clone(), "v1", &amd, &arm, index.digest()).await;
+    assert_eq!(tags_of(&repo, "after push_index").await, vec!["v1"], "children are pushed untagged");
+    ok(repo.check_image_exists(&format!("@{}", amd.digest())).await, "child by digest");
+}
+
+fn artifact_types(found: &[Descriptor]) -> Vec<(String, Option<String>)> {
+    let mut v: Vec<(String, Option<String>)> =
+        found.iter().map(|d| (d.digest().to_string(), d.artifact_type().as_ref().map(|t| t.to_string()))).collect();
+    v.sort();
+    v
+}
+
+/// Referrers: two artifacts of different types pushed with a subject are listed (with their type, size and
+/// annotations), filtered by type, deduplicated when pushed again, readable as manifests, and gone from the list
+/// once deleted; a digest without referrers, or a repository that does not exist, has none.
+pub async fn check_referrers(root: Arc<dyn Client>) {
+    let repo = root.with_segment("referrers");
+    let image = small_image("referrers", 1);
+    ok(repo.push_image("v1", &image).await, "push the subject");
+    let subject = ok(image.raw_manifest().descriptor(), "subject descriptor");
+    const SIG: &str = "application/vnd.example.signature.v1+json";
+    const SBOM: &str = "application/spdx+json";
+    let sig = ok(
+        Artifact::builder(SIG)
+            .subject(subject.clone())
+            .layer(&b"{\"signature\":\"c2ln\"}"[..], "application/vnd.example.signature.v1+json")
+            .annotation("test.kind", "signature")
+            .build(),
+        "build the signature",
+    );
+    let sbom = ok(Artifact::builder(SBOM).subject(subject).build(), "build the sbom");
+    let d = image.digest().as_str();
+    assert!(ok(repo.list_referrers(d, None).await, "referrers before any").is_empty(), "none yet");
+    assert_eq!(&ok(repo.push_artifact(&sig).await, "push the signature"), sig.digest());
+    assert_eq!(&ok(repo.push_artifact(&sbom).await, "push the sbom"), sbom.digest());
+    ok(repo.push_artifact(&sig).await, "push the signature again");
+
+    let all = ok(repo.list_referrers(d, None).await, "list_referrers");
+    let expected = |list: &[&Artifact]| {
+        let mut v: Vec<(String, Option<String>)> =
+            list.iter().map(|a| (a.digest().to_string(), Some(a.artifact_type().to_string()))).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(artifact_types(&all), expected(&[&sig, &sbom]), "both, once each");
+    let listed_sig = all.iter().find(|x| x.digest().as_ref() == sig.digest().as_str());
+    let listed_sig = listed_sig.unwrap_or_else(|| panic!("signature not listed: {all:?}"));
+    assert_eq!(listed_sig.size(), sig.raw_manifest().size(), "size of the listed manifest");
+    assert_eq!(listed_sig.media_type().to_string(), sig.raw_manifest().media_type());
+    let annotation = listed_sig.annotations().as_ref().and_then(|a| a.get("test.kind")).cloned();
+    assert_eq!(annotation.as_deref(), Some("signature"), "annotations listed");
+    let with_at = ok(repo.list_referrers(&format!("@{d}"), None).await, "list_referrers with @");
+    assert_eq!(artifact_types(&with_at), artifact_types(&all));
+
+    let only_sbom = ok(repo.list_referrers(d, Some(SBOM)).await, "list_referrers of the sbom type");
+    assert_eq!(artifact_types(&only_sbom), expected(&[&sbom]), "filtered by artifactType");
+    let none = ok(repo.list_referrers(d, Some("application/x-nothing")).await, "list_referrers of another type");
+    assert!(none.is_empty(), "{none:?}");
+    assert!(ok(repo.list_referrers(sig.digest().as_str(), None).await, "referrers of the signature").is_empty());
+    let nowhere = root.with_segment("no-such-referrers-repository");
+    assert!(ok(nowhere.list_referrers(d, None).await, "referrers in a missing repository").is_empty());
+    expect_kind(repo.list_referrers("v1", None).await, ErrorKind::InvalidInput, "a tag is no digest");
+
+    // The artifact is a manifest like any other.
+    let m = ok(repo.get_manifest(&format!("@{}", sig.digest())).await, "get_manifest of the signature");
+    assert_eq!(m.bytes(), &sig.raw_manifest().bytes()[..]);
+    // Deleting a referrer removes it from the list.
+    ok(repo.delete_by_digest(sig.digest().as_str()).await, "delete the signature");
+    let left = ok(repo.list_referrers(d, None).await, "list_referrers after the delete");
+    assert_eq!(artifact_types(&left), expected(&[&sbom]), "the deleted referrer is gone");
+    assert_eq!(&ok(repo.get_digest("v1").await, "the subject stays"), image.digest());
+}
+
 /// Every check of the suite, in order.
 pub async fn run_all(root: Arc<dyn Client>) {
     check_segments(root.with_segment("segments")).await;
@@ -287,4 +482,9 @@ pub async fn run_all(root: Arc<dyn Client>) {
     check_not_found(root.with_segment("nf")).await;
     check_tag_pagination(root.with_segment("pg")).await;
     check_repository_listing(root.with_segment("rl")).await;
+    check_tag_image(root.with_segment("ti")).await;
+    check_delete_tag(root.with_segment("dt")).await;
+    check_delete_by_digest(root.with_segment("dd")).await;
+    check_push_index(root.with_segment("pi")).await;
+    check_referrers(root.with_segment("rf")).await;
 }

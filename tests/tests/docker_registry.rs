@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use registry_client::core::reference::Repository;
-use registry_client::{index_of, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, RemoteClient};
+use registry_client::core::reference::{Reference, Repository};
+use registry_client::{index_of, Artifact, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, RemoteClient};
 use registry_tests::conformance::{self, root, small_image};
 use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer};
 
@@ -190,4 +190,116 @@ async fn refused_connection_is_io_error() {
     assert_eq!(e.kind(), ErrorKind::Io, "{e}");
     assert!(e.to_string().contains("connect"), "{e}");
     assert_eq!(e.attempts(), 2);
+}
+
+/// The manifest revisions docker-registry 2.8.2 keeps for `repo` (one directory per manifest it still links).
+fn manifest_revisions(registry: &DockerRegistry, repo: &str) -> Vec<String> {
+    let dir = registry.data_dir().join(format!("docker/registry/v2/repositories/{repo}/_manifests/revisions/sha256"));
+    let mut revisions: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                // A deleted revision loses its `link` file (the directory may stay).
+                .filter(|e| e.path().join("link").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    revisions.sort();
+    revisions
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_tag_goes_through_a_placeholder() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let remote = client(&registry).build().unwrap();
+    let repo = root(remote.clone(), "placeholder").with_segment("app");
+    let image = small_image("placeholder", 2);
+    for t in ["v1", "v2", "keep"] {
+        repo.push_image(t, &image).await.unwrap();
+    }
+    // The fact the client works around: 2.8.2 refuses DELETE by tag with a 400.
+    let path = Repository::parse(&format!("{}/placeholder/app", registry.host())).unwrap();
+    let by_tag = Reference::with_tag(path.clone(), "v1").unwrap();
+    let e = remote.api().delete_manifest(&by_tag).await.unwrap_err();
+    assert_eq!((e.kind(), e.status()), (ErrorKind::Unsupported, Some(400)), "{e}");
+    // What the revision check sees: a second manifest, then its deletion by digest.
+    let other = small_image("placeholder-other", 1);
+    repo.push_image("other", &other).await.unwrap();
+    assert_eq!(manifest_revisions(&registry, "placeholder/app").len(), 2);
+    repo.delete_by_digest(other.digest().as_str()).await.unwrap();
+    assert_eq!(manifest_revisions(&registry, "placeholder/app"), vec![image.digest().hex().to_string()]);
+
+    repo.delete_tag("v1").await.unwrap();
+    assert_eq!(repo.list_tags(ListOptions::default()).await.unwrap(), vec!["keep", "v2"]);
+    assert_eq!(repo.get_digest("v1").await.unwrap_err().kind(), ErrorKind::NotFound);
+    for reference in ["v2".to_string(), "keep".to_string(), format!("@{}", image.digest())] {
+        let got = repo.get_image(&reference, ImageOptions::default()).await.unwrap();
+        assert_eq!(got.digest(), image.digest(), "{reference}");
+        assert_eq!(
+            got.blob_bytes(&got.layers()[1]).await.unwrap(),
+            image.blob_bytes(&image.layers()[1]).await.unwrap()
+        );
+    }
+    // The placeholder the tag pointed at on the way was deleted too: only the image's revision is linked.
+    assert_eq!(manifest_revisions(&registry, "placeholder/app"), vec![image.digest().hex().to_string()]);
+    // The same for the image's last tags, and for a missing tag.
+    repo.delete_tag("v2").await.unwrap();
+    repo.delete_tag("keep").await.unwrap();
+    assert_eq!(repo.list_tags(ListOptions::default()).await.unwrap(), Vec::<String>::new());
+    repo.check_image_exists(&format!("@{}", image.digest())).await.unwrap();
+    assert_eq!(repo.delete_tag("v1").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(manifest_revisions(&registry, "placeholder/app"), vec![image.digest().hex().to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_by_digest_and_token_scopes() {
+    // DELETE needs the `delete` action in the token; a pull/push account is Denied and nothing changes.
+    let tokens = TokenIssuer::new("test-registry", "test-issuer")
+        .user("alice", "tok-pw", Access::All)
+        .user("pusher", "push-pw", Access::PullPush)
+        .start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+    let alice = root(client(&registry).basic_auth("alice", "tok-pw").build().unwrap(), "del").with_segment("app");
+    let pusher = root(client(&registry).basic_auth("pusher", "push-pw").build().unwrap(), "del").with_segment("app");
+    let image = small_image("token-delete", 1);
+    pusher.push_image("v1", &image).await.unwrap();
+    pusher.push_image("v2", &image).await.unwrap();
+    let e = pusher.delete_by_digest(image.digest().as_str()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    let e = pusher.delete_tag("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied, "{e}");
+    assert_eq!(pusher.list_tags(ListOptions::default()).await.unwrap(), vec!["v1", "v2"], "nothing changed");
+    alice.delete_tag("v1").await.unwrap();
+    assert_eq!(alice.list_tags(ListOptions::default()).await.unwrap(), vec!["v2"]);
+    alice.delete_by_digest(&format!("@{}", image.digest())).await.unwrap();
+    assert_eq!(alice.list_tags(ListOptions::default()).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        alice.check_image_exists(&format!("@{}", image.digest())).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn referrers_through_the_tag_schema() {
+    // 2.8.2 has no referrers API: the endpoint is a 404, and the client keeps `sha256-<hex>` up to date.
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let remote = client(&registry).build().unwrap();
+    let repo = root(remote.clone(), "refs").with_segment("app");
+    let image = small_image("refs", 1);
+    repo.push_image("v1", &image).await.unwrap();
+    let path = Repository::parse(&format!("{}/refs/app", registry.host())).unwrap();
+    assert!(remote.api().referrers_page(&path, image.digest(), None).await.unwrap().is_none(), "no referrers API");
+    let subject = image.raw_manifest().descriptor().unwrap();
+    let sig = Artifact::builder("application/x-sig").subject(subject.clone()).layer(&b"sig"[..], "text/plain");
+    let sig = sig.build().unwrap();
+    repo.push_artifact(&sig).await.unwrap();
+    let tag = registry_client::core::api::referrers_tag(image.digest());
+    assert_eq!(repo.list_tags(ListOptions::default()).await.unwrap(), vec![tag.clone(), "v1".to_string()]);
+    let index = repo.get_manifest(&tag).await.unwrap();
+    assert!(index.is_index());
+    assert_eq!(index.as_index().unwrap().manifests()[0].digest().to_string(), sig.digest().to_string());
+    let listed = repo.list_referrers(image.digest().as_str(), Some("application/x-sig")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].digest().to_string(), sig.digest().to_string());
 }

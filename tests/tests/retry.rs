@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use registry_client::{Client, Image, ImageBuilder, ImageOptions, RemoteClient};
+use registry_client::{Client, Image, ImageBuilder, ImageOptions, RemoteClient, TransferOptions};
+use registry_core::api::TransferConfig;
 use registry_core::manifest::media_type;
 use registry_core::transport::RetryConfig;
 use registry_core::{Digest, Error, ErrorKind};
@@ -394,6 +395,8 @@ fn push_registry(
             assert_eq!(Digest::sha256(&req.body).to_string(), digest, "uploaded bytes do not match");
             TestResponse::new(201).header("Docker-Content-Digest", digest)
         }
+        // An abandoned upload session is cancelled.
+        ("DELETE", p) if p.starts_with("/v2/repo/blobs/uploads/") => TestResponse::new(204),
         ("PUT", "/v2/repo/manifests/v1") => {
             let n = manifest_puts.fetch_add(1, Ordering::SeqCst);
             if let Some(r) = manifest_put(n) {
@@ -421,21 +424,56 @@ async fn push_succeeds_against_the_fake_registry() {
     assert_eq!(manifest.header("content-type"), Some(media_type::OCI_MANIFEST));
 }
 
+/// The most PUTs of one blob (by its `digest` parameter) the server saw.
+fn max_puts_per_blob(server: &TestServer) -> usize {
+    let mut per_digest = std::collections::HashMap::<String, usize>::new();
+    for r in server.requests() {
+        if r.method == "PUT" && r.path().starts_with("/v2/repo/blobs/uploads/") {
+            *per_digest.entry(r.query_param("digest").unwrap_or_default()).or_default() += 1;
+        }
+    }
+    per_digest.values().copied().max().unwrap_or(0)
+}
+
+fn client_without_upload_recovery(addr: SocketAddr) -> Arc<dyn Client> {
+    let no_recovery = TransferOptions::new().blob_config(TransferConfig::default().upload_retries(0));
+    RemoteClient::builder(format!("127.0.0.1:{}", addr.port()))
+        .insecure(true)
+        .retry(fast_retry())
+        .transfer(no_recovery)
+        .build()
+        .unwrap()
+        .with_segment("repo")
+}
+
+/// A streamed PUT is never replayed by the transport; the upload starts over from its source, a bounded number of
+/// times (`upload_retries`), and a failed push pushes no manifest.
 #[tokio::test(flavor = "multi_thread")]
-async fn streamed_blob_put_is_not_retried() {
+async fn streamed_blob_put_is_not_replayed_and_restarts_are_bounded() {
     let server = push_registry(|_| None, |_| Some(status(503)), |_| None);
     let image = test_image();
     let started = Instant::now();
-    let e = expect_err(client(server.addr()).push_image("v1", &image).await, "blob PUT 503");
+    let e = expect_err(client_without_upload_recovery(server.addr()).push_image("v1", &image).await, "blob PUT 503");
     assert_eq!(e.kind(), ErrorKind::Server, "{e}");
     assert_eq!(e.status(), Some(503));
-    assert_eq!(e.attempts(), 1, "{e}");
     let shown = e.to_string();
-    assert!(shown.contains("upload blob") && shown.contains(image.layers()[0].digest().as_ref()), "{shown}");
-    assert!(shown.contains("503"), "{shown}");
-    assert_eq!(count(&server, "PUT", "/v2/repo/blobs/uploads/"), 1, "the streamed PUT was sent again");
+    assert!(shown.contains("503") && shown.contains("upload"), "{shown}");
+    assert_eq!(max_puts_per_blob(&server), 1, "without upload recovery, each blob is sent once");
     assert_eq!(count(&server, "PUT", "/v2/repo/manifests/"), 0, "a manifest was pushed despite the failure");
     assert!(started.elapsed() < Duration::from_secs(5));
+
+    // With recovery, the blob is sent again from its source, but not forever.
+    let server = push_registry(|_| None, |_| Some(status(503)), |_| None);
+    let e = expect_err(client(server.addr()).push_image("v1", &image).await, "persistent blob PUT 503");
+    assert_eq!(e.kind(), ErrorKind::Server, "{e}");
+    let per_blob = max_puts_per_blob(&server);
+    assert!((2..=6).contains(&per_blob), "restarted from the source a bounded number of times: {per_blob}");
+    assert_eq!(count(&server, "PUT", "/v2/repo/manifests/"), 0);
+
+    // And a single 503 is survived.
+    let server = push_registry(|_| None, |n| (n == 0).then(|| status(503)), |_| None);
+    client(server.addr()).push_image("v1", &image).await.unwrap();
+    assert_eq!(count(&server, "PUT", "/v2/repo/manifests/v1"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -476,7 +514,8 @@ async fn rejected_upload_is_not_retried() {
     let e = expect_err(client(server.addr()).push_image("v1", &test_image()).await, "DIGEST_INVALID");
     assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
     assert!(e.has_code("DIGEST_INVALID"));
-    assert_eq!(count(&server, "PUT", "/v2/repo/blobs/uploads/"), 1);
+    assert_eq!(max_puts_per_blob(&server), 1, "a blob the registry rejected is not sent again");
+    assert_eq!(count(&server, "PUT", "/v2/repo/manifests/"), 0);
 }
 
 /// A retried request still gets its answer parsed and verified: a 503 followed by a lying answer is an error.

@@ -20,7 +20,7 @@ use super::shared::{Host, World};
 /// - [`FakeClient::new`] creates a new world holding one host; [`FakeClient::host`] gives a client of another host
 ///   of the same world: hosts are separate registries (content, scripted failures, latency and call log), worlds
 ///   share nothing.
-/// - Seed content with [`Client::push_image`](registry_client::Client::push_image), [`FakeClient::push_index`],
+/// - Seed content with [`Client::push_image`](registry_client::Client::push_image), [`FakeClient::seed_index`],
 ///   [`FakeClient::put_manifest_bytes`] and [`FakeClient::put_blob`]; look at it with [`FakeClient::tags`],
 ///   [`FakeClient::blob_count`] and [`FakeClient::manifest_count`]. Seeding and inspection are neither logged nor
 ///   subject to scripted failures or latency.
@@ -122,8 +122,9 @@ impl FakeClient {
     // Seeding.
 
     /// Push `images` (blobs, configs, manifests, untagged) and an OCI index over them (built with
-    /// [`index_of`]) tagged `tag` in the scoped repository. Returns the index's digest.
-    pub async fn push_index(&self, tag: &str, images: &[&Image]) -> Result<Digest> {
+    /// [`index_of`]) tagged `tag` in the scoped repository. Returns the index's digest. (Seeding: not logged, no
+    /// scripted failure; [`Client::push_index`](registry_client::Client::push_index) pushes an index you built.)
+    pub async fn seed_index(&self, tag: &str, images: &[&Image]) -> Result<Digest> {
         let repo = self.scope().repository()?;
         let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
         for image in images {

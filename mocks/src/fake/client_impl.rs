@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use registry_client::{
-    resolve_image_manifest, Client, Descriptor, Image, ImageConfiguration, ImageOptions, ListOptions, ManifestResult,
-    Platform, MAX_CONFIG_SIZE,
+    digest_reference, resolve_image_manifest, Artifact, Client, Descriptor, Image, ImageConfiguration, ImageOptions,
+    ListOptions, ManifestResult, Platform, MAX_CONFIG_SIZE,
 };
-use registry_core::manifest::descriptor_digest;
+use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::{Digest, Error, Reference, Repository, Result};
 
 use super::blobs::{read_verified, FakeBlobs};
@@ -44,6 +44,18 @@ impl FakeClient {
             return Ok(());
         }
         let stream = image.open_blob(desc).await?;
+        let data = read_verified(stream, &digest, desc.size()).await?;
+        self.host.write().put_blob(repo, digest, data);
+        Ok(())
+    }
+
+    /// Store a blob of `artifact` in `repo` unless it has it, streamed from the artifact's source and verified.
+    async fn push_artifact_blob(&self, repo: &Repository, artifact: &Artifact, desc: &Descriptor) -> Result<()> {
+        let digest = descriptor_digest(desc)?;
+        if self.host.read().has_blob(repo, &digest) {
+            return Ok(());
+        }
+        let stream = artifact.open_blob(desc).await?;
         let data = read_verified(stream, &digest, desc.size()).await?;
         self.host.write().put_blob(repo, digest, data);
         Ok(())
@@ -114,6 +126,72 @@ impl Client for FakeClient {
         self.enter(Method::PushImage, Some(tag)).await?;
         let repo = self.scope().repository()?;
         self.store_image(&repo, image, Some(tag)).await
+    }
+
+    async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
+        self.enter(Method::PushIndex, Some(tag)).await?;
+        let repo = self.scope().repository()?;
+        let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
+        let entries = index
+            .as_index()
+            .ok_or_else(|| Error::invalid_input(format!("{} is not an index", index.digest())))?
+            .manifests();
+        // Check every entry before storing anything, as RemoteClient fails before pushing a child it lacks.
+        let mut ordered = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let digest = descriptor_digest(entry)?;
+            let child = children.iter().find(|c| c.digest() == &digest).ok_or_else(|| {
+                Error::invalid_input(format!("index entry {digest} is not among the images given to push_index"))
+            })?;
+            ordered.push(child);
+        }
+        for child in ordered {
+            self.store_image(&repo, child, None).await?;
+        }
+        self.host.write().put_manifest(&target, index.clone())?;
+        Ok(())
+    }
+
+    async fn tag_image(&self, reference: &str, new_tag: &str) -> Result<()> {
+        self.enter(Method::TagImage, Some(reference)).await?;
+        let source = self.scope().reference(reference)?;
+        let target = Reference::with_tag(source.repository().clone(), new_tag).map_err(Error::from)?;
+        let manifest = self.host.read().manifest(&source)?;
+        self.host.write().put_manifest(&target, manifest)?;
+        Ok(())
+    }
+
+    async fn delete_tag(&self, tag: &str) -> Result<()> {
+        self.enter(Method::DeleteTag, Some(tag)).await?;
+        let target = Reference::with_tag(self.scope().repository()?, tag).map_err(Error::from)?;
+        self.host.write().delete_tag(&target).map_err(|e| Error::from(e).context("delete"))
+    }
+
+    async fn delete_by_digest(&self, digest: &str) -> Result<()> {
+        self.enter(Method::DeleteByDigest, Some(digest)).await?;
+        let repo = self.scope().repository()?;
+        let target = digest_reference(&repo, digest)?;
+        let d = target.digest().ok_or_else(|| Error::invalid_input(format!("{digest:?} is not a digest")))?;
+        self.host.write().delete_manifest(&repo, d).map_err(|e| Error::from(e).context("delete"))
+    }
+
+    async fn list_referrers(&self, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
+        self.enter(Method::ListReferrers, Some(digest)).await?;
+        let repo = self.scope().repository()?;
+        let target = digest_reference(&repo, digest)?;
+        let d = target.digest().ok_or_else(|| Error::invalid_input(format!("{digest:?} is not a digest")))?;
+        self.host.read().referrers(&repo, d, artifact_type)
+    }
+
+    async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest> {
+        self.enter(Method::PushArtifact, Some(artifact.digest().as_str())).await?;
+        let repo = self.scope().repository()?;
+        let target = Reference::with_digest(repo.clone(), artifact.digest().clone());
+        for blob in artifact.blobs() {
+            self.push_artifact_blob(&repo, artifact, blob).await.map_err(|e| e.context(format!("push {target}")))?;
+        }
+        self.host.write().put_manifest(&target, artifact.raw_manifest().clone())?;
+        Ok(artifact.digest().clone())
     }
 
     async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>> {

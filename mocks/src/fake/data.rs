@@ -150,7 +150,7 @@ pub fn random_image(layers: usize, layer_bytes: usize) -> Image {
 }
 
 /// One image per platform, each with one small random layer, ready for
-/// [`FakeClient::push_index`](super::FakeClient::push_index) (or [`registry_client::index_of`]).
+/// [`FakeClient::seed_index`](super::FakeClient::seed_index) (or [`registry_client::index_of`]).
 ///
 /// # Panics
 /// Never in practice: building an image from in-memory bytes cannot fail.

@@ -29,11 +29,23 @@ pub enum Method {
     ListTags,
     /// [`Client::list_repositories`](registry_client::Client::list_repositories).
     ListRepositories,
+    /// [`Client::push_index`](registry_client::Client::push_index).
+    PushIndex,
+    /// [`Client::tag_image`](registry_client::Client::tag_image).
+    TagImage,
+    /// [`Client::delete_tag`](registry_client::Client::delete_tag).
+    DeleteTag,
+    /// [`Client::delete_by_digest`](registry_client::Client::delete_by_digest).
+    DeleteByDigest,
+    /// [`Client::list_referrers`](registry_client::Client::list_referrers).
+    ListReferrers,
+    /// [`Client::push_artifact`](registry_client::Client::push_artifact).
+    PushArtifact,
 }
 
 impl Method {
     /// Every method, in trait order.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 14] = [
         Method::GetDigest,
         Method::GetManifest,
         Method::GetImageConfig,
@@ -42,6 +54,12 @@ impl Method {
         Method::PushImage,
         Method::ListTags,
         Method::ListRepositories,
+        Method::PushIndex,
+        Method::TagImage,
+        Method::DeleteTag,
+        Method::DeleteByDigest,
+        Method::ListReferrers,
+        Method::PushArtifact,
     ];
 
     /// The trait method's name, e.g. `"get_image"`.
@@ -55,6 +73,12 @@ impl Method {
             Method::PushImage => "push_image",
             Method::ListTags => "list_tags",
             Method::ListRepositories => "list_repositories",
+            Method::PushIndex => "push_index",
+            Method::TagImage => "tag_image",
+            Method::DeleteTag => "delete_tag",
+            Method::DeleteByDigest => "delete_by_digest",
+            Method::ListReferrers => "list_referrers",
+            Method::PushArtifact => "push_artifact",
         }
     }
 }
@@ -72,7 +96,9 @@ pub struct Call {
     pub method: Method,
     /// `get_registry()` of the client it was called on, e.g. `"registry.example.com/org/app"`.
     pub registry: String,
-    /// The reference argument as given (the tag for `push_image`); `None` for the list methods.
+    /// The reference argument as given: the tag for `push_image`, `push_index` and `delete_tag`, the source
+    /// reference for `tag_image`, the digest for `delete_by_digest` and `list_referrers`, the artifact's digest for
+    /// `push_artifact`; `None` for the list methods.
     pub reference: Option<String>,
 }
 
@@ -244,6 +270,9 @@ mod tests {
         let names: Vec<String> = Method::ALL.iter().map(|m| m.to_string()).collect();
         assert_eq!(names[0], "get_digest");
         assert_eq!(names[7], "list_repositories");
-        assert_eq!(names.len(), 8);
+        assert_eq!(names[13], "push_artifact");
+        assert_eq!(names.len(), 14);
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
     }
 }

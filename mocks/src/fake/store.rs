@@ -6,12 +6,17 @@
 //!   (foreign / non-distributable layers excepted), the child manifests of an index;
 //! - a repository is in the catalog once it holds a manifest, and has a tag list once it was given a tag;
 //! - a reference with a digest resolves by the digest (a tag next to it is ignored), and a push to such a
-//!   reference stores the manifest without tagging it.
+//!   reference stores the manifest without tagging it;
+//! - deleting a tag removes that tag only; deleting a manifest by digest removes it and every tag on it; blobs are
+//!   never deleted (a registry's garbage collection would, later);
+//! - the referrers of a digest are the repository's manifests whose `subject` is that digest (the referrers API of
+//!   a spec registry, always up to date).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use bytes::Bytes;
+use registry_client::Descriptor;
 use registry_core::manifest::{descriptor_digest, Manifest, ManifestBody};
 use registry_core::{Digest, Error, Reference, RegistryErrorCode, Repository};
 
@@ -179,6 +184,67 @@ impl Store {
             _ => return Err(Error::unsupported(format!("manifest of type {} not supported", manifest.media_type()))),
         }
         Ok(None)
+    }
+
+    /// Remove the tag `reference` names (its manifest stays); `ManifestUnknown` when there is no such tag.
+    pub(crate) fn delete_tag(&mut self, reference: &Reference) -> Result<(), StoreError> {
+        let unknown = |known: bool| StoreError::ManifestUnknown {
+            reference: Box::new(reference.clone()),
+            repository_known: known,
+        };
+        let repo = self.repos.get_mut(reference.repository().path()).ok_or_else(|| unknown(false))?;
+        let tag = reference.tag().ok_or_else(|| unknown(true))?;
+        match repo.tags.as_mut().and_then(|t| t.remove(tag)) {
+            Some(_) => Ok(()),
+            None => Err(unknown(true)),
+        }
+    }
+
+    /// Remove the manifest `digest` of `repository` and every tag pointing at it (blobs stay); `ManifestUnknown`
+    /// when the repository does not have it.
+    pub(crate) fn delete_manifest(&mut self, repository: &Repository, digest: &Digest) -> Result<(), StoreError> {
+        let unknown = |known: bool| StoreError::ManifestUnknown {
+            reference: Box::new(Reference::with_digest(repository.clone(), digest.clone())),
+            repository_known: known,
+        };
+        let repo = self.repos.get_mut(repository.path()).ok_or_else(|| unknown(false))?;
+        if repo.manifests.remove(digest).is_none() {
+            return Err(unknown(true));
+        }
+        if let Some(tags) = repo.tags.as_mut() {
+            tags.retain(|_, d| d != digest);
+        }
+        Ok(())
+    }
+
+    /// Descriptors of the manifests of `repository` whose `subject` is `digest`, of `artifact_type` when given,
+    /// ordered by digest: what a registry's referrers API lists (`artifactType`: the manifest's, else its config's
+    /// media type; its annotations). Empty for an unknown repository.
+    pub(crate) fn referrers(
+        &self,
+        repository: &Repository,
+        digest: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, Error> {
+        let Some(repo) = self.repos.get(repository.path()) else { return Ok(Vec::new()) };
+        let mut found = Vec::new();
+        for m in repo.manifests.values() {
+            let Some(image) = m.as_image() else { continue };
+            let Some(subject) = image.subject() else { continue };
+            if descriptor_digest(subject).ok().as_ref() != Some(digest) {
+                continue;
+            }
+            let kind = image.artifact_type().clone().unwrap_or_else(|| image.config().media_type().clone());
+            if artifact_type.is_some_and(|t| t != kind.to_string()) {
+                continue;
+            }
+            let mut d = m.descriptor()?;
+            d.set_artifact_type(Some(kind));
+            d.set_annotations(image.annotations().clone().filter(|a| !a.is_empty()));
+            found.push(d);
+        }
+        found.sort_by_key(|d| d.digest().to_string());
+        Ok(found)
     }
 
     /// The tags of `repository`, sorted.

@@ -113,7 +113,7 @@ async fn call_log_records_every_call() {
     let fake = FakeClient::new("registry.example.com");
     let image = random_image(1, 10);
     // Seeding is not logged.
-    fake.scoped("app").push_index("multi", &[&image]).await.unwrap();
+    fake.scoped("app").seed_index("multi", &[&image]).await.unwrap();
     fake.clear_calls();
     let root = dyn_client(&fake);
     let app = root.with_segment("app");
@@ -159,7 +159,7 @@ async fn latency_is_added_to_every_call() {
     assert_eq!(start.elapsed(), Duration::ZERO);
     // Seeding is never delayed.
     fake.set_latency(Duration::from_secs(3600));
-    fake.scoped("app").push_index("fast", &[&random_image(1, 5)]).await.unwrap();
+    fake.scoped("app").seed_index("fast", &[&random_image(1, 5)]).await.unwrap();
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
@@ -169,7 +169,7 @@ async fn indexes_pick_platforms_like_remote_client() {
     let app = fake.scoped("multi/app");
     let images = multi_platform(&[Platform::new("linux", "amd64"), Platform::new("linux", "arm64").with_variant("v8")]);
     let refs: Vec<&registry_client::Image> = images.iter().collect();
-    let digest = app.push_index("v1", &refs).await.unwrap();
+    let digest = app.seed_index("v1", &refs).await.unwrap();
     assert_eq!(fake.manifest_count(), 3);
     assert_eq!(app.tags(""), vec!["v1"], "children are stored untagged");
     let m = app.get_manifest("v1").await.unwrap();
@@ -229,4 +229,62 @@ async fn put_manifest_bytes_acts_like_a_manifest_put() {
     assert_eq!((m.bytes(), m.media_type()), (&bytes[..], media_type::DOCKER_MANIFEST));
     let got = app.get_image("v1", ImageOptions::default()).await.unwrap();
     assert_eq!(&got.blob_bytes(&got.layers()[0]).await.unwrap()[..], b"abc");
+}
+
+#[tokio::test]
+async fn write_operations_are_logged_scripted_and_keep_blobs() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = dyn_client(&fake).with_segment("app");
+    let image = random_image(2, 64);
+    app.push_image("v1", &image).await.unwrap();
+    fake.clear_calls();
+    let blobs = fake.blob_count();
+
+    // A scripted failure changes nothing.
+    fake.fail_next(Method::DeleteTag, 1, ErrorKind::Denied);
+    assert_eq!(app.delete_tag("v1").await.unwrap_err().kind(), ErrorKind::Denied);
+    assert_eq!(fake.tags("app"), vec!["v1"]);
+    fake.fail_next(Method::TagImage, 1, ErrorKind::Server);
+    assert_eq!(app.tag_image("v1", "v2").await.unwrap_err().kind(), ErrorKind::Server);
+    assert_eq!(fake.tags("app"), vec!["v1"]);
+
+    app.tag_image("v1", "v2").await.unwrap();
+    app.delete_tag("v1").await.unwrap();
+    assert_eq!(fake.tags("app"), vec!["v2"]);
+    app.delete_by_digest(image.digest().as_str()).await.unwrap();
+    assert!(fake.tags("app").is_empty());
+    assert_eq!(fake.manifest_count(), 0);
+    assert_eq!(fake.blob_count(), blobs, "deleting manifests leaves the blobs");
+
+    let methods: Vec<Method> = fake.calls().iter().map(|c| c.method).collect();
+    assert_eq!(
+        methods,
+        vec![Method::DeleteTag, Method::TagImage, Method::TagImage, Method::DeleteTag, Method::DeleteByDigest]
+    );
+    assert_eq!(fake.calls()[4].reference.as_deref(), Some(image.digest().as_str()));
+}
+
+#[tokio::test]
+async fn referrers_are_live_and_scoped_to_the_repository() {
+    let fake = FakeClient::new("registry.example.com");
+    let root = dyn_client(&fake);
+    let app = root.with_segment("app");
+    let image = random_image(1, 16);
+    app.push_image("v1", &image).await.unwrap();
+    root.with_segment("other").push_image("v1", &image).await.unwrap();
+    let subject = image.raw_manifest().descriptor().unwrap();
+    let sig = registry_client::Artifact::builder("application/x-sig").subject(subject).build().unwrap();
+    assert_eq!(&app.push_artifact(&sig).await.unwrap(), sig.digest());
+    let d = image.digest().as_str();
+    assert_eq!(app.list_referrers(d, None).await.unwrap(), vec![sig.descriptor().unwrap()]);
+    assert!(root.with_segment("other").list_referrers(d, None).await.unwrap().is_empty(), "per repository");
+    assert_eq!(fake.tags("app"), vec!["v1"], "a spec registry needs no referrers tag");
+    fake.fail_next(Method::ListReferrers, 1, ErrorKind::TooManyRequests);
+    assert_eq!(app.list_referrers(d, None).await.unwrap_err().kind(), ErrorKind::TooManyRequests);
+    fake.fail_next(Method::PushArtifact, 1, ErrorKind::Server);
+    let other = registry_client::Artifact::builder("application/x-other").build().unwrap();
+    assert_eq!(app.push_artifact(&other).await.unwrap_err().kind(), ErrorKind::Server);
+    assert_eq!(fake.manifest_count(), 2, "the image and the signature, nothing of the failed push");
+    app.delete_by_digest(&format!("@{}", sig.digest())).await.unwrap();
+    assert!(app.list_referrers(d, None).await.unwrap().is_empty());
 }

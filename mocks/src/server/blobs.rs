@@ -1,10 +1,12 @@
-//! `/v2/<name>/blobs/<digest>`: GET (whole or one byte range), HEAD, DELETE.
+//! `/v2/<name>/blobs/<digest>`: GET (whole or one byte range), HEAD, DELETE. The range faults of
+//! [`Faults`](super::Faults) apply to ranged GETs: the range ignored (200), or answered from the wrong offset.
 
 use hyper::header::{ACCEPT_RANGES, CONTENT_RANGE, ETAG, RANGE};
 use hyper::{HeaderMap, StatusCode};
 use registry_core::Digest;
 use serde_json::json;
 
+use super::faults::RangeFault;
 use super::manifests::name_unknown;
 use super::reply::{ApiError, Code, HandlerResult, Reply};
 use super::service::Shared;
@@ -67,10 +69,15 @@ pub(crate) fn get(shared: &Shared, name: &str, digest: &str, headers: &HeaderMap
         return Ok(reply(StatusCode::OK).body(OCTET_STREAM, data));
     };
     let len = data.len();
-    let Some((start, end)) = range.to_str().ok().and_then(|r| parse_range(r, len)) else {
+    let Some((mut start, end)) = range.to_str().ok().and_then(|r| parse_range(r, len)) else {
         return Err(ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, Code::RangeInvalid, "range not satisfiable")
             .header(CONTENT_RANGE, &format!("bytes */{len}")));
     };
+    match shared.faults.take_range_fault(&format!("/v2/{name}/blobs/{digest}")) {
+        Some(RangeFault::Ignore) => return Ok(reply(StatusCode::OK).body(OCTET_STREAM, data)),
+        Some(RangeFault::Shift) => start = (start + 1).min(end),
+        None => {}
+    }
     Ok(reply(StatusCode::PARTIAL_CONTENT)
         .header(CONTENT_RANGE, &format!("bytes {start}-{end}/{len}"))
         .body(OCTET_STREAM, data.slice(start..=end)))

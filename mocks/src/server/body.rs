@@ -22,8 +22,13 @@ pub(crate) fn full(bytes: Bytes) -> ResponseBody {
     Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
 }
 
-/// A body that sends `prefix`, then fails, which makes the server close the connection mid-body.
+/// A body that sends `prefix`, then fails, which makes the server close the connection mid-body. With an empty
+/// prefix it fails at once, before the head is flushed: the connection closes without an answer.
 pub(crate) fn cut(prefix: Bytes) -> ResponseBody {
+    if prefix.is_empty() {
+        let failure = stream::once(async { Err::<Frame<Bytes>, BoxError>("connection dropped by a fault".into()) });
+        return StreamBody::new(failure).boxed_unsync();
+    }
     let data = stream::iter([Ok::<_, BoxError>(Frame::data(prefix))]);
     let failure = stream::once(async {
         tokio::time::sleep(FLUSH_PAUSE).await;
@@ -40,6 +45,21 @@ pub(crate) async fn read_into(body: &mut Incoming, buf: &mut BytesMut) -> Result
         }
     }
     Ok(())
+}
+
+/// Append up to `limit` bytes of `body` to `buf`; the rest is left unread.
+pub(crate) async fn read_up_to(body: &mut Incoming, buf: &mut BytesMut, limit: usize) {
+    while buf.len() < limit {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = limit - buf.len();
+                    buf.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Why a capped read failed.

@@ -1,12 +1,19 @@
 //! Fault hooks: make the server fail, slow down, or cut answers short, so tests can exercise a client's retry
 //! and recovery paths.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Faults to inject into a [`RegistryServer`](super::RegistryServer)'s answers, shared with it: changes apply
 /// to the next requests. Each hook matches requests whose path and query contain a string (`""` matches all).
+///
+/// Besides the hooks for every request, some act on the blob and upload endpoints only, to exercise how a client
+/// survives a broken transfer: failures of one method ([`fail_next_method`](Faults::fail_next_method)), request
+/// bodies cut part-way ([`drop_request_after`](Faults::drop_request_after)), upload sessions the registry forgets
+/// ([`forget_upload_next`](Faults::forget_upload_next)), `Range` requests ignored or answered from the wrong
+/// offset, a minimum chunk length, and mounts refused.
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -15,6 +22,8 @@ use std::time::Duration;
 /// server.faults().fail_next(2, "/manifests/", 503, Some(0)); // two 503s, then normal answers
 /// server.faults().latency(Duration::from_millis(50));          // every request waits 50 ms first
 /// server.faults().drop_after(10, "/blobs/");                  // the next blob body stops after 10 bytes
+/// server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 429, Some(1)); // the next chunk is refused
+/// server.faults().drop_request_after(1000, "PATCH", "/blobs/uploads/"); // the next chunk is cut after 1000 bytes
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
@@ -27,6 +36,50 @@ struct Inner {
     failures: Vec<Failure>,
     latency: Duration,
     drops: Vec<Cut>,
+    /// Exact request targets whose answer is replaced by a closed connection.
+    aborts: Vec<String>,
+    handler_faults: Vec<HandlerRule>,
+    range_faults: Vec<RangeRule>,
+    chunk_min_length: Option<usize>,
+    refuse_mounts: bool,
+    /// Upload sessions that accepted a chunk shorter than the minimum length: only the closing PUT may follow.
+    short_chunk_sessions: HashSet<String>,
+}
+
+#[derive(Debug)]
+struct HandlerRule {
+    remaining: usize,
+    method: String,
+    path_contains: String,
+    fault: HandlerFault,
+}
+
+#[derive(Debug)]
+struct RangeRule {
+    remaining: usize,
+    path_contains: String,
+    fault: RangeFault,
+}
+
+/// What a blob or upload handler does instead of its normal answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandlerFault {
+    /// Answer this failure.
+    Fail(InjectedFailure),
+    /// Read this many bytes of the request body (an upload keeps them), then close the connection unanswered.
+    DropRequest(usize),
+    /// Cancel the upload session and answer 404 `BLOB_UPLOAD_INVALID`, as docker-registry 2.8.2 does for a
+    /// location made stale.
+    Forget,
+}
+
+/// How a blob GET with a `Range` is answered wrongly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeFault {
+    /// 200 with the whole blob.
+    Ignore,
+    /// 206 starting one byte after the requested offset.
+    Shift,
 }
 
 #[derive(Debug)]
@@ -86,6 +139,68 @@ impl Faults {
         self.lock().drops.push(Cut { after: n_bytes, path_contains: path_contains.to_string() });
     }
 
+    /// Answer the next `n` requests with `method` (e.g. `"PATCH"`) whose path and query contain `path_contains`
+    /// with `status` (and a spec error body), plus `Retry-After: <seconds>` when given. Only the blob and upload
+    /// endpoints look at these rules; an upload's body is read and dropped, the session is unchanged.
+    pub fn fail_next_method(&self, n: usize, method: &str, path_contains: &str, status: u16, retry_after: Option<u64>) {
+        self.add_handler_rule(n, method, path_contains, HandlerFault::Fail(InjectedFailure { status, retry_after }));
+    }
+
+    /// For the next upload request (`PATCH`, or `PUT` to finish) with `method` whose path and query contain
+    /// `path_contains`: read `n_bytes` of its body, append them to the upload (a registry keeping what arrived of a
+    /// broken chunk, as distribution does), then close the connection without answering.
+    pub fn drop_request_after(&self, n_bytes: usize, method: &str, path_contains: &str) {
+        self.add_handler_rule(1, method, path_contains, HandlerFault::DropRequest(n_bytes));
+    }
+
+    /// The next `n` requests with `method` to an upload session whose path contains `path_contains` find it gone:
+    /// the session is cancelled and the answer is 404 `BLOB_UPLOAD_INVALID`, as docker-registry 2.8.2 answers a
+    /// location made stale by a partial write.
+    pub fn forget_upload_next(&self, n: usize, method: &str, path_contains: &str) {
+        self.add_handler_rule(n, method, path_contains, HandlerFault::Forget);
+    }
+
+    fn add_handler_rule(&self, n: usize, method: &str, path_contains: &str, fault: HandlerFault) {
+        if n > 0 {
+            self.lock().handler_faults.push(HandlerRule {
+                remaining: n,
+                method: method.to_ascii_uppercase(),
+                path_contains: path_contains.to_string(),
+                fault,
+            });
+        }
+    }
+
+    /// The next `n` blob GETs with a `Range` whose path contains `path_contains` are answered 200 with the whole
+    /// blob, as a registry without range support does.
+    pub fn ignore_range_next(&self, n: usize, path_contains: &str) {
+        self.add_range_rule(n, path_contains, RangeFault::Ignore);
+    }
+
+    /// The next `n` blob GETs with a `Range` whose path contains `path_contains` are answered 206 from one byte
+    /// past the requested offset (with a truthful `Content-Range`): a broken server a client must refuse.
+    pub fn shift_range_next(&self, n: usize, path_contains: &str) {
+        self.add_range_rule(n, path_contains, RangeFault::Shift);
+    }
+
+    fn add_range_rule(&self, n: usize, path_contains: &str, fault: RangeFault) {
+        if n > 0 {
+            self.lock().range_faults.push(RangeRule { remaining: n, path_contains: path_contains.to_string(), fault });
+        }
+    }
+
+    /// Announce `OCI-Chunk-Min-Length: <n>` when an upload session starts, and enforce it: after a chunk shorter
+    /// than `n`, only the closing PUT is accepted (another PATCH answers 416). `None` turns it off.
+    pub fn chunk_min_length(&self, n: Option<usize>) {
+        self.lock().chunk_min_length = n;
+    }
+
+    /// Answer cross-repository mounts with 202 and a new upload session, even when the source has the blob (as
+    /// registries do that do not mount, or when the token may not read the source).
+    pub fn refuse_mounts(&self, refuse: bool) {
+        self.lock().refuse_mounts = refuse;
+    }
+
     /// Remove every fault.
     pub fn clear(&self) {
         *self.lock() = Inner::default();
@@ -112,8 +227,69 @@ impl Faults {
     /// How many bytes of a `body_len` byte answer to `path_and_query` to send before closing, consuming the rule.
     pub(crate) fn take_drop(&self, path_and_query: &str, body_len: usize) -> Option<usize> {
         let mut inner = self.lock();
+        if let Some(i) = inner.aborts.iter().position(|t| t == path_and_query) {
+            inner.aborts.remove(i);
+            return Some(0);
+        }
         let i = inner.drops.iter().position(|d| body_len > d.after && path_and_query.contains(&d.path_contains))?;
         Some(inner.drops.remove(i).after)
+    }
+}
+
+impl Faults {
+    /// Close the connection instead of answering the request to exactly `path_and_query` (the next one).
+    pub(crate) fn abort_response(&self, path_and_query: &str) {
+        self.lock().aborts.push(path_and_query.to_string());
+    }
+
+    /// The fault to apply to a `method` request to `path_and_query` on a blob or upload endpoint, consuming one
+    /// use of its rule.
+    pub(crate) fn take_handler_fault(&self, method: &str, path_and_query: &str) -> Option<HandlerFault> {
+        let mut inner = self.lock();
+        let i = inner
+            .handler_faults
+            .iter()
+            .position(|r| r.method.eq_ignore_ascii_case(method) && path_and_query.contains(&r.path_contains))?;
+        let rule = &mut inner.handler_faults[i];
+        rule.remaining -= 1;
+        let fault = rule.fault;
+        if rule.remaining == 0 {
+            inner.handler_faults.remove(i);
+        }
+        Some(fault)
+    }
+
+    /// The wrong answer to give a ranged blob GET of `path`, consuming one use of its rule.
+    pub(crate) fn take_range_fault(&self, path: &str) -> Option<RangeFault> {
+        let mut inner = self.lock();
+        let i = inner.range_faults.iter().position(|r| path.contains(&r.path_contains))?;
+        let rule = &mut inner.range_faults[i];
+        rule.remaining -= 1;
+        let fault = rule.fault;
+        if rule.remaining == 0 {
+            inner.range_faults.remove(i);
+        }
+        Some(fault)
+    }
+
+    /// The minimum chunk length, if one is set.
+    pub(crate) fn current_chunk_min_length(&self) -> Option<usize> {
+        self.lock().chunk_min_length
+    }
+
+    /// Whether mounts are refused.
+    pub(crate) fn mounts_refused(&self) -> bool {
+        self.lock().refuse_mounts
+    }
+
+    /// Record that upload `id` accepted a chunk shorter than the minimum length.
+    pub(crate) fn mark_short_chunk(&self, id: &str) {
+        self.lock().short_chunk_sessions.insert(id.to_string());
+    }
+
+    /// Whether upload `id` accepted a chunk shorter than the minimum length.
+    pub(crate) fn had_short_chunk(&self, id: &str) -> bool {
+        self.lock().short_chunk_sessions.contains(id)
     }
 }
 
@@ -157,5 +333,137 @@ mod tests {
         assert_eq!(f.take_drop("/v2/a/manifests/x", 100), None);
         assert_eq!(f.take_drop("/v2/a/blobs/x", 11), Some(10));
         assert_eq!(f.take_drop("/v2/a/blobs/x", 11), None, "used once");
+    }
+
+    #[test]
+    fn handler_rules_match_method_and_path() {
+        let f = Faults::default();
+        f.fail_next_method(1, "patch", "/blobs/uploads/", 503, Some(2));
+        f.drop_request_after(7, "PUT", "/blobs/uploads/");
+        f.forget_upload_next(2, "GET", "/uploads/abc");
+        assert_eq!(f.take_handler_fault("GET", "/v2/a/blobs/uploads/x"), None);
+        let fail = HandlerFault::Fail(InjectedFailure { status: 503, retry_after: Some(2) });
+        assert_eq!(f.take_handler_fault("PATCH", "/v2/a/blobs/uploads/x"), Some(fail));
+        assert_eq!(f.take_handler_fault("PATCH", "/v2/a/blobs/uploads/x"), None, "used once");
+        assert_eq!(f.take_handler_fault("PUT", "/v2/a/blobs/uploads/x?digest=d"), Some(HandlerFault::DropRequest(7)));
+        assert_eq!(f.take_handler_fault("GET", "/v2/a/blobs/uploads/abc"), Some(HandlerFault::Forget));
+        assert_eq!(f.take_handler_fault("GET", "/v2/a/blobs/uploads/abc"), Some(HandlerFault::Forget));
+        assert_eq!(f.take_handler_fault("GET", "/v2/a/blobs/uploads/abc"), None);
+    }
+
+    #[test]
+    fn range_rules_and_aborts() {
+        let f = Faults::default();
+        f.ignore_range_next(1, "/blobs/");
+        f.shift_range_next(1, "/blobs/");
+        assert_eq!(f.take_range_fault("/v2/a/blobs/sha256:x"), Some(RangeFault::Ignore));
+        assert_eq!(f.take_range_fault("/v2/a/blobs/sha256:x"), Some(RangeFault::Shift));
+        assert_eq!(f.take_range_fault("/v2/a/blobs/sha256:x"), None);
+        f.abort_response("/v2/a/blobs/uploads/x");
+        assert_eq!(f.take_drop("/v2/a/blobs/uploads/y", 0), None);
+        assert_eq!(f.take_drop("/v2/a/blobs/uploads/x", 0), Some(0), "even an empty answer is cut");
+        assert_eq!(f.take_drop("/v2/a/blobs/uploads/x", 0), None);
+    }
+}
+
+/// The upload and range hooks over HTTP.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod http_tests {
+    use registry_core::Digest;
+    use reqwest::{Method, StatusCode};
+
+    use super::super::tests::{bytes, error_code, header, Fixture};
+
+    async fn start(f: &Fixture, repo: &str) -> (String, reqwest::Response) {
+        let resp = f.request(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        (header(&resp, "location").unwrap(), resp)
+    }
+
+    async fn patch(f: &Fixture, location: &str, range: &str, data: Vec<u8>) -> reqwest::Result<reqwest::Response> {
+        f.request(Method::PATCH, location).header("content-range", range).body(data).send().await
+    }
+
+    #[tokio::test]
+    async fn a_cut_request_keeps_what_arrived_and_gets_no_answer() {
+        let f = Fixture::new().await;
+        let (location, _) = start(&f, "cut").await;
+        f.server.faults().drop_request_after(1000, "PATCH", "/blobs/uploads/");
+        let e = patch(&f, &location, "0-99999", vec![7u8; 100_000]).await.unwrap_err();
+        assert!(!e.is_status(), "no answer at all: {e}");
+        let resp = f.request(Method::GET, &location).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        assert_eq!(header(&resp, "range").as_deref(), Some("0-999"), "the first 1000 bytes were kept");
+        // Used once: the rest goes through from where the registry is.
+        let resp = patch(&f, &location, "1000-1999", vec![7u8; 1000]).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        assert_eq!(header(&resp, "range").as_deref(), Some("0-1999"));
+    }
+
+    #[tokio::test]
+    async fn method_failures_and_forgotten_sessions() {
+        let f = Fixture::new().await;
+        let (location, _) = start(&f, "m").await;
+        f.server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 429, Some(3));
+        let resp = f.request(Method::GET, &location).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT, "GET is not PATCH");
+        let resp = patch(&f, &location, "0-2", b"abc".to_vec()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&resp, "retry-after").as_deref(), Some("3"));
+        let resp = f.request(Method::GET, &location).send().await.unwrap();
+        assert_eq!(header(&resp, "range").as_deref(), Some("0-0"), "nothing appended");
+        f.server.faults().forget_upload_next(1, "GET", "/blobs/uploads/");
+        let resp = f.request(Method::GET, &location).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        assert_eq!(error_code(resp).await, "BLOB_UPLOAD_INVALID");
+        let resp = patch(&f, &location, "0-2", b"abc".to_vec()).await.unwrap();
+        assert_eq!(error_code(resp).await, "BLOB_UPLOAD_UNKNOWN", "the session is gone for good");
+    }
+
+    #[tokio::test]
+    async fn minimum_chunk_length_is_announced_and_enforced() {
+        let f = Fixture::new().await;
+        f.server.faults().chunk_min_length(Some(4));
+        let (location, resp) = start(&f, "min").await;
+        assert_eq!(header(&resp, "oci-chunk-min-length").as_deref(), Some("4"));
+        assert_eq!(patch(&f, &location, "0-4", b"01234".to_vec()).await.unwrap().status(), StatusCode::ACCEPTED);
+        assert_eq!(patch(&f, &location, "5-6", b"56".to_vec()).await.unwrap().status(), StatusCode::ACCEPTED);
+        let resp = patch(&f, &location, "7-11", b"789ab".to_vec()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE, "a short chunk must be the last");
+        let digest = Digest::sha256(b"0123456");
+        let resp = f.request(Method::PUT, &format!("{location}?digest={digest}")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+
+    #[tokio::test]
+    async fn refused_mounts_open_a_session() {
+        let f = Fixture::new().await;
+        let digest = f.push_blob("src", b"layer").await;
+        f.server.faults().refuse_mounts(true);
+        let resp =
+            f.request(Method::POST, &format!("/v2/dst/blobs/uploads/?mount={digest}&from=src")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        assert!(header(&resp, "location").unwrap().starts_with("/v2/dst/blobs/uploads/"));
+        let resp = f.request(Method::GET, &format!("/v2/dst/blobs/{digest}")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "not mounted");
+    }
+
+    #[tokio::test]
+    async fn range_faults() {
+        let f = Fixture::new().await;
+        let digest = f.push_blob("r", b"0123456789").await;
+        let path = format!("/v2/r/blobs/{digest}");
+        f.server.faults().ignore_range_next(1, "/blobs/");
+        f.server.faults().shift_range_next(1, "/blobs/");
+        let resp = f.request(Method::GET, &path).header("range", "bytes=4-").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(&bytes(resp).await[..], b"0123456789");
+        let resp = f.request(Method::GET, &path).header("range", "bytes=4-").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(header(&resp, "content-range").as_deref(), Some("bytes 5-9/10"));
+        assert_eq!(&bytes(resp).await[..], b"56789");
+        let resp = f.request(Method::GET, &path).header("range", "bytes=4-").send().await.unwrap();
+        assert_eq!(header(&resp, "content-range").as_deref(), Some("bytes 4-9/10"), "back to normal");
     }
 }

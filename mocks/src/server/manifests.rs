@@ -86,7 +86,7 @@ pub(crate) async fn put(shared: &Shared, name: &str, reference: &str, req: Reque
     let mut reply = Reply::new(StatusCode::CREATED)
         .header(LOCATION, &format!("/v2/{name}/manifests/{digest}"))
         .header(DOCKER_CONTENT_DIGEST, &digest);
-    if let Some(s) = subject {
+    if let (Some(s), true) = (subject, shared.behaviour.referrers_api()) {
         reply = reply.header("oci-subject", &s);
     }
     Ok(reply)
@@ -124,9 +124,18 @@ fn check_references(shared: &Shared, name: &str, manifest: &Manifest) -> Result<
     Ok(())
 }
 
-/// DELETE by digest (the manifest and its tags) or by tag (the tag only).
+/// DELETE by digest (the manifest and its tags) or by tag (the tag only, unless tag deletes are switched off:
+/// then 405 UNSUPPORTED).
 pub(crate) fn delete(shared: &Shared, name: &str, reference: &str) -> HandlerResult {
     let r = parse_reference(reference)?;
+    if matches!(r, ManifestRef::Tag(_)) && !shared.behaviour.tag_deletes() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Code::Unsupported,
+            "deleting by tag is not supported",
+        )
+        .detail(json!({"name": name, "tag": reference})));
+    }
     let mut store = shared.write();
     if !store.has_repo(name) {
         return Err(name_unknown(name));

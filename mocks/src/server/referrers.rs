@@ -1,25 +1,46 @@
 //! `GET /v2/<name>/referrers/<digest>[?artifactType=]`: an OCI index of the manifests whose `subject` is the
-//! digest. Never 404 (as the spec requires): an unknown digest or repository has no referrers.
+//! digest. Never 404 (as the spec requires): an unknown digest or repository has no referrers. Optionally in pages
+//! (`Link` to the next, `last` = the last digest served) and without applying `artifactType`, as the spec allows.
 
+use hyper::header::LINK;
 use hyper::StatusCode;
 use registry_core::manifest::media_type::OCI_INDEX;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::blobs::parse_digest;
 use super::reply::{HandlerResult, Reply};
-use super::routes::Query;
+use super::routes::{encode, Query};
 use super::service::Shared;
 
 /// The referrers of `digest` in `name`.
 pub(crate) fn list(shared: &Shared, name: &str, digest: &str, query: &Query) -> HandlerResult {
     let digest = parse_digest(digest)?;
-    let artifact_type = query.non_empty("artifactType");
-    let manifests = shared.read().referrers(name, digest.as_str(), artifact_type);
-    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
+    let asked = query.non_empty("artifactType");
+    let filtering = shared.behaviour.referrers_filtering();
+    let artifact_type = asked.filter(|_| filtering);
+    let all = shared.read().referrers(name, digest.as_str(), artifact_type);
+    // Ordered by digest: `last` (exclusive) continues after the previous page.
+    let mut rest: Vec<Value> = match query.non_empty("last") {
+        Some(last) => all.into_iter().filter(|d| d["digest"].as_str().is_some_and(|x| x > last)).collect(),
+        None => all,
+    };
     let mut reply = Reply::new(StatusCode::OK);
+    if let Some(n) = shared.behaviour.referrers_page() {
+        if rest.len() > n {
+            rest.truncate(n);
+            if let Some(last) = rest.last().and_then(|d| d["digest"].as_str()) {
+                let mut next = format!("/v2/{name}/referrers/{digest}?last={}", encode(last));
+                if let Some(t) = asked {
+                    next.push_str(&format!("&artifactType={}", encode(t)));
+                }
+                reply = reply.header(LINK, &format!("<{next}>; rel=\"next\""));
+            }
+        }
+    }
     if artifact_type.is_some() {
         reply = reply.header("oci-filters-applied", "artifactType");
     }
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": rest});
     let body = serde_json::to_vec(&index).unwrap_or_default();
     Ok(reply.body(OCI_INDEX, body.into()))
 }

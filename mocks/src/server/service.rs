@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     store: RwLock<Store>,
     pub(crate) auth: Auth,
     pub(crate) faults: Faults,
+    /// Choices the OCI spec leaves to a registry.
+    pub(crate) behaviour: Behaviour,
     pub(crate) requests: AtomicUsize,
     /// Messages of handler panics, reported when the server is dropped.
     pub(crate) panics: Mutex<Vec<String>>,
@@ -45,6 +47,7 @@ impl Shared {
             store: RwLock::default(),
             auth,
             faults: Faults::default(),
+            behaviour: Behaviour::default(),
             requests: AtomicUsize::new(0),
             panics: Mutex::new(Vec::new()),
         }
@@ -67,6 +70,84 @@ impl Shared {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "non-string panic payload".to_string());
         self.panics.lock().unwrap_or_else(PoisonError::into_inner).push(format!("{what}: {msg}"));
+    }
+}
+
+/// Where the OCI distribution spec lets a registry choose, what this one does: by default everything a spec
+/// registry may offer; [`RegistryServer::like_docker_registry`] turns it into what docker-registry 2.8.2 offers.
+#[derive(Debug)]
+pub(crate) struct Behaviour {
+    tag_deletes: AtomicBool,
+    referrers_api: AtomicBool,
+    referrers_filtering: AtomicBool,
+    /// At most this many referrers per page, with a `Link` to the next (0: one page).
+    referrers_page: AtomicUsize,
+}
+
+impl Default for Behaviour {
+    fn default() -> Behaviour {
+        Behaviour {
+            tag_deletes: AtomicBool::new(true),
+            referrers_api: AtomicBool::new(true),
+            referrers_filtering: AtomicBool::new(true),
+            referrers_page: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Behaviour {
+    /// Whether `DELETE /v2/<name>/manifests/<tag>` deletes the tag (else 405 UNSUPPORTED).
+    pub(crate) fn tag_deletes(&self) -> bool {
+        self.tag_deletes.load(Ordering::SeqCst)
+    }
+
+    /// Whether the referrers API is served (else 404, and no `OCI-Subject` on manifest PUT).
+    pub(crate) fn referrers_api(&self) -> bool {
+        self.referrers_api.load(Ordering::SeqCst)
+    }
+
+    /// Whether the referrers API applies `artifactType` (and says so with `OCI-Filters-Applied`).
+    pub(crate) fn referrers_filtering(&self) -> bool {
+        self.referrers_filtering.load(Ordering::SeqCst)
+    }
+
+    /// The referrers page size, if pages are limited.
+    pub(crate) fn referrers_page(&self) -> Option<usize> {
+        Some(self.referrers_page.load(Ordering::SeqCst)).filter(|n| *n > 0)
+    }
+}
+
+/// Switches for the choices the OCI spec leaves to registries, so clients' fallbacks can be tested here too.
+impl super::RegistryServer {
+    /// Whether DELETE by tag deletes the tag (the default, as the OCI spec allows) or is refused with 405
+    /// `UNSUPPORTED`, as registries refuse it that only delete by digest.
+    pub fn set_tag_deletes(&self, allowed: bool) {
+        self.shared.behaviour.tag_deletes.store(allowed, Ordering::SeqCst);
+    }
+
+    /// Whether the referrers API (`/v2/<name>/referrers/<digest>`) is served (the default) or answers
+    /// `404 page not found` (text/plain) as docker-registry 2.8.2 does; without it, a manifest PUT with a `subject`
+    /// gets no `OCI-Subject` header, which tells clients to maintain the referrers tag (`sha256-<hex>`) instead.
+    pub fn set_referrers_api(&self, enabled: bool) {
+        self.shared.behaviour.referrers_api.store(enabled, Ordering::SeqCst);
+    }
+
+    /// Whether the referrers API filters by `artifactType` and says so with `OCI-Filters-Applied` (the default), or
+    /// ignores the filter, which the spec allows (clients then filter themselves).
+    pub fn set_referrers_filtering(&self, enabled: bool) {
+        self.shared.behaviour.referrers_filtering.store(enabled, Ordering::SeqCst);
+    }
+
+    /// Serve referrers in pages of at most `n`, each with a `Link` to the next (`None`: all in one page, the
+    /// default).
+    pub fn set_referrers_page_size(&self, n: Option<usize>) {
+        self.shared.behaviour.referrers_page.store(n.unwrap_or(0), Ordering::SeqCst);
+    }
+
+    /// Refuse what docker-registry 2.8.2 lacks: DELETE by tag, and the referrers API.
+    pub fn like_docker_registry(&self) {
+        self.set_tag_deletes(false);
+        self.set_referrers_api(false);
     }
 }
 
@@ -186,6 +267,9 @@ async fn dispatch(shared: &Shared, route: Route, req: Request<Incoming>) -> Hand
             Method::DELETE => uploads::cancel(shared, &name, &id),
             _ => Err(not_allowed("GET, PATCH, PUT, DELETE")),
         },
+        // Without the API the path is unknown, answered as Go's router does.
+        Route::Referrers { .. } if !shared.behaviour.referrers_api() => Ok(Reply::new(StatusCode::NOT_FOUND)
+            .body("text/plain; charset=utf-8", Bytes::from_static(b"404 page not found\n"))),
         Route::Referrers { name, digest } => match method {
             Method::GET => referrers::list(shared, &name, &digest, &query),
             _ => Err(not_allowed("GET")),

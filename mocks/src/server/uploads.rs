@@ -1,15 +1,18 @@
 //! `/v2/<name>/blobs/uploads/`: start (plain, monolithic `?digest=`, or `?mount=&from=`), PATCH chunks (with
-//! `Content-Range` checked, or streamed), GET status, PUT to finish (digest verified), DELETE to cancel.
+//! `Content-Range` checked, or streamed), GET status, PUT to finish (digest verified), DELETE to cancel. The
+//! [`Faults`](super::Faults) for uploads apply here: failures of one method, request bodies cut part-way (what
+//! arrived is kept), forgotten sessions, a minimum chunk length, refused mounts.
 
 use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_RANGE, LOCATION, RANGE};
+use hyper::header::{CONTENT_RANGE, LOCATION, RANGE, RETRY_AFTER};
 use hyper::{HeaderMap, Request, StatusCode};
 use registry_core::Digest;
 use serde_json::json;
 
 use super::blobs::parse_digest;
-use super::body::{drain, read_into};
+use super::body::{drain, read_into, read_up_to};
+use super::faults::{HandlerFault, InjectedFailure};
 use super::ids::random_hex;
 use super::reply::{ApiError, Code, HandlerResult, Reply};
 use super::routes::{validate_name, Query};
@@ -19,12 +22,103 @@ use super::DOCKER_CONTENT_DIGEST;
 /// The most of a rejected request's body read and dropped.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
+/// The minimum chunk length header (OCI distribution spec).
+const OCI_CHUNK_MIN_LENGTH: &str = "oci-chunk-min-length";
+
 /// The session headers: where to continue, and the bytes received so far (`0-0` when none, as distribution).
 fn session(reply: Reply, name: &str, id: &str, size: usize) -> Reply {
     reply
         .header(LOCATION, &format!("/v2/{name}/blobs/uploads/{id}"))
         .header(RANGE, &format!("0-{}", size.saturating_sub(1)))
         .header("docker-upload-uuid", id)
+}
+
+/// The path of upload session `id` of `name`.
+fn session_path(name: &str, id: &str) -> String {
+    format!("/v2/{name}/blobs/uploads/{id}")
+}
+
+/// The answer to an injected failure.
+pub(crate) fn injected(f: InjectedFailure) -> ApiError {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut e = ApiError::new(status, Code::for_status(status), "injected failure")
+        .detail(json!({"fault": "fail_next_method", "status": f.status}));
+    if let Some(secs) = f.retry_after {
+        e = e.header(RETRY_AFTER, &secs.to_string());
+    }
+    e
+}
+
+/// What docker-registry 2.8.2 answers for a stale upload location (after cancelling the session).
+fn stale(id: &str) -> ApiError {
+    ApiError::not_found(Code::BlobUploadInvalid, "blob upload invalid").detail(json!({"id": id, "fault": "forget"}))
+}
+
+/// Apply the injected fault for `req` to session `id` (when it has one): the answer that replaces the normal one,
+/// or the request, to be handled normally.
+async fn apply_fault(
+    shared: &Shared,
+    name: &str,
+    id: Option<&str>,
+    req: Request<Incoming>,
+) -> Result<Request<Incoming>, ApiError> {
+    let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
+    let Some(fault) = shared.faults.take_handler_fault(req.method().as_str(), &target) else {
+        return Ok(req);
+    };
+    match fault {
+        HandlerFault::Fail(f) => {
+            drain(req.into_body(), DRAIN_LIMIT).await;
+            Err(injected(f))
+        }
+        HandlerFault::DropRequest(n) => {
+            let mut body = req.into_body();
+            let mut buf = BytesMut::new();
+            read_up_to(&mut body, &mut buf, n).await;
+            if let Some(id) = id {
+                if let Some(upload) = shared.write().upload_mut(name, id) {
+                    upload.data.extend_from_slice(&buf);
+                }
+            }
+            shared.faults.abort_response(&target);
+            Err(invalid("connection dropped by the drop_request_after fault"))
+        }
+        HandlerFault::Forget => {
+            drain(req.into_body(), DRAIN_LIMIT).await;
+            if let Some(id) = id {
+                shared.write().take_upload(name, id);
+            }
+            Err(stale(id.unwrap_or("")))
+        }
+    }
+}
+
+/// The fault for a request without a body to session `id` (status, cancel), applied.
+fn apply_bodyless_fault(shared: &Shared, method: &str, name: &str, id: &str) -> Result<(), ApiError> {
+    let path = session_path(name, id);
+    match shared.faults.take_handler_fault(method, &path) {
+        None => Ok(()),
+        Some(HandlerFault::Fail(f)) => Err(injected(f)),
+        Some(HandlerFault::DropRequest(_)) => {
+            shared.faults.abort_response(&path);
+            Err(invalid("connection dropped by the drop_request_after fault"))
+        }
+        Some(HandlerFault::Forget) => {
+            shared.write().take_upload(name, id);
+            Err(stale(id))
+        }
+    }
+}
+
+/// A new session's answer (202), with the minimum chunk length when one is set.
+fn new_session(shared: &Shared, name: &str) -> Reply {
+    let id = random_hex();
+    shared.write().start_upload(name, id.clone());
+    let mut reply = session(Reply::new(StatusCode::ACCEPTED), name, &id, 0);
+    if let Some(min) = shared.faults.current_chunk_min_length() {
+        reply = reply.header(OCI_CHUNK_MIN_LENGTH, &min.to_string());
+    }
+    reply
 }
 
 fn created(name: &str, digest: &Digest) -> Reply {
@@ -78,6 +172,7 @@ fn content_range(headers: &HeaderMap) -> Result<Option<(usize, usize)>, ApiError
 
 /// `POST /v2/<name>/blobs/uploads/`.
 pub(crate) async fn start(shared: &Shared, name: &str, query: &Query, req: Request<Incoming>) -> HandlerResult {
+    let req = apply_fault(shared, name, None, req).await?;
     let mut body = req.into_body();
     if let (Some(mount), Some(from)) = (query.non_empty("mount"), query.non_empty("from")) {
         let digest = match parse_digest(mount) {
@@ -87,7 +182,10 @@ pub(crate) async fn start(shared: &Shared, name: &str, query: &Query, req: Reque
                 return Err(e);
             }
         };
-        if validate_name(&shared.host, from).is_ok() && shared.write().mount_blob(name, digest.as_str(), from) {
+        if !shared.faults.mounts_refused()
+            && validate_name(&shared.host, from).is_ok()
+            && shared.write().mount_blob(name, digest.as_str(), from)
+        {
             drain(body, DRAIN_LIMIT).await;
             return Ok(created(name, &digest));
         }
@@ -104,9 +202,7 @@ pub(crate) async fn start(shared: &Shared, name: &str, query: &Query, req: Reque
         return commit(shared, name, &digest, buf.freeze());
     }
     drain(body, DRAIN_LIMIT).await;
-    let id = random_hex();
-    shared.write().start_upload(name, id.clone());
-    Ok(session(Reply::new(StatusCode::ACCEPTED), name, &id, 0))
+    Ok(new_session(shared, name))
 }
 
 /// Check a request's `Content-Range` against the upload's size; the checked range and the size.
@@ -127,6 +223,8 @@ fn check_chunk(
 /// Read a chunk and append it to the upload. A chunk with a `Content-Range` is all or nothing; a streamed one
 /// keeps what arrived before a failure, so the client can ask where to resume.
 async fn append(shared: &Shared, name: &str, id: &str, req: Request<Incoming>) -> Result<usize, ApiError> {
+    let req = apply_fault(shared, name, Some(id), req).await?;
+    let is_patch = req.method() == hyper::Method::PATCH;
     let (range, size) = match check_chunk(shared, name, id, req.headers()) {
         Ok(checked) => checked,
         Err(e) => {
@@ -134,9 +232,18 @@ async fn append(shared: &Shared, name: &str, id: &str, req: Request<Incoming>) -
             return Err(e);
         }
     };
+    if is_patch && shared.faults.had_short_chunk(id) {
+        let size = shared.read().upload_size(name, id).unwrap_or(0);
+        drain(req.into_body(), DRAIN_LIMIT).await;
+        return Err(out_of_order(name, id, size, size)
+            .detail(json!({"reason": "a chunk shorter than the minimum length was not the last"})));
+    }
     let mut body = req.into_body();
     let mut buf = BytesMut::new();
     let read = read_into(&mut body, &mut buf).await;
+    if is_patch && read.is_ok() && shared.faults.current_chunk_min_length().is_some_and(|min| buf.len() < min) {
+        shared.faults.mark_short_chunk(id);
+    }
     if let Some((start, end)) = range {
         if read.is_err() || buf.len() != end - start + 1 {
             return Err(invalid("chunk length does not match its Content-Range")
@@ -165,6 +272,7 @@ pub(crate) async fn patch(shared: &Shared, name: &str, id: &str, req: Request<In
 
 /// `GET <location>`: the upload's progress.
 pub(crate) fn status(shared: &Shared, name: &str, id: &str) -> HandlerResult {
+    apply_bodyless_fault(shared, "GET", name, id)?;
     let size = shared.read().upload_size(name, id).ok_or_else(|| upload_unknown(id))?;
     Ok(session(Reply::new(StatusCode::NO_CONTENT), name, id, size))
 }
@@ -196,6 +304,7 @@ pub(crate) async fn finish(
 
 /// `DELETE <location>`: cancel the upload.
 pub(crate) fn cancel(shared: &Shared, name: &str, id: &str) -> HandlerResult {
+    apply_bodyless_fault(shared, "DELETE", name, id)?;
     shared.write().take_upload(name, id).ok_or_else(|| upload_unknown(id))?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }

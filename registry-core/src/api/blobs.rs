@@ -2,7 +2,8 @@
 
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
-use reqwest::Method;
+use reqwest::header::{HeaderValue, CONTENT_RANGE, RANGE};
+use reqwest::{Method, StatusCode};
 
 use super::RegistryApi;
 use crate::auth::Scope;
@@ -10,6 +11,169 @@ use crate::digest::{ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
 use crate::transport::{redact_url, response::from_reqwest, Request};
+
+/// A blob download that resumes where its connection broke.
+struct Download {
+    api: RegistryApi,
+    repo: Repository,
+    digest: Digest,
+    /// The blob's URL on the registry (resumes ask it again, not a redirect target that may have expired).
+    url: url::Url,
+    size: Option<u64>,
+    body: ByteStream,
+    /// Bytes handed to the consumer so far.
+    delivered: u64,
+    /// Bytes at the start of `body` to drop: a registry that ignored a `Range` sends what was delivered again.
+    skip: u64,
+    resumes: u32,
+    max_resumes: u32,
+    done: bool,
+}
+
+/// The body of `resp` as a stream of this crate's errors.
+fn body_stream(resp: reqwest::Response) -> ByteStream {
+    let what = format!("GET {}", redact_url(resp.url()));
+    Box::pin(resp.bytes_stream().map_err(move |e| from_reqwest(e, &what)))
+}
+
+impl Download {
+    /// The next piece of the blob, resuming as needed; `None` at the end.
+    async fn next_piece(&mut self) -> Option<Result<Bytes>> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let broken = match self.body.next().await {
+                Some(Ok(mut piece)) => {
+                    if self.skip > 0 {
+                        // `skip` is below `piece.len()`, a usize, when it does not swallow the piece whole.
+                        let drop = self.skip.min(piece.len() as u64);
+                        self.skip -= drop;
+                        piece = piece.slice(drop as usize..);
+                    }
+                    if piece.is_empty() {
+                        continue;
+                    }
+                    self.delivered += piece.len() as u64;
+                    return Some(Ok(piece));
+                }
+                Some(Err(e)) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout) => e,
+                Some(Err(e)) => return self.fail(e),
+                None => match self.size {
+                    Some(size) if self.delivered < size => {
+                        Error::new(ErrorKind::Io, format!("the body ended after {} of {size} bytes", self.delivered))
+                    }
+                    _ => {
+                        self.done = true;
+                        return None;
+                    }
+                },
+            };
+            if let Err(e) = self.resume(broken).await {
+                return self.fail(e);
+            }
+        }
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<Bytes>> {
+        self.done = true;
+        Some(Err(e))
+    }
+
+    /// Ask for the rest of the blob after the body broke with `cause`.
+    async fn resume(&mut self, cause: Error) -> Result<()> {
+        let mut cause = cause;
+        loop {
+            if self.resumes >= self.max_resumes {
+                return Err(cause.context(format!(
+                    "download blob {} from {}: broken at byte {} after {} resumes",
+                    self.digest, self.repo, self.delivered, self.resumes
+                )));
+            }
+            self.resumes += 1;
+            tracing::warn!(
+                digest = %self.digest, offset = self.delivered, resume = self.resumes, error = %cause,
+                "blob download broke; resuming"
+            );
+            match self.request_rest().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_temporary() => cause = e,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// GET the blob from `delivered` on, and check the answer starts there.
+    async fn request_rest(&mut self) -> Result<()> {
+        let offset = self.delivered;
+        let what = format!("resume blob {} from {} at byte {offset}", self.digest, self.repo);
+        let mut req = Request::new(Method::GET, self.url.clone(), Scope::pull(self.repo.path()));
+        if offset > 0 {
+            let range = HeaderValue::from_str(&format!("bytes={offset}-"))
+                .map_err(|_| Error::invalid_input("bad Range header"))?;
+            req = req.header(RANGE, range);
+        }
+        let resp = self.api.transport.send(req).await.map_err(|e| e.context(&what))?;
+        match resp.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let header = resp.headers().get(CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let (start, total) = parse_content_range(header).ok_or_else(|| {
+                    Error::protocol(format!("{what}: the registry answered 206 with Content-Range {header:?}"))
+                })?;
+                if start != offset {
+                    return Err(Error::protocol(format!(
+                        "{what}: the registry answered bytes from {start}, not {offset}"
+                    )));
+                }
+                if let (Some(size), Some(total)) = (self.size, total) {
+                    if size != total {
+                        return Err(Error::new(
+                            ErrorKind::DigestMismatch,
+                            format!("{what}: the registry now says the blob is {total} bytes, expected {size}"),
+                        ));
+                    }
+                }
+                self.skip = 0;
+            }
+            StatusCode::OK => {
+                if offset > 0 {
+                    tracing::info!(digest = %self.digest, offset, "registry ignored the Range; skipping what was delivered");
+                }
+                if let (Some(size), Some(len)) = (self.size, resp.content_length()) {
+                    if size != len {
+                        return Err(Error::new(
+                            ErrorKind::DigestMismatch,
+                            format!("{what}: the registry now sends {len} bytes, expected {size}"),
+                        ));
+                    }
+                }
+                self.skip = offset;
+            }
+            other => {
+                return Err(Error::protocol(format!("{what}: unexpected answer {other}")).with_status(other.as_u16()))
+            }
+        }
+        self.body = body_stream(resp);
+        Ok(())
+    }
+}
+
+/// The start and total of `Content-Range: bytes <start>-<end>/<total or *>`.
+fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let start: u64 = start.trim().parse().ok()?;
+    let end: u64 = end.trim().parse().ok()?;
+    if end < start {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse::<u64>().ok()?),
+    };
+    Some((start, total))
+}
 
 impl RegistryApi {
     fn blob_url(&self, repo: &Repository, digest: &Digest) -> Result<url::Url> {
@@ -28,8 +192,14 @@ impl RegistryApi {
 
     /// GET a blob as a stream that is verified against `digest` (and `size` when known): the consumer gets an
     /// error instead of the last chunk when the content does not match. Never buffered whole.
+    ///
+    /// A download whose connection breaks resumes with `Range: bytes=<offset>-` (up to
+    /// [`TransferConfig::download_resumes`](super::TransferConfig::download_resumes) times), accepting a 206 only when
+    /// its `Content-Range` starts at that offset; a registry that answers 200 instead sends the blob from the start,
+    /// and the bytes already delivered are skipped. The digest covers exactly the bytes delivered, across resumes.
     pub async fn get_blob(&self, repo: &Repository, digest: &Digest, size: Option<u64>) -> Result<ByteStream> {
-        let req = Request::new(Method::GET, self.blob_url(repo, digest)?, Scope::pull(repo.path()));
+        let url = self.blob_url(repo, digest)?;
+        let req = Request::new(Method::GET, url.clone(), Scope::pull(repo.path()));
         let resp = self.transport.send(req).await.map_err(|e| {
             if e.kind() == ErrorKind::NotFound {
                 e.context(format!("blob {digest} not found in {repo}"))
@@ -46,10 +216,24 @@ impl RegistryApi {
             }
         }
         let size = size.or(resp.content_length());
-        let url = redact_url(resp.url());
-        let what = format!("GET {url}");
-        let stream = Box::pin(resp.bytes_stream().map_err(move |e| from_reqwest(e, &what)));
-        Ok(Box::pin(VerifyingStream::new(stream, digest.clone(), size)))
+        let download = Download {
+            api: self.clone(),
+            repo: repo.clone(),
+            digest: digest.clone(),
+            url,
+            size,
+            body: body_stream(resp),
+            delivered: 0,
+            skip: 0,
+            resumes: 0,
+            max_resumes: self.transfer.download_resumes,
+            done: false,
+        };
+        let stream = futures::stream::unfold(download, |mut d| async move {
+            let item = d.next_piece().await?;
+            Some((item, d))
+        });
+        Ok(Box::pin(VerifyingStream::new(Box::pin(stream), digest.clone(), size)))
     }
 
     /// GET a small blob (a config) into memory, verified, failing if it is larger than `max` bytes.
@@ -75,5 +259,19 @@ impl RegistryApi {
             out.extend_from_slice(&chunk);
         }
         Ok(out.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 10-19/20"), Some((10, Some(20))));
+        assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, None)));
+        for bad in ["", "10-19/20", "bytes 19-10/20", "bytes x-1/2", "bytes 1-2", "bytes 1-2/x"] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! `/v2/<name>/manifests/<reference>`: HEAD, GET, PUT.
+//! `/v2/<name>/manifests/<reference>`: HEAD, GET, PUT, DELETE.
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
@@ -23,6 +23,19 @@ pub struct ManifestHead {
     /// Its size (`Content-Length`), when given.
     pub size: Option<u64>,
 }
+
+/// What a manifest PUT tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestPut {
+    /// The manifest's digest (computed over the bytes pushed, and checked against `Docker-Content-Digest`).
+    pub digest: Digest,
+    /// The `OCI-Subject` header: the registry saw the manifest's `subject` and lists it in its referrers API. A
+    /// registry without that API sends none, and the pusher keeps the referrers tag (`sha256-<hex>`) up to date.
+    pub subject: Option<Digest>,
+}
+
+/// The header a registry with the referrers API answers a manifest PUT with when the manifest has a `subject`.
+const OCI_SUBJECT: &str = "oci-subject";
 
 fn header_digest(headers: &HeaderMap) -> Result<Option<Digest>> {
     match headers.get(DOCKER_CONTENT_DIGEST).map(|v| v.to_str()) {
@@ -95,6 +108,17 @@ impl RegistryApi {
     /// A `tag@digest` reference is pushed by the digest only (untagged), as the digest wins everywhere: push
     /// with the tag to tag it.
     pub async fn put_manifest(&self, reference: &Reference, media_type: &str, bytes: Bytes) -> Result<Digest> {
+        Ok(self.put_manifest_with_subject(reference, media_type, bytes).await?.digest)
+    }
+
+    /// [`RegistryApi::put_manifest`], also telling whether the registry acknowledged the manifest's `subject`
+    /// (`OCI-Subject`), which says it has the referrers API.
+    pub async fn put_manifest_with_subject(
+        &self,
+        reference: &Reference,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<ManifestPut> {
         if bytes.len() > MAX_MANIFEST_SIZE {
             return Err(Error::invalid_input(format!(
                 "manifest is {} bytes, over the 4 MiB limit ({MAX_MANIFEST_SIZE} bytes)",
@@ -125,7 +149,44 @@ impl RegistryApi {
                 ));
             }
         }
-        Ok(computed)
+        // A malformed OCI-Subject only loses the hint: the pusher then maintains the referrers tag as well.
+        let subject =
+            resp.headers().get(OCI_SUBJECT).and_then(|v| v.to_str().ok()).and_then(|s| Digest::parse(s.trim()).ok());
+        Ok(ManifestPut { digest: computed, subject })
+    }
+
+    /// DELETE the manifest `reference` points to: by digest (a `tag@digest` reference deletes by the digest), which
+    /// on most registries also removes every tag pointing at it, or by tag, which removes that tag only.
+    ///
+    /// Registries that refuse to delete by tag (docker-registry 2.8.2 answers 400 `DIGEST_INVALID`, others 400 or
+    /// 405 `UNSUPPORTED`) give an error of kind [`ErrorKind::Unsupported`], as do registries with deletes disabled
+    /// (405): the caller can fall back. Unknown manifests are [`ErrorKind::NotFound`].
+    pub async fn delete_manifest(&self, reference: &Reference) -> Result<()> {
+        let url = self.manifest_url(reference)?;
+        let req = Request::new(Method::DELETE, url, Scope::delete(reference.repository().path()));
+        match self.transport.send(req).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(delete_error(e, reference)),
+        }
+    }
+}
+
+/// The error of a failed manifest DELETE, with the refusals a caller can work around made `Unsupported`.
+fn delete_error(e: Error, reference: &Reference) -> Error {
+    let by_tag = reference.digest().is_none();
+    match e.status() {
+        Some(400) if by_tag => e
+            .with_kind(ErrorKind::Unsupported)
+            .context(format!("delete {reference}: the registry refuses to delete by tag")),
+        Some(405) if by_tag => e
+            .with_kind(ErrorKind::Unsupported)
+            .context(format!("delete {reference}: the registry refuses to delete by tag (or has deletes disabled)")),
+        Some(405) => e
+            .with_kind(ErrorKind::Unsupported)
+            .context(format!("delete {reference}: the registry has deletes disabled")),
+        _ if e.has_code("UNSUPPORTED") => e.with_kind(ErrorKind::Unsupported).context(format!("delete {reference}")),
+        _ if e.kind() == ErrorKind::NotFound => e.context(format!("delete {reference}: manifest not found")),
+        _ => e.context(format!("delete {reference}")),
     }
 }
 

@@ -3,12 +3,23 @@
 mod blobs;
 mod lists;
 mod manifests;
+mod referrers;
+mod transfer;
+mod upload_job;
+mod upload_reader;
 mod uploads;
 
 use std::sync::Arc;
 
 pub use lists::{parse_next_link, Page};
-pub use manifests::ManifestHead;
+pub use manifests::{ManifestHead, ManifestPut};
+pub use referrers::{
+    add_to_referrers_index, filter_artifact_type, has_artifact_type, referrers_tag, remove_from_referrers_index,
+    ReferrersPage, MAX_REFERRERS_PAGES,
+};
+pub use transfer::{
+    BlobPushed, MountOutcome, TransferConfig, UploadSession, MAX_CHUNK_SIZE, MAX_REGISTRY_CHUNK, MAX_RETRY_AFTER,
+};
 
 use crate::reference::Registry;
 use crate::transport::{Transport, TransportConfig};
@@ -18,17 +29,19 @@ use crate::Result;
 #[derive(Debug, Clone)]
 pub struct RegistryApi {
     transport: Arc<Transport>,
+    /// Upload strategy, chunk size and recovery limits.
+    transfer: TransferConfig,
 }
 
 impl RegistryApi {
     /// A handle on `registry` with `config`.
     pub fn new(registry: Registry, config: TransportConfig) -> Result<RegistryApi> {
-        Ok(RegistryApi { transport: Arc::new(Transport::new(registry, config)?) })
+        Ok(RegistryApi::from_transport(Arc::new(Transport::new(registry, config)?)))
     }
 
     /// A handle over an existing transport.
     pub fn from_transport(transport: Arc<Transport>) -> RegistryApi {
-        RegistryApi { transport }
+        RegistryApi { transport, transfer: TransferConfig::default() }
     }
 
     /// The transport.

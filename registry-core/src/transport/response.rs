@@ -99,6 +99,7 @@ struct ErrorBody {
 /// An [`Error`] for a non-success response: kind from the status, codes from the body (at most 64 KiB read).
 pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
     let status = resp.status().as_u16();
+    let retry_after = super::retry::retry_after(resp.headers());
     let version = resp.version();
     let header_count = resp.headers().len();
     let content_type =
@@ -135,7 +136,7 @@ pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
             msg.push_str(": the server answered HTML, not a registry error (is this a registry?)");
         }
     }
-    Error::new(kind, msg).with_status(status).with_codes(codes)
+    Error::new(kind, msg).with_status(status).with_codes(codes).with_retry_after(retry_after)
 }
 
 /// Read at most `max` bytes of a body, dropping the rest (for error bodies).

@@ -1,0 +1,542 @@
+//! How a [`RemoteClient`](crate::RemoteClient) moves blobs: how many at once, how many bytes may be in flight,
+//! and a progress callback fed from the streams themselves.
+//!
+//! ```
+//! use registry_client::{ProgressEvent, RemoteClient, TransferOptions};
+//!
+//! let options = TransferOptions::new()
+//!     .max_concurrent_blobs(8)
+//!     .max_bytes_in_flight(512 << 20)
+//!     .progress(|event: &ProgressEvent| {
+//!         if let ProgressEvent::BlobProgress { digest, transferred, size } = event {
+//!             eprintln!("{digest}: {transferred}/{size}");
+//!         }
+//!     });
+//! let client = RemoteClient::builder("registry.example.com").transfer(options).build()?;
+//! # Ok::<(), registry_client::Error>(())
+//! ```
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::Stream;
+use registry_core::api::TransferConfig;
+use registry_core::{ByteStream, Digest, Error, ErrorKind, Result};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Blobs transferred at once by default.
+const DEFAULT_MAX_CONCURRENT_BLOBS: usize = 4;
+/// Bytes in flight at once by default (256 MiB).
+const DEFAULT_MAX_BYTES_IN_FLIGHT: u64 = 256 << 20;
+/// By default a [`ProgressEvent::BlobProgress`] is sent at least every this many bytes (1 MiB)...
+const DEFAULT_PROGRESS_BYTES: u64 = 1 << 20;
+/// ... or when this much time has passed since the last one (100 ms), whichever comes first.
+const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The byte semaphore counts in units of this many bytes, so that its `u32` permit counts reach 4 TiB.
+const UNIT: u64 = 1024;
+
+/// A progress callback. It runs on the task moving the data: keep it quick (update a counter, send to a channel).
+pub type ProgressFn = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
+
+/// What a transfer reports to the [`TransferOptions::progress`] callback.
+///
+/// For each blob of a push (layers and config) exactly one of these happens, in this order:
+/// - [`BlobSkipped`](ProgressEvent::BlobSkipped): the registry already has it;
+/// - [`BlobMounted`](ProgressEvent::BlobMounted): the registry linked it from another repository;
+/// - [`BlobStarted`](ProgressEvent::BlobStarted), then [`BlobProgress`](ProgressEvent::BlobProgress) zero or more
+///   times with a growing count whose last value is the blob's size, then [`BlobDone`](ProgressEvent::BlobDone)
+///   once the registry has committed it.
+///
+/// A push begins with [`PushStarted`](ProgressEvent::PushStarted) and ends with
+/// [`ManifestPushed`](ProgressEvent::ManifestPushed). Events of different blobs interleave (they move
+/// concurrently). A push that fails stops sending events and returns the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProgressEvent {
+    /// A push of `reference` begins: `blobs` blobs (layers and config) of `bytes` bytes in all, some of which
+    /// the registry may already have.
+    PushStarted {
+        /// What is pushed, e.g. `registry.example.com/org/app:v1`.
+        reference: String,
+        /// How many blobs (layers and config).
+        blobs: usize,
+        /// Their total size.
+        bytes: u64,
+    },
+    /// A blob's upload begins.
+    BlobStarted {
+        /// The blob.
+        digest: Digest,
+        /// Its size.
+        size: u64,
+    },
+    /// Bytes of a blob read from its source and handed to the connection so far.
+    BlobProgress {
+        /// The blob.
+        digest: Digest,
+        /// Bytes so far; the last event of a blob has `transferred == size`.
+        transferred: u64,
+        /// Its size.
+        size: u64,
+    },
+    /// The registry committed a blob (after verifying its digest).
+    BlobDone {
+        /// The blob.
+        digest: Digest,
+        /// Its size.
+        size: u64,
+    },
+    /// The registry already had a blob: nothing was sent.
+    BlobSkipped {
+        /// The blob.
+        digest: Digest,
+        /// Its size.
+        size: u64,
+    },
+    /// The registry linked a blob from another repository of its own (a cross-repository mount): nothing was sent.
+    BlobMounted {
+        /// The blob.
+        digest: Digest,
+        /// Its size.
+        size: u64,
+        /// The repository it was mounted from.
+        from: String,
+    },
+    /// The manifest was pushed: the image is complete under `reference`.
+    ManifestPushed {
+        /// Where, e.g. `registry.example.com/org/app:v1`.
+        reference: String,
+        /// The manifest's digest.
+        digest: Digest,
+    },
+}
+
+/// How blobs move: concurrency, bytes in flight, progress. Set on a client with
+/// [`RemoteClientBuilder::transfer`](crate::RemoteClientBuilder::transfer).
+///
+/// The limits belong to the client and are shared by its clones and [`Client::with_segment`](crate::Client)
+/// children: several pushes running at once through one client share them, so the memory a process spends on
+/// transfers stays bounded however many images it copies at once.
+///
+/// - at most [`max_concurrent_blobs`](TransferOptions::max_concurrent_blobs) blobs are checked or uploaded at
+///   once (default 4);
+/// - an upload holds `min(size, max_bytes_in_flight)` of the [`max_bytes_in_flight`](TransferOptions::max_bytes_in_flight)
+///   budget (default 256 MiB) while it runs, so a blob larger than the budget runs alone, and small blobs run
+///   side by side. Blobs are admitted in order: a large blob waiting for the budget is not overtaken forever by
+///   small ones;
+/// - blobs are streamed from their source to the registry, never held whole in memory; how (one PUT or chunks,
+///   the chunk size, recovery after failures) is the [`blob_config`](TransferOptions::blob_config).
+#[derive(Clone)]
+#[must_use]
+pub struct TransferOptions {
+    max_concurrent_blobs: usize,
+    max_bytes_in_flight: u64,
+    progress: Option<ProgressFn>,
+    progress_bytes: u64,
+    progress_interval: Duration,
+    blob: TransferConfig,
+}
+
+impl fmt::Debug for TransferOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransferOptions")
+            .field("max_concurrent_blobs", &self.max_concurrent_blobs)
+            .field("max_bytes_in_flight", &self.max_bytes_in_flight)
+            .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
+            .field("progress_bytes", &self.progress_bytes)
+            .field("progress_interval", &self.progress_interval)
+            .field("blob", &self.blob)
+            .finish()
+    }
+}
+
+impl Default for TransferOptions {
+    fn default() -> TransferOptions {
+        TransferOptions {
+            max_concurrent_blobs: DEFAULT_MAX_CONCURRENT_BLOBS,
+            max_bytes_in_flight: DEFAULT_MAX_BYTES_IN_FLIGHT,
+            progress: None,
+            progress_bytes: DEFAULT_PROGRESS_BYTES,
+            progress_interval: DEFAULT_PROGRESS_INTERVAL,
+            blob: TransferConfig::default(),
+        }
+    }
+}
+
+impl TransferOptions {
+    /// The defaults: 4 blobs at once, 256 MiB in flight, no progress callback.
+    pub fn new() -> TransferOptions {
+        TransferOptions::default()
+    }
+
+    /// At most `n` blobs checked or uploaded at once (at least 1, else `build()` fails).
+    pub fn max_concurrent_blobs(mut self, n: usize) -> TransferOptions {
+        self.max_concurrent_blobs = n;
+        self
+    }
+
+    /// At most `bytes` of blobs in flight at once, a blob counting `min(size, bytes)` (at least 1 KiB, else
+    /// `build()` fails).
+    pub fn max_bytes_in_flight(mut self, bytes: u64) -> TransferOptions {
+        self.max_bytes_in_flight = bytes;
+        self
+    }
+
+    /// Call `callback` with each [`ProgressEvent`].
+    pub fn progress(mut self, callback: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> TransferOptions {
+        self.progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// [`TransferOptions::progress`] with a callback already shared.
+    pub fn progress_fn(mut self, callback: ProgressFn) -> TransferOptions {
+        self.progress = Some(callback);
+        self
+    }
+
+    /// Send [`ProgressEvent::BlobProgress`] once `bytes` more bytes moved or `interval` passed since the last one
+    /// of that blob, whichever comes first (defaults: 1 MiB, 100 ms). The last one of a blob is always sent.
+    pub fn progress_every(mut self, bytes: u64, interval: Duration) -> TransferOptions {
+        self.progress_bytes = bytes;
+        self.progress_interval = interval;
+        self
+    }
+
+    /// How each blob travels: one PUT or chunks, the chunk size, how often a broken upload or download recovers
+    /// (see [`TransferConfig`]; an invalid one is an error from `build()`).
+    pub fn blob_config(mut self, config: TransferConfig) -> TransferOptions {
+        self.blob = config;
+        self
+    }
+
+    /// The per-blob settings.
+    pub fn get_blob_config(&self) -> &TransferConfig {
+        &self.blob
+    }
+
+    /// The job limit.
+    pub fn get_max_concurrent_blobs(&self) -> usize {
+        self.max_concurrent_blobs
+    }
+
+    /// The byte budget.
+    pub fn get_max_bytes_in_flight(&self) -> u64 {
+        self.max_bytes_in_flight
+    }
+
+    /// The progress callback, if any.
+    pub fn get_progress(&self) -> Option<&ProgressFn> {
+        self.progress.as_ref()
+    }
+
+    /// The limits as semaphores, shared by every clone of the client built with them. Fails on a zero limit.
+    pub(crate) fn start(self) -> Result<Transfers> {
+        if self.max_concurrent_blobs == 0 {
+            return Err(Error::invalid_input("max_concurrent_blobs must be at least 1"));
+        }
+        if self.max_bytes_in_flight < UNIT {
+            return Err(Error::invalid_input(format!(
+                "max_bytes_in_flight must be at least {UNIT} bytes, got {}",
+                self.max_bytes_in_flight
+            )));
+        }
+        let jobs = self.max_concurrent_blobs.min(Semaphore::MAX_PERMITS);
+        // Round down to whole units (never above what was asked); at most u32::MAX units (4 TiB).
+        let units = u32::try_from(self.max_bytes_in_flight / UNIT).unwrap_or(u32::MAX);
+        Ok(Transfers {
+            jobs: Arc::new(Semaphore::new(jobs)),
+            bytes: Arc::new(Semaphore::new(units as usize)),
+            units,
+            options: self,
+        })
+    }
+}
+
+/// The running limits of one client (and its clones): two semaphores and the progress settings.
+#[derive(Debug)]
+pub(crate) struct Transfers {
+    options: TransferOptions,
+    jobs: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+    units: u32,
+}
+
+/// What a running blob transfer holds: one job, and its share of the byte budget once it uploads.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    _job: OwnedSemaphorePermit,
+    bytes: Option<OwnedSemaphorePermit>,
+}
+
+impl Transfers {
+    /// Wait for a job slot.
+    pub(crate) async fn job(&self) -> Result<Slot> {
+        let job = self.jobs.clone().acquire_owned().await.map_err(|_| closed())?;
+        Ok(Slot { _job: job, bytes: None })
+    }
+
+    /// Wait until `size` bytes (at most the whole budget) fit in the budget, and hold them in `slot`.
+    pub(crate) async fn reserve(&self, slot: &mut Slot, size: u64) -> Result<()> {
+        let want = u32::try_from(size.div_ceil(UNIT)).unwrap_or(u32::MAX).clamp(1, self.units);
+        slot.bytes = Some(self.bytes.clone().acquire_many_owned(want).await.map_err(|_| closed())?);
+        Ok(())
+    }
+
+    /// Send the event `make` builds, if anyone listens (the event is not built otherwise).
+    pub(crate) fn emit(&self, make: impl FnOnce() -> ProgressEvent) {
+        if let Some(callback) = &self.options.progress {
+            callback(&make());
+        }
+    }
+
+    /// The progress of one blob about to be uploaded (read from its source once, or again when the upload must
+    /// start over).
+    pub(crate) fn blob(&self, digest: &Digest, size: u64) -> BlobProgress {
+        BlobProgress {
+            callback: self.options.progress.clone(),
+            digest: digest.clone(),
+            size,
+            state: Arc::new(Mutex::new(Shared { started: false, reported: 0 })),
+            every_bytes: self.options.progress_bytes,
+            every: self.options.progress_interval,
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Io, "transfer limits were closed")
+}
+
+/// The progress of one blob across the streams read from its source: [`ProgressEvent::BlobStarted`] when the
+/// first is opened, then [`ProgressEvent::BlobProgress`] as bytes are read, throttled, and never going back when
+/// a later stream (an upload starting over) reads the first bytes again.
+#[derive(Clone)]
+pub(crate) struct BlobProgress {
+    callback: Option<ProgressFn>,
+    digest: Digest,
+    size: u64,
+    state: Arc<Mutex<Shared>>,
+    every_bytes: u64,
+    every: Duration,
+}
+
+impl fmt::Debug for BlobProgress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobProgress").field("digest", &self.digest).field("size", &self.size).finish()
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    started: bool,
+    /// The highest count reported so far.
+    reported: u64,
+}
+
+impl BlobProgress {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Send `event` for this blob, if anyone listens.
+    pub(crate) fn emit(&self, make: impl FnOnce(Digest, u64) -> ProgressEvent) {
+        if let Some(callback) = &self.callback {
+            callback(&make(self.digest.clone(), self.size));
+        }
+    }
+
+    /// `stream`, a fresh read of the blob from its first byte, reporting progress as it is read. The first call
+    /// reports [`ProgressEvent::BlobStarted`].
+    pub(crate) fn track(&self, stream: ByteStream) -> ByteStream {
+        if self.callback.is_none() {
+            return stream;
+        }
+        let first = !std::mem::replace(&mut self.lock().started, true);
+        if first {
+            self.emit(|digest, size| ProgressEvent::BlobStarted { digest, size });
+        }
+        Box::pin(ProgressStream { inner: stream, blob: self.clone(), seen: 0, reported_at: Instant::now() })
+    }
+
+    /// `seen` bytes of the current read: report them when past the highest count reported, and `force` (the end)
+    /// or far enough (bytes or time) from the last report.
+    fn advance(&self, seen: u64, force: bool, reported_at: &mut Instant) {
+        let Some(callback) = &self.callback else { return };
+        {
+            let mut state = self.lock();
+            if seen <= state.reported {
+                return;
+            }
+            let due = force
+                || seen == self.size
+                || seen - state.reported >= self.every_bytes
+                || reported_at.elapsed() >= self.every;
+            if !due {
+                return;
+            }
+            state.reported = seen;
+        }
+        *reported_at = Instant::now();
+        callback(&ProgressEvent::BlobProgress { digest: self.digest.clone(), transferred: seen, size: self.size });
+    }
+}
+
+/// One read of a blob, counting its bytes for [`BlobProgress`].
+struct ProgressStream {
+    inner: ByteStream,
+    blob: BlobProgress,
+    seen: u64,
+    reported_at: Instant,
+}
+
+impl Stream for ProgressStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        let this = &mut *self;
+        let next = this.inner.as_mut().poll_next(cx);
+        match &next {
+            Poll::Ready(Some(Ok(chunk))) if !chunk.is_empty() => {
+                this.seen += chunk.len() as u64;
+                this.blob.advance(this.seen, false, &mut this.reported_at);
+            }
+            Poll::Ready(None) => this.blob.advance(this.seen, true, &mut this.reported_at),
+            _ => {}
+        }
+        next
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::StreamExt;
+
+    use super::*;
+
+    fn events() -> (Arc<Mutex<Vec<ProgressEvent>>>, TransferOptions) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let options =
+            TransferOptions::new().progress(move |e| sink.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone()));
+        (seen, options)
+    }
+
+    fn chunks(sizes: &[usize]) -> ByteStream {
+        let items: Vec<Result<Bytes>> = sizes.iter().map(|n| Ok(Bytes::from(vec![7u8; *n]))).collect();
+        Box::pin(futures::stream::iter(items))
+    }
+
+    /// The counts of the progress events, after checking the first event is the blob's start.
+    fn progress_counts(events: &[ProgressEvent]) -> Vec<u64> {
+        assert!(matches!(events.first(), Some(ProgressEvent::BlobStarted { .. })), "{events:?}");
+        events[1..]
+            .iter()
+            .map(|e| match e {
+                ProgressEvent::BlobProgress { transferred, .. } => *transferred,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn progress_is_throttled_by_bytes_and_ends_at_the_size() {
+        let (seen, options) = events();
+        let t = options.progress_every(1000, Duration::from_secs(3600)).start().unwrap();
+        let d = Digest::sha256(b"x");
+        let s = t.blob(&d, 2500).track(chunks(&[400, 400, 400, 0, 900, 200, 200]));
+        let out: Vec<Bytes> = s.map(|c| c.unwrap()).collect().await;
+        assert_eq!(out.iter().map(Bytes::len).sum::<usize>(), 2500);
+        let ev = seen.lock().unwrap().clone();
+        assert_eq!(progress_counts(&ev), vec![1200, 2300, 2500]);
+        assert!(matches!(&ev[1], ProgressEvent::BlobProgress { digest, size: 2500, .. } if digest == &d));
+    }
+
+    #[tokio::test]
+    async fn progress_reports_a_short_stream_at_its_end() {
+        let (seen, options) = events();
+        let t = options.progress_every(1 << 20, Duration::from_secs(3600)).start().unwrap();
+        let s = t.blob(&Digest::sha256(b"x"), 5000).track(chunks(&[100, 200]));
+        let _: Vec<_> = s.collect().await;
+        assert_eq!(progress_counts(&seen.lock().unwrap()), vec![300]);
+    }
+
+    #[tokio::test]
+    async fn progress_by_time_reports_every_chunk_when_the_interval_is_zero() {
+        let (seen, options) = events();
+        let t = options.progress_every(u64::MAX, Duration::ZERO).start().unwrap();
+        let s = t.blob(&Digest::sha256(b"x"), 30).track(chunks(&[10, 10, 10]));
+        let _: Vec<_> = s.collect().await;
+        assert_eq!(progress_counts(&seen.lock().unwrap()), vec![10, 20, 30]);
+    }
+
+    #[tokio::test]
+    async fn a_second_read_starts_nothing_and_never_goes_back() {
+        let (seen, options) = events();
+        let t = options.progress_every(1, Duration::from_secs(3600)).start().unwrap();
+        let blob = t.blob(&Digest::sha256(b"x"), 30);
+        // The first read breaks off after 20 bytes; the upload starts over and reads all 30.
+        let _: Vec<_> = blob.track(chunks(&[10, 10])).collect().await;
+        let _: Vec<_> = blob.track(chunks(&[10, 10, 10])).collect().await;
+        assert_eq!(progress_counts(&seen.lock().unwrap()), vec![10, 20, 30]);
+    }
+
+    #[tokio::test]
+    async fn without_a_callback_streams_are_untouched() {
+        let t = TransferOptions::new().start().unwrap();
+        let s = t.blob(&Digest::sha256(b"x"), 30).track(chunks(&[10, 20]));
+        assert_eq!(s.map(|c| c.unwrap().len()).collect::<Vec<_>>().await, vec![10, 20]);
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let e = TransferOptions::new().max_concurrent_blobs(0).start().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("max_concurrent_blobs"), "{e}");
+        let e = TransferOptions::new().max_bytes_in_flight(1023).start().unwrap_err();
+        assert!(e.to_string().contains("max_bytes_in_flight"), "{e}");
+        assert!(TransferOptions::new().max_bytes_in_flight(u64::MAX).start().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_blob_larger_than_the_budget_takes_all_of_it() {
+        let t = TransferOptions::new().max_concurrent_blobs(8).max_bytes_in_flight(10 * 1024).start().unwrap();
+        let mut big = t.job().await.unwrap();
+        t.reserve(&mut big, 1 << 30).await.unwrap();
+        assert_eq!(t.bytes.available_permits(), 0);
+        let mut small = t.job().await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), t.reserve(&mut small, 1)).await;
+        assert!(waiting.is_err(), "a small blob got bytes while a big one held the whole budget");
+        drop(big);
+        t.reserve(&mut small, 1).await.unwrap();
+        assert_eq!(t.bytes.available_permits(), 9);
+    }
+
+    #[tokio::test]
+    async fn jobs_are_bounded() {
+        let t = TransferOptions::new().max_concurrent_blobs(2).start().unwrap();
+        let a = t.job().await.unwrap();
+        let _b = t.job().await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(50), t.job()).await.is_err());
+        drop(a);
+        assert!(tokio::time::timeout(Duration::from_secs(5), t.job()).await.is_ok());
+    }
+
+    #[test]
+    fn debug_hides_the_callback() {
+        let o = TransferOptions::new().progress(|_| {});
+        let s = format!("{o:?}");
+        assert!(s.contains("<callback>") && s.contains("max_concurrent_blobs: 4"), "{s}");
+    }
+}

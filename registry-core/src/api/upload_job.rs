@@ -1,0 +1,380 @@
+//! One blob upload that survives failures.
+//!
+//! A pass uploads the blob into one session: in one streamed PUT (small blobs), or in chunks. After a failed chunk
+//! (connection dropped, 5xx, 429, 401, 416) the job asks the registry how far the upload got (`GET <location>`,
+//! `Range: 0-<end>`) and continues from there with the bytes it still holds. When the session is gone (404: the
+//! registry forgot it, or docker-registry 2.8.2 refusing a location made stale by a partial write), or a single PUT
+//! failed, the job cancels the session and starts over from the first byte, which needs a source it can open
+//! again. Every recovery counts against [`TransferConfig::upload_retries`]. The digest of the bytes sent is checked
+//! before the closing PUT: a mismatch cancels the session and nothing is committed.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::StreamExt;
+use reqwest::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE};
+use reqwest::Method;
+use url::Url;
+
+use super::transfer::{BlobPushed, TransferConfig, UploadSession};
+use super::upload_reader::{lend, Reader};
+use super::uploads::{check_committed, upload_end, OCTET_STREAM};
+use super::RegistryApi;
+use crate::auth::Scope;
+use crate::digest::{ByteStream, Digest, VerifyingStream};
+use crate::error::{Error, ErrorKind, Result};
+use crate::reference::Repository;
+use crate::transport::{Body, Request};
+
+/// A re-opener for sources that cannot be opened again.
+pub(crate) type NoReopen = fn() -> std::future::Ready<Result<ByteStream>>;
+
+/// Why a pass ended without the blob.
+enum Failure {
+    /// Start over in a new session (after cancelling `location`).
+    Restart {
+        error: Error,
+        location: Url,
+        /// Whether the blob may have been committed (a final PUT whose answer was lost).
+        maybe_committed: bool,
+    },
+    /// Give up.
+    Fatal(Error),
+}
+
+/// One upload of `digest` (`size` bytes) to `repo`.
+pub(crate) struct Job<'a, F> {
+    pub(crate) api: &'a RegistryApi,
+    pub(crate) repo: &'a Repository,
+    pub(crate) digest: &'a Digest,
+    pub(crate) size: u64,
+    /// Opens the source again for a fresh start; `None` when it cannot be.
+    pub(crate) reopen: Option<&'a F>,
+    pub(crate) config: TransferConfig,
+    /// Recoveries so far.
+    pub(crate) recoveries: u32,
+}
+
+impl<F, Fut> Job<'_, F>
+where
+    F: Fn() -> Fut + Send + Sync,
+    Fut: Future<Output = Result<ByteStream>> + Send,
+{
+    /// Upload from `first` (or a freshly opened source), into `session` if given (else a new one).
+    pub(crate) async fn run(mut self, first: Option<ByteStream>, session: Option<UploadSession>) -> Result<BlobPushed> {
+        let mut source = match first {
+            Some(s) => s,
+            None => self.open_source().await?,
+        };
+        let mut session = session;
+        loop {
+            let current = match session.take() {
+                Some(s) => s,
+                None => self.api.open_session(self.repo).await.map_err(|e| e.context(self.what()))?,
+            };
+            let (error, location, maybe_committed) = match self.pass(source, current).await {
+                Ok(done) => return Ok(done),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Restart { error, location, maybe_committed }) => (error, location, maybe_committed),
+            };
+            if error.kind() != ErrorKind::NotFound {
+                self.api.cancel_location(self.repo, &location).await;
+            }
+            if maybe_committed && matches!(self.api.blob_exists(self.repo, self.digest).await, Ok(Some(_))) {
+                tracing::info!(digest = %self.digest, "the blob was committed although its upload reported a failure");
+                return Ok(BlobPushed::AlreadyPresent);
+            }
+            self.spend(&error)?;
+            if self.reopen.is_none() {
+                return Err(self.named(error, "the upload must start over and its source cannot be read again"));
+            }
+            tokio::time::sleep(self.config.wait_before(self.recoveries, &error)).await;
+            tracing::warn!(digest = %self.digest, recovery = self.recoveries, error = %error, "blob upload starts over");
+            source = self.open_source().await?;
+        }
+    }
+
+    async fn open_source(&self) -> Result<ByteStream> {
+        match self.reopen {
+            Some(open) => open().await.map_err(|e| e.context(format!("open blob {} for upload", self.digest))),
+            None => Err(Error::invalid_input(format!("blob {}: no source to upload from", self.digest))),
+        }
+    }
+
+    /// Count one recovery; an error naming the blob when none is left.
+    fn spend(&mut self, cause: &Error) -> Result<()> {
+        self.recoveries += 1;
+        if self.recoveries > self.config.upload_retries {
+            let e = Error::new(cause.kind(), cause.message().to_string())
+                .with_codes(cause.codes().to_vec())
+                .with_attempts(self.recoveries);
+            let e = match cause.status() {
+                Some(s) => e.with_status(s),
+                None => e,
+            };
+            return Err(self.named(e, &format!("giving up after {} attempts", self.recoveries)));
+        }
+        Ok(())
+    }
+
+    async fn pass(&mut self, source: ByteStream, session: UploadSession) -> Result<BlobPushed, Failure> {
+        let chunk =
+            if self.size > self.config.monolithic_threshold { self.config.chunk_for(session.min_chunk) } else { None };
+        match chunk {
+            None => self.monolithic(source, session.location).await,
+            Some(chunk) => self.chunked(source, session.location, chunk).await,
+        }
+    }
+
+    /// `e` with `note` in front, and the blob named unless its message already does.
+    fn named(&self, e: Error, note: &str) -> Error {
+        let e = if e.message().contains(self.digest.as_str()) { e } else { e.context(self.what()) };
+        e.context(note)
+    }
+
+    fn what(&self) -> String {
+        format!("upload blob {} to {}", self.digest, self.repo)
+    }
+
+    /// Cancel `location` and fail with `error`.
+    async fn fatal(&self, location: &Url, error: Error) -> Failure {
+        self.api.cancel_location(self.repo, location).await;
+        Failure::Fatal(error)
+    }
+
+    /// A failure of the source itself: worth a fresh start when temporary, else final.
+    async fn source_failed(&self, location: Url, error: Error) -> Failure {
+        let error = error.context(format!("{}: reading the blob", self.what()));
+        if error.is_temporary() {
+            Failure::Restart { error, location, maybe_committed: false }
+        } else {
+            self.fatal(&location, error).await
+        }
+    }
+
+    /// The whole blob in one streamed PUT. The body is verified on the way and its last piece is held back until
+    /// the digest matches, so a wrong content never completes the request.
+    async fn monolithic(&mut self, source: ByteStream, location: Url) -> Result<BlobPushed, Failure> {
+        let failure = Arc::new(Mutex::new(None::<Error>));
+        let seen = failure.clone();
+        let verified = VerifyingStream::new(source, self.digest.clone(), Some(self.size));
+        let body: ByteStream = Box::pin(verified.map(move |item| {
+            item.map_err(|e| {
+                let copy = Error::new(e.kind(), e.message().to_string());
+                *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                copy
+            })
+        }));
+        let mut url = location.clone();
+        url.query_pairs_mut().append_pair("digest", self.digest.as_str());
+        let req = Request::new(Method::PUT, url, Scope::push(self.repo.path()))
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::Stream { stream: Some(body), length: Some(self.size) });
+        let sent = self.api.transport.send(req).await;
+        let source_error = failure.lock().unwrap_or_else(PoisonError::into_inner).take();
+        match (sent, source_error) {
+            (Ok(resp), _) => match check_committed(&resp, self.digest) {
+                Ok(()) => Ok(BlobPushed::Uploaded),
+                Err(e) => Err(Failure::Fatal(e.context(self.what()))),
+            },
+            (Err(_), Some(e)) if e.kind() == ErrorKind::DigestMismatch => {
+                let e = e.context(format!("{}: upload cancelled, nothing committed", self.what()));
+                Err(self.fatal(&location, e).await)
+            }
+            (Err(_), Some(e)) => Err(self.source_failed(location, e).await),
+            (Err(e), None) => {
+                let e = e.context(self.what());
+                if recoverable(&e) {
+                    Err(Failure::Restart { error: e, location, maybe_committed: true })
+                } else {
+                    // Including a registry refusing the digest of content verified on the way: sending the same
+                    // bytes again would not change its mind.
+                    Err(self.fatal(&location, e).await)
+                }
+            }
+        }
+    }
+
+    /// The blob in chunks of `chunk` bytes, resuming after failed chunks, then the closing PUT.
+    async fn chunked(&mut self, source: ByteStream, mut location: Url, chunk: u64) -> Result<BlobPushed, Failure> {
+        let mut reader = Reader::new(source, self.digest, self.size);
+        let mut offset = 0u64;
+        while offset < self.size {
+            let end = offset.saturating_add(chunk).min(self.size);
+            let (sent, source_error) = if reader.read() == offset {
+                // Nothing held past what the registry has: stream the chunk straight from the source.
+                let (lent, body) = lend(reader, end);
+                let sent = self.patch(&location, offset, end, Body::Stream { stream: Some(body), length: None }).await;
+                let (back, failure) = lent.take_back();
+                reader = match back {
+                    Some(r) => r,
+                    None => return Err(Failure::Fatal(Error::protocol(format!("{}: reader lost", self.what())))),
+                };
+                (sent, failure)
+            } else {
+                // Sending again what the registry did not confirm (plus the rest of the chunk).
+                if let Err(e) = reader.fill_to(end).await {
+                    return Err(self.source_failed(location, e).await);
+                }
+                (self.patch(&location, offset, end, Body::Bytes(reader.held_bytes())).await, None)
+            };
+            if let Some(e) = source_error {
+                return Err(self.source_failed(location, e).await);
+            }
+            let error = match sent {
+                Ok(resp) => {
+                    location = self.api.next_location(&location, &resp).map_err(Failure::Fatal)?;
+                    let got = upload_end(&resp).map_or(end, |e| offset_after(e, end));
+                    offset = self.accept_offset(&reader, got, &location)?;
+                    reader.confirm(offset);
+                    continue;
+                }
+                Err(e) => e.context(format!("{}: chunk {offset}-{}", self.what(), end - 1)),
+            };
+            if error.kind() == ErrorKind::NotFound {
+                return Err(Failure::Restart { error, location, maybe_committed: false });
+            }
+            if !recoverable(&error) {
+                return Err(self.fatal(&location, error).await);
+            }
+            if let Err(e) = self.spend(&error) {
+                return Err(self.fatal(&location, e).await);
+            }
+            tokio::time::sleep(self.config.wait_before(self.recoveries, &error)).await;
+            tracing::warn!(
+                digest = %self.digest, offset, recovery = self.recoveries, error = %error,
+                "chunk upload failed; asking the registry how far it got"
+            );
+            match self.api.upload_progress(self.repo, &location, offset).await {
+                Ok((got, fresh)) => {
+                    location = fresh;
+                    offset = self.accept_offset(&reader, got, &location)?;
+                    reader.confirm(offset);
+                    tracing::info!(digest = %self.digest, offset, "blob upload resumes");
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound || e.is_temporary() => {
+                    return Err(Failure::Restart { error: e, location, maybe_committed: false });
+                }
+                Err(e) => return Err(self.fatal(&location, e).await),
+            }
+        }
+        let actual = match reader.finish().await {
+            Ok(d) => d,
+            Err(e) if e.kind() == ErrorKind::DigestMismatch => {
+                let e = e.context(format!("{}: upload cancelled, nothing committed", self.what()));
+                return Err(self.fatal(&location, e).await);
+            }
+            Err(e) => return Err(self.source_failed(location, e).await),
+        };
+        if &actual != self.digest {
+            let e = Error::new(
+                ErrorKind::DigestMismatch,
+                format!(
+                    "{}: the {} bytes read hash to {actual}; upload cancelled, nothing committed",
+                    self.what(),
+                    self.size
+                ),
+            );
+            return Err(self.fatal(&location, e).await);
+        }
+        self.commit(location).await
+    }
+
+    /// The registry's offset `got`, checked against what the reader can still send.
+    fn accept_offset(&self, reader: &Reader, got: u64, location: &Url) -> Result<u64, Failure> {
+        if got < reader.held_start() || got > reader.read() {
+            let error = Error::protocol(format!(
+                "{}: the registry holds {got} bytes, but the client sent {} and still holds from byte {}",
+                self.what(),
+                reader.read(),
+                reader.held_start()
+            ));
+            return Err(Failure::Restart { error, location: location.clone(), maybe_committed: false });
+        }
+        Ok(got)
+    }
+
+    async fn patch(&self, location: &Url, start: u64, end: u64, body: Body) -> Result<reqwest::Response> {
+        let range = HeaderValue::from_str(&format!("{start}-{}", end - 1))
+            .map_err(|_| Error::invalid_input("bad Content-Range"))?;
+        let body = match body {
+            Body::Stream { stream, .. } => Body::Stream { stream, length: Some(end - start) },
+            other => other,
+        };
+        let req = Request::new(Method::PATCH, location.clone(), Scope::push(self.repo.path()))
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .header(CONTENT_RANGE, range)
+            .body(body)
+            .idempotent(false);
+        self.api.transport.send(req).await
+    }
+
+    /// The closing PUT, after the digest was checked.
+    async fn commit(&self, location: Url) -> Result<BlobPushed, Failure> {
+        let mut url = location.clone();
+        url.query_pairs_mut().append_pair("digest", self.digest.as_str());
+        let req = Request::new(Method::PUT, url, Scope::push(self.repo.path()))
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .body(Body::Bytes(bytes::Bytes::new()));
+        match self.api.transport.send(req).await {
+            Ok(resp) => {
+                check_committed(&resp, self.digest).map_err(|e| Failure::Fatal(e.context(self.what())))?;
+                Ok(BlobPushed::Uploaded)
+            }
+            Err(e) => {
+                let e = e.context(format!("{}: complete upload", self.what()));
+                // Gone (perhaps committed by an attempt whose answer was lost) or failing: start over, checking for the
+                // blob first. A registry refusing the digest of verified bytes is final.
+                if e.kind() == ErrorKind::NotFound || recoverable(&e) {
+                    Err(Failure::Restart { error: e, location, maybe_committed: true })
+                } else {
+                    Err(self.fatal(&location, e).await)
+                }
+            }
+        }
+    }
+}
+
+/// Whether a failed upload request is worth recovering from: the connection broke, the registry failed or rate
+/// limited, a token expired mid-upload (401 on a body that could not be replayed), a chunk came out of order (416),
+/// or the registry refused a chunk's body as cut short (400 BLOB_UPLOAD_INVALID).
+fn recoverable(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Server | ErrorKind::TooManyRequests | ErrorKind::Unauthorized
+    ) || e.status() == Some(416)
+        || (e.status() == Some(400) && e.has_code("BLOB_UPLOAD_INVALID"))
+}
+
+/// The offset after a `Range: 0-<end>` answer to a request that sent up to `sent`. `0-0` means zero or one byte
+/// (distribution writes it for both): one when the request sent any.
+pub(crate) fn offset_after(end: u64, sent: u64) -> u64 {
+    if end == 0 {
+        sent.min(1)
+    } else {
+        end.saturating_add(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_zero_is_ambiguous() {
+        assert_eq!(offset_after(0, 0), 0);
+        assert_eq!(offset_after(0, 10), 1);
+        assert_eq!(offset_after(9, 10), 10);
+    }
+
+    #[test]
+    fn which_failures_are_recovered() {
+        assert!(recoverable(&Error::new(ErrorKind::Io, "reset")));
+        assert!(recoverable(&Error::new(ErrorKind::Server, "503").with_status(503)));
+        assert!(recoverable(&Error::new(ErrorKind::TooManyRequests, "429").with_status(429)));
+        assert!(recoverable(&Error::new(ErrorKind::InvalidInput, "416").with_status(416)));
+        assert!(!recoverable(&Error::new(ErrorKind::Denied, "403").with_status(403)));
+        assert!(!recoverable(&Error::new(ErrorKind::InvalidInput, "400").with_status(400)));
+        assert!(!recoverable(&Error::new(ErrorKind::DigestMismatch, "bad")));
+    }
+}

@@ -1,0 +1,289 @@
+//! The source of a chunked upload: every byte is read from the source once and hashed as it is read, and the bytes
+//! the registry has not confirmed yet (at most one chunk) are kept so they can be sent again.
+//!
+//! A chunk goes out streamed: the request body reads straight from the source through [`lend`], so reading the
+//! source and sending overlap. When the request ends, the reader is taken back with what it read kept, ready for the
+//! next chunk or for sending the unconfirmed part again.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+
+use crate::digest::{ByteStream, Digest, DigestHasher};
+use crate::error::{Error, ErrorKind, Result};
+
+/// A blob's bytes, read once from its source.
+pub(crate) struct Reader {
+    source: ByteStream,
+    /// Bytes taken from the source past the limit of the last read (an item crossing a chunk boundary).
+    pending: Option<Bytes>,
+    hasher: DigestHasher,
+    /// Bytes read from the source (and hashed) so far.
+    read: u64,
+    /// The declared size.
+    size: u64,
+    /// The bytes `[held_start, read)`, kept until the registry confirms them.
+    held: VecDeque<Bytes>,
+    held_start: u64,
+    digest: Digest,
+}
+
+impl Reader {
+    /// A reader of `source`, which must hold `size` bytes hashing to `digest`.
+    pub(crate) fn new(source: ByteStream, digest: &Digest, size: u64) -> Reader {
+        Reader {
+            source,
+            pending: None,
+            hasher: digest.hasher(),
+            read: 0,
+            size,
+            held: VecDeque::new(),
+            held_start: 0,
+            digest: digest.clone(),
+        }
+    }
+
+    /// How many bytes were read from the source.
+    pub(crate) fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// The first byte still held (everything before it was confirmed by the registry).
+    pub(crate) fn held_start(&self) -> u64 {
+        self.held_start
+    }
+
+    /// The next piece of the source up to byte `end` (exclusive): hashed and held. `None` once `end` is reached.
+    /// A source that ends before its declared size is an [`ErrorKind::DigestMismatch`].
+    fn poll_piece(&mut self, cx: &mut Context<'_>, end: u64) -> Poll<Option<Result<Bytes>>> {
+        let end = end.min(self.size);
+        loop {
+            if self.read >= end {
+                return Poll::Ready(None);
+            }
+            let mut item = match self.pending.take() {
+                Some(p) => p,
+                None => match self.source.poll_next_unpin(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(b))) => b,
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                    Poll::Ready(None) => {
+                        return Poll::Ready(Some(Err(Error::new(
+                            ErrorKind::DigestMismatch,
+                            format!(
+                                "the content of blob {} ended after {} bytes, {} expected",
+                                self.digest, self.read, self.size
+                            ),
+                        ))))
+                    }
+                },
+            };
+            if item.is_empty() {
+                continue;
+            }
+            let want = end - self.read;
+            if item.len() as u64 > want {
+                // `want` is below `item.len()`, a usize.
+                self.pending = Some(item.split_off(want as usize));
+            }
+            self.hasher.update(&item);
+            self.read += item.len() as u64;
+            self.held.push_back(item.clone());
+            return Poll::Ready(Some(Ok(item)));
+        }
+    }
+
+    /// Read the source up to byte `end`.
+    pub(crate) async fn fill_to(&mut self, end: u64) -> Result<()> {
+        while let Some(piece) = poll_fn(|cx| self.poll_piece(cx, end)).await {
+            piece?;
+        }
+        Ok(())
+    }
+
+    /// The registry has everything before `offset` (`held_start <= offset <= read`): stop holding it.
+    pub(crate) fn confirm(&mut self, offset: u64) {
+        let offset = offset.clamp(self.held_start, self.read);
+        while let Some(front) = self.held.front_mut() {
+            let front_end = self.held_start + front.len() as u64;
+            if front_end <= offset {
+                self.held_start = front_end;
+                self.held.pop_front();
+            } else {
+                // `offset - held_start` is below `front.len()`, a usize.
+                let cut = (offset - self.held_start) as usize;
+                *front = front.slice(cut..);
+                self.held_start = offset;
+                break;
+            }
+        }
+        self.held_start = offset;
+    }
+
+    /// The held bytes `[held_start, read)` as one buffer (the pieces are replaced by it, so this holds no more).
+    pub(crate) fn held_bytes(&mut self) -> Bytes {
+        if self.held.len() > 1 {
+            let mut all = BytesMut::with_capacity((self.read - self.held_start) as usize);
+            for piece in self.held.drain(..) {
+                all.extend_from_slice(&piece);
+            }
+            self.held.push_back(all.freeze());
+        }
+        self.held.front().cloned().unwrap_or_default()
+    }
+
+    /// After the declared size was read: check that the source ends there, and return the digest of what was read.
+    pub(crate) async fn finish(&mut self) -> Result<Digest> {
+        if self.read != self.size {
+            return Err(Error::protocol(format!(
+                "blob {}: finishing the upload after {} of {} bytes",
+                self.digest, self.read, self.size
+            )));
+        }
+        let mut extra = self.pending.take().map_or(0, |p| p.len());
+        while extra == 0 {
+            match self.source.next().await {
+                None => break,
+                Some(Ok(b)) => extra += b.len(),
+                Some(Err(e)) => return Err(e),
+            }
+        }
+        if extra > 0 {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("the content of blob {} is longer than its declared size {}", self.digest, self.size),
+            ));
+        }
+        Ok(self.hasher.clone().finish())
+    }
+}
+
+/// The reader while a request body has it.
+struct Slot {
+    reader: Option<Reader>,
+    /// Why the source failed while lent, if it did.
+    failure: Option<Error>,
+}
+
+/// A reader lent to one request body; [`Lent::take_back`] returns it when the request is over.
+pub(crate) struct Lent {
+    slot: Arc<Mutex<Slot>>,
+}
+
+fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Lend `reader` to a request body that sends the source's bytes from where the reader is up to `end`.
+pub(crate) fn lend(reader: Reader, end: u64) -> (Lent, ByteStream) {
+    let slot = Arc::new(Mutex::new(Slot { reader: Some(reader), failure: None }));
+    (Lent { slot: slot.clone() }, Box::pin(LentBody { slot, end }))
+}
+
+impl Lent {
+    /// The reader back, and the source's failure if the body stopped because of one. After this, the body (should
+    /// the HTTP stack still hold it) fails instead of reading.
+    pub(crate) fn take_back(self) -> (Option<Reader>, Option<Error>) {
+        let mut slot = lock(&self.slot);
+        (slot.reader.take(), slot.failure.take())
+    }
+}
+
+/// The body stream of a lent reader.
+struct LentBody {
+    slot: Arc<Mutex<Slot>>,
+    end: u64,
+}
+
+impl Stream for LentBody {
+    type Item = Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        let end = self.end;
+        let mut slot = lock(&self.slot);
+        let Some(reader) = slot.reader.as_mut() else {
+            return Poll::Ready(Some(Err(Error::new(ErrorKind::Io, "upload body read after its request ended"))));
+        };
+        match reader.poll_piece(cx, end) {
+            Poll::Ready(Some(Err(e))) => {
+                let copy = Error::new(e.kind(), e.message().to_string());
+                slot.failure = Some(e);
+                Poll::Ready(Some(Err(copy)))
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::stream;
+
+    fn source(parts: &[&'static [u8]]) -> ByteStream {
+        let items: Vec<Result<Bytes>> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        Box::pin(stream::iter(items))
+    }
+
+    async fn drain(mut body: ByteStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(Ok(b)) = body.next().await {
+            out.extend_from_slice(&b);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn chunks_split_items_and_hold_until_confirmed() {
+        let data = b"0123456789abcdef";
+        let d = Digest::sha256(data);
+        let mut r = Reader::new(source(&[b"0123", b"456789abc", b"def"]), &d, 16);
+        let (lent, body) = lend(r, 6);
+        assert_eq!(drain(body).await, b"012345");
+        let (back, failure) = lent.take_back();
+        assert!(failure.is_none());
+        r = back.unwrap_or_else(|| panic!("reader not returned"));
+        assert_eq!((r.read(), r.held_start()), (6, 0));
+        // The registry kept only 4 bytes: resend from there, topped up to the next chunk end.
+        r.confirm(4);
+        r.fill_to(10).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&r.held_bytes()[..], b"456789");
+        r.confirm(10);
+        assert_eq!(r.held_bytes().len(), 0);
+        r.fill_to(16).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&r.held_bytes()[..], b"abcdef");
+        assert_eq!(r.finish().await.ok(), Some(d));
+    }
+
+    #[tokio::test]
+    async fn short_and_long_sources_are_mismatches() {
+        let d = Digest::sha256(b"0123");
+        let mut short = Reader::new(source(&[b"01"]), &d, 4);
+        let e = short.fill_to(4).await.err().map(|e| e.kind());
+        assert_eq!(e, Some(ErrorKind::DigestMismatch));
+        let mut long = Reader::new(source(&[b"012", b"34"]), &d, 4);
+        long.fill_to(4).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(long.finish().await.err().map(|e| e.kind()), Some(ErrorKind::DigestMismatch));
+    }
+
+    #[tokio::test]
+    async fn a_source_failure_is_recorded_and_the_body_ends_with_an_error() {
+        let d = Digest::sha256(b"xy");
+        let items: Vec<Result<Bytes>> =
+            vec![Ok(Bytes::from_static(b"x")), Err(Error::new(ErrorKind::Io, "source connection reset"))];
+        let r = Reader::new(Box::pin(stream::iter(items)), &d, 2);
+        let (lent, mut body) = lend(r, 2);
+        assert!(matches!(body.next().await, Some(Ok(_))));
+        assert!(matches!(body.next().await, Some(Err(e)) if e.kind() == ErrorKind::Io));
+        let (back, failure) = lent.take_back();
+        assert!(back.is_some());
+        assert_eq!(failure.map(|e| e.message().to_string()).as_deref(), Some("source connection reset"));
+        // Taken back: a late poll fails instead of reading.
+        assert!(matches!(body.next().await, Some(Err(_))));
+    }
+}

@@ -1,0 +1,538 @@
+//! Copy benchmark: `RemoteClient` (`get_image` + `push_image`) against `skopeo copy`, between two real
+//! `docker-registry` instances on loopback.
+//!
+//! ```text
+//! cargo run --release -p registry-tests --bin copy_bench [-- [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo]]
+//! ```
+//!
+//! The source registry is seeded with one image per scenario (layers of deterministic, incompressible bytes,
+//! generated as they are sent, never held in memory). Each copy, ours or skopeo's, goes into a fresh repository
+//! of a fresh target registry (so nothing is already there, and skopeo's blob-info cache cannot turn an upload
+//! into a cross-repository mount), and runs as a child process wrapped in `sh`:
+//! - wall time: from spawning to the end of the child;
+//! - CPU seconds: user + system time of the copying process alone (the `cutime`/`cstime` that `sh` collected
+//!   from it, read from `/proc/<sh>/stat` after it exited), not the registries';
+//! - peak RSS: `VmHWM` of the copying process, which our copy reads from `/proc/self/status` as it ends (exact)
+//!   and the bench polls every 2 ms for skopeo (a lower bound).
+//!
+//! Each figure is the median over the runs (default 3), the tools taking turns to go first. `--one-put` adds a row
+//! `ours-put`: our copy uploading every blob in one streamed PUT (no chunks), `--jobs N` sets our blob concurrency.
+//! The child mode, `copy_bench copy SRC DST [--jobs N] [--monolithic-up-to BYTES]`, is the copy itself; `copy_bench seed HOST [--quick]`
+//! pushes the scenarios' images to `HOST/bench/s<i>:v1` (to profile a copy by hand).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::Stream;
+use registry_client::core::api::TransferConfig;
+use registry_client::core::manifest::{media_type, Manifest};
+use registry_client::core::{ByteStream, DigestHasher};
+use registry_client::{
+    async_trait, BlobSource, Client, Digest, Image, ImageOptions, RemoteClient, Result, TransferOptions,
+};
+use registry_tests::{AuthMode, DockerRegistry};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+const MIB: u64 = 1 << 20;
+const CHUNK: usize = 1 << 20;
+
+// ---------------------------------------------------------------------------------------------------------------
+// scenarios and targets
+
+#[derive(Debug, Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    layers: usize,
+    layer_size: u64,
+    target: Target,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// ours wall <= skopeo's and ours CPU <= half of skopeo's
+    WallAndHalfCpu,
+    /// ours wall <= 0.8 x skopeo's
+    Wall80,
+    /// ours peak RSS <= 64 MiB
+    Rss64,
+}
+
+fn scenarios(quick: bool) -> Vec<Scenario> {
+    let s = |name, layers, layer_size, target| Scenario { name, layers, layer_size, target };
+    if quick {
+        vec![
+            s("4 x 4 MiB", 4, 4 * MIB, Target::WallAndHalfCpu),
+            s("20 x 64 KiB", 20, MIB / 16, Target::Wall80),
+            s("1 x 64 MiB", 1, 64 * MIB, Target::Rss64),
+        ]
+    } else {
+        vec![
+            s("4 x 64 MiB", 4, 64 * MIB, Target::WallAndHalfCpu),
+            s("20 x 1 MiB", 20, MIB, Target::Wall80),
+            s("1 x 1 GiB", 1, 1024 * MIB, Target::Rss64),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// generated blobs
+
+/// Deterministic, incompressible bytes (xorshift64*), generated chunk by chunk.
+struct Generator {
+    state: u64,
+    left: u64,
+}
+
+impl Generator {
+    fn new(seed: u64, len: u64) -> Generator {
+        Generator { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, left: len }
+    }
+
+    fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.left == 0 {
+            return None;
+        }
+        let n = self.left.min(CHUNK as u64) as usize;
+        let mut out = Vec::with_capacity(n.next_multiple_of(8));
+        while out.len() < n {
+            self.state ^= self.state >> 12;
+            self.state ^= self.state << 25;
+            self.state ^= self.state >> 27;
+            out.extend_from_slice(&self.state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+        }
+        out.truncate(n);
+        self.left -= n as u64;
+        Some(Bytes::from(out))
+    }
+}
+
+impl Stream for Generator {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        Poll::Ready(self.next_chunk().map(Ok))
+    }
+}
+
+/// Blobs made by [`Generator`]: (digest, seed, size) per layer.
+#[derive(Debug)]
+struct GeneratedBlobs {
+    blobs: Vec<(Digest, u64, u64)>,
+}
+
+#[async_trait]
+impl BlobSource for GeneratedBlobs {
+    async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        let (_, seed, len) = self
+            .blobs
+            .iter()
+            .find(|(d, _, _)| d == digest)
+            .ok_or_else(|| registry_client::Error::not_found(format!("no generated blob {digest}")))?;
+        assert_eq!(*len, size);
+        Ok(Box::pin(Generator::new(*seed, *len)))
+    }
+}
+
+/// An image of `layers` generated layers of `size` bytes each, unique to `seed`.
+fn generated_image(seed: u64, layers: usize, size: u64) -> Image {
+    let mut blobs = Vec::new();
+    for i in 0..layers {
+        let layer_seed = seed * 1000 + i as u64;
+        let mut g = Generator::new(layer_seed, size);
+        let mut h = DigestHasher::new(registry_client::core::Algorithm::Sha256);
+        while let Some(c) = g.next_chunk() {
+            h.update(&c);
+        }
+        blobs.push((h.finish(), layer_seed, size));
+    }
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Labels": {"bench.seed": seed.to_string()}},
+        "rootfs": {"type": "layers", "diff_ids": blobs.iter().map(|b| b.0.to_string()).collect::<Vec<_>>()},
+    });
+    let config = Bytes::from(serde_json::to_vec(&config).unwrap());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": {"mediaType": media_type::OCI_CONFIG, "digest": Digest::sha256(&config).to_string(), "size": config.len()},
+        "layers": blobs.iter().map(|(d, _, s)| json!({"mediaType": media_type::OCI_LAYER_TAR, "digest": d.to_string(), "size": s})).collect::<Vec<_>>(),
+    });
+    let manifest = Manifest::parse(serde_json::to_vec(&manifest).unwrap(), Some(media_type::OCI_MANIFEST)).unwrap();
+    Image::from_parts(manifest, config, Arc::new(GeneratedBlobs { blobs })).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the copy (child mode)
+
+/// `copy SRC DST [--jobs N]`: SRC and DST are `host:port/repo:tag`.
+fn child_copy(args: &[String]) {
+    let (src, dst) = (&args[0], &args[1]);
+    let mut options = TransferOptions::new();
+    if let Some(i) = args.iter().position(|a| a == "--jobs") {
+        options = options.max_concurrent_blobs(args[i + 1].parse().unwrap());
+    }
+    if let Some(i) = args.iter().position(|a| a == "--monolithic-up-to") {
+        let bytes = args[i + 1].parse().unwrap();
+        options = options.blob_config(TransferConfig::default().monolithic_threshold(bytes));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (src_repo, src_tag) = src.rsplit_once(':').unwrap();
+        let (dst_repo, dst_tag) = dst.rsplit_once(':').unwrap();
+        let source = RemoteClient::builder(src_repo).insecure(true).no_proxy().build().unwrap();
+        let target = RemoteClient::builder(dst_repo).insecure(true).no_proxy().transfer(options).build().unwrap();
+        let image = source.get_image(src_tag, ImageOptions::default()).await.unwrap();
+        target.push_image(dst_tag, &image).await.unwrap();
+    });
+    drop(runtime);
+    // Exact peak RSS of this process, read as it ends (the parent cannot read it after the exit).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    eprintln!("VmHWM_KB {}", status_kb(&status, "VmHWM:").unwrap_or(0));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// measuring a child
+
+#[derive(Debug, Clone, Copy)]
+struct Measure {
+    wall: Duration,
+    cpu: f64,
+    rss_kb: u64,
+}
+
+fn status_kb(status: &str, key: &str) -> Option<u64> {
+    status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Fields of `/proc/<pid>/stat` after the command name (which may hold spaces): index 0 is field 3 (`state`).
+fn stat_fields(stat: &str) -> Vec<&str> {
+    stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default()
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// Run `program args` under `sh`, which starts it in the background, prints its pid, waits for it, then prints
+/// its own `/proc` stat (whose `cutime`/`cstime` are then the program's CPU times). Polls the program's VmHWM.
+async fn measure(program: &str, args: &[String], ticks: f64) -> Measure {
+    let script = r#""$@" >/dev/null 2>"$ERRFILE" & pid=$!; echo "PID $pid"; wait $pid; s=$?; echo "STAT $(cat /proc/$$/stat)"; exit $s"#;
+    let err_file = tempfile::NamedTempFile::new().unwrap();
+    let start = Instant::now();
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("copy_bench")
+        .arg(program)
+        .args(args)
+        .env("ERRFILE", err_file.path())
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).await.unwrap();
+    let pid: u32 = first.trim().strip_prefix("PID ").unwrap().parse().unwrap();
+    let status_path = format!("/proc/{pid}/status");
+    let mut peak = 0u64;
+    let mut rest = String::new();
+    let mut read_rest = Box::pin(out.read_to_string(&mut rest));
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path) {
+            // A zombie has no VmHWM line any more; keep the last value seen.
+            peak = peak.max(status_kb(&s, "VmHWM:").unwrap_or(0));
+        }
+        tokio::select! {
+            r = &mut read_rest => { r.unwrap(); break; }
+            () = tokio::time::sleep(Duration::from_millis(2)) => {}
+        }
+    }
+    let status = child.wait().await.unwrap();
+    let wall = start.elapsed();
+    drop(read_rest);
+    let stderr = std::fs::read_to_string(err_file.path()).unwrap_or_default();
+    assert!(status.success(), "{program} {} failed ({status}):\n{stderr}", args.join(" "));
+    let stat_line = rest.lines().find_map(|l| l.strip_prefix("STAT ")).unwrap();
+    let f = stat_fields(stat_line);
+    // cutime and cstime are fields 16 and 17 (1-based), i.e. 13 and 14 here.
+    let cpu = (f[13].parse::<u64>().unwrap() + f[14].parse::<u64>().unwrap()) as f64 / ticks;
+    let reported = stderr.lines().find_map(|l| l.strip_prefix("VmHWM_KB ")).and_then(|v| v.trim().parse().ok());
+    Measure { wall, cpu, rss_kb: reported.unwrap_or(0).max(peak) }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    wall: f64,
+    cpu: f64,
+    rss_mib: f64,
+}
+
+fn summarise(runs: &[Measure]) -> Summary {
+    Summary {
+        wall: median(runs.iter().map(|m| m.wall.as_secs_f64()).collect()),
+        cpu: median(runs.iter().map(|m| m.cpu).collect()),
+        rss_mib: median(runs.iter().map(|m| m.rss_kb as f64 / 1024.0).collect()),
+    }
+}
+
+/// Free space (bytes) of the filesystem holding `dir`, from `df -Pk`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = std::process::Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let line = text.lines().nth(1)?;
+    line.split_whitespace().nth(3)?.parse::<u64>().ok().map(|kb| kb * 1024)
+}
+
+fn skopeo_binary() -> Option<String> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("skopeo")).find(|p| p.is_file()).map(|p| p.display().to_string())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// main
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("copy") {
+        child_copy(&args[1..]);
+        return;
+    }
+    if args.first().map(String::as_str) == Some("seed") {
+        let host = args.get(1).expect("seed HOST [--quick]").clone();
+        let quick = args.iter().any(|a| a == "--quick");
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        runtime.block_on(seed(&host, &scenarios(quick)));
+        return;
+    }
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let value = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].clone());
+    if flag("--help") || flag("-h") {
+        println!("usage: copy_bench [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo]");
+        return;
+    }
+    let quick = flag("--quick");
+    let runs: usize = value("--runs").map_or(3, |v| v.parse().unwrap());
+    let jobs = value("--jobs");
+    let skopeo = if flag("--no-skopeo") { None } else { skopeo_binary() };
+    if skopeo.is_none() && !flag("--no-skopeo") {
+        eprintln!("skopeo not found: only our copy is measured (apt-get install -y skopeo)");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(bench(quick, runs.max(1), jobs, flag("--one-put"), skopeo));
+}
+
+async fn bench(quick: bool, runs: usize, jobs: Option<String>, one_put: bool, skopeo: Option<String>) {
+    let me = std::env::current_exe().unwrap().display().to_string();
+    let ticks = clock_ticks();
+    let scenarios = scenarios(quick);
+    let source = DockerRegistry::start(AuthMode::Anonymous);
+    let largest: u64 = scenarios.iter().map(|s| s.layers as u64 * s.layer_size).max().unwrap_or(0);
+    let total: u64 = scenarios.iter().map(|s| s.layers as u64 * s.layer_size).sum();
+    // The source holds every image; a target holds one copy (plus its upload in progress) at a time.
+    let need = total + 2 * largest + 256 * MIB;
+    if let Some(free) = free_bytes(source.dir()) {
+        assert!(
+            free > need,
+            "{} has {} MiB free, the bench needs about {} MiB",
+            source.dir().display(),
+            free / MIB,
+            need / MIB
+        );
+    }
+    println!(
+        "copy_bench: {} mode, {runs} run(s) per tool, median figures; {}; clock {ticks} Hz",
+        if quick { "quick" } else { "full" },
+        skopeo.as_deref().map_or("no skopeo".to_string(), |s| format!("skopeo {}", skopeo_version(s))),
+    );
+    eprintln!("seeding {} images at {} ...", scenarios.len(), source.host());
+    seed(&source.host(), &scenarios).await;
+
+    let mut tools = vec![Tool { name: "ours", kind: ToolKind::Ours(Vec::new()) }];
+    if one_put {
+        let extra = vec!["--monolithic-up-to".to_string(), u64::MAX.to_string()];
+        tools.push(Tool { name: "ours-put", kind: ToolKind::Ours(extra) });
+    }
+    if let Some(binary) = &skopeo {
+        tools.push(Tool { name: "skopeo", kind: ToolKind::Skopeo(binary.clone()) });
+    }
+    let mut table: Vec<(Scenario, &str, Summary)> = Vec::new();
+    for (i, s) in scenarios.iter().enumerate() {
+        let src = format!("{}/bench/s{i}:v1", source.host());
+        let mut results: Vec<Vec<Measure>> = vec![Vec::new(); tools.len()];
+        for run in 0..runs {
+            // Rotate which tool goes first.
+            for k in 0..tools.len() {
+                let t = (k + run) % tools.len();
+                let tool = &tools[t];
+                let target = DockerRegistry::start(AuthMode::Anonymous);
+                let dst = format!("{}/copy/{}-s{i}-r{run}:v1", target.host(), tool.name);
+                let m = match &tool.kind {
+                    ToolKind::Ours(extra) => {
+                        let mut a = vec!["copy".to_string(), src.clone(), dst.clone()];
+                        if let Some(j) = &jobs {
+                            a.extend(["--jobs".to_string(), j.clone()]);
+                        }
+                        a.extend(extra.iter().cloned());
+                        measure(&me, &a, ticks).await
+                    }
+                    ToolKind::Skopeo(binary) => {
+                        let a: Vec<String> = [
+                            "--insecure-policy",
+                            "copy",
+                            "--quiet",
+                            "--src-tls-verify=false",
+                            "--dest-tls-verify=false",
+                            "--preserve-digests",
+                        ]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .chain([format!("docker://{src}"), format!("docker://{dst}")])
+                        .collect();
+                        measure(binary, &a, ticks).await
+                    }
+                };
+                verify_copy(&source, &target, i, &dst).await;
+                eprintln!(
+                    "  {:<12} {:<9} run {run}: wall {:.3} s, cpu {:.2} s, rss {:.1} MiB",
+                    s.name,
+                    tool.name,
+                    m.wall.as_secs_f64(),
+                    m.cpu,
+                    m.rss_kb as f64 / 1024.0
+                );
+                results[t].push(m);
+            }
+        }
+        for (tool, runs) in tools.iter().zip(&results) {
+            table.push((*s, tool.name, summarise(runs)));
+        }
+    }
+    print_table(&table, quick);
+}
+
+/// A copying program.
+#[derive(Debug)]
+struct Tool {
+    name: &'static str,
+    kind: ToolKind,
+}
+
+#[derive(Debug)]
+enum ToolKind {
+    /// This binary's `copy` mode, with extra arguments.
+    Ours(Vec<String>),
+    /// `skopeo copy`, at this path.
+    Skopeo(String),
+}
+
+/// Push the image of each scenario `i` to `host/bench/s<i>:v1`.
+async fn seed(host: &str, scenarios: &[Scenario]) {
+    let seeder = RemoteClient::builder(host).insecure(true).no_proxy().build().unwrap();
+    for (i, s) in scenarios.iter().enumerate() {
+        let image = generated_image(i as u64 + 1, s.layers, s.layer_size);
+        seeder.with_segment("bench").with_segment(&format!("s{i}")).push_image("v1", &image).await.unwrap();
+    }
+}
+
+/// The target has the same manifest as the source.
+async fn verify_copy(source: &DockerRegistry, target: &DockerRegistry, i: usize, dst: &str) {
+    let src = RemoteClient::builder(format!("{}/bench/s{i}", source.host())).insecure(true).no_proxy().build().unwrap();
+    let (repo, tag) = dst.rsplit_once(':').unwrap();
+    let dst_client = RemoteClient::builder(repo).insecure(true).no_proxy().build().unwrap();
+    assert_eq!(target.host(), dst_client.get_registry().split('/').next().unwrap());
+    let want = src.get_digest("v1").await.unwrap();
+    let got = dst_client.get_digest(tag).await.unwrap();
+    assert_eq!(got, want, "copy to {dst} has another manifest");
+}
+
+fn skopeo_version(binary: &str) -> String {
+    std::process::Command::new(binary)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().trim_start_matches("skopeo version ").to_string())
+        .unwrap_or_default()
+}
+
+fn print_table(table: &[(Scenario, &str, Summary)], quick: bool) {
+    println!();
+    println!("| scenario     | tool     | wall (s) | CPU (s) | peak RSS (MiB) |");
+    println!("|--------------|----------|---------:|--------:|---------------:|");
+    for (s, tool, m) in table {
+        println!("| {:<12} | {:<8} | {:>8.3} | {:>7.2} | {:>14.1} |", s.name, tool, m.wall, m.cpu, m.rss_mib);
+    }
+    println!();
+    let find = |name: &str, tool: &str| table.iter().find(|(s, t, _)| s.name == name && *t == tool).map(|r| r.2);
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    for (s, _, _) in table.iter().filter(|(_, t, _)| *t == "ours") {
+        let ours = find(s.name, "ours").unwrap();
+        let theirs = find(s.name, "skopeo");
+        match (s.target, theirs) {
+            (Target::WallAndHalfCpu, Some(t)) => {
+                println!(
+                    "{} {}: wall {:.3} s <= skopeo {:.3} s",
+                    verdict(ours.wall <= t.wall),
+                    s.name,
+                    ours.wall,
+                    t.wall
+                );
+                println!(
+                    "{} {}: CPU {:.2} s <= half of skopeo's {:.2} s ({:.2} s)",
+                    verdict(ours.cpu <= t.cpu / 2.0),
+                    s.name,
+                    ours.cpu,
+                    t.cpu,
+                    t.cpu / 2.0
+                );
+            }
+            (Target::Wall80, Some(t)) => println!(
+                "{} {}: wall {:.3} s <= 0.8 x skopeo {:.3} s ({:.3} s)",
+                verdict(ours.wall <= 0.8 * t.wall),
+                s.name,
+                ours.wall,
+                t.wall,
+                0.8 * t.wall
+            ),
+            (Target::Rss64, _) => {
+                println!("{} {}: peak RSS {:.1} MiB <= 64 MiB", verdict(ours.rss_mib <= 64.0), s.name, ours.rss_mib)
+            }
+            (_, None) => println!("SKIP {}: no skopeo to compare with", s.name),
+        }
+    }
+    if quick {
+        println!("(quick mode: smaller sizes than the issue's targets; the verdicts are indicative only)");
+    }
+}
