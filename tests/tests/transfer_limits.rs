@@ -21,7 +21,7 @@ use registry_client::{
 use registry_tests::{AuthMode, DockerRegistry, TestRequest, TestResponse, TestServer};
 
 /// How long the test registry holds each blob upload before answering.
-const HOLD: Duration = Duration::from_millis(150);
+const HOLD: Duration = Duration::from_millis(200);
 
 // ---------------------------------------------------------------------------------------------------------------
 // a registry that records overlapping uploads
