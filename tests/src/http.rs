@@ -14,13 +14,12 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::background::{lock, Background};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 
 /// The handler type a [`TestServer`] calls for every request.
 pub type Handler = Arc<dyn Fn(&TestRequest) -> TestResponse + Send + Sync>;
@@ -134,26 +133,20 @@ struct Shared {
     panics: Mutex<Vec<String>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A running in-test HTTP/1.1 server; it stops when dropped.
 ///
 /// Dropping it re-raises, as a panic, any panic of the handler (unless the
 /// thread is already panicking), so a failed assertion inside a handler fails
 /// the test.
 pub struct TestServer {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    background: Background,
 }
 
 impl fmt::Debug for TestServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestServer")
-            .field("addr", &self.addr)
+            .field("addr", &self.background.addr())
             .field("requests", &lock(&self.shared.requests).len())
             .finish_non_exhaustive()
     }
@@ -185,28 +178,33 @@ impl TestServer {
     /// # Panics
     /// If the address cannot be bound.
     pub fn start_with(addr: SocketAddr, handler: Handler) -> TestServer {
-        let listener =
-            std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("TestServer: cannot bind {addr}: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("TestServer: local_addr: {e}"));
-        listener.set_nonblocking(true).unwrap_or_else(|e| panic!("TestServer: set_nonblocking: {e}"));
         let shared = Arc::new(Shared { handler, requests: Mutex::new(Vec::new()), panics: Mutex::new(Vec::new()) });
-        let (tx, rx) = oneshot::channel();
-        let thread_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name(format!("test-server-{addr}"))
-            .spawn(move || run_server(listener, thread_shared, rx))
-            .unwrap_or_else(|e| panic!("TestServer: cannot spawn thread: {e}"));
-        TestServer { addr, shared, shutdown: Some(tx), thread: Some(thread) }
+        let (on_error, serving) = (Arc::clone(&shared), Arc::clone(&shared));
+        // Handlers still running (e.g. sleeping) are not waited for long.
+        let background = Background::start(
+            "test-server",
+            addr,
+            Duration::from_millis(500),
+            move |e| lock(&on_error.panics).push(e),
+            move |stream| {
+                let shared = Arc::clone(&serving);
+                async move {
+                    // I/O errors only end this connection.
+                    let _ = serve_connection(stream, shared).await;
+                }
+            },
+        );
+        TestServer { shared, background }
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.background.addr()
     }
 
     /// The base URL, e.g. `http://127.0.0.1:34567` (no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// All requests received so far, in order of arrival.
@@ -232,54 +230,12 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            // The receiver is gone only if the server thread already ended.
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.background.stop();
         let panics = std::mem::take(&mut *lock(&self.shared.panics));
         if !panics.is_empty() && !std::thread::panicking() {
-            panic!("TestServer at {}: handler panicked: {}", self.addr, panics.join(" | "));
+            panic!("TestServer at {}: handler panicked: {}", self.addr(), panics.join(" | "));
         }
     }
-}
-
-fn run_server(listener: std::net::TcpListener, shared: Arc<Shared>, shutdown: oneshot::Receiver<()>) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            lock(&shared.panics).push(format!("cannot build tokio runtime: {e}"));
-            return;
-        }
-    };
-    runtime.block_on(async move {
-        let listener = match TcpListener::from_std(listener) {
-            Ok(l) => l,
-            Err(e) => {
-                lock(&shared.panics).push(format!("cannot register listener: {e}"));
-                return;
-            }
-        };
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        let shared = Arc::clone(&shared);
-                        tokio::spawn(async move {
-                            // I/O errors only end this connection.
-                            let _ = serve_connection(stream, shared).await;
-                        });
-                    }
-                }
-            }
-        }
-    });
-    // Handlers still running (e.g. sleeping) are not waited for long.
-    runtime.shutdown_timeout(Duration::from_millis(500));
 }
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {

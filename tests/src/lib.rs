@@ -7,6 +7,7 @@
 //! - [`harness::DockerRegistry`]: the real `docker-registry` in a temp dir.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod background;
 pub mod conformance;
 pub mod harness;
 pub mod http;

@@ -14,16 +14,15 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 
+use crate::background::{lock, Background};
 use crate::http::read_head;
 
 /// Headers a proxy does not forward (hop-by-hop, or meant for the proxy itself).
@@ -91,22 +90,16 @@ struct Shared {
     required_auth: Option<String>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A running forward proxy on loopback; it stops (closing open tunnels) when dropped.
 pub struct TestProxy {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    background: Background,
 }
 
 impl fmt::Debug for TestProxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestProxy")
-            .field("addr", &self.addr)
+            .field("addr", &self.background.addr())
             .field("requests", &lock(&self.shared.requests).len())
             .field("requires_auth", &self.shared.required_auth.is_some())
             .finish_non_exhaustive()
@@ -132,33 +125,32 @@ impl TestProxy {
     /// # Panics
     /// If the address cannot be bound.
     pub fn start_on(addr: SocketAddr, required_auth: Option<String>) -> TestProxy {
-        let listener =
-            std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("TestProxy: cannot bind {addr}: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("TestProxy: local_addr: {e}"));
-        listener.set_nonblocking(true).unwrap_or_else(|e| panic!("TestProxy: set_nonblocking: {e}"));
         let shared = Arc::new(Shared { requests: Mutex::new(Vec::new()), required_auth });
-        let (tx, rx) = oneshot::channel();
-        let thread_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name(format!("test-proxy-{addr}"))
-            .spawn(move || run_proxy(listener, thread_shared, rx))
-            .unwrap_or_else(|e| panic!("TestProxy: cannot spawn thread: {e}"));
-        TestProxy { addr, shared, shutdown: Some(tx), thread: Some(thread) }
+        let serving = Arc::clone(&shared);
+        // Open tunnels are cut.
+        let background = Background::start("test-proxy", addr, Duration::from_millis(200), drop, move |stream| {
+            let shared = Arc::clone(&serving);
+            async move {
+                // I/O errors only end this connection.
+                let _ = serve_connection(stream, shared).await;
+            }
+        });
+        TestProxy { shared, background }
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.background.addr()
     }
 
     /// The proxy URL, e.g. `http://127.0.0.1:34567`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// The proxy URL with credentials, e.g. `http://user:password@127.0.0.1:34567` (neither may need escaping).
     pub fn url_with_credentials(&self, user: &str, password: &str) -> String {
-        format!("http://{user}:{password}@{}", self.addr)
+        format!("http://{user}:{password}@{}", self.addr())
     }
 
     /// All requests received so far, in order of arrival.
@@ -187,46 +179,6 @@ impl TestProxy {
     pub fn clear_requests(&self) {
         lock(&self.shared.requests).clear();
     }
-}
-
-impl Drop for TestProxy {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            // The receiver is gone only if the proxy thread already ended.
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn run_proxy(listener: std::net::TcpListener, shared: Arc<Shared>, shutdown: oneshot::Receiver<()>) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        return;
-    };
-    runtime.block_on(async move {
-        let Ok(listener) = TcpListener::from_std(listener) else {
-            return;
-        };
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        let shared = Arc::clone(&shared);
-                        tokio::spawn(async move {
-                            // I/O errors only end this connection.
-                            let _ = serve_connection(stream, shared).await;
-                        });
-                    }
-                }
-            }
-        }
-    });
-    // Open tunnels are cut.
-    runtime.shutdown_timeout(Duration::from_millis(200));
 }
 
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
