@@ -15,18 +15,9 @@ use registry_client::{
     index_of, Client, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform, RemoteClient, Result,
 };
 
-/// Deterministic filler bytes (xorshift), so layers look like real, incompressible content.
+/// Deterministic filler bytes, so layers look like real, incompressible content.
 fn filler(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    mocks::seeded_bytes(seed, len).to_vec()
 }
 
 fn image(seed: u64, platform: Platform, layer_sizes: &[usize]) -> Result<Image> {

@@ -10,4 +10,6 @@
 pub mod fake;
 pub mod server;
 
-pub use fake::{multi_platform, random_bytes, random_image, Call, FakeBlobs, FakeClient, ImageSpec, Method};
+pub use fake::{
+    multi_platform, random_bytes, random_image, seeded_bytes, Call, FakeBlobs, FakeClient, ImageSpec, Method,
+};

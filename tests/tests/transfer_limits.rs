@@ -89,16 +89,7 @@ fn recording_registry(cap: u64) -> (TestServer, Arc<Mutex<Uploads>>) {
 
 /// Incompressible-looking deterministic bytes, distinct per `seed`.
 fn blob(seed: u64, len: usize) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    Bytes::from(out)
+    mocks::seeded_bytes(seed, len)
 }
 
 fn image_of(seed: u64, sizes: &[usize]) -> Image {

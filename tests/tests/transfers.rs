@@ -38,18 +38,9 @@ const BLOB: usize = 4 * CHUNK as usize + 1234;
 /// The size of the pieces a source hands out.
 const PIECE: usize = 48 * 1024;
 
-/// `len` deterministic bytes (xorshift), different per `seed`.
+/// `len` deterministic bytes, different per `seed`.
 fn data(len: usize, seed: u64) -> Bytes {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(len);
-    Bytes::from(v)
+    mocks::seeded_bytes(seed, len)
 }
 
 /// `data` as a stream of pieces.

@@ -23,10 +23,12 @@ impl XorShift {
         let n = SEEDS.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         // splitmix64 of the mixed inputs: well spread, and never 0 (xorshift's fixed point) thanks to `| 1`.
-        let mut z = nanos ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        XorShift((z ^ (z >> 31)) | 1)
+        XorShift(splitmix(nanos ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29)) | 1)
+    }
+
+    /// A generator whose output depends only on `seed`.
+    fn from_seed(seed: u64) -> XorShift {
+        XorShift(splitmix(seed) | 1)
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -46,6 +48,18 @@ impl XorShift {
         out.truncate(len);
         Bytes::from(out)
     }
+}
+
+/// The splitmix64 finaliser: spreads any input (even 0, 1, 2...) over all bits.
+fn splitmix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `len` deterministic, incompressible-looking bytes: the same for the same `seed`, different across seeds.
+pub fn seeded_bytes(seed: u64, len: usize) -> Bytes {
+    XorShift::from_seed(seed).bytes(len)
 }
 
 /// `len` random bytes (different on every call).
@@ -176,6 +190,15 @@ mod tests {
         // Not degenerate: a 64 KiB sample uses every byte value.
         let sample = random_bytes(64 * 1024);
         assert_eq!(sample.iter().copied().collect::<HashSet<u8>>().len(), 256);
+    }
+
+    #[test]
+    fn seeded_content_depends_only_on_the_seed() {
+        assert_eq!(seeded_bytes(7, 1000), seeded_bytes(7, 1000));
+        assert_eq!(seeded_bytes(7, 10), seeded_bytes(7, 1000).slice(..10));
+        let distinct: HashSet<Bytes> = (0..100).map(|seed| seeded_bytes(seed, 32)).collect();
+        assert_eq!(distinct.len(), 100);
+        assert_eq!(seeded_bytes(0, 64 * 1024).iter().copied().collect::<HashSet<u8>>().len(), 256);
     }
 
     #[tokio::test]

@@ -25,5 +25,5 @@ mod tests;
 
 pub use blobs::FakeBlobs;
 pub use client::FakeClient;
-pub use data::{multi_platform, random_bytes, random_image, ImageSpec, RANDOM_LABEL};
+pub use data::{multi_platform, random_bytes, random_image, seeded_bytes, ImageSpec, RANDOM_LABEL};
 pub use script::{Call, Method};
