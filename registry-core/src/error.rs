@@ -64,7 +64,8 @@ impl ErrorKind {
     /// The kind that an HTTP error status maps to.
     pub fn from_status(status: u16) -> ErrorKind {
         match status {
-            401 => ErrorKind::Unauthorized,
+            // 407: the proxy wants credentials.
+            401 | 407 => ErrorKind::Unauthorized,
             403 => ErrorKind::Denied,
             404 => ErrorKind::NotFound,
             408 => ErrorKind::Timeout,
@@ -343,6 +344,7 @@ mod tests {
     #[test]
     fn status_mapping() {
         assert_eq!(ErrorKind::from_status(401), ErrorKind::Unauthorized);
+        assert_eq!(ErrorKind::from_status(407), ErrorKind::Unauthorized);
         assert_eq!(ErrorKind::from_status(403), ErrorKind::Denied);
         assert_eq!(ErrorKind::from_status(429), ErrorKind::TooManyRequests);
         assert_eq!(ErrorKind::from_status(503), ErrorKind::Server);

@@ -104,12 +104,16 @@ async fn proxy_credentials_from_the_url() {
         let c = RemoteClient::builder(tls.host()).root_certificate_pem(pki.ca_pem()).proxy(url.as_str());
         let c = root(c.retry(RetryConfig::none()).build().unwrap(), "x").with_segment("app");
         let e = failure(c.get_digest("v1").await, "HTTPS through a proxy refusing the credentials");
+        assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+        assert!(e.to_string().contains("proxy requires authentication"), "{e}");
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains("proxy-pw"), "{shown}");
         let c = RemoteClient::builder(http.host()).insecure(true).proxy(url.as_str());
         let c = root(c.retry(RetryConfig::none()).build().unwrap(), "x").with_segment("app");
         let e = failure(c.get_digest("v1").await, "HTTP through a proxy refusing the credentials");
         assert_eq!(e.status(), Some(407), "{e}");
+        assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+        assert!(e.to_string().contains("proxy requires authentication"), "{e}");
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains("proxy-pw"), "{shown}");
     }

@@ -393,7 +393,11 @@ fn http_client(
     }
     for (i, pem) in config.root_certificates.iter().enumerate() {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-            Error::invalid_input(format!("root certificate #{} is not valid PEM: {}", i + 1, without_pem(&chain(&e))))
+            Error::invalid_input(format!(
+                "root certificate #{} is not valid PEM: {}",
+                i + 1,
+                without_pem(&response::error_chain(&e))
+            ))
         })?;
         if certs.is_empty() {
             return Err(Error::invalid_input(format!("root certificate #{} holds no certificate", i + 1)));
@@ -409,7 +413,7 @@ fn http_client(
         let identity = reqwest::Identity::from_pem(identity.expose().as_bytes()).map_err(|e| {
             Error::invalid_input(format!(
                 "client identity is not a PEM certificate with its PKCS#8 private key: {}",
-                without_pem(&chain(&e))
+                without_pem(&response::error_chain(&e))
             ))
         })?;
         builder = builder.identity(identity);
@@ -431,24 +435,19 @@ fn http_client(
                 Err(e) => return Err(Error::invalid_input(format!("proxy URL is not valid: {e}"))),
             }
             let proxy = reqwest::Proxy::all(url.as_str())
-                .map_err(|e| Error::invalid_input(format!("proxy {shown} is not a valid proxy URL: {}", chain(&e))))?
+                .map_err(|e| {
+                    Error::invalid_input(format!(
+                        "proxy {shown} is not a valid proxy URL: {}",
+                        response::error_chain(&e)
+                    ))
+                })?
                 .no_proxy(reqwest::NoProxy::from_env());
             builder.proxy(proxy)
         }
     };
-    builder.build().map_err(|e| Error::invalid_input(format!("cannot build HTTP client: {}", without_pem(&chain(&e)))))
-}
-
-/// An error and its sources, `: `-joined.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
+    builder.build().map_err(|e| {
+        Error::invalid_input(format!("cannot build HTTP client: {}", without_pem(&response::error_chain(&e))))
+    })
 }
 
 /// An error message with anything that looks like PEM content cut off.

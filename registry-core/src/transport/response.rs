@@ -63,15 +63,21 @@ pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
     Error::new(kind, msg).with_source(e.without_url())
 }
 
-/// When `e` is a failed TLS handshake, a hint on what to do (possibly empty).
-fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    let mut texts = Vec::new();
+/// An error and its sources, `: `-joined.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
     while let Some(s) = src {
-        texts.push(s.to_string());
+        out.push_str(": ");
+        out.push_str(&s.to_string());
         src = s.source();
     }
-    let all = texts.join(" | ");
+    out
+}
+
+/// When `e` is a failed TLS handshake, a hint on what to do (possibly empty).
+fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
+    let all = error_chain(e);
     if all.contains("UnknownIssuer") || all.contains("BadSignature") || all.contains("certificate is not trusted") {
         Some(" (the server's certificate is not signed by a trusted root: add its CA with root_certificate_pem)")
     } else if all.contains("NotValidForName") || all.contains("not valid for name") {
@@ -118,11 +124,7 @@ pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
     }
     let mut msg = what.to_string();
     if status == 407 {
-        return Error::new(
-            ErrorKind::Unauthorized,
-            format!("{msg}: the proxy requires authentication: put its credentials in the proxy URL"),
-        )
-        .with_status(status);
+        msg.push_str(": the proxy requires authentication: put its credentials in the proxy URL");
     }
     // Go's TLS server answers a plain request with a bare HTTP/1.0 400 (no headers) and this text.
     let bare_http10 = version == reqwest::Version::HTTP_10 && header_count == 0;
