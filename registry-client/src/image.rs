@@ -24,11 +24,51 @@ pub trait BlobSource: Send + Sync + fmt::Debug {
     /// Open the blob `digest` of `size` bytes as a verified stream.
     async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream>;
 
+    /// Open the blob `digest` of `size` bytes from byte `offset` on, for a consumer that checks the digest itself:
+    /// an upload, which hashes what it sends and compares before committing, and reads the blob again from the
+    /// registry's offset when a chunk failed part way. The size must still be right: a stream that ends early or
+    /// runs long is an error. A source that can skip hashing (a registry) or seek (memory) should implement this;
+    /// the default opens the verified stream and drops the first `offset` bytes.
+    async fn open_unverified(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
+        Ok(skip_prefix(self.open(digest, size).await?, offset))
+    }
+
     /// The registry repository the blobs are read from, when they come from one: a push to another repository
     /// of the same registry then asks the registry to mount each blob from there instead of uploading it.
     fn repository(&self) -> Option<&Repository> {
         None
     }
+}
+
+/// `stream` without its first `n` bytes.
+pub(crate) fn skip_prefix(stream: ByteStream, n: u64) -> ByteStream {
+    if n == 0 {
+        return stream;
+    }
+    let mut left = n;
+    Box::pin(stream.filter_map(move |item| {
+        let out = match item {
+            Ok(mut piece) if left > 0 => {
+                // `left` is below `piece.len()`, a usize, when it does not swallow the piece whole.
+                let drop = left.min(piece.len() as u64);
+                left -= drop;
+                let rest = piece.split_off(drop as usize);
+                (!rest.is_empty()).then_some(Ok(rest))
+            }
+            other => Some(other),
+        };
+        futures::future::ready(out)
+    }))
+}
+
+/// `data` from byte `offset` on, in slices of at most `piece` bytes (cheap: they share the buffer).
+pub fn slices_from(data: &Bytes, offset: u64, piece: usize) -> ByteStream {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+    let pieces: Vec<Result<Bytes>> = (start..data.len())
+        .step_by(piece.max(1))
+        .map(|i| Ok(data.slice(i..i.saturating_add(piece.max(1)).min(data.len()))))
+        .collect();
+    Box::pin(futures::stream::iter(pieces))
 }
 
 /// Blobs held in memory, keyed by their digest (computed on insert, so always right).
@@ -59,6 +99,10 @@ impl MemoryBlobs {
 #[async_trait::async_trait]
 impl BlobSource for MemoryBlobs {
     async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        self.open_unverified(digest, size, 0).await
+    }
+
+    async fn open_unverified(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
         let data = self.blobs.get(digest).ok_or_else(|| Error::not_found(format!("blob {digest} not in memory")))?;
         if data.len() as u64 != size {
             return Err(Error::new(
@@ -66,10 +110,8 @@ impl BlobSource for MemoryBlobs {
                 format!("blob {digest} is {} bytes, descriptor says {size}", data.len()),
             ));
         }
-        // Hand out in 1 MiB slices (cheap: `Bytes` slices share the buffer).
-        let chunks: Vec<Result<Bytes>> =
-            (0..data.len()).step_by(1 << 20).map(|i| Ok(data.slice(i..(i + (1 << 20)).min(data.len())))).collect();
-        Ok(Box::pin(futures::stream::iter(chunks)))
+        // Digests are computed on insert: the content is right.
+        Ok(slices_from(data, offset, 1 << 20))
     }
 }
 
@@ -96,6 +138,10 @@ impl RemoteBlobs {
 impl BlobSource for RemoteBlobs {
     async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
         self.api.get_blob(&self.repository, digest, Some(size)).await
+    }
+
+    async fn open_unverified(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
+        self.api.get_blob_unverified(&self.repository, digest, size, offset).await
     }
 
     fn repository(&self) -> Option<&Repository> {
@@ -213,6 +259,16 @@ impl Image {
             return Ok(Box::pin(futures::stream::once(async move { Ok(data) })));
         }
         self.source.open(&digest, descriptor.size()).await
+    }
+
+    /// Stream the blob of `descriptor` from byte `offset` on, for a consumer that checks the digest itself (see
+    /// [`BlobSource::open_unverified`]).
+    pub async fn open_blob_unverified(&self, descriptor: &Descriptor, offset: u64) -> Result<ByteStream> {
+        let digest = descriptor_digest(descriptor)?;
+        if digest == self.config_digest {
+            return Ok(slices_from(&self.config_bytes, offset, usize::MAX));
+        }
+        self.source.open_unverified(&digest, descriptor.size(), offset).await
     }
 
     /// Read a whole blob into memory (for small blobs; layers should be streamed with [`Image::open_blob`]).

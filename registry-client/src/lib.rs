@@ -30,7 +30,7 @@ mod write;
 pub use artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 pub use builder::{index_of, ImageBuilder};
 pub use client::{digest_reference, Client};
-pub use image::{BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
+pub use image::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
 pub use platform::Platform;

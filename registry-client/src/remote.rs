@@ -254,7 +254,7 @@ impl RemoteClient {
     /// Get one blob of `image` into `repo` unless it is there, within the client's transfer limits (a job slot for
     /// the check and the transfer, `min(size, budget)` bytes of the budget for the transfer): mounted when the
     /// image comes from another repository of the same registry, else uploaded, read again from the image when
-    /// the upload must start over.
+    /// the upload must go back.
     async fn push_blob(&self, repo: &Repository, image: &Image, desc: &Descriptor) -> Result<()> {
         let digest = descriptor_digest(desc)?;
         let size = desc.size();
@@ -267,7 +267,11 @@ impl RemoteClient {
             return Ok(());
         }
         t.reserve(&mut slot, size).await?;
-        let open = || async { Ok(progress.track(image.open_blob(desc).await?)) };
+        // The upload hashes what it sends and checks it before committing: the source need not hash it too.
+        let progress_ref = &progress;
+        let open = move |offset| async move {
+            Ok(progress_ref.track(image.open_blob_unverified(desc, offset).await?, offset))
+        };
         let mount_from = image.source().repository().filter(|from| from.registry() == repo.registry() && *from != repo);
         let outcome = match mount_from {
             Some(from) => self.api.mount_or_upload(repo, &digest, size, from, open).await?,

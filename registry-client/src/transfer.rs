@@ -350,9 +350,9 @@ impl BlobProgress {
         }
     }
 
-    /// `stream`, a fresh read of the blob from its first byte, reporting progress as it is read. The first call
+    /// `stream`, a fresh read of the blob from byte `offset`, reporting progress as it is read. The first call
     /// reports [`ProgressEvent::BlobStarted`].
-    pub(crate) fn track(&self, stream: ByteStream) -> ByteStream {
+    pub(crate) fn track(&self, stream: ByteStream, offset: u64) -> ByteStream {
         if self.callback.is_none() {
             return stream;
         }
@@ -360,7 +360,7 @@ impl BlobProgress {
         if first {
             self.emit(|digest, size| ProgressEvent::BlobStarted { digest, size });
         }
-        Box::pin(ProgressStream { inner: stream, blob: self.clone(), seen: 0, reported_at: Instant::now() })
+        Box::pin(ProgressStream { inner: stream, blob: self.clone(), seen: offset, reported_at: Instant::now() })
     }
 
     /// `seen` bytes of the current read: report them when past the highest count reported, and `force` (the end)
@@ -455,7 +455,7 @@ mod tests {
         let (seen, options) = events();
         let t = options.progress_every(1000, Duration::from_secs(3600)).start().unwrap();
         let d = Digest::sha256(b"x");
-        let s = t.blob(&d, 2500).track(chunks(&[400, 400, 400, 0, 900, 200, 200]));
+        let s = t.blob(&d, 2500).track(chunks(&[400, 400, 400, 0, 900, 200, 200]), 0);
         let out: Vec<Bytes> = s.map(|c| c.unwrap()).collect().await;
         assert_eq!(out.iter().map(Bytes::len).sum::<usize>(), 2500);
         let ev = seen.lock().unwrap().clone();
@@ -467,7 +467,7 @@ mod tests {
     async fn progress_reports_a_short_stream_at_its_end() {
         let (seen, options) = events();
         let t = options.progress_every(1 << 20, Duration::from_secs(3600)).start().unwrap();
-        let s = t.blob(&Digest::sha256(b"x"), 5000).track(chunks(&[100, 200]));
+        let s = t.blob(&Digest::sha256(b"x"), 5000).track(chunks(&[100, 200]), 0);
         let _: Vec<_> = s.collect().await;
         assert_eq!(progress_counts(&seen.lock().unwrap()), vec![300]);
     }
@@ -476,7 +476,7 @@ mod tests {
     async fn progress_by_time_reports_every_chunk_when_the_interval_is_zero() {
         let (seen, options) = events();
         let t = options.progress_every(u64::MAX, Duration::ZERO).start().unwrap();
-        let s = t.blob(&Digest::sha256(b"x"), 30).track(chunks(&[10, 10, 10]));
+        let s = t.blob(&Digest::sha256(b"x"), 30).track(chunks(&[10, 10, 10]), 0);
         let _: Vec<_> = s.collect().await;
         assert_eq!(progress_counts(&seen.lock().unwrap()), vec![10, 20, 30]);
     }
@@ -487,15 +487,15 @@ mod tests {
         let t = options.progress_every(1, Duration::from_secs(3600)).start().unwrap();
         let blob = t.blob(&Digest::sha256(b"x"), 30);
         // The first read breaks off after 20 bytes; the upload starts over and reads all 30.
-        let _: Vec<_> = blob.track(chunks(&[10, 10])).collect().await;
-        let _: Vec<_> = blob.track(chunks(&[10, 10, 10])).collect().await;
+        let _: Vec<_> = blob.track(chunks(&[10, 10]), 0).collect().await;
+        let _: Vec<_> = blob.track(chunks(&[10, 10, 10]), 0).collect().await;
         assert_eq!(progress_counts(&seen.lock().unwrap()), vec![10, 20, 30]);
     }
 
     #[tokio::test]
     async fn without_a_callback_streams_are_untouched() {
         let t = TransferOptions::new().start().unwrap();
-        let s = t.blob(&Digest::sha256(b"x"), 30).track(chunks(&[10, 20]));
+        let s = t.blob(&Digest::sha256(b"x"), 30).track(chunks(&[10, 20]), 0);
         assert_eq!(s.map(|c| c.unwrap().len()).collect::<Vec<_>>().await, vec![10, 20]);
     }
 

@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,32 +44,36 @@ fn data(len: usize, seed: u64) -> Bytes {
 
 /// `data` as a stream of pieces.
 fn stream_of(data: &Bytes) -> ByteStream {
-    let pieces: Vec<Result<Bytes>> =
-        (0..data.len()).step_by(PIECE).map(|i| Ok(data.slice(i..(i + PIECE).min(data.len())))).collect();
-    Box::pin(futures::stream::iter(pieces))
+    registry_client::slices_from(data, 0, PIECE)
 }
 
-/// A source that can be opened again, counting how often it was.
+/// A source that can be opened again at an offset, recording where it was opened.
 #[derive(Clone)]
 struct Source {
     data: Bytes,
-    opens: Arc<AtomicUsize>,
+    offsets: Arc<Mutex<Vec<u64>>>,
 }
 
 impl Source {
     fn new(data: &Bytes) -> Source {
-        Source { data: data.clone(), opens: Arc::new(AtomicUsize::new(0)) }
+        Source { data: data.clone(), offsets: Arc::new(Mutex::new(Vec::new())) }
     }
 
-    fn opener(&self) -> impl Fn() -> futures::future::Ready<Result<ByteStream>> + Send + Sync + '_ {
-        move || {
-            self.opens.fetch_add(1, Ordering::SeqCst);
-            futures::future::ready(Ok(stream_of(&self.data)))
+    fn opener(&self) -> impl Fn(u64) -> futures::future::Ready<Result<ByteStream>> + Send + Sync + '_ {
+        move |offset| {
+            self.offsets.lock().unwrap().push(offset);
+            futures::future::ready(Ok(registry_client::slices_from(&self.data, offset, PIECE)))
         }
     }
 
+    /// How often it was opened from the first byte (a fresh start).
     fn opens(&self) -> usize {
-        self.opens.load(Ordering::SeqCst)
+        self.offsets.lock().unwrap().iter().filter(|o| **o == 0).count()
+    }
+
+    /// The offsets it was opened again at to resume (not from the first byte).
+    fn resumes(&self) -> Vec<u64> {
+        self.offsets.lock().unwrap().iter().copied().filter(|o| *o > 0).collect()
     }
 }
 
@@ -169,6 +172,36 @@ async fn chunked_upload_resumes_mid_chunk_after_a_dropped_connection() {
     assert_eq!(resumed.len(), 1, "{text}");
     assert!(resumed[0].contains("offset=100000"), "resumed where the registry was: {text}");
     assert_eq!(logs.count(STARTED_OVER), 0, "{text}");
+}
+
+#[tokio::test]
+async fn chunked_upload_reads_a_reopenable_source_again_from_the_registry_offset() {
+    let server = RegistryServer::start().await.unwrap();
+    let api = api(&server.host(), chunked());
+    let repo = repo(&server.host(), "resume/reopen");
+    let blob = data(BLOB, 11);
+    let digest = Digest::sha256(&blob);
+    let (logs, _guard) = Logs::capture();
+    // The first chunk is cut after 100 000 bytes; the server keeps them.
+    server.faults().drop_request_after(100_000, "PATCH", "/blobs/uploads/");
+    let source = Source::new(&blob);
+    let pushed = api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap();
+    assert_eq!(pushed, BlobPushed::Uploaded);
+    assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
+    assert_eq!(source.opens(), 1, "never started over: {}", logs.text());
+    assert_eq!(source.resumes(), vec![100_000], "read again from where the registry was, nothing held");
+    assert_eq!(logs.count(RESUMED), 1, "{}", logs.text());
+
+    // Every failed chunk of a push is read again at the offset the registry reports.
+    let repo = self::repo(&server.host(), "resume/reopen-statuses");
+    server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 503, None);
+    server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 416, None);
+    let source = Source::new(&blob);
+    api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap();
+    assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
+    assert_eq!(logs.count(STARTED_OVER), 0, "{}", logs.text());
+    let offsets = source.offsets.lock().unwrap().clone();
+    assert!(offsets.len() >= 2 && offsets.iter().all(|o| o % CHUNK == 0), "chunk boundaries: {offsets:?}");
 }
 
 #[tokio::test]
@@ -449,6 +482,37 @@ async fn download_refuses_a_misaligned_206_and_bounds_resumes() {
     let e = collect(api.get_blob(&repo, &digest, Some(BLOB as u64)).await.unwrap()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Io, "{e}");
     assert!(e.to_string().contains(digest.as_str()) && e.to_string().contains("broken at byte 400000"), "{e}");
+}
+
+#[tokio::test]
+async fn unverified_download_starts_at_an_offset_checks_the_size_and_resumes() {
+    let server = RegistryServer::start().await.unwrap();
+    let api = api(&server.host(), chunked());
+    let repo = repo(&server.host(), "dl/unverified");
+    let blob = data(BLOB, 12);
+    let digest = Digest::sha256(&blob);
+    api.upload_blob(&repo, &digest, BLOB as u64, stream_of(&blob)).await.unwrap();
+    let size = BLOB as u64;
+    for offset in [0u64, 1, 300_000, size - 1, size] {
+        let got = collect(api.get_blob_unverified(&repo, &digest, size, offset).await.unwrap()).await.unwrap();
+        assert_eq!(got, blob.slice(offset as usize..), "from byte {offset}");
+    }
+    // A break mid-way resumes with Range, from the offset asked for.
+    let (logs, _guard) = Logs::capture();
+    server.faults().drop_after(200_000, "/blobs/sha256:");
+    let got = collect(api.get_blob_unverified(&repo, &digest, size, 100_000).await.unwrap()).await.unwrap();
+    assert_eq!(got, blob.slice(100_000..));
+    assert!(logs.text().contains("offset=300000"), "{}", logs.text());
+    // The size is still checked: a registry sending more or less than announced is refused.
+    for wrong in [size - 1, size + 1] {
+        let e = match api.get_blob_unverified(&repo, &digest, wrong, 0).await {
+            Ok(stream) => collect(stream).await.unwrap_err(),
+            Err(e) => e,
+        };
+        assert_eq!(e.kind(), ErrorKind::DigestMismatch, "size {wrong}: {e}");
+    }
+    let e = api.get_blob_unverified(&repo, &digest, size, size + 1).await.err().map(|e| e.kind());
+    assert_eq!(e, Some(ErrorKind::InvalidInput));
 }
 
 #[tokio::test]

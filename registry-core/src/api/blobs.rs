@@ -54,6 +54,17 @@ impl Download {
                     if piece.is_empty() {
                         continue;
                     }
+                    if let Some(size) = self.size {
+                        if self.delivered + piece.len() as u64 > size {
+                            return self.fail(Error::new(
+                                ErrorKind::DigestMismatch,
+                                format!(
+                                    "blob {} from {} is longer than its size {size}: the registry sends more",
+                                    self.digest, self.repo
+                                ),
+                            ));
+                        }
+                    }
                     self.delivered += piece.len() as u64;
                     return Some(Ok(piece));
                 }
@@ -73,6 +84,14 @@ impl Download {
                 return self.fail(e);
             }
         }
+    }
+
+    /// The download as a stream of pieces.
+    fn into_stream(self) -> ByteStream {
+        Box::pin(futures::stream::unfold(self, |mut d| async move {
+            let item = d.next_piece().await?;
+            Some((item, d))
+        }))
     }
 
     fn fail(&mut self, e: Error) -> Option<Result<Bytes>> {
@@ -106,7 +125,11 @@ impl Download {
     /// GET the blob from `delivered` on, and check the answer starts there.
     async fn request_rest(&mut self) -> Result<()> {
         let offset = self.delivered;
-        let what = format!("resume blob {} from {} at byte {offset}", self.digest, self.repo);
+        let what = if self.resumes == 0 {
+            format!("get blob {} from {} at byte {offset}", self.digest, self.repo)
+        } else {
+            format!("resume blob {} from {} at byte {offset}", self.digest, self.repo)
+        };
         let mut req = Request::new(Method::GET, self.url.clone(), Scope::pull(self.repo.path()));
         if offset > 0 {
             let range = HeaderValue::from_str(&format!("bytes={offset}-"))
@@ -125,11 +148,14 @@ impl Download {
                         "{what}: the registry answered bytes from {start}, not {offset}"
                     )));
                 }
+                if self.size.is_none() {
+                    self.size = total;
+                }
                 if let (Some(size), Some(total)) = (self.size, total) {
                     if size != total {
                         return Err(Error::new(
                             ErrorKind::DigestMismatch,
-                            format!("{what}: the registry now says the blob is {total} bytes, expected {size}"),
+                            format!("{what}: the registry says the blob is {total} bytes, expected {size}"),
                         ));
                     }
                 }
@@ -143,9 +169,12 @@ impl Download {
                     if size != len {
                         return Err(Error::new(
                             ErrorKind::DigestMismatch,
-                            format!("{what}: the registry now sends {len} bytes, expected {size}"),
+                            format!("{what}: the registry sends {len} bytes, expected {size}"),
                         ));
                     }
+                }
+                if self.size.is_none() {
+                    self.size = resp.content_length();
                 }
                 self.skip = offset;
             }
@@ -198,42 +227,58 @@ impl RegistryApi {
     /// its `Content-Range` starts at that offset; a registry that answers 200 instead sends the blob from the start,
     /// and the bytes already delivered are skipped. The digest covers exactly the bytes delivered, across resumes.
     pub async fn get_blob(&self, repo: &Repository, digest: &Digest, size: Option<u64>) -> Result<ByteStream> {
-        let url = self.blob_url(repo, digest)?;
-        let req = Request::new(Method::GET, url.clone(), Scope::pull(repo.path()));
-        let resp = self.transport.send(req).await.map_err(|e| {
-            if e.kind() == ErrorKind::NotFound {
-                e.context(format!("blob {digest} not found in {repo}"))
-            } else {
-                e.context(format!("get blob {digest} from {repo}"))
-            }
-        })?;
-        if let (Some(expected), Some(len)) = (size, resp.content_length()) {
-            if expected != len {
-                return Err(Error::new(
-                    ErrorKind::DigestMismatch,
-                    format!("blob {digest} in {repo}: registry sends {len} bytes, expected {expected}"),
-                ));
-            }
+        let download = self.download(repo, digest, size, 0).await?;
+        let size = download.size;
+        Ok(Box::pin(VerifyingStream::new(download.into_stream(), digest.clone(), size)))
+    }
+
+    /// GET blob `digest` of `size` bytes from byte `offset` on, **not hashed**: for a consumer that computes the
+    /// digest itself before trusting the content, such as an upload, which checks it before committing (so a copy
+    /// between registries hashes each byte once, not twice). Everything else is as in [`RegistryApi::get_blob`]:
+    /// the size is checked (a body that ends early or runs past `size` is an error) and a broken connection
+    /// resumes with `Range`.
+    pub async fn get_blob_unverified(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        size: u64,
+        offset: u64,
+    ) -> Result<ByteStream> {
+        if offset > size {
+            return Err(Error::invalid_input(format!(
+                "blob {digest} in {repo}: offset {offset} is past its size {size}"
+            )));
         }
-        let size = size.or(resp.content_length());
-        let download = Download {
+        if offset == size {
+            return Ok(Box::pin(futures::stream::empty()));
+        }
+        Ok(self.download(repo, digest, Some(size), offset).await?.into_stream())
+    }
+
+    /// Start a download of `digest` at byte `offset`.
+    async fn download(&self, repo: &Repository, digest: &Digest, size: Option<u64>, offset: u64) -> Result<Download> {
+        let url = self.blob_url(repo, digest)?;
+        let mut download = Download {
             api: self.clone(),
             repo: repo.clone(),
             digest: digest.clone(),
             url,
             size,
-            body: body_stream(resp),
-            delivered: 0,
+            body: Box::pin(futures::stream::empty()),
+            delivered: offset,
             skip: 0,
             resumes: 0,
             max_resumes: self.transfer.download_resumes,
             done: false,
         };
-        let stream = futures::stream::unfold(download, |mut d| async move {
-            let item = d.next_piece().await?;
-            Some((item, d))
-        });
-        Ok(Box::pin(VerifyingStream::new(Box::pin(stream), digest.clone(), size)))
+        download.request_rest().await.map_err(|e| {
+            if e.kind() == ErrorKind::NotFound {
+                e.context(format!("blob {digest} not found in {repo}"))
+            } else {
+                e
+            }
+        })?;
+        Ok(download)
     }
 
     /// GET a small blob (a config) into memory, verified, failing if it is larger than `max` bytes.

@@ -14,11 +14,12 @@ use crate::transport::RetryConfig;
 /// One MiB.
 const MIB: u64 = 1024 * 1024;
 
-/// The largest chunk a [`TransferConfig`] may ask for: a chunk is held in memory until the registry confirms it.
+/// The largest chunk a [`TransferConfig`] may ask for.
 pub const MAX_CHUNK_SIZE: u64 = 1024 * MIB;
 
-/// The largest `OCI-Chunk-Min-Length` honoured by growing the chunk. A registry demanding more gets the blob in
-/// one streamed PUT instead, so no upload ever holds more than this in memory.
+/// The largest `OCI-Chunk-Min-Length` honoured by growing a held chunk (an upload from a one-time stream). A
+/// registry demanding more gets such a blob in one streamed PUT instead, so no upload ever holds more than this
+/// in memory.
 pub const MAX_REGISTRY_CHUNK: u64 = 256 * MIB;
 
 /// The longest `Retry-After` a transfer recovery waits for.
@@ -30,15 +31,19 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 ///   (`POST` then `PUT ?digest=`): the fewest requests and nothing held in memory. When that PUT fails, the upload
 ///   starts over, which needs a source that can be read again
 ///   ([`RegistryApi::upload_blob_from`](super::RegistryApi::upload_blob_from)).
-/// - A larger blob goes in chunks of [`chunk_size`](Self::chunk_size) bytes (`PATCH` with `Content-Range`), grown to
-///   the registry's `OCI-Chunk-Min-Length` when it asks for more. The chunk in flight is kept in memory, so after a
-///   failed `PATCH` the upload asks the registry how far it got and continues from there.
+/// - A larger blob goes in chunks (`PATCH` with `Content-Range`), grown to the registry's `OCI-Chunk-Min-Length`
+///   when it asks for more. After a failed `PATCH` the upload asks the registry how far it got and continues from
+///   there: reading the source again from that offset when it can be opened again
+///   ([`RegistryApi::upload_blob_from`](super::RegistryApi::upload_blob_from)), in chunks of
+///   [`chunk_size`](Self::chunk_size) bytes, holding nothing in memory; or, from a one-time stream
+///   ([`RegistryApi::upload_blob`](super::RegistryApi::upload_blob)), in chunks of
+///   [`held_chunk_size`](Self::held_chunk_size) bytes, the unconfirmed one kept in memory to be sent again.
 /// - Either way the digest is computed over the bytes sent and compared with the expected one before the final
 ///   `PUT`: a blob whose content does not match is never committed.
 ///
 /// ```
 /// use registry_core::api::TransferConfig;
-/// let config = TransferConfig::default().chunk_size(8 << 20).monolithic_threshold(8 << 20);
+/// let config = TransferConfig::default().chunk_size(32 << 20).held_chunk_size(8 << 20).monolithic_threshold(8 << 20);
 /// assert!(config.validate().is_ok());
 /// assert!(TransferConfig::default().chunk_size(0).validate().is_err());
 /// ```
@@ -47,8 +52,13 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub struct TransferConfig {
     /// Blobs up to this many bytes are uploaded in one PUT; larger ones in chunks. Default 32 MiB.
     pub monolithic_threshold: u64,
-    /// The size of a chunk (and so the memory one chunked upload holds). Default 16 MiB.
+    /// The size of a chunk of an upload from a source that can be opened again (which holds nothing in memory:
+    /// after a failure it reads the source again). Fewer, larger chunks are faster; smaller ones lose less to a
+    /// registry that drops a cut chunk. Default 64 MiB.
     pub chunk_size: u64,
+    /// The size of a chunk of an upload from a one-time stream, and so the memory it holds: the chunk the registry
+    /// has not confirmed is kept to be sent again. Default 16 MiB.
+    pub held_chunk_size: u64,
     /// How many times one blob upload recovers from a failure (resuming where the registry got to, or starting
     /// over) before giving up. Default 5.
     pub upload_retries: u32,
@@ -63,7 +73,8 @@ impl Default for TransferConfig {
     fn default() -> TransferConfig {
         TransferConfig {
             monolithic_threshold: 32 * MIB,
-            chunk_size: 16 * MIB,
+            chunk_size: 64 * MIB,
+            held_chunk_size: 16 * MIB,
             upload_retries: 5,
             download_resumes: 5,
             recovery_backoff: Duration::from_millis(200),
@@ -79,10 +90,19 @@ impl TransferConfig {
         self
     }
 
-    /// Set [`chunk_size`](Self::chunk_size).
+    /// Set [`chunk_size`](Self::chunk_size), and [`held_chunk_size`](Self::held_chunk_size) to the same (set it
+    /// after this to make it differ).
     #[must_use]
     pub fn chunk_size(mut self, bytes: u64) -> TransferConfig {
         self.chunk_size = bytes;
+        self.held_chunk_size = bytes;
+        self
+    }
+
+    /// Set [`held_chunk_size`](Self::held_chunk_size).
+    #[must_use]
+    pub fn held_chunk_size(mut self, bytes: u64) -> TransferConfig {
+        self.held_chunk_size = bytes;
         self
     }
 
@@ -107,18 +127,19 @@ impl TransferConfig {
         self
     }
 
-    /// Check the settings: a chunk size between 1 byte and [`MAX_CHUNK_SIZE`]. An invalid configuration is
+    /// Check the settings: chunk sizes between 1 byte and [`MAX_CHUNK_SIZE`]. An invalid configuration is
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
     pub fn validate(&self) -> Result<()> {
-        if self.chunk_size == 0 {
-            return Err(Error::invalid_input("transfer chunk size must be at least 1 byte"));
-        }
-        if self.chunk_size > MAX_CHUNK_SIZE {
-            return Err(Error::invalid_input(format!(
-                "transfer chunk size {} is over the {} MiB limit (a chunk is held in memory)",
-                self.chunk_size,
-                MAX_CHUNK_SIZE / MIB
-            )));
+        for (name, size) in [("chunk size", self.chunk_size), ("held chunk size", self.held_chunk_size)] {
+            if size == 0 {
+                return Err(Error::invalid_input(format!("transfer {name} must be at least 1 byte")));
+            }
+            if size > MAX_CHUNK_SIZE {
+                return Err(Error::invalid_input(format!(
+                    "transfer {name} {size} is over the {} MiB limit",
+                    MAX_CHUNK_SIZE / MIB
+                )));
+            }
         }
         Ok(())
     }
@@ -138,13 +159,15 @@ impl TransferConfig {
         cause.retry_after().map_or(backoff, |asked| backoff.max(asked.min(MAX_RETRY_AFTER)))
     }
 
-    /// The chunk to use when the registry asks for chunks of at least `min` bytes; `None` when that is more than
-    /// this client holds in memory (the blob then goes in one streamed PUT).
-    pub(crate) fn chunk_for(&self, min: Option<u64>) -> Option<u64> {
+    /// The chunk to use when the registry asks for chunks of at least `min` bytes, for an upload that holds its
+    /// chunk in memory (`held`) or not; `None` when a held chunk would be more than this client holds (the blob
+    /// then goes in one streamed PUT).
+    pub(crate) fn chunk_for(&self, min: Option<u64>, held: bool) -> Option<u64> {
+        let chunk = if held { self.held_chunk_size } else { self.chunk_size };
         match min {
-            Some(m) if m > MAX_REGISTRY_CHUNK.max(self.chunk_size) => None,
-            Some(m) => Some(self.chunk_size.max(m)),
-            None => Some(self.chunk_size),
+            Some(m) if held && m > MAX_REGISTRY_CHUNK.max(chunk) => None,
+            Some(m) => Some(chunk.max(m)),
+            None => Some(chunk),
         }
     }
 }
@@ -227,19 +250,23 @@ mod tests {
     fn defaults_are_valid_and_bounded() {
         let c = TransferConfig::default();
         assert!(c.validate().is_ok());
-        assert!(c.chunk_size <= c.monolithic_threshold);
+        assert!(c.held_chunk_size <= c.monolithic_threshold, "a held chunk is no larger than a one-PUT blob");
         assert!(TransferConfig::default().chunk_size(MAX_CHUNK_SIZE + 1).validate().is_err());
         assert!(TransferConfig::default().chunk_size(MAX_CHUNK_SIZE).validate().is_ok());
+        assert!(TransferConfig::default().held_chunk_size(0).validate().is_err());
     }
 
     #[test]
     fn registry_minimum_grows_the_chunk_up_to_a_cap() {
-        let c = TransferConfig::default().chunk_size(MIB);
-        assert_eq!(c.chunk_for(None), Some(MIB));
-        assert_eq!(c.chunk_for(Some(10)), Some(MIB), "a smaller minimum changes nothing");
-        assert_eq!(c.chunk_for(Some(5 * MIB)), Some(5 * MIB));
-        assert_eq!(c.chunk_for(Some(MAX_REGISTRY_CHUNK)), Some(MAX_REGISTRY_CHUNK));
-        assert_eq!(c.chunk_for(Some(MAX_REGISTRY_CHUNK + 1)), None, "too much to hold: one PUT instead");
+        let c = TransferConfig::default().chunk_size(2 * MIB).held_chunk_size(MIB);
+        assert_eq!(c.chunk_for(None, true), Some(MIB));
+        assert_eq!(c.chunk_for(None, false), Some(2 * MIB));
+        assert_eq!(c.chunk_for(Some(10), true), Some(MIB), "a smaller minimum changes nothing");
+        assert_eq!(c.chunk_for(Some(5 * MIB), true), Some(5 * MIB));
+        assert_eq!(c.chunk_for(Some(MAX_REGISTRY_CHUNK), true), Some(MAX_REGISTRY_CHUNK));
+        assert_eq!(c.chunk_for(Some(MAX_REGISTRY_CHUNK + 1), true), None, "too much to hold: one PUT instead");
+        let huge = Some(4 * MAX_REGISTRY_CHUNK);
+        assert_eq!(c.chunk_for(huge, false), huge, "nothing held: any minimum is fine");
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //!
 //! A pass uploads the blob into one session: in one streamed PUT (small blobs), or in chunks. After a failed chunk
 //! (connection dropped, 5xx, 429, 401, 416) the job asks the registry how far the upload got (`GET <location>`,
-//! `Range: 0-<end>`) and continues from there with the bytes it still holds. When the session is gone (404: the
-//! registry forgot it, or docker-registry 2.8.2 refusing a location made stale by a partial write), or a single PUT
-//! failed, the job cancels the session and starts over from the first byte, which needs a source it can open
-//! again. Every recovery counts against [`TransferConfig::upload_retries`]. The digest of the bytes sent is checked
+//! `Range: 0-<end>`) and continues from there: reading the source again from that offset when it can be opened
+//! again, else with the bytes it still holds. When the session is gone (404: the registry forgot it, or
+//! docker-registry 2.8.2 refusing a location made stale by a partial write), or a single PUT failed, the job
+//! cancels the session and starts over from the first byte, which needs a source it can open again. Every recovery counts against [`TransferConfig::upload_retries`]. The digest of the bytes sent is checked
 //! before the closing PUT: a mismatch cancels the session and nothing is committed.
 
 use std::future::Future;
@@ -27,7 +27,7 @@ use crate::reference::Repository;
 use crate::transport::{Body, Request};
 
 /// A re-opener for sources that cannot be opened again.
-pub(crate) type NoReopen = fn() -> std::future::Ready<Result<ByteStream>>;
+pub(crate) type NoReopen = fn(u64) -> std::future::Ready<Result<ByteStream>>;
 
 /// Why a pass ended without the blob.
 enum Failure {
@@ -48,7 +48,7 @@ pub(crate) struct Job<'a, F> {
     pub(crate) repo: &'a Repository,
     pub(crate) digest: &'a Digest,
     pub(crate) size: u64,
-    /// Opens the source again for a fresh start; `None` when it cannot be.
+    /// Opens the source again at an offset (a fresh start, or a resume); `None` when it cannot be.
     pub(crate) reopen: Option<&'a F>,
     pub(crate) config: TransferConfig,
     /// Recoveries so far.
@@ -57,14 +57,14 @@ pub(crate) struct Job<'a, F> {
 
 impl<F, Fut> Job<'_, F>
 where
-    F: Fn() -> Fut + Send + Sync,
+    F: Fn(u64) -> Fut + Send + Sync,
     Fut: Future<Output = Result<ByteStream>> + Send,
 {
     /// Upload from `first` (or a freshly opened source), into `session` if given (else a new one).
     pub(crate) async fn run(mut self, first: Option<ByteStream>, session: Option<UploadSession>) -> Result<BlobPushed> {
         let mut source = match first {
             Some(s) => s,
-            None => self.open_source().await?,
+            None => self.open_source(0).await?,
         };
         let mut session = session;
         loop {
@@ -90,13 +90,15 @@ where
             }
             tokio::time::sleep(self.config.wait_before(self.recoveries, &error)).await;
             tracing::warn!(digest = %self.digest, recovery = self.recoveries, error = %error, "blob upload starts over");
-            source = self.open_source().await?;
+            source = self.open_source(0).await?;
         }
     }
 
-    async fn open_source(&self) -> Result<ByteStream> {
+    async fn open_source(&self, offset: u64) -> Result<ByteStream> {
         match self.reopen {
-            Some(open) => open().await.map_err(|e| e.context(format!("open blob {} for upload", self.digest))),
+            Some(open) => open(offset)
+                .await
+                .map_err(|e| e.context(format!("open blob {} at byte {offset} for upload", self.digest))),
             None => Err(Error::invalid_input(format!("blob {}: no source to upload from", self.digest))),
         }
     }
@@ -118,8 +120,11 @@ where
     }
 
     async fn pass(&mut self, source: ByteStream, session: UploadSession) -> Result<BlobPushed, Failure> {
-        let chunk =
-            if self.size > self.config.monolithic_threshold { self.config.chunk_for(session.min_chunk) } else { None };
+        let chunk = if self.size > self.config.monolithic_threshold {
+            self.config.chunk_for(session.min_chunk, self.reopen.is_none())
+        } else {
+            None
+        };
         match chunk {
             None => self.monolithic(source, session.location).await,
             Some(chunk) => self.chunked(source, session.location, chunk).await,
@@ -197,12 +202,19 @@ where
 
     /// The blob in chunks of `chunk` bytes, resuming after failed chunks, then the closing PUT.
     async fn chunked(&mut self, source: ByteStream, mut location: Url, chunk: u64) -> Result<BlobPushed, Failure> {
-        let mut reader = Reader::new(source, self.digest, self.size);
+        let mut reader = Reader::new(source, self.digest, self.size, self.reopen.is_none());
         let mut offset = 0u64;
         while offset < self.size {
             let end = offset.saturating_add(chunk).min(self.size);
-            let (sent, source_error) = if reader.read() == offset {
-                // Nothing held past what the registry has: stream the chunk straight from the source.
+            if reader.position() != offset && !reader.holds_from(offset) {
+                // The registry has less than was read, and the source can be read again from there.
+                match self.open_source(offset).await {
+                    Ok(again) => reader.reopen(again, offset),
+                    Err(e) => return Err(self.source_failed(location, e).await),
+                }
+            }
+            let (sent, source_error) = if reader.position() == offset {
+                // Stream the chunk straight from the source.
                 let (lent, body) = lend(reader, end);
                 let sent = self.patch(&location, offset, end, Body::Stream { stream: Some(body), length: None }).await;
                 let (back, failure) = lent.take_back();
@@ -282,12 +294,12 @@ where
 
     /// The registry's offset `got`, checked against what the reader can still send.
     fn accept_offset(&self, reader: &Reader, got: u64, location: &Url) -> Result<u64, Failure> {
-        if got < reader.held_start() || got > reader.read() {
+        let can_send = got == reader.position() || reader.holds_from(got) || self.reopen.is_some();
+        if got > reader.read() || !can_send {
             let error = Error::protocol(format!(
-                "{}: the registry holds {got} bytes, but the client sent {} and still holds from byte {}",
+                "{}: the registry holds {got} bytes, but the client sent {} and cannot send from byte {got} again",
                 self.what(),
                 reader.read(),
-                reader.held_start()
             ));
             return Err(Failure::Restart { error, location: location.clone(), maybe_committed: false });
         }

@@ -1,9 +1,13 @@
-//! The source of a chunked upload: every byte is read from the source once and hashed as it is read, and the bytes
-//! the registry has not confirmed yet (at most one chunk) are kept so they can be sent again.
+//! The source of a chunked upload: every byte is hashed once, in order, as it is first read.
+//!
+//! After a failed chunk the upload continues from the offset the registry reports, which may lie before what was
+//! read. A reader that can open its source again at an offset ([`Reader::reopen`]) holds nothing: it reads the
+//! bytes from that offset again (without hashing them twice). A reader of a one-time stream instead holds the
+//! bytes the registry has not confirmed yet (at most one chunk) so it can send them again.
 //!
 //! A chunk goes out streamed: the request body reads straight from the source through [`lend`], so reading the
-//! source and sending overlap. When the request ends, the reader is taken back with what it read kept, ready for the
-//! next chunk or for sending the unconfirmed part again.
+//! source and sending overlap. When the request ends, the reader is taken back, ready for the next chunk or for
+//! sending the unconfirmed part again.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -17,53 +21,77 @@ use futures::{Stream, StreamExt};
 use crate::digest::{ByteStream, Digest, DigestHasher};
 use crate::error::{Error, ErrorKind, Result};
 
-/// A blob's bytes, read once from its source.
+/// A blob's bytes, read from its source.
 pub(crate) struct Reader {
     source: ByteStream,
-    /// Bytes taken from the source past the limit of the last read (an item crossing a chunk boundary).
+    /// Bytes taken from the source past the limit of the last read (an item crossing a chunk boundary); they start
+    /// at `pos`.
     pending: Option<Bytes>,
     hasher: DigestHasher,
-    /// Bytes read from the source (and hashed) so far.
+    /// The offset in the blob of the next byte the source gives.
+    pos: u64,
+    /// Bytes hashed so far: everything before it was read at least once (`pos <= read`; below while re-reading).
     read: u64,
     /// The declared size.
     size: u64,
-    /// The bytes `[held_start, read)`, kept until the registry confirms them.
+    /// Whether to hold what the registry has not confirmed (a source that cannot be opened again).
+    hold: bool,
+    /// The bytes `[held_start, read)` when holding, kept until the registry confirms them.
     held: VecDeque<Bytes>,
     held_start: u64,
     digest: Digest,
 }
 
 impl Reader {
-    /// A reader of `source`, which must hold `size` bytes hashing to `digest`.
-    pub(crate) fn new(source: ByteStream, digest: &Digest, size: u64) -> Reader {
+    /// A reader of `source`, which must hold `size` bytes hashing to `digest`; `hold` when the source cannot be
+    /// opened again, so unconfirmed bytes must be kept.
+    pub(crate) fn new(source: ByteStream, digest: &Digest, size: u64, hold: bool) -> Reader {
         Reader {
             source,
             pending: None,
             hasher: digest.hasher(),
+            pos: 0,
             read: 0,
             size,
+            hold,
             held: VecDeque::new(),
             held_start: 0,
             digest: digest.clone(),
         }
     }
 
-    /// How many bytes were read from the source.
+    /// The offset of the next byte the source gives.
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// How many bytes were read (and hashed).
     pub(crate) fn read(&self) -> u64 {
         self.read
     }
 
-    /// The first byte still held (everything before it was confirmed by the registry).
-    pub(crate) fn held_start(&self) -> u64 {
-        self.held_start
+    /// Whether the bytes from `offset` to what was read are held, so they can be sent again without the source.
+    pub(crate) fn holds_from(&self, offset: u64) -> bool {
+        self.hold && self.held_start <= offset && offset <= self.read
     }
 
-    /// The next piece of the source up to byte `end` (exclusive): hashed and held. `None` once `end` is reached.
-    /// A source that ends before its declared size is an [`ErrorKind::DigestMismatch`].
+    /// Read on from `source`, a fresh read of the blob from byte `offset` (at most what was read): the bytes up to
+    /// what was read before are passed on again, not hashed twice.
+    pub(crate) fn reopen(&mut self, source: ByteStream, offset: u64) {
+        self.source = source;
+        self.pending = None;
+        self.pos = offset.min(self.read);
+        self.held.clear();
+        self.held_start = self.pos;
+    }
+
+    /// The next piece of the source up to byte `end` (exclusive): hashed (unless read before) and held when
+    /// holding. `None` once `end` is reached. A source that ends before its declared size is an
+    /// [`ErrorKind::DigestMismatch`].
     fn poll_piece(&mut self, cx: &mut Context<'_>, end: u64) -> Poll<Option<Result<Bytes>>> {
         let end = end.min(self.size);
         loop {
-            if self.read >= end {
+            if self.pos >= end {
                 return Poll::Ready(None);
             }
             let mut item = match self.pending.take() {
@@ -77,7 +105,7 @@ impl Reader {
                             ErrorKind::DigestMismatch,
                             format!(
                                 "the content of blob {} ended after {} bytes, {} expected",
-                                self.digest, self.read, self.size
+                                self.digest, self.pos, self.size
                             ),
                         ))))
                     }
@@ -86,14 +114,22 @@ impl Reader {
             if item.is_empty() {
                 continue;
             }
-            let want = end - self.read;
+            let want = end - self.pos;
             if item.len() as u64 > want {
                 // `want` is below `item.len()`, a usize.
                 self.pending = Some(item.split_off(want as usize));
             }
-            self.hasher.update(&item);
-            self.read += item.len() as u64;
-            self.held.push_back(item.clone());
+            let next = self.pos + item.len() as u64;
+            if next > self.read {
+                // `read - pos` is below `item.len()` here, a usize.
+                let seen = self.read.saturating_sub(self.pos) as usize;
+                self.hasher.update(&item[seen..]);
+                self.read = next;
+            }
+            self.pos = next;
+            if self.hold {
+                self.held.push_back(item.clone());
+            }
             return Poll::Ready(Some(Ok(item)));
         }
     }
@@ -106,7 +142,7 @@ impl Reader {
         Ok(())
     }
 
-    /// The registry has everything before `offset` (`held_start <= offset <= read`): stop holding it.
+    /// The registry has everything before `offset`: stop holding it.
     pub(crate) fn confirm(&mut self, offset: u64) {
         let offset = offset.clamp(self.held_start, self.read);
         while let Some(front) = self.held.front_mut() {
@@ -139,10 +175,10 @@ impl Reader {
 
     /// After the declared size was read: check that the source ends there, and return the digest of what was read.
     pub(crate) async fn finish(&mut self) -> Result<Digest> {
-        if self.read != self.size {
+        if self.read != self.size || self.pos != self.size {
             return Err(Error::protocol(format!(
                 "blob {}: finishing the upload after {} of {} bytes",
-                self.digest, self.read, self.size
+                self.digest, self.pos, self.size
             )));
         }
         let mut extra = self.pending.take().map_or(0, |p| p.len());
@@ -242,13 +278,14 @@ mod tests {
     async fn chunks_split_items_and_hold_until_confirmed() {
         let data = b"0123456789abcdef";
         let d = Digest::sha256(data);
-        let mut r = Reader::new(source(&[b"0123", b"456789abc", b"def"]), &d, 16);
+        let mut r = Reader::new(source(&[b"0123", b"456789abc", b"def"]), &d, 16, true);
         let (lent, body) = lend(r, 6);
         assert_eq!(drain(body).await, b"012345");
         let (back, failure) = lent.take_back();
         assert!(failure.is_none());
         r = back.unwrap_or_else(|| panic!("reader not returned"));
-        assert_eq!((r.read(), r.held_start()), (6, 0));
+        assert_eq!((r.read(), r.position()), (6, 6));
+        assert!(r.holds_from(0));
         // The registry kept only 4 bytes: resend from there, topped up to the next chunk end.
         r.confirm(4);
         r.fill_to(10).await.unwrap_or_else(|e| panic!("{e}"));
@@ -261,12 +298,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_reopened_source_is_sent_again_but_hashed_once() {
+        let data: &'static [u8] = b"0123456789abcdef";
+        let d = Digest::sha256(data);
+        let mut r = Reader::new(source(&[b"0123", b"456789abc", b"def"]), &d, 16, false);
+        let (lent, body) = lend(r, 10);
+        assert_eq!(drain(body).await, b"0123456789");
+        r = lent.take_back().0.unwrap_or_else(|| panic!("reader not returned"));
+        assert!(!r.holds_from(4), "nothing held when the source can be opened again");
+        // The registry kept 4 bytes: read again from there, in other pieces.
+        r.reopen(source(&[&data[4..7], &data[7..]]), 4);
+        assert_eq!((r.position(), r.read()), (4, 10));
+        let (lent, body) = lend(r, 12);
+        assert_eq!(drain(body).await, b"456789ab");
+        r = lent.take_back().0.unwrap_or_else(|| panic!("reader not returned"));
+        r.fill_to(16).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.finish().await.ok(), Some(d), "each byte hashed exactly once");
+    }
+
+    #[tokio::test]
     async fn short_and_long_sources_are_mismatches() {
         let d = Digest::sha256(b"0123");
-        let mut short = Reader::new(source(&[b"01"]), &d, 4);
+        let mut short = Reader::new(source(&[b"01"]), &d, 4, true);
         let e = short.fill_to(4).await.err().map(|e| e.kind());
         assert_eq!(e, Some(ErrorKind::DigestMismatch));
-        let mut long = Reader::new(source(&[b"012", b"34"]), &d, 4);
+        let mut long = Reader::new(source(&[b"012", b"34"]), &d, 4, true);
         long.fill_to(4).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(long.finish().await.err().map(|e| e.kind()), Some(ErrorKind::DigestMismatch));
     }
@@ -276,7 +332,7 @@ mod tests {
         let d = Digest::sha256(b"xy");
         let items: Vec<Result<Bytes>> =
             vec![Ok(Bytes::from_static(b"x")), Err(Error::new(ErrorKind::Io, "source connection reset"))];
-        let r = Reader::new(Box::pin(stream::iter(items)), &d, 2);
+        let r = Reader::new(Box::pin(stream::iter(items)), &d, 2, true);
         let (lent, mut body) = lend(r, 2);
         assert!(matches!(body.next().await, Some(Ok(_))));
         assert!(matches!(body.next().await, Some(Err(e)) if e.kind() == ErrorKind::Io));

@@ -106,24 +106,26 @@ impl RegistryApi {
 
     /// Upload a blob of known `size` and `digest` from `body`, the way the [transfer
     /// settings](RegistryApi::transfer_config) say: in one streamed PUT up to the threshold, in chunks above it.
-    /// A chunked upload resumes after a failed chunk; as `body` cannot be read twice, a failure that needs a fresh
-    /// start is final (see [`RegistryApi::upload_blob_from`]). The digest is checked over the bytes sent before the
+    /// A chunked upload resumes after a failed chunk from the chunk it holds in memory; as `body` cannot be read
+    /// twice, a failure that needs a fresh start is final (see [`RegistryApi::upload_blob_from`]). The digest is checked over the bytes sent before the
     /// blob is committed: a mismatch is [`ErrorKind::DigestMismatch`] and nothing is committed.
     pub async fn upload_blob(&self, repo: &Repository, digest: &Digest, size: u64, body: ByteStream) -> Result<()> {
         self.upload(repo, digest, size, Some(body), None::<&NoReopen>, None).await.map(|_| ())
     }
 
-    /// Upload a blob of known `size` and `digest`, reading it from `open`, which is called again (from the first
-    /// byte) whenever the upload must start over: when the single PUT of a small blob failed, or the registry lost
-    /// the session of a chunked one (docker-registry 2.8.2 does after a chunk was cut short). Otherwise like
-    /// [`RegistryApi::upload_blob`].
+    /// Upload a blob of known `size` and `digest`, reading it from `open(offset)`, which gives the blob's bytes from
+    /// byte `offset` on. It is called with 0 to start, and again whenever the upload must go back: from 0 when it
+    /// starts over (the single PUT of a small blob failed, or the registry lost the session of a chunked one, as
+    /// docker-registry 2.8.2 does after a chunk was cut short), from the registry's offset when a chunk failed part
+    /// way. So nothing is held in memory to send again. The source need not verify what it reads: the digest is
+    /// checked over the bytes sent before the blob is committed. Otherwise like [`RegistryApi::upload_blob`].
     ///
     /// ```no_run
     /// # async fn demo(api: registry_core::api::RegistryApi, repo: registry_core::Repository,
     /// #     digest: registry_core::Digest, data: bytes::Bytes) -> registry_core::Result<()> {
-    /// let open = || {
-    ///     let data = data.clone();
-    ///     async move { Ok(Box::pin(futures::stream::iter([Ok(data)])) as registry_core::ByteStream) }
+    /// let open = |offset: u64| {
+    ///     let rest = data.slice(offset as usize..);
+    ///     async move { Ok(Box::pin(futures::stream::iter([Ok(rest)])) as registry_core::ByteStream) }
     /// };
     /// api.upload_blob_from(&repo, &digest, 4, open).await?;
     /// # Ok(()) }
@@ -136,7 +138,7 @@ impl RegistryApi {
         open: F,
     ) -> Result<BlobPushed>
     where
-        F: Fn() -> Fut + Send + Sync,
+        F: Fn(u64) -> Fut + Send + Sync,
         Fut: Future<Output = Result<ByteStream>> + Send,
     {
         self.upload(repo, digest, size, None, Some(&open), None).await
@@ -152,7 +154,7 @@ impl RegistryApi {
         open: F,
     ) -> Result<BlobPushed>
     where
-        F: Fn() -> Fut + Send + Sync,
+        F: Fn(u64) -> Fut + Send + Sync,
         Fut: Future<Output = Result<ByteStream>> + Send,
     {
         let repo = session.repository.clone();
@@ -169,7 +171,7 @@ impl RegistryApi {
         session: Option<UploadSession>,
     ) -> Result<BlobPushed>
     where
-        F: Fn() -> Fut + Send + Sync,
+        F: Fn(u64) -> Fut + Send + Sync,
         Fut: Future<Output = Result<ByteStream>> + Send,
     {
         let job = Job { api: self, repo, digest, size, reopen, config: self.transfer.clone(), recoveries: 0 };
@@ -216,7 +218,7 @@ impl RegistryApi {
         open: F,
     ) -> Result<BlobPushed>
     where
-        F: Fn() -> Fut + Send + Sync,
+        F: Fn(u64) -> Fut + Send + Sync,
         Fut: Future<Output = Result<ByteStream>> + Send,
     {
         let session = match self.mount_blob(target, digest, from).await {
