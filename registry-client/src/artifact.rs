@@ -134,6 +134,18 @@ impl Artifact {
         let digest = descriptor_digest(descriptor)?;
         self.source.open(&digest, descriptor.size()).await
     }
+
+    /// Stream the blob of `descriptor` from byte `offset` on, for a consumer that checks the digest itself (see
+    /// [`BlobSource::open_unverified`]).
+    pub async fn open_blob_unverified(&self, descriptor: &Descriptor, offset: u64) -> Result<ByteStream> {
+        let digest = descriptor_digest(descriptor)?;
+        self.source.open_unverified(&digest, descriptor.size(), offset).await
+    }
+
+    /// The blob source.
+    pub fn source(&self) -> &Arc<dyn BlobSource> {
+        &self.source
+    }
 }
 
 /// Builds an [`Artifact`] held in memory. Without a config the artifact gets the empty one

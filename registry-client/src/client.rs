@@ -100,7 +100,8 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     /// its pages, and the referrers tag schema (`sha256-<hex>`) on registries without it. Empty when there are none.
     async fn list_referrers(&self, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Descriptor>>;
 
-    /// Push `artifact` (its blobs, then its manifest, untagged) and return its digest. When it has a `subject` and
+    /// Push `artifact` (its blobs, like an image's: concurrently within the transfer limits, mounted or skipped when
+    /// possible, with progress events; then its manifest, untagged) and return its digest. When it has a `subject` and
     /// the registry has no referrers API, the referrers tag of the subject is updated (read, the artifact added,
     /// existing entries kept and deduplicated, written back) so [`Client::list_referrers`] finds it there too.
     async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest>;

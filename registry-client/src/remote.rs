@@ -11,7 +11,7 @@ use registry_core::api::{BlobPushed, Page, RegistryApi};
 use registry_core::auth::{Credentials, Keychain, Secret};
 use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
-use registry_core::{Digest, Error, ErrorKind, Reference, Repository, Result};
+use registry_core::{ByteStream, Digest, Error, ErrorKind, Reference, Repository, Result};
 
 use crate::artifact::Artifact;
 use crate::client::Client;
@@ -28,6 +28,31 @@ use crate::write;
 const MAX_PAGES: usize = 100_000;
 /// The largest page size asked of a registry (distribution's catalog maximum).
 const CATALOG_PAGE: usize = 1000;
+
+/// Where the blobs of a push come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PushFrom<'a> {
+    Image(&'a Image),
+    Artifact(&'a Artifact),
+}
+
+impl PushFrom<'_> {
+    /// The blob of `desc` from byte `offset`, for an upload (which checks the digest itself).
+    async fn open(self, desc: &Descriptor, offset: u64) -> Result<ByteStream> {
+        match self {
+            PushFrom::Image(image) => image.open_blob_unverified(desc, offset).await,
+            PushFrom::Artifact(artifact) => artifact.open_blob_unverified(desc, offset).await,
+        }
+    }
+
+    /// The registry repository the blobs are read from, if any (to mount them from).
+    fn repository(&self) -> Option<&Repository> {
+        match self {
+            PushFrom::Image(image) => image.source().repository(),
+            PushFrom::Artifact(artifact) => artifact.source().repository(),
+        }
+    }
+}
 
 /// A [`Client`] talking to a registry over HTTP(S).
 ///
@@ -251,11 +276,11 @@ impl RemoteClient {
         Image::from_parts(manifest, config, Arc::new(RemoteBlobs::new(self.api.clone(), repo)))
     }
 
-    /// Get one blob of `image` into `repo` unless it is there, within the client's transfer limits (a job slot for
+    /// Get one blob of `from` into `repo` unless it is there, within the client's transfer limits (a job slot for
     /// the check and the transfer, `min(size, budget)` bytes of the budget for the transfer): mounted when the
-    /// image comes from another repository of the same registry, else uploaded, read again from the image when
+    /// blobs come from another repository of the same registry, else uploaded, read again from the source when
     /// the upload must go back.
-    async fn push_blob(&self, repo: &Repository, image: &Image, desc: &Descriptor) -> Result<()> {
+    async fn push_blob(&self, repo: &Repository, from: PushFrom<'_>, desc: &Descriptor) -> Result<()> {
         let digest = descriptor_digest(desc)?;
         let size = desc.size();
         let t = &self.transfers;
@@ -267,40 +292,54 @@ impl RemoteClient {
             return Ok(());
         }
         t.reserve(&mut slot, size).await?;
-        // The upload hashes what it sends and checks it before committing: the source need not hash it too.
         let progress_ref = &progress;
-        let open = move |offset| async move {
-            Ok(progress_ref.track(image.open_blob_unverified(desc, offset).await?, offset))
-        };
-        let mount_from = image.source().repository().filter(|from| from.registry() == repo.registry() && *from != repo);
+        // The upload hashes what it sends and checks it before committing: the source need not hash it too.
+        let open = move |offset| async move { Ok(progress_ref.track(from.open(desc, offset).await?, offset)) };
+        let mount_from = from.repository().filter(|r| r.registry() == repo.registry() && *r != repo);
         let outcome = match mount_from {
-            Some(from) => self.api.mount_or_upload(repo, &digest, size, from, open).await?,
+            Some(source_repo) => self.api.mount_or_upload(repo, &digest, size, source_repo, open).await?,
             _ => self.api.upload_blob_from(repo, &digest, size, open).await?,
         };
         match (outcome, mount_from) {
-            (BlobPushed::Mounted, Some(from)) => {
-                progress.emit(|digest, size| ProgressEvent::BlobMounted { digest, size, from: from.to_string() })
+            (BlobPushed::Mounted, Some(source_repo)) => {
+                progress.emit(|digest, size| ProgressEvent::BlobMounted { digest, size, from: source_repo.to_string() })
             }
             _ => progress.emit(|digest, size| ProgressEvent::BlobDone { digest, size }),
         }
         Ok(())
     }
 
-    /// Push `image` under `target` (a tag or its own digest): the blobs (layers and config) the registry lacks,
-    /// several at once within the client's [`TransferOptions`], then the manifest, whose digest must come out
-    /// equal to the image's. The first failure cancels the uploads still running.
-    async fn push_image_to(&self, target: &Reference, image: &Image) -> Result<()> {
+    /// Push the `blobs` of `from` the registry lacks for `target`, several at once within the client's
+    /// [`TransferOptions`], reporting [`ProgressEvent::PushStarted`] first. The first failure cancels the uploads
+    /// still running.
+    pub(crate) async fn push_blobs(
+        &self,
+        target: &Reference,
+        from: PushFrom<'_>,
+        blobs: Vec<&Descriptor>,
+    ) -> Result<()> {
         let repo = target.repository().clone();
-        let blobs: Vec<&Descriptor> = image.layers().iter().chain(std::iter::once(image.config_descriptor())).collect();
-        let t = &self.transfers;
-        t.emit(|| ProgressEvent::PushStarted {
+        self.transfers.emit(|| ProgressEvent::PushStarted {
             reference: target.to_string(),
             blobs: blobs.len(),
             bytes: blobs.iter().map(|d| d.size()).sum(),
         });
         // Every blob is started at once: the job and byte semaphores admit them in order.
-        let uploads: FuturesUnordered<_> = blobs.into_iter().map(|d| self.push_blob(&repo, image, d)).collect();
+        let uploads: FuturesUnordered<_> = blobs.into_iter().map(|d| self.push_blob(&repo, from, d)).collect();
         uploads.try_collect::<Vec<()>>().await.map_err(|e| e.context(format!("push {target}")))?;
+        Ok(())
+    }
+
+    /// Report [`ProgressEvent::ManifestPushed`].
+    pub(crate) fn manifest_pushed(&self, target: &Reference, digest: &Digest) {
+        self.transfers.emit(|| ProgressEvent::ManifestPushed { reference: target.to_string(), digest: digest.clone() });
+    }
+
+    /// Push `image` under `target` (a tag or its own digest): the blobs (layers and config) the registry lacks,
+    /// then the manifest, whose digest must come out equal to the image's.
+    async fn push_image_to(&self, target: &Reference, image: &Image) -> Result<()> {
+        let blobs: Vec<&Descriptor> = image.layers().iter().chain(std::iter::once(image.config_descriptor())).collect();
+        self.push_blobs(target, PushFrom::Image(image), blobs).await?;
         let m = image.raw_manifest();
         let pushed = self.api.put_manifest(target, m.media_type(), m.bytes().clone()).await?;
         if &pushed != image.digest() {
@@ -309,7 +348,7 @@ impl RemoteClient {
                 format!("pushed {target} as {pushed}, but the image's digest is {}", image.digest()),
             ));
         }
-        t.emit(|| ProgressEvent::ManifestPushed { reference: target.to_string(), digest: pushed.clone() });
+        self.manifest_pushed(target, &pushed);
         Ok(())
     }
 

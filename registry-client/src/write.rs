@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::artifact::{Artifact, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 use crate::client::digest_reference;
-use crate::remote::RemoteClient;
+use crate::remote::{PushFrom, RemoteClient};
 
 /// The annotation that marks a placeholder manifest (what a deleted tag pointed at for a moment).
 pub(crate) const PLACEHOLDER_ANNOTATION: &str = "io.github.registry-client.deleted-tag";
@@ -173,14 +173,7 @@ pub(crate) async fn push_artifact(client: &RemoteClient, artifact: &Artifact) ->
     let repo = client.repository()?;
     let target = Reference::with_digest(repo.clone(), artifact.digest().clone());
     let api = client.api();
-    for blob in artifact.blobs() {
-        let digest = descriptor_digest(blob)?;
-        if api.blob_exists(&repo, &digest).await?.is_some() {
-            continue;
-        }
-        let stream = artifact.open_blob(blob).await?;
-        api.upload_blob(&repo, &digest, blob.size(), stream).await.map_err(|e| e.context(format!("push {target}")))?;
-    }
+    client.push_blobs(&target, PushFrom::Artifact(artifact), artifact.blobs()).await?;
     let m = artifact.raw_manifest();
     let put = api.put_manifest_with_subject(&target, m.media_type(), m.bytes().clone()).await?;
     if &put.digest != artifact.digest() {
@@ -196,6 +189,7 @@ pub(crate) async fn push_artifact(client: &RemoteClient, artifact: &Artifact) ->
             .await
             .map_err(|e| e.context(format!("pushed {target}, but updating the referrers tag failed")))?;
     }
+    client.manifest_pushed(&target, &put.digest);
     Ok(put.digest)
 }
 

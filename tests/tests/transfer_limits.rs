@@ -15,8 +15,8 @@ use bytes::Bytes;
 use mocks::server::RegistryServer;
 use registry_client::core::ByteStream;
 use registry_client::{
-    async_trait, BlobSource, Client, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ProgressEvent, RemoteClient,
-    TransferOptions,
+    async_trait, Artifact, BlobSource, Client, Descriptor, Digest, ErrorKind, Image, ImageBuilder, ImageOptions,
+    ProgressEvent, RemoteClient, TransferOptions,
 };
 use registry_tests::{AuthMode, DockerRegistry, TestRequest, TestResponse, TestServer};
 
@@ -221,6 +221,16 @@ fn digest_of(e: &ProgressEvent) -> Option<&Digest> {
 /// size, and done. Returns how many blobs were uploaded and how many skipped.
 fn check_push_events(events: &[ProgressEvent], image: &Image, reference: &str) -> (usize, usize) {
     let blobs: Vec<_> = image.layers().iter().chain([image.config_descriptor()]).collect();
+    check_events_of(events, &blobs, image.digest(), reference)
+}
+
+/// [`check_push_events`] for any push of `blobs` and a manifest of `digest`.
+fn check_events_of(
+    events: &[ProgressEvent],
+    blobs: &[&Descriptor],
+    digest: &Digest,
+    reference: &str,
+) -> (usize, usize) {
     let total: u64 = blobs.iter().map(|d| d.size()).sum();
     assert_eq!(
         events.first(),
@@ -229,7 +239,7 @@ fn check_push_events(events: &[ProgressEvent], image: &Image, reference: &str) -
     );
     assert_eq!(
         events.last(),
-        Some(&ProgressEvent::ManifestPushed { reference: reference.to_string(), digest: image.digest().clone() }),
+        Some(&ProgressEvent::ManifestPushed { reference: reference.to_string(), digest: digest.clone() }),
     );
     let middle = &events[1..events.len() - 1];
     let mut per_blob: HashMap<Digest, Vec<&ProgressEvent>> = HashMap::new();
@@ -294,6 +304,29 @@ async fn progress_events_are_complete_and_ordered_per_blob() {
 
     let back = client.get_image("v2", ImageOptions::default()).await.unwrap();
     assert_eq!(back.digest(), image.digest());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn artifacts_are_pushed_within_the_limits_and_report_progress() {
+    let (server, uploads) = recording_registry(u64::MAX);
+    let options = TransferOptions::new().max_concurrent_blobs(2);
+    let (events, options) = recording(options);
+    let client = client_of(&server.addr().to_string(), options);
+    let artifact = Artifact::builder("application/vnd.test.sbom")
+        .config(blob(71, 100), "application/vnd.test.config")
+        .layer(blob(72, 3000), "application/octet-stream")
+        .layer(blob(73, 5000), "application/octet-stream")
+        .build()
+        .unwrap();
+    let pushed = client.push_artifact(&artifact).await.unwrap();
+    assert_eq!(&pushed, artifact.digest());
+    let seen = uploads.lock().unwrap();
+    assert_eq!(seen.committed.len(), 3, "{seen:?}");
+    assert_eq!(seen.max_running, 2, "blobs side by side, two at most as the client was told: {seen:?}");
+    drop(seen);
+    let reference = format!("{}/bench/app@{}", server.addr(), artifact.digest());
+    let events = events.lock().unwrap();
+    assert_eq!(check_events_of(&events, &artifact.blobs(), artifact.digest(), &reference), (3, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
