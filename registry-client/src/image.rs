@@ -13,6 +13,7 @@ use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result};
 
 use crate::platform::Platform;
+use crate::transfer::Transfers;
 
 /// The largest image config read into memory.
 pub const MAX_CONFIG_SIZE: usize = 8 * 1024 * 1024;
@@ -120,12 +121,27 @@ impl BlobSource for MemoryBlobs {
 pub struct RemoteBlobs {
     api: RegistryApi,
     repository: Repository,
+    /// Where reads report progress (the client's transfer options).
+    transfers: Option<Arc<Transfers>>,
 }
 
 impl RemoteBlobs {
     /// Blobs of `repository` through `api`.
     pub fn new(api: RegistryApi, repository: Repository) -> RemoteBlobs {
-        RemoteBlobs { api, repository }
+        RemoteBlobs { api, repository, transfers: None }
+    }
+
+    /// The same, reporting each read to the progress callback of `transfers`.
+    pub(crate) fn reporting(mut self, transfers: Arc<Transfers>) -> RemoteBlobs {
+        self.transfers = Some(transfers);
+        self
+    }
+
+    fn tracked(&self, stream: ByteStream, digest: &Digest, size: u64, offset: u64) -> ByteStream {
+        match &self.transfers {
+            Some(t) => t.download(digest, size).track(stream, offset),
+            None => stream,
+        }
     }
 
     /// The repository.
@@ -137,11 +153,13 @@ impl RemoteBlobs {
 #[async_trait::async_trait]
 impl BlobSource for RemoteBlobs {
     async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
-        self.api.get_blob(&self.repository, digest, Some(size)).await
+        let stream = self.api.get_blob(&self.repository, digest, Some(size)).await?;
+        Ok(self.tracked(stream, digest, size, 0))
     }
 
     async fn open_unverified(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
-        self.api.get_blob_unverified(&self.repository, digest, size, offset).await
+        let stream = self.api.get_blob_unverified(&self.repository, digest, size, offset).await?;
+        Ok(self.tracked(stream, digest, size, offset))
     }
 
     fn repository(&self) -> Option<&Repository> {

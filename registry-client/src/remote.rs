@@ -273,7 +273,8 @@ impl RemoteClient {
             .get_blob_bytes(&repo, &cfg_digest, Some(cfg.size()), MAX_CONFIG_SIZE)
             .await
             .map_err(|e| e.context(format!("config of {reference}")))?;
-        Image::from_parts(manifest, config, Arc::new(RemoteBlobs::new(self.api.clone(), repo)))
+        let blobs = RemoteBlobs::new(self.api.clone(), repo).reporting(self.transfers.clone());
+        Image::from_parts(manifest, config, Arc::new(blobs))
     }
 
     /// Get one blob of `from` into `repo` unless it is there, within the client's transfer limits (a job slot for

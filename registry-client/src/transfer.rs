@@ -55,6 +55,11 @@ pub type ProgressFn = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
 /// A push begins with [`PushStarted`](ProgressEvent::PushStarted) and ends with
 /// [`ManifestPushed`](ProgressEvent::ManifestPushed). Events of different blobs interleave (they move
 /// concurrently). A push that fails stops sending events and returns the error.
+///
+/// Pulls report each read of a layer from the registry: [`DownloadStarted`](ProgressEvent::DownloadStarted), then
+/// [`DownloadProgress`](ProgressEvent::DownloadProgress) with a growing count ending at the size, then
+/// [`DownloadDone`](ProgressEvent::DownloadDone). In a copy, the source client reports the downloads and the
+/// target client the uploads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProgressEvent {
@@ -113,6 +118,35 @@ pub enum ProgressEvent {
         reference: String,
         /// The manifest's digest.
         digest: Digest,
+    },
+    /// A read of a blob from the registry begins: a layer of an image from
+    /// [`Client::get_image`](crate::Client::get_image) opened by its consumer (or by a push copying it elsewhere),
+    /// from byte `offset` (0 unless a copy's upload reads the rest again after a failure).
+    DownloadStarted {
+        /// The blob.
+        digest: Digest,
+        /// Its size.
+        size: u64,
+        /// Where the read starts.
+        offset: u64,
+    },
+    /// Bytes of a blob read from the registry so far (counted from the blob's first byte): a growing count whose
+    /// last value is the blob's size.
+    DownloadProgress {
+        /// The blob.
+        digest: Digest,
+        /// Bytes so far.
+        transferred: u64,
+        /// Its size.
+        size: u64,
+    },
+    /// A read of a blob from the registry reached its end (verified, unless the reader checks the digest itself as
+    /// an upload does).
+    DownloadDone {
+        /// The blob.
+        digest: Digest,
+        /// Its size.
+        size: u64,
     },
 }
 
@@ -297,7 +331,17 @@ impl Transfers {
     /// The progress of one blob about to be uploaded (read from its source once, or again when the upload must
     /// start over).
     pub(crate) fn blob(&self, digest: &Digest, size: u64) -> BlobProgress {
+        self.progress_of(digest, size, Direction::Upload)
+    }
+
+    /// The progress of one read of a blob from the registry.
+    pub(crate) fn download(&self, digest: &Digest, size: u64) -> BlobProgress {
+        self.progress_of(digest, size, Direction::Download)
+    }
+
+    fn progress_of(&self, digest: &Digest, size: u64, direction: Direction) -> BlobProgress {
         BlobProgress {
+            direction,
             callback: self.options.progress.clone(),
             digest: digest.clone(),
             size,
@@ -317,6 +361,7 @@ fn closed() -> Error {
 /// a later stream (an upload starting over) reads the first bytes again.
 #[derive(Clone)]
 pub(crate) struct BlobProgress {
+    direction: Direction,
     callback: Option<ProgressFn>,
     digest: Digest,
     size: u64,
@@ -329,6 +374,13 @@ impl fmt::Debug for BlobProgress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlobProgress").field("digest", &self.digest).field("size", &self.size).finish()
     }
+}
+
+/// Which way a blob moves, and so which events it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Upload,
+    Download,
 }
 
 #[derive(Debug)]
@@ -351,14 +403,19 @@ impl BlobProgress {
     }
 
     /// `stream`, a fresh read of the blob from byte `offset`, reporting progress as it is read. The first call
-    /// reports [`ProgressEvent::BlobStarted`].
+    /// reports [`ProgressEvent::BlobStarted`] (an upload) or [`ProgressEvent::DownloadStarted`].
     pub(crate) fn track(&self, stream: ByteStream, offset: u64) -> ByteStream {
         if self.callback.is_none() {
             return stream;
         }
         let first = !std::mem::replace(&mut self.lock().started, true);
         if first {
-            self.emit(|digest, size| ProgressEvent::BlobStarted { digest, size });
+            match self.direction {
+                Direction::Upload => self.emit(|digest, size| ProgressEvent::BlobStarted { digest, size }),
+                Direction::Download => {
+                    self.emit(|digest, size| ProgressEvent::DownloadStarted { digest, size, offset })
+                }
+            }
         }
         Box::pin(ProgressStream { inner: stream, blob: self.clone(), seen: offset, reported_at: Instant::now() })
     }
@@ -382,7 +439,11 @@ impl BlobProgress {
             state.reported = seen;
         }
         *reported_at = Instant::now();
-        callback(&ProgressEvent::BlobProgress { digest: self.digest.clone(), transferred: seen, size: self.size });
+        let (digest, size) = (self.digest.clone(), self.size);
+        callback(&match self.direction {
+            Direction::Upload => ProgressEvent::BlobProgress { digest, transferred: seen, size },
+            Direction::Download => ProgressEvent::DownloadProgress { digest, transferred: seen, size },
+        });
     }
 }
 
@@ -405,7 +466,12 @@ impl Stream for ProgressStream {
                 this.seen += chunk.len() as u64;
                 this.blob.advance(this.seen, false, &mut this.reported_at);
             }
-            Poll::Ready(None) => this.blob.advance(this.seen, true, &mut this.reported_at),
+            Poll::Ready(None) => {
+                this.blob.advance(this.seen, true, &mut this.reported_at);
+                if this.blob.direction == Direction::Download {
+                    this.blob.emit(|digest, size| ProgressEvent::DownloadDone { digest, size });
+                }
+            }
             _ => {}
         }
         next

@@ -329,6 +329,42 @@ async fn artifacts_are_pushed_within_the_limits_and_report_progress() {
     assert_eq!(check_events_of(&events, &artifact.blobs(), artifact.digest(), &reference), (3, 0));
 }
 
+/// Check the download events of blobs read once each: `DownloadStarted` at 0, growing `DownloadProgress` counts
+/// ending at the size, then `DownloadDone`. Returns the sizes of the blobs read, largest first.
+fn check_download_events(events: &[ProgressEvent]) -> Vec<u64> {
+    let mut per_blob: HashMap<Digest, Vec<&ProgressEvent>> = HashMap::new();
+    for e in events {
+        let d = match e {
+            ProgressEvent::DownloadStarted { digest, .. }
+            | ProgressEvent::DownloadProgress { digest, .. }
+            | ProgressEvent::DownloadDone { digest, .. } => digest,
+            other => panic!("not a download event: {other:?}"),
+        };
+        per_blob.entry(d.clone()).or_default().push(e);
+    }
+    let mut out = Vec::new();
+    for (digest, seq) in per_blob {
+        let [ProgressEvent::DownloadStarted { size, offset: 0, .. }, progress @ .., ProgressEvent::DownloadDone { size: done, .. }] =
+            seq.as_slice()
+        else {
+            panic!("download events of {digest} out of order: {seq:#?}")
+        };
+        assert_eq!(size, done);
+        let counts: Vec<u64> = progress
+            .iter()
+            .map(|e| match e {
+                ProgressEvent::DownloadProgress { transferred, .. } => *transferred,
+                other => panic!("between start and done of {digest}: {other:?}"),
+            })
+            .collect();
+        assert!(counts.windows(2).all(|w| w[0] < w[1]), "counts of {digest} do not grow: {counts:?}");
+        assert_eq!(counts.last(), Some(size), "last count of {digest} is not its size");
+        out.push(*size);
+    }
+    out.sort_by(|a, b| b.cmp(a));
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_copy_between_docker_registries_reports_progress() {
     let src = DockerRegistry::start(AuthMode::Anonymous);
@@ -339,9 +375,18 @@ async fn a_copy_between_docker_registries_reports_progress() {
     client_of(&dst.host(), TransferOptions::new()).push_image("partial", &image_of(7, &[3 << 20])).await.unwrap();
 
     let (events, options) = recording(TransferOptions::new());
-    let source = client_of(&src.host(), TransferOptions::new()).get_image("v1", ImageOptions::default()).await.unwrap();
+    let (downloads, source_options) = recording(TransferOptions::new());
+    let source = client_of(&src.host(), source_options).get_image("v1", ImageOptions::default()).await.unwrap();
     client_of(&dst.host(), options).push_image("v1", &source).await.unwrap();
     let events = events.lock().unwrap().clone();
+    // The source client reports the reads of the two layers the target lacked (the config is in memory).
+    let read = std::mem::take(&mut *downloads.lock().unwrap());
+    assert_eq!(check_download_events(&read), vec![source.layers()[1].size(), source.layers()[2].size()]);
+    // A consumer reading a layer itself sees the same.
+    let layer = source.blob_bytes(&source.layers()[0]).await.unwrap();
+    assert_eq!(layer.len() as u64, source.layers()[0].size());
+    let read = std::mem::take(&mut *downloads.lock().unwrap());
+    assert_eq!(check_download_events(&read), vec![3 << 20]);
     let (uploaded, skipped) = check_push_events(&events, &source, &format!("{}/bench/app:v1", dst.host()));
     // The 3 MiB layer was there; the other two layers and the config (another label, so another config) moved.
     assert_eq!((uploaded, skipped), (3, 1), "{events:#?}");
