@@ -107,8 +107,13 @@ pub struct TokenIssuer {
     key_id: String,
     refresh_tokens: Vec<(String, String)>,
     refuse_post: Option<u16>,
+    jwt_exp_offset: Option<i64>,
     issued: std::sync::Mutex<Vec<String>>,
 }
+
+/// How long after its `exp` docker-registry (distribution 2.8) still accepts a JWT: it checks
+/// `now > exp + 60 s` (and `now < nbf - 60 s`) at the start of every request.
+pub const REGISTRY_JWT_LEEWAY: Duration = Duration::from_secs(60);
 
 impl fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +121,7 @@ impl fmt::Debug for TokenIssuer {
             .field("service", &self.service)
             .field("issuer", &self.issuer)
             .field("expires_in", &self.expires_in)
+            .field("jwt_exp_offset", &self.jwt_exp_offset)
             .field("users", &self.users.iter().map(|u| (&u.name, u.access)).collect::<Vec<_>>())
             .field("key_id", &self.key_id)
             .finish_non_exhaustive()
@@ -152,6 +158,7 @@ impl TokenIssuer {
             key_id,
             refresh_tokens: Vec::new(),
             refuse_post: None,
+            jwt_exp_offset: None,
             issued: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -179,9 +186,20 @@ impl TokenIssuer {
         self.issued.lock().map(|t| t.clone()).unwrap_or_default()
     }
 
-    /// Sets the lifetime of issued tokens (`expires_in`, `exp - iat`).
+    /// Sets the lifetime of issued tokens (`expires_in`, and `exp - iat` unless [`TokenIssuer::jwt_exp_offset`]
+    /// sets it apart).
     pub fn expires_in(mut self, lifetime: Duration) -> TokenIssuer {
         self.expires_in = lifetime;
+        self
+    }
+
+    /// Puts the JWT's `exp` claim `seconds` after its issue time (negative: before it), whatever `expires_in`
+    /// the token answer tells the client; by default `exp` is `expires_in` after issue. With docker-registry's
+    /// [`REGISTRY_JWT_LEEWAY`] of 60 s, `-58` makes tokens the registry refuses 1 to 2 s after they were issued
+    /// (`exp` has whole seconds) while the client, told `expires_in`, keeps using them: a token that expires
+    /// early, as after a revocation or a clock jump.
+    pub fn jwt_exp_offset(mut self, seconds: i64) -> TokenIssuer {
+        self.jwt_exp_offset = Some(seconds);
         self
     }
 
@@ -228,11 +246,15 @@ impl TokenIssuer {
     /// granting `access`, issued now.
     pub fn claims(&self, subject: &str, access: &[Scope]) -> Value {
         let now = unix_now();
+        let exp = match self.jwt_exp_offset {
+            Some(offset) => now.saturating_add_signed(offset),
+            None => now + self.expires_in.as_secs(),
+        };
         json!({
             "iss": self.issuer,
             "sub": subject,
             "aud": self.service,
-            "exp": now + self.expires_in.as_secs(),
+            "exp": exp,
             "nbf": now,
             "iat": now,
             "jti": self.random_hex(16),
@@ -588,6 +610,18 @@ mod tests {
         let body: String = issuer.cert_pem().lines().filter(|l| !l.starts_with("-----")).collect();
         let der = STANDARD.decode(body).unwrap();
         assert!(der.windows(spki.len()).any(|w| w == spki.as_slice()));
+    }
+
+    #[test]
+    fn jwt_exp_offset_is_apart_from_expires_in() {
+        let claims_of = |issuer: &TokenIssuer| issuer.claims("a", &[]);
+        let plain = TokenIssuer::new("svc", "iss").expires_in(Duration::from_secs(300));
+        let c = claims_of(&plain);
+        assert_eq!(c["exp"].as_u64().unwrap() - c["iat"].as_u64().unwrap(), 300);
+        let early = TokenIssuer::new("svc", "iss").expires_in(Duration::from_secs(300)).jwt_exp_offset(-58);
+        let c = claims_of(&early);
+        assert_eq!(c["iat"].as_u64().unwrap() - c["exp"].as_u64().unwrap(), 58);
+        assert_eq!(early.lifetime(), Duration::from_secs(300), "the token answer still says 300 s");
     }
 
     #[test]
