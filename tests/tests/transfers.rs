@@ -227,6 +227,40 @@ async fn chunked_upload_survives_503_429_and_416() {
 }
 
 #[tokio::test]
+async fn stream_of_unknown_size_resumes_failed_chunks() {
+    let server = RegistryServer::start().await.unwrap();
+    let api = api(&server.host(), chunked());
+    let repo = repo(&server.host(), "resume/stream");
+    let blob = data(BLOB, 13);
+    let (logs, _guard) = Logs::capture();
+    server.faults().drop_request_after(100_000, "PATCH", "/blobs/uploads/");
+    server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 503, None);
+    server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 429, None);
+    let (digest, size) = api.upload_blob_stream(&repo, stream_of(&blob)).await.unwrap();
+    assert_eq!((digest.clone(), size), (Digest::sha256(&blob), BLOB as u64));
+    assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
+    let text = logs.text();
+    assert_eq!(logs.count(ASKED_STATUS), 3, "{text}");
+    assert!(text.contains("offset=100000"), "resumed where the registry was: {text}");
+
+    // A stream ending on a chunk boundary, and an empty one.
+    for len in [2 * CHUNK as usize, 0] {
+        let exact = data(len, 14);
+        let (digest, size) = api.upload_blob_stream(&repo, stream_of(&exact)).await.unwrap();
+        assert_eq!((digest.clone(), size), (Digest::sha256(&exact), len as u64));
+        assert_eq!(read_back(&api, &repo, &digest, len).await, exact);
+    }
+
+    // A registry that lost the session cannot be given the stream again: a clear error, nothing committed.
+    let other = data(BLOB, 15);
+    server.faults().drop_request_after(50_000, "PATCH", "/blobs/uploads/");
+    server.faults().forget_upload_next(1, "GET", "/blobs/uploads/");
+    let e = expect_err(api.upload_blob_stream(&repo, stream_of(&other)).await, "lost session");
+    assert!(e.to_string().contains("cannot be read again"), "{e}");
+    assert_eq!(api.blob_exists(&repo, &Digest::sha256(&other)).await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn monolithic_put_failure_starts_over_only_with_a_reopenable_source() {
     let server = RegistryServer::start().await.unwrap();
     let api = api(&server.host(), chunked());

@@ -7,6 +7,7 @@ mod referrers;
 mod transfer;
 mod upload_job;
 mod upload_reader;
+mod upload_stream;
 mod uploads;
 
 use std::sync::Arc;

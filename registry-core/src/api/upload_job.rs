@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
-use reqwest::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use url::Url;
 
@@ -307,18 +307,7 @@ where
     }
 
     async fn patch(&self, location: &Url, start: u64, end: u64, body: Body) -> Result<reqwest::Response> {
-        let range = HeaderValue::from_str(&format!("{start}-{}", end - 1))
-            .map_err(|_| Error::invalid_input("bad Content-Range"))?;
-        let body = match body {
-            Body::Stream { stream, .. } => Body::Stream { stream, length: Some(end - start) },
-            other => other,
-        };
-        let req = Request::new(Method::PATCH, location.clone(), Scope::push(self.repo.path()))
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .header(CONTENT_RANGE, range)
-            .body(body)
-            .idempotent(false);
-        self.api.transport.send(req).await
+        self.api.patch_chunk(self.repo, location, start, end, body).await
     }
 
     /// The closing PUT, after the digest was checked.
@@ -350,7 +339,7 @@ where
 /// Whether a failed upload request is worth recovering from: the connection broke, the registry failed or rate
 /// limited, a token expired mid-upload (401 on a body that could not be replayed), a chunk came out of order (416),
 /// or the registry refused a chunk's body as cut short (400 BLOB_UPLOAD_INVALID).
-fn recoverable(e: &Error) -> bool {
+pub(crate) fn recoverable(e: &Error) -> bool {
     matches!(
         e.kind(),
         ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Server | ErrorKind::TooManyRequests | ErrorKind::Unauthorized

@@ -3,10 +3,8 @@
 //! and the streamed upload of a body of unknown size.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
-use reqwest::header::{HeaderValue, CONTENT_TYPE, LOCATION, RANGE};
+use reqwest::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use reqwest::{Method, StatusCode};
 use tracing::Instrument;
 use url::Url;
@@ -14,9 +12,10 @@ use url::Url;
 use super::headers::DOCKER_CONTENT_DIGEST;
 use super::transfer::{BlobPushed, MountOutcome, UploadSession};
 use super::upload_job::{offset_after, Job, NoReopen};
+use super::upload_stream::StreamUpload;
 use super::RegistryApi;
 use crate::auth::Scope;
-use crate::digest::{Algorithm, ByteStream, Digest, DigestHasher};
+use crate::digest::{ByteStream, Digest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
 use crate::transport::{Body, Request};
@@ -84,6 +83,29 @@ impl RegistryApi {
             None => return Err(Error::protocol(format!("upload status in {repo}: the registry sent no Range"))),
         };
         Ok((offset, self.next_location(location, &resp)?))
+    }
+
+    /// Send bytes `start..end` of a blob to the upload at `location` (`PATCH` with `Content-Range`).
+    pub(crate) async fn patch_chunk(
+        &self,
+        repo: &Repository,
+        location: &Url,
+        start: u64,
+        end: u64,
+        body: Body,
+    ) -> Result<reqwest::Response> {
+        let range = HeaderValue::from_str(&format!("{start}-{}", end - 1))
+            .map_err(|_| Error::invalid_input("bad Content-Range"))?;
+        let body = match body {
+            Body::Stream { stream, .. } => Body::Stream { stream, length: Some(end - start) },
+            other => other,
+        };
+        let req = Request::new(Method::PATCH, location.clone(), Scope::push(repo.path()))
+            .header(CONTENT_TYPE, OCTET_STREAM)
+            .header(CONTENT_RANGE, range)
+            .body(body)
+            .idempotent(false);
+        self.transport.send(req).await
     }
 
     /// Cancel the session at `location`, ignoring failures (the registry expires sessions anyway).
@@ -233,41 +255,14 @@ impl RegistryApi {
         self.upload(target, digest, size, None, Some(&open), session).await
     }
 
-    /// Upload a blob of unknown size from `body`: one PATCH streams it (chunked), the digest is computed on the
-    /// way, and the closing PUT names it. Returns the digest and size. Not resumable: the body is read once and
-    /// nothing of it is held.
+    /// Upload a blob of unknown size from `body`, computing its digest on the way; returns the digest and size.
+    /// The stream is sent in chunks of [`held_chunk_size`](super::TransferConfig::held_chunk_size) bytes, each held
+    /// until the registry has it, so a failed chunk resumes from the registry's offset; as the stream cannot be read
+    /// twice, a registry that lost the session ends the upload with an error (see [`RegistryApi::upload_blob_from`]
+    /// for a source that can be read again).
     pub async fn upload_blob_stream(&self, repo: &Repository, body: ByteStream) -> Result<(Digest, u64)> {
-        let location = self.start_upload(repo).await?;
-        let state = Arc::new(Mutex::new((DigestHasher::new(Algorithm::Sha256), 0u64)));
-        let tap = state.clone();
-        let hashed: ByteStream = Box::pin(body.map(move |chunk| {
-            if let Ok(c) = &chunk {
-                if let Ok(mut s) = tap.lock() {
-                    s.0.update(c);
-                    s.1 += c.len() as u64;
-                }
-            }
-            chunk
-        }));
-        let req = Request::new(Method::PATCH, location.clone(), Scope::push(repo.path()))
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .body(Body::Stream { stream: Some(hashed), length: None });
-        let resp = self.transport.send(req).await.map_err(|e| e.context(format!("upload blob to {repo}")))?;
-        let next = self.location(&location, &resp, "upload location")?;
-        let (digest, size) = {
-            let guard = state.lock().map_err(|_| Error::protocol("upload hasher poisoned"))?;
-            (guard.0.clone().finish(), guard.1)
-        };
-        let mut url = next;
-        url.query_pairs_mut().append_pair("digest", digest.as_str());
-        let req = Request::new(Method::PUT, url, Scope::push(repo.path()))
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .body(Body::Bytes(bytes::Bytes::new()))
-            .idempotent(false);
-        let resp =
-            self.transport.send(req).await.map_err(|e| e.context(format!("complete upload of {digest} to {repo}")))?;
-        check_committed(&resp, &digest)?;
-        Ok((digest, size))
+        let span = tracing::debug_span!("blob_stream_upload", repo = %repo);
+        StreamUpload::new(self, repo).run(body).instrument(span).await
     }
 }
 
