@@ -344,8 +344,8 @@ fn check_download_events(events: &[ProgressEvent]) -> Vec<u64> {
     }
     let mut out = Vec::new();
     for (digest, seq) in per_blob {
-        let [ProgressEvent::DownloadStarted { size, offset: 0, .. }, progress @ .., ProgressEvent::DownloadDone { size: done, .. }] =
-            seq.as_slice()
+        use ProgressEvent::{DownloadDone, DownloadStarted};
+        let [DownloadStarted { size, offset: 0, .. }, progress @ .., DownloadDone { size: done, .. }] = seq.as_slice()
         else {
             panic!("download events of {digest} out of order: {seq:#?}")
         };

@@ -5,8 +5,9 @@
 //! `Range: 0-<end>`) and continues from there: reading the source again from that offset when it can be opened
 //! again, else with the bytes it still holds. When the session is gone (404: the registry forgot it, or
 //! docker-registry 2.8.2 refusing a location made stale by a partial write), or a single PUT failed, the job
-//! cancels the session and starts over from the first byte, which needs a source it can open again. Every recovery counts against [`TransferConfig::upload_retries`]. The digest of the bytes sent is checked
-//! before the closing PUT: a mismatch cancels the session and nothing is committed.
+//! cancels the session and starts over from the first byte, which needs a source it can open again. Every recovery
+//! counts against [`TransferConfig::upload_retries`]. The digest of the bytes sent is checked before the closing
+//! PUT: a mismatch cancels the session and nothing is committed.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};

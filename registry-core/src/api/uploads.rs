@@ -128,8 +128,9 @@ impl RegistryApi {
 
     /// Upload a blob of known `size` and `digest` from `body`, the way the [transfer
     /// settings](RegistryApi::transfer_config) say: in one streamed PUT up to the threshold, in chunks above it.
-    /// A chunked upload resumes after a failed chunk from the chunk it holds in memory; as `body` cannot be read
-    /// twice, a failure that needs a fresh start is final (see [`RegistryApi::upload_blob_from`]). The digest is checked over the bytes sent before the
+    /// A chunked upload (in chunks of [`held_chunk_size`](super::TransferConfig::held_chunk_size)) resumes after a
+    /// failed chunk from the chunk it holds in memory; as `body` cannot be read twice, a failure that needs a fresh
+    /// start is final (see [`RegistryApi::upload_blob_from`]). The digest is checked over the bytes sent before the
     /// blob is committed: a mismatch is [`ErrorKind::DigestMismatch`] and nothing is committed.
     pub async fn upload_blob(&self, repo: &Repository, digest: &Digest, size: u64, body: ByteStream) -> Result<()> {
         self.upload(repo, digest, size, Some(body), None::<&NoReopen>, None).await.map(|_| ())
