@@ -457,6 +457,42 @@ async fn failed_push_leaves_no_tag() {
     client.check_image_exists("v1").await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_resumes_a_cut_chunk_by_reading_the_source_registry_from_the_offset() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let layer = data(BLOB, 16);
+    let image = registry_client::ImageBuilder::new().layer(layer.clone()).build().unwrap();
+    let plain = |host: &str| RemoteClient::builder(host).insecure(true).build().unwrap();
+    plain(&source.host()).with_segment("copy/src").push_image("v1", &image).await.unwrap();
+
+    // The source client reports where each read of a layer starts.
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let sink = starts.clone();
+    let reading = RemoteClient::builder(source.host())
+        .insecure(true)
+        .progress(move |e| {
+            if let registry_client::ProgressEvent::DownloadStarted { offset, .. } = e {
+                sink.lock().unwrap().push(*offset);
+            }
+        })
+        .build()
+        .unwrap();
+    let pulled = reading.with_segment("copy/src").get_image("v1", Default::default()).await.unwrap();
+    let options = registry_client::TransferOptions::new().blob_config(chunked());
+    let writing = RemoteClient::builder(target.host()).insecure(true).transfer(options).build().unwrap();
+    let (logs, _guard) = Logs::capture();
+    // The target cuts the first chunk after 100 000 bytes and keeps them.
+    target.faults().drop_request_after(100_000, "PATCH", "/blobs/uploads/");
+    writing.with_segment("copy/dst").push_image("v1", &pulled).await.unwrap();
+
+    assert_eq!(logs.count(STARTED_OVER), 0, "{}", logs.text());
+    assert_eq!(*starts.lock().unwrap(), vec![0, 100_000], "the layer was read again from the registry's offset");
+    let back = plain(&target.host()).with_segment("copy/dst").get_image("v1", Default::default()).await.unwrap();
+    assert_eq!(back.digest(), image.digest());
+    assert_eq!(back.blob_bytes(&back.layers()[0]).await.unwrap(), layer);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // In-process server: downloads
 // ---------------------------------------------------------------------------------------------------------------
