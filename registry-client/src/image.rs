@@ -299,3 +299,44 @@ impl Image {
         Ok(out.freeze())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use futures::TryStreamExt;
+
+    use super::*;
+
+    /// A source with only the verified `open`: the default `open_unverified` skips the prefix.
+    #[derive(Debug)]
+    struct OnlyOpen(MemoryBlobs);
+
+    #[async_trait::async_trait]
+    impl BlobSource for OnlyOpen {
+        async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+            // Pieces of 3 bytes, so offsets fall inside pieces and on their edges.
+            let data = self.0.get(digest).cloned().unwrap_or_default();
+            assert_eq!(data.len() as u64, size);
+            Ok(slices_from(&data, 0, 3))
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_from_an_offset() {
+        let mut blobs = MemoryBlobs::new();
+        let data = Bytes::from_static(b"0123456789");
+        let d = blobs.insert(data.clone());
+        let default = OnlyOpen(blobs.clone());
+        for offset in 0..=10u64 {
+            let want = &data[offset as usize..];
+            for source in [&blobs as &dyn BlobSource, &default] {
+                let got: Vec<Bytes> =
+                    source.open_unverified(&d, 10, offset).await.unwrap().try_collect().await.unwrap();
+                assert_eq!(got.concat(), want, "offset {offset} of {source:?}");
+                assert!(got.iter().all(|p| !p.is_empty()), "no empty pieces: {got:?}");
+            }
+        }
+        let e = blobs.open_unverified(&d, 11, 0).await.err().map(|e| e.kind());
+        assert_eq!(e, Some(ErrorKind::DigestMismatch), "a wrong size is refused");
+    }
+}
