@@ -11,6 +11,7 @@ mod background;
 pub mod conformance;
 pub mod harness;
 pub mod http;
+pub mod logs;
 pub mod proxy;
 pub mod tls;
 pub mod token;

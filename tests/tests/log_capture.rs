@@ -5,36 +5,15 @@
 //! One test in its own binary: it installs the process-wide subscriber.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use registry_client::core::auth::Credentials;
 use registry_client::core::transport::RetryConfig;
 use registry_client::{Client, ErrorKind, ImageOptions, RemoteClient};
 use registry_tests::conformance::{root, small_image};
+use registry_tests::logs::Logs;
 use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer};
-
-/// Where the subscriber writes.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 fn basic(user: &str, password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -53,7 +32,7 @@ async fn push_and_pull(repo: &Arc<dyn Client>, seed: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_the_logs() {
-    let capture = Capture::default();
+    let capture = Logs::default();
     let writer = capture.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)

@@ -6,7 +6,6 @@
 //! naming the blob and nothing is committed or tagged.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,8 +17,8 @@ use registry_core::api::{BlobPushed, MountOutcome, RegistryApi, TransferConfig};
 use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Registry, Repository, Result};
 use registry_tests::conformance::small_image;
+use registry_tests::logs::Logs;
 use registry_tests::{AuthMode, DockerRegistry};
-use tracing_subscriber::util::SubscriberInitExt;
 
 #[path = "transfers/fault_proxy.rs"]
 mod fault_proxy;
@@ -104,43 +103,6 @@ fn expect_err<T: std::fmt::Debug>(result: Result<T>, what: &str) -> Error {
     match result {
         Ok(v) => panic!("{what}: expected an error, got Ok({v:?})"),
         Err(e) => e,
-    }
-}
-
-/// The client's `tracing` events (INFO and up) while the guard lives. Tests run on one thread (the default
-/// `#[tokio::test]` runtime), where the guard's subscriber applies.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture() -> (Logs, impl Drop) {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let guard = tracing_subscriber::fmt()
-            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .set_default();
-        (logs, guard)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.text().matches(needle).count()
     }
 }
 

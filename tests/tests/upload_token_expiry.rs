@@ -8,7 +8,6 @@
 //! asks the registry how far the upload got (`GET <location>`, authorized with the new token) and resumes there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,9 +18,9 @@ use registry_core::api::{BlobPushed, RegistryApi, TransferConfig};
 use registry_core::auth::Credentials;
 use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
 use registry_core::{ByteStream, Digest, Registry, Repository, Result};
+use registry_tests::logs::Logs;
 use registry_tests::token::REGISTRY_JWT_LEEWAY;
 use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer, TokenServer};
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// The chunk size (also the monolithic threshold, so the blob goes in chunks).
 const CHUNK: u64 = 64 * 1024;
@@ -101,43 +100,6 @@ fn pausing_stream(data: &Bytes, offset: u64, pause: &Pause) -> ByteStream {
             piece
         }
     }))
-}
-
-/// The client's `tracing` events (INFO and up) while the guard lives (the test's thread: `#[tokio::test]` runs
-/// on one).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture() -> (Logs, impl Drop) {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let guard = tracing_subscriber::fmt()
-            .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .set_default();
-        (logs, guard)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    fn lines_with(&self, needle: &str) -> Vec<String> {
-        self.text().lines().filter(|l| l.contains(needle)).map(str::to_owned).collect()
-    }
 }
 
 /// What both tests check after the upload: the chunk after the pause was refused with a 401, the upload resumed
