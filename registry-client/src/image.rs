@@ -31,7 +31,7 @@ pub trait BlobSource: Send + Sync + fmt::Debug {
     /// runs long is an error. A source that can skip hashing (a registry) or seek (memory) should implement this;
     /// the default opens the verified stream and drops the first `offset` bytes.
     async fn open_unverified(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
-        Ok(skip_prefix(self.open(digest, size).await?, offset))
+        Ok(registry_core::skip_bytes(self.open(digest, size).await?, offset))
     }
 
     /// The registry repository the blobs are read from, when they come from one: a push to another repository
@@ -39,27 +39,6 @@ pub trait BlobSource: Send + Sync + fmt::Debug {
     fn repository(&self) -> Option<&Repository> {
         None
     }
-}
-
-/// `stream` without its first `n` bytes.
-pub(crate) fn skip_prefix(stream: ByteStream, n: u64) -> ByteStream {
-    if n == 0 {
-        return stream;
-    }
-    let mut left = n;
-    Box::pin(stream.filter_map(move |item| {
-        let out = match item {
-            Ok(mut piece) if left > 0 => {
-                // `left` is below `piece.len()`, a usize, when it does not swallow the piece whole.
-                let drop = left.min(piece.len() as u64);
-                left -= drop;
-                let rest = piece.split_off(drop as usize);
-                (!rest.is_empty()).then_some(Ok(rest))
-            }
-            other => Some(other),
-        };
-        futures::future::ready(out)
-    }))
 }
 
 /// `data` from byte `offset` on, in slices of at most `piece` bytes (cheap: they share the buffer).

@@ -216,6 +216,27 @@ impl DigestHasher {
 /// A boxed stream of blob bytes, as every blob read in the workspace returns.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
 
+/// `stream` without its first `n` bytes (pieces wholly inside them are dropped, none is handed out empty).
+pub fn skip_bytes(stream: ByteStream, n: u64) -> ByteStream {
+    if n == 0 {
+        return stream;
+    }
+    let mut left = n;
+    Box::pin(futures::StreamExt::filter_map(stream, move |item| {
+        let out = match item {
+            Ok(mut piece) if left > 0 => {
+                // `left` is below `piece.len()`, a usize, when it does not swallow the piece whole.
+                let drop = left.min(piece.len() as u64);
+                left -= drop;
+                let rest = piece.split_off(drop as usize);
+                (!rest.is_empty()).then_some(Ok(rest))
+            }
+            other => Some(other),
+        };
+        futures::future::ready(out)
+    }))
+}
+
 /// Wraps a byte stream and checks its size and digest.
 ///
 /// The last chunk is held back until the end of the stream: when the content does not match, the consumer gets an

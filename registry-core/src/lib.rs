@@ -16,6 +16,6 @@ pub mod manifest;
 pub mod reference;
 pub mod transport;
 
-pub use digest::{Algorithm, ByteStream, Digest, DigestHasher, VerifyingStream};
+pub use digest::{skip_bytes, Algorithm, ByteStream, Digest, DigestHasher, VerifyingStream};
 pub use error::{Error, ErrorKind, RegistryErrorCode, Result};
 pub use reference::{Reference, ReferenceError, Registry, Repository};

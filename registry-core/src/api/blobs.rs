@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 
 use super::RegistryApi;
 use crate::auth::Scope;
-use crate::digest::{ByteStream, Digest, VerifyingStream};
+use crate::digest::{skip_bytes, ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
 use crate::transport::{redact_url, response::from_reqwest, Request};
@@ -23,8 +23,6 @@ struct Download {
     body: ByteStream,
     /// Bytes handed to the consumer so far.
     delivered: u64,
-    /// Bytes at the start of `body` to drop: a registry that ignored a `Range` sends what was delivered again.
-    skip: u64,
     resumes: u32,
     max_resumes: u32,
     done: bool,
@@ -44,13 +42,7 @@ impl Download {
         }
         loop {
             let broken = match self.body.next().await {
-                Some(Ok(mut piece)) => {
-                    if self.skip > 0 {
-                        // `skip` is below `piece.len()`, a usize, when it does not swallow the piece whole.
-                        let drop = self.skip.min(piece.len() as u64);
-                        self.skip -= drop;
-                        piece = piece.slice(drop as usize..);
-                    }
+                Some(Ok(piece)) => {
                     if piece.is_empty() {
                         continue;
                     }
@@ -137,7 +129,8 @@ impl Download {
             req = req.header(RANGE, range);
         }
         let resp = self.api.transport.send(req).await.map_err(|e| e.context(&what))?;
-        match resp.status() {
+        // Bytes at the start of the body that were delivered already (a registry that ignored the `Range`).
+        let skip = match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
                 let header = resp.headers().get(CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
                 let (start, total) = parse_content_range(header).ok_or_else(|| {
@@ -159,7 +152,7 @@ impl Download {
                         ));
                     }
                 }
-                self.skip = 0;
+                0
             }
             StatusCode::OK => {
                 if offset > 0 {
@@ -176,13 +169,13 @@ impl Download {
                 if self.size.is_none() {
                     self.size = resp.content_length();
                 }
-                self.skip = offset;
+                offset
             }
             other => {
                 return Err(Error::protocol(format!("{what}: unexpected answer {other}")).with_status(other.as_u16()))
             }
-        }
-        self.body = body_stream(resp);
+        };
+        self.body = skip_bytes(body_stream(resp), skip);
         Ok(())
     }
 }
@@ -266,7 +259,6 @@ impl RegistryApi {
             size,
             body: Box::pin(futures::stream::empty()),
             delivered: offset,
-            skip: 0,
             resumes: 0,
             max_resumes: self.transfer.download_resumes,
             done: false,
