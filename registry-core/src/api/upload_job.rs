@@ -13,19 +13,16 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
-use reqwest::header::CONTENT_TYPE;
-use reqwest::Method;
 use url::Url;
 
 use super::transfer::{BlobPushed, TransferConfig, UploadSession};
 use super::upload_reader::{lend, Reader};
-use super::uploads::{check_committed, upload_end, OCTET_STREAM};
+use super::uploads::{check_committed, upload_end};
 use super::RegistryApi;
-use crate::auth::Scope;
 use crate::digest::{ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
-use crate::transport::{Body, Request};
+use crate::transport::Body;
 
 /// A re-opener for sources that cannot be opened again.
 pub(crate) type NoReopen = fn(u64) -> std::future::Ready<Result<ByteStream>>;
@@ -108,14 +105,9 @@ where
     fn spend(&mut self, cause: &Error) -> Result<()> {
         self.recoveries += 1;
         if self.recoveries > self.config.upload_retries {
-            let e = Error::new(cause.kind(), cause.message().to_string())
-                .with_codes(cause.codes().to_vec())
-                .with_attempts(self.recoveries);
-            let e = match cause.status() {
-                Some(s) => e.with_status(s),
-                None => e,
-            };
-            return Err(self.named(e, &format!("giving up after {} attempts", self.recoveries)));
+            return Err(
+                self.named(exhausted(cause, self.recoveries), &format!("giving up after {} attempts", self.recoveries))
+            );
         }
         Ok(())
     }
@@ -171,12 +163,8 @@ where
                 copy
             })
         }));
-        let mut url = location.clone();
-        url.query_pairs_mut().append_pair("digest", self.digest.as_str());
-        let req = Request::new(Method::PUT, url, Scope::push(self.repo.path()))
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .body(Body::Stream { stream: Some(body), length: Some(self.size) });
-        let sent = self.api.transport.send(req).await;
+        let body = Body::Stream { stream: Some(body), length: Some(self.size) };
+        let sent = self.api.close_upload(self.repo, &location, self.digest, body).await;
         let source_error = failure.lock().unwrap_or_else(PoisonError::into_inner).take();
         match (sent, source_error) {
             (Ok(resp), _) => match check_committed(&resp, self.digest) {
@@ -313,12 +301,7 @@ where
 
     /// The closing PUT, after the digest was checked.
     async fn commit(&self, location: Url) -> Result<BlobPushed, Failure> {
-        let mut url = location.clone();
-        url.query_pairs_mut().append_pair("digest", self.digest.as_str());
-        let req = Request::new(Method::PUT, url, Scope::push(self.repo.path()))
-            .header(CONTENT_TYPE, OCTET_STREAM)
-            .body(Body::Bytes(bytes::Bytes::new()));
-        match self.api.transport.send(req).await {
+        match self.api.close_upload(self.repo, &location, self.digest, Body::Bytes(bytes::Bytes::new())).await {
             Ok(resp) => {
                 check_committed(&resp, self.digest).map_err(|e| Failure::Fatal(e.context(self.what())))?;
                 Ok(BlobPushed::Uploaded)
@@ -334,6 +317,18 @@ where
                 }
             }
         }
+    }
+}
+
+/// The error that ends an upload after `attempts` tries that failed, the last with `cause`: its kind, message,
+/// codes and status, with the count.
+pub(crate) fn exhausted(cause: &Error, attempts: u32) -> Error {
+    let e = Error::new(cause.kind(), cause.message().to_string())
+        .with_codes(cause.codes().to_vec())
+        .with_attempts(attempts);
+    match cause.status() {
+        Some(s) => e.with_status(s),
+        None => e,
     }
 }
 

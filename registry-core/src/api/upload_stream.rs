@@ -15,7 +15,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use url::Url;
 
-use super::upload_job::{offset_after, recoverable};
+use super::upload_job::{exhausted, offset_after, recoverable};
 use super::uploads::{check_committed, upload_end, OCTET_STREAM};
 use super::RegistryApi;
 use crate::auth::Scope;
@@ -167,9 +167,9 @@ impl<'a> StreamUpload<'a> {
         self.recoveries += 1;
         let config = &self.api.transfer;
         if self.recoveries > config.upload_retries {
-            return Err(Error::new(cause.kind(), cause.message().to_string())
-                .with_attempts(self.recoveries)
-                .context(format!("giving up after {} attempts", self.recoveries)));
+            return Err(
+                exhausted(cause, self.recoveries).context(format!("giving up after {} attempts", self.recoveries))
+            );
         }
         tokio::time::sleep(config.wait_before(self.recoveries, cause)).await;
         Ok(())
@@ -178,12 +178,7 @@ impl<'a> StreamUpload<'a> {
     /// The closing PUT naming `digest`, tried again after a failure unless the blob turns out to be there.
     async fn commit(&mut self, location: Url, digest: &Digest) -> Result<()> {
         loop {
-            let mut url = location.clone();
-            url.query_pairs_mut().append_pair("digest", digest.as_str());
-            let req = Request::new(Method::PUT, url, Scope::push(self.repo.path()))
-                .header(CONTENT_TYPE, OCTET_STREAM)
-                .body(Body::Bytes(Bytes::new()));
-            let failure = match self.api.transport.send(req).await {
+            let failure = match self.api.close_upload(self.repo, &location, digest, Body::Bytes(Bytes::new())).await {
                 Ok(resp) => return check_committed(&resp, digest),
                 Err(e) => e.context(format!("complete upload of {digest} to {}", self.repo)),
             };

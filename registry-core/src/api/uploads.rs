@@ -108,6 +108,22 @@ impl RegistryApi {
         self.transport.send(req).await
     }
 
+    /// Close the upload at `location` as blob `digest` (`PUT ?digest=`), sending `body` with it (the whole blob in a
+    /// one-request upload, nothing after chunks).
+    pub(crate) async fn close_upload(
+        &self,
+        repo: &Repository,
+        location: &Url,
+        digest: &Digest,
+        body: Body,
+    ) -> Result<reqwest::Response> {
+        let mut url = location.clone();
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        let req =
+            Request::new(Method::PUT, url, Scope::push(repo.path())).header(CONTENT_TYPE, OCTET_STREAM).body(body);
+        self.transport.send(req).await
+    }
+
     /// Cancel the session at `location`, ignoring failures (the registry expires sessions anyway).
     pub(crate) async fn cancel_location(&self, repo: &Repository, location: &Url) {
         let req = Request::new(Method::DELETE, location.clone(), Scope::push(repo.path()));
