@@ -95,6 +95,22 @@ pub async fn check_push_and_read_back(root: Arc<dyn Client>) {
     assert_eq!(ok(repo.list_tags(ListOptions::default()).await, "list_tags"), vec!["v1", "v2"]);
 }
 
+/// Copy an image (a 3 MiB layer and a small one) from `src/app:v1` of `source` to `mirror/app:v1` of `target`
+/// through `get_image` + `push_image`, as a mirror job does: the target then holds the same digest and content.
+/// Returns the image.
+pub async fn check_copy(source: &Arc<dyn Client>, target: &Arc<dyn Client>) -> Image {
+    let big = vec![7u8; 3 * 1024 * 1024 + 17];
+    let image = ok(ImageBuilder::new().layer(big.clone()).layer(&b"small"[..]).build(), "build the image");
+    let (src, dst) = (source.with_segment("src/app"), target.with_segment("mirror/app"));
+    ok(src.push_image("v1", &image).await, "push to the source");
+    let pulled = ok(src.get_image("v1", ImageOptions::default()).await, "get_image from the source");
+    ok(dst.push_image("v1", &pulled).await, "push the pulled image to the target");
+    assert_eq!(&ok(dst.get_digest("v1").await, "get_digest of the copy"), image.digest());
+    let back = ok(dst.get_image("v1", ImageOptions::default()).await, "get_image of the copy");
+    assert_eq!(layer_bytes(&back, 0).await, big, "the copied big layer");
+    image
+}
+
 /// Missing things are `NotFound`; other failures are not.
 pub async fn check_not_found(root: Arc<dyn Client>) {
     let repo = root.with_segment("notfound");

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use registry_client::core::reference::{Reference, Repository};
-use registry_client::{index_of, Artifact, Client, ErrorKind, ImageBuilder, ImageOptions, ListOptions, RemoteClient};
+use registry_client::{index_of, Artifact, Client, ErrorKind, ImageOptions, ListOptions, RemoteClient};
 use registry_tests::conformance::{self, root, small_image};
 use registry_tests::{Access, AuthMode, DockerRegistry, TokenIssuer};
 
@@ -111,14 +111,7 @@ async fn copy_between_registries_streams_blobs() {
     let target = DockerRegistry::start(AuthMode::htpasswd(&[("bob", "bob-pw")]));
     let src: Arc<dyn Client> = Arc::new(client(&source).build().unwrap());
     let dst: Arc<dyn Client> = Arc::new(client(&target).basic_auth("bob", "bob-pw").build().unwrap());
-    let big = vec![7u8; 3 * 1024 * 1024 + 17];
-    let image = ImageBuilder::new().layer(big.clone()).layer(&b"small"[..]).build().unwrap();
-    src.with_segment("src/app").push_image("v1", &image).await.unwrap();
-    let pulled = src.with_segment("src/app").get_image("v1", ImageOptions::default()).await.unwrap();
-    dst.with_segment("mirror/app").push_image("v1", &pulled).await.unwrap();
-    assert_eq!(&dst.with_segment("mirror/app").get_digest("v1").await.unwrap(), image.digest());
-    let back = dst.with_segment("mirror/app").get_image("v1", ImageOptions::default()).await.unwrap();
-    assert_eq!(back.blob_bytes(&back.layers()[0]).await.unwrap().len(), big.len());
+    conformance::check_copy(&src, &dst).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
