@@ -128,11 +128,16 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8).collect()
 }
 
-fn manifest_response(bytes: &[u8]) -> TestResponse {
+/// A 200 answer to a manifest GET: `body` as `content_type`, claiming `digest` in `Docker-Content-Digest`.
+fn manifest_answer(content_type: &str, digest: &str, body: &[u8]) -> TestResponse {
     TestResponse::new(200)
-        .header("Content-Type", media_type::OCI_MANIFEST)
-        .header("Docker-Content-Digest", Digest::sha256(bytes).to_string())
-        .body(bytes.to_vec())
+        .header("Content-Type", content_type)
+        .header("Docker-Content-Digest", digest)
+        .body(body.to_vec())
+}
+
+fn manifest_response(bytes: &[u8]) -> TestResponse {
+    manifest_answer(media_type::OCI_MANIFEST, Digest::sha256(bytes).as_str(), bytes)
 }
 
 fn blob_response(bytes: &[u8]) -> TestResponse {
@@ -667,16 +672,8 @@ async fn manifest_by_digest_with_other_content_is_refused() {
     // The registry answers another (valid) manifest for the digest, once honestly and once claiming the digest.
     let path = format!("/v2/repo/manifests/{}", fx.manifest_digest);
     for claimed in [other.manifest_digest.to_string(), fx.manifest_digest.to_string()] {
-        let server = fx
-            .routes()
-            .with(
-                &path,
-                TestResponse::new(200)
-                    .header("Content-Type", media_type::OCI_MANIFEST)
-                    .header("Docker-Content-Digest", claimed.clone())
-                    .body(other.manifest.clone()),
-            )
-            .serve();
+        let server =
+            fx.routes().with(&path, manifest_answer(media_type::OCI_MANIFEST, &claimed, &other.manifest)).serve();
         let client = repo_client(server.addr());
         let reference = format!("@{}", fx.manifest_digest);
         let e = expect_err(client.get_manifest(&reference).await, "manifest by digest");
@@ -696,10 +693,7 @@ async fn tag_whose_docker_content_digest_contradicts_the_body_is_refused() {
         .routes()
         .with(
             "/v2/repo/manifests/v1",
-            TestResponse::new(200)
-                .header("Content-Type", media_type::OCI_MANIFEST)
-                .header("Docker-Content-Digest", other.manifest_digest.to_string())
-                .body(fx.manifest.clone()),
+            manifest_answer(media_type::OCI_MANIFEST, other.manifest_digest.as_str(), &fx.manifest),
         )
         .serve();
     let client = repo_client(server.addr());
@@ -714,13 +708,7 @@ async fn malformed_docker_content_digest_is_a_protocol_error() {
     let fx = Fixture::new(b"layer".to_vec());
     let server = fx
         .routes()
-        .with(
-            "/v2/repo/manifests/v1",
-            TestResponse::new(200)
-                .header("Content-Type", media_type::OCI_MANIFEST)
-                .header("Docker-Content-Digest", "sha256:not-hex")
-                .body(fx.manifest.clone()),
-        )
+        .with("/v2/repo/manifests/v1", manifest_answer(media_type::OCI_MANIFEST, "sha256:not-hex", &fx.manifest))
         .serve();
     let client = repo_client(server.addr());
     let e = expect_err(client.get_manifest("v1").await, "malformed Docker-Content-Digest");
@@ -843,13 +831,7 @@ async fn media_type_contradicting_content_type_is_a_protocol_error() {
     for content_type in [media_type::DOCKER_MANIFEST, media_type::OCI_INDEX] {
         let server = fx
             .routes()
-            .with(
-                "/v2/repo/manifests/v1",
-                TestResponse::new(200)
-                    .header("Content-Type", content_type)
-                    .header("Docker-Content-Digest", fx.manifest_digest.to_string())
-                    .body(fx.manifest.clone()),
-            )
+            .with("/v2/repo/manifests/v1", manifest_answer(content_type, fx.manifest_digest.as_str(), &fx.manifest))
             .serve();
         let client = repo_client(server.addr());
         let e = expect_err(client.get_manifest("v1").await, content_type);
@@ -1251,10 +1233,7 @@ fn index_json(children: &[(&Digest, usize)]) -> Vec<u8> {
 }
 
 fn index_response(bytes: &[u8]) -> TestResponse {
-    TestResponse::new(200)
-        .header("Content-Type", media_type::OCI_INDEX)
-        .header("Docker-Content-Digest", Digest::sha256(bytes).to_string())
-        .body(bytes.to_vec())
+    manifest_answer(media_type::OCI_INDEX, Digest::sha256(bytes).as_str(), bytes)
 }
 
 #[tokio::test(flavor = "multi_thread")]
