@@ -71,7 +71,7 @@ async fn push_is_validated() {
              "platform": {"os": "linux", "architecture": "amd64"}}]})
     };
     let resp = f.put_manifest("v", "idx", media_type::OCI_INDEX, &index(&missing)).await;
-    assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::BAD_REQUEST, "MANIFEST_UNKNOWN"));
+    assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN"));
     let resp = f.put_manifest("v", "idx", media_type::OCI_INDEX, &index(&digest)).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let resp = f.request(Method::GET, "/v2/v/manifests/idx").send().await.unwrap();
