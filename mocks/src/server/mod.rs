@@ -28,10 +28,10 @@
 //! # Ok(()) }
 //! ```
 
-// Layers, top to bottom (each file imports only files below it): `registry_server` (the listener, the public
-// type) -> `service` (the request pipeline and the router) -> the handlers `manifests`, `blobs`, `uploads`,
-// `lists`, `referrers` -> `state` (what connections share) -> `auth`, `faults`, `routes`, `body`, `ids` ->
-// `reply` (answers and errors) -> the crate's `store`.
+// Layers, top to bottom (a file imports only files below it): `registry_server` (the public type, the listener)
+// -> `service` (the request pipeline and the router) -> the handlers `manifests`, `blobs`, `uploads`, `lists`,
+// `referrers` -> `state` (what connections share) -> `auth` -> `routes` (paths to typed names) -> `reply`
+// (answers and errors) -> the crate's `store`; `faults`, `body` and `ids` import none of these.
 mod auth;
 mod blobs;
 mod body;

@@ -1,5 +1,5 @@
 //! [`Store`]: the content of one registry (blobs, repositories with their manifests and tags, upload sessions)
-//! and the rules that govern it, listed in the [module doc](super).
+//! and the rules that govern it, listed in the doc of the `store` module.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
