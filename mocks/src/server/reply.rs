@@ -125,10 +125,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         let detail = match &e {
             StoreError::RepositoryUnknown(repo) => json!({"name": repo.path()}),
-            StoreError::ManifestUnknown { reference, repository_known: false } => {
-                json!({"name": reference.repository().path()})
-            }
-            StoreError::ManifestUnknown { reference, repository_known: true } => {
+            StoreError::ManifestUnknown { reference } => {
                 let r = reference
                     .digest()
                     .map_or_else(|| reference.tag().unwrap_or_default().to_string(), |d| d.to_string());

@@ -53,6 +53,7 @@ impl Store {
     // Repositories and blobs.
 
     /// Whether `repository` exists: something was pushed to it (a blob or a manifest).
+    #[cfg(test)]
     pub(crate) fn has_repository(&self, repository: &Repository) -> bool {
         self.repos.contains_key(repository.path())
     }
@@ -117,17 +118,14 @@ impl Store {
 
     /// The manifest `reference` points to: by its digest when it has one, else by its tag.
     pub(crate) fn manifest(&self, reference: &Reference) -> Result<Manifest, StoreError> {
-        let unknown = |known: bool| StoreError::ManifestUnknown {
-            reference: Box::new(reference.clone()),
-            repository_known: known,
-        };
-        let repo = self.repos.get(reference.repository().path()).ok_or_else(|| unknown(false))?;
+        let unknown = || StoreError::ManifestUnknown { reference: Box::new(reference.clone()) };
+        let repo = self.repos.get(reference.repository().path()).ok_or_else(unknown)?;
         let digest = match (reference.digest(), reference.tag()) {
             (Some(d), _) => d,
-            (None, Some(tag)) => repo.tags.as_ref().and_then(|t| t.get(tag)).ok_or_else(|| unknown(true))?,
-            (None, None) => return Err(unknown(true)),
+            (None, Some(tag)) => repo.tags.as_ref().and_then(|t| t.get(tag)).ok_or_else(unknown)?,
+            (None, None) => return Err(unknown()),
         };
-        repo.manifests.get(digest).cloned().ok_or_else(|| unknown(true))
+        repo.manifests.get(digest).cloned().ok_or_else(unknown)
     }
 
     /// Store `manifest` at `reference`, after checking its digest (when `reference` has one: it must be the
@@ -183,28 +181,24 @@ impl Store {
 
     /// Remove the tag `reference` names (its manifest stays); `ManifestUnknown` when there is no such tag.
     pub(crate) fn delete_tag(&mut self, reference: &Reference) -> Result<(), StoreError> {
-        let unknown = |known: bool| StoreError::ManifestUnknown {
-            reference: Box::new(reference.clone()),
-            repository_known: known,
-        };
-        let repo = self.repos.get_mut(reference.repository().path()).ok_or_else(|| unknown(false))?;
-        let tag = reference.tag().ok_or_else(|| unknown(true))?;
+        let unknown = || StoreError::ManifestUnknown { reference: Box::new(reference.clone()) };
+        let repo = self.repos.get_mut(reference.repository().path()).ok_or_else(unknown)?;
+        let tag = reference.tag().ok_or_else(unknown)?;
         match repo.tags.as_mut().and_then(|t| t.remove(tag)) {
             Some(_) => Ok(()),
-            None => Err(unknown(true)),
+            None => Err(unknown()),
         }
     }
 
     /// Remove the manifest `digest` of `repository` and every tag pointing at it (blobs stay); `ManifestUnknown`
     /// when the repository does not have it.
     pub(crate) fn delete_manifest(&mut self, repository: &Repository, digest: &Digest) -> Result<(), StoreError> {
-        let unknown = |known: bool| StoreError::ManifestUnknown {
+        let unknown = || StoreError::ManifestUnknown {
             reference: Box::new(Reference::with_digest(repository.clone(), digest.clone())),
-            repository_known: known,
         };
-        let repo = self.repos.get_mut(repository.path()).ok_or_else(|| unknown(false))?;
+        let repo = self.repos.get_mut(repository.path()).ok_or_else(unknown)?;
         if repo.manifests.remove(digest).is_none() {
-            return Err(unknown(true));
+            return Err(unknown());
         }
         if let Some(tags) = repo.tags.as_mut() {
             tags.retain(|_, d| d != digest);
@@ -236,9 +230,10 @@ impl Store {
             .ok_or_else(|| StoreError::RepositoryUnknown(repository.clone()))
     }
 
-    /// The paths of the repositories that hold a manifest (the catalog), sorted.
+    /// The paths of the repositories something was pushed to, a blob or a manifest (the catalog), sorted: as in
+    /// docker-registry, whose catalog lists a repository once a blob upload into it completed.
     pub(crate) fn catalog(&self) -> Vec<String> {
-        self.repos.iter().filter(|(_, r)| !r.manifests.is_empty()).map(|(p, _)| p.clone()).collect()
+        self.repos.keys().cloned().collect()
     }
 
     /// Distinct blobs held.

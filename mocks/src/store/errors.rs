@@ -73,8 +73,9 @@ impl Code {
 pub(crate) enum StoreError {
     /// No such repository (for tags/list: a repository that was never given a tag).
     RepositoryUnknown(Repository),
-    /// No such manifest (or tag); `repository_known` tells whether the repository exists.
-    ManifestUnknown { reference: Box<Reference>, repository_known: bool },
+    /// No such manifest (or tag), whether or not the repository exists: docker-registry answers
+    /// `MANIFEST_UNKNOWN` in both cases (only tags/list of an unknown repository is `NAME_UNKNOWN`).
+    ManifestUnknown { reference: Box<Reference> },
     /// No such blob in the repository.
     BlobUnknown { digest: Digest, repository: Repository },
     /// A pushed manifest references content the repository lacks: a blob of an image, a child of an index.
@@ -109,8 +110,7 @@ impl StoreError {
     pub(crate) fn code(&self) -> Code {
         match self {
             StoreError::RepositoryUnknown(_) => Code::NameUnknown,
-            StoreError::ManifestUnknown { repository_known: false, .. } => Code::NameUnknown,
-            StoreError::ManifestUnknown { repository_known: true, .. } => Code::ManifestUnknown,
+            StoreError::ManifestUnknown { .. } => Code::ManifestUnknown,
             StoreError::BlobUnknown { .. } => Code::BlobUnknown,
             StoreError::ManifestBlobUnknown { .. } => Code::ManifestBlobUnknown,
             StoreError::ManifestInvalid { .. } => Code::ManifestInvalid,

@@ -50,9 +50,10 @@ async fn unknown_blobs_repositories_and_digests() {
     let resp = f.request(Method::GET, &format!("/v2/r/blobs/{other}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(resp).await, "BLOB_UNKNOWN");
+    // docker-registry answers BLOB_UNKNOWN in a repository it does not know, too.
     let resp = f.request(Method::GET, &format!("/v2/nope/blobs/{digest}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    assert_eq!(error_code(resp).await, "NAME_UNKNOWN");
+    assert_eq!(error_code(resp).await, "BLOB_UNKNOWN");
     let resp = f.request(Method::GET, "/v2/r/blobs/sha256:abc").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(resp).await, "DIGEST_INVALID");

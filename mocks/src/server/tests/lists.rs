@@ -59,12 +59,11 @@ async fn tags_paginate_with_link() {
 }
 
 #[tokio::test]
-async fn catalog_lists_repositories_with_manifests() {
+async fn catalog_lists_repositories_with_blobs_or_manifests() {
     let f = Fixture::new().await;
     for repo in ["b/two", "a/one", "a/two", "c"] {
         f.push_image(repo, "v1", repo, json!({})).await;
     }
-    f.push_blob("blobs/only", b"x").await;
     let (all, link) = get(&f, "/v2/_catalog").await;
     assert_eq!(all, json!({"repositories": ["a/one", "a/two", "b/two", "c"]}));
     assert_eq!(link, None);
@@ -81,6 +80,10 @@ async fn catalog_lists_repositories_with_manifests() {
         (resp.status(), error_code(resp).await.as_str()),
         (StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID")
     );
+    // As docker-registry: a completed blob upload is enough to list a repository.
+    f.push_blob("blobs/only", b"x").await;
+    let (all, _) = get(&f, "/v2/_catalog").await;
+    assert_eq!(all, json!({"repositories": ["a/one", "a/two", "b/two", "blobs/only", "c"]}));
 }
 
 #[tokio::test]
@@ -109,7 +112,7 @@ async fn a_repository_has_a_tag_list_once_tagged() {
         f.put_manifest("untagged", digest.as_str(), registry_core::manifest::media_type::OCI_MANIFEST, &manifest).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let (catalog, _) = get(&f, "/v2/_catalog").await;
-    assert_eq!(catalog["repositories"], json!(["untagged"]));
+    assert_eq!(catalog["repositories"], json!(["blobs/only", "untagged"]));
     let resp = f.request(Method::GET, "/v2/untagged/tags/list").send().await.unwrap();
     assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::NOT_FOUND, "NAME_UNKNOWN"));
     // Tagged, then its manifest deleted: an empty list.
