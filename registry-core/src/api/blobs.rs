@@ -5,12 +5,14 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderValue, CONTENT_RANGE, RANGE};
 use reqwest::{Method, StatusCode};
 
-use super::RegistryApi;
-use crate::auth::Scope;
+use super::headers::header_length;
+use super::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::digest::{skip_bytes, ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
-use crate::transport::{redact_url, response::from_reqwest, Request};
+use crate::transport::request::Request;
+use crate::transport::response::{from_reqwest, redact_url};
 
 /// A blob download that resumes where its connection broke.
 struct Download {
@@ -206,7 +208,7 @@ impl RegistryApi {
     pub async fn blob_exists(&self, repo: &Repository, digest: &Digest) -> Result<Option<u64>> {
         let req = Request::new(Method::HEAD, self.blob_url(repo, digest)?, Scope::pull(repo.path()));
         match self.transport.send(req).await {
-            Ok(resp) => Ok(Some(super::header_length(&resp).unwrap_or(0))),
+            Ok(resp) => Ok(Some(header_length(&resp).unwrap_or(0))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.context(format!("check blob {digest} in {repo}"))),
         }

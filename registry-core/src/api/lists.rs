@@ -5,12 +5,13 @@ use reqwest::Method;
 use serde::Deserialize;
 use url::Url;
 
-use super::RegistryApi;
-use crate::auth::Scope;
+use super::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::error::{Error, Result};
 use crate::manifest::describe_body;
 use crate::reference::Repository;
-use crate::transport::{response::read_capped, Request};
+use crate::transport::request::Request;
+use crate::transport::response::read_capped;
 
 /// The largest list page read, in bytes.
 const MAX_PAGE: usize = 16 * 1024 * 1024;

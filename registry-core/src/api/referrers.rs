@@ -13,13 +13,14 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::lists::parse_next_link;
-use super::RegistryApi;
-use crate::auth::Scope;
+use super::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{describe_body, media_type, Manifest};
 use crate::reference::{Reference, Repository};
-use crate::transport::{redact_url, response::read_capped, Request};
+use crate::transport::request::Request;
+use crate::transport::response::{read_capped, redact_url};
 
 /// The largest referrers page read, in bytes.
 const MAX_PAGE: usize = 16 * 1024 * 1024;

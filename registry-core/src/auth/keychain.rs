@@ -45,7 +45,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{Credentials, Secret};
+use super::credentials::{Credentials, Secret};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
 

@@ -1,0 +1,13 @@
+//! Blob uploads (`/v2/<name>/blobs/uploads/`), as methods of [`RegistryApi`](super::RegistryApi):
+//!
+//! - `session`: opening, asking, patching, closing and cancelling an upload session, and cross-repository mounts;
+//! - `sized`: a blob of known size and digest that survives failures (one streamed PUT, or resumable chunks);
+//! - `reader`: the source of a chunked upload, hashed once as it is first read;
+//! - `stream`: a blob of unknown size from a one-time stream;
+//! - `recovery`: counting recoveries and the error when none is left.
+
+mod reader;
+mod recovery;
+mod session;
+mod sized;
+mod stream;
