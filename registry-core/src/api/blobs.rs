@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
 use crate::transport::request::Request;
 use crate::transport::response::{from_reqwest, redact_url};
+use crate::transport::retry::{worth_retrying, Again};
 
 /// A blob download that resumes where its connection broke.
 struct Download {
@@ -62,7 +63,7 @@ impl Download {
                     self.delivered += piece.len() as u64;
                     return Some(Ok(piece));
                 }
-                Some(Err(e)) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout) => e,
+                Some(Err(e)) if worth_retrying(&e, Again::Rest) => e,
                 Some(Err(e)) => return self.fail(e),
                 None => match self.size {
                     Some(size) if self.delivered < size => {
@@ -110,7 +111,7 @@ impl Download {
             );
             match self.request_rest().await {
                 Ok(()) => return Ok(()),
-                Err(e) if e.is_temporary() => cause = e,
+                Err(e) if worth_retrying(&e, Again::Rest) => cause = e,
                 Err(e) => return Err(e),
             }
         }

@@ -5,6 +5,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use url::Url;
 
+use super::retry::retry_after;
 use crate::error::{Error, ErrorKind, RegistryErrorCode, Result};
 
 /// The most of an error body that is read.
@@ -102,10 +103,17 @@ struct ErrorBody {
     errors: Vec<RegistryErrorCode>,
 }
 
+/// An [`Error`] for a non-success response from its status and headers only (kind, status, `Retry-After`), without
+/// reading its body: what deciding whether to send the request again needs.
+pub(crate) fn head_error(resp: &reqwest::Response, what: &str) -> Error {
+    let status = resp.status().as_u16();
+    Error::new(ErrorKind::from_status(status), what).with_status(status).with_retry_after(retry_after(resp.headers()))
+}
+
 /// An [`Error`] for a non-success response: kind from the status, codes from the body (at most 64 KiB read).
 pub(crate) async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
     let status = resp.status().as_u16();
-    let retry_after = super::retry::retry_after(resp.headers());
+    let retry_after = retry_after(resp.headers());
     let version = resp.version();
     let header_count = resp.headers().len();
     let content_type =

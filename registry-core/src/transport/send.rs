@@ -2,7 +2,7 @@
 //! agent, and a `tracing` span per request.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::header::{HeaderValue, CONTENT_LENGTH};
 use reqwest::StatusCode;
@@ -14,7 +14,7 @@ use super::http_client::http_client;
 use super::redirect;
 use super::request::{Body, Request};
 use super::response::{self, redact_url};
-use super::retry::{self, RetryConfig};
+use super::retry::{Again, RetryConfig};
 use crate::auth::authenticator::{Authenticator, Retry};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
@@ -99,45 +99,30 @@ impl Transport {
             let mut attempt: u32 = 0;
             loop {
                 attempt += 1;
-                let outcome = self.attempt(&mut req, &what).await;
-                let delay = match &outcome {
+                // A failure, and the answer it came from (whose body is read only when giving up).
+                let (error, unsent, answer) = match self.attempt(&mut req, &what).await {
                     Attempt::Response(resp) if resp.status().is_success() => {
                         tracing::debug!(status = resp.status().as_u16(), attempt, "response");
-                        return match outcome {
-                            Attempt::Response(resp) => Ok(resp),
-                            Attempt::Failed { error, .. } => Err(error),
-                        };
+                        return Ok(resp);
                     }
-                    Attempt::Response(resp) if retry::is_retryable_status(resp.status().as_u16()) && req.idempotent => {
-                        let d = retry::retry_after(resp.headers())
-                            .map(|d| d.min(self.retry.max_backoff))
-                            .unwrap_or_else(|| self.retry.backoff(attempt));
-                        Some(d)
-                    }
-                    Attempt::Failed { error, unsent }
-                        if matches!(error.kind(), ErrorKind::Io | ErrorKind::Timeout)
-                            && (req.idempotent || *unsent) =>
-                    {
-                        Some(self.retry.backoff(attempt))
-                    }
-                    _ => None,
+                    Attempt::Response(resp) => (response::head_error(&resp, &what), false, Some(resp)),
+                    Attempt::Failed { error, unsent } => (error, unsent, None),
                 };
-                let within_budget =
-                    |d: Duration| start.elapsed().checked_add(d).is_some_and(|t| t <= self.retry.max_elapsed);
-                match delay {
-                    Some(d) if attempt <= self.retry.max_retries && req.replayable() && within_budget(d) => {
-                        let why = match &outcome {
-                            Attempt::Response(r) => format!("HTTP {}", r.status().as_u16()),
-                            Attempt::Failed { error, .. } => error.to_string(),
+                let again = Again::Request { idempotent: req.idempotent, replayable: req.replayable(), unsent };
+                match self.retry.next_attempt(&error, again, attempt, start.elapsed()) {
+                    Some(wait) => {
+                        let why = match &answer {
+                            Some(r) => format!("HTTP {}", r.status().as_u16()),
+                            None => error.to_string(),
                         };
-                        tracing::warn!(attempt, delay_ms = d.as_millis() as u64, %why, "retrying");
-                        drop(outcome);
-                        tokio::time::sleep(d).await;
+                        tracing::warn!(attempt, delay_ms = wait.as_millis() as u64, %why, "retrying");
+                        drop(answer);
+                        tokio::time::sleep(wait).await;
                     }
-                    _ => {
-                        let err = match outcome {
-                            Attempt::Response(resp) => response::error_from_response(resp, &what).await,
-                            Attempt::Failed { error, .. } => error,
+                    None => {
+                        let err = match answer {
+                            Some(resp) => response::error_from_response(resp, &what).await,
+                            None => error,
                         };
                         tracing::debug!(error = %err, attempt, "request failed");
                         return Err(err.with_attempts(attempt));

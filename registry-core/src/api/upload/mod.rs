@@ -4,7 +4,8 @@
 //! - `sized`: a blob of known size and digest that survives failures (one streamed PUT, or resumable chunks);
 //! - `reader`: the source of a chunked upload, hashed once as it is first read;
 //! - `stream`: a blob of unknown size from a one-time stream;
-//! - `recovery`: counting recoveries and the error when none is left.
+//! - `recovery`: the error that ends an upload out of recoveries (whether to recover is
+//!   [`worth_retrying`](crate::transport::retry)'s decision).
 
 mod reader;
 mod recovery;

@@ -18,7 +18,7 @@ use url::Url;
 use tracing::Instrument;
 
 use super::reader::{lend, Reader};
-use super::recovery::{exhausted, recoverable};
+use super::recovery::exhausted;
 use super::session::{check_committed, offset_after, upload_end};
 use crate::api::registry_api::RegistryApi;
 use crate::api::transfer::{BlobPushed, MountOutcome, TransferConfig, UploadSession};
@@ -26,6 +26,7 @@ use crate::digest::{ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
 use crate::transport::request::Body;
+use crate::transport::retry::{worth_retrying, Again};
 
 /// A re-opener for sources that cannot be opened again.
 type NoReopen = fn(u64) -> std::future::Ready<Result<ByteStream>>;
@@ -146,7 +147,7 @@ where
     /// A failure of the source itself: worth a fresh start when temporary, else final.
     async fn source_failed(&self, location: Url, error: Error) -> Failure {
         let error = error.context(format!("{}: reading the blob", self.what()));
-        if error.is_temporary() {
+        if worth_retrying(&error, Again::Rest) {
             Failure::Restart { error, location, maybe_committed: false }
         } else {
             self.fatal(&location, error).await
@@ -181,7 +182,7 @@ where
             (Err(_), Some(e)) => Err(self.source_failed(location, e).await),
             (Err(e), None) => {
                 let e = e.context(self.what());
-                if recoverable(&e) {
+                if worth_retrying(&e, Again::Upload) {
                     Err(Failure::Restart { error: e, location, maybe_committed: true })
                 } else {
                     // Including a registry refusing the digest of content verified on the way: sending the same
@@ -238,7 +239,7 @@ where
             if error.kind() == ErrorKind::NotFound {
                 return Err(Failure::Restart { error, location, maybe_committed: false });
             }
-            if !recoverable(&error) {
+            if !worth_retrying(&error, Again::Upload) {
                 return Err(self.fatal(&location, error).await);
             }
             if let Err(e) = self.spend(&error) {
@@ -256,7 +257,7 @@ where
                     reader.confirm(offset);
                     tracing::info!(digest = %self.digest, offset, "blob upload resumes");
                 }
-                Err(e) if e.kind() == ErrorKind::NotFound || e.is_temporary() => {
+                Err(e) if e.kind() == ErrorKind::NotFound || worth_retrying(&e, Again::Rest) => {
                     return Err(Failure::Restart { error: e, location, maybe_committed: false });
                 }
                 Err(e) => return Err(self.fatal(&location, e).await),
@@ -313,7 +314,7 @@ where
                 let e = e.context(format!("{}: complete upload", self.what()));
                 // Gone (perhaps committed by an attempt whose answer was lost) or failing: start over, checking for the
                 // blob first. A registry refusing the digest of verified bytes is final.
-                if e.kind() == ErrorKind::NotFound || recoverable(&e) {
+                if e.kind() == ErrorKind::NotFound || worth_retrying(&e, Again::Upload) {
                     Err(Failure::Restart { error: e, location, maybe_committed: true })
                 } else {
                     Err(self.fatal(&location, e).await)

@@ -17,7 +17,7 @@ use url::Url;
 
 use tracing::Instrument;
 
-use super::recovery::{exhausted, recoverable};
+use super::recovery::exhausted;
 use super::session::{check_committed, offset_after, upload_end, OCTET_STREAM};
 use crate::api::registry_api::RegistryApi;
 use crate::auth::scope::Scope;
@@ -25,6 +25,7 @@ use crate::digest::{Algorithm, ByteStream, Digest, DigestHasher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
 use crate::transport::request::{Body, Request};
+use crate::transport::retry::{worth_retrying, Again};
 
 /// One upload of a stream of unknown size to `repo`.
 struct StreamUpload<'a> {
@@ -140,7 +141,9 @@ impl<'a> StreamUpload<'a> {
             if failure.kind() == ErrorKind::NotFound {
                 return Err(failure.context("the registry lost the upload, and a stream cannot be read again"));
             }
-            if !recoverable(&failure) && failure.kind() != ErrorKind::Protocol {
+            // An answer that breaks the protocol (a short take among them) is resumed like a failed chunk: the
+            // registry is asked how far it got.
+            if failure.kind() != ErrorKind::Protocol && !worth_retrying(&failure, Again::Upload) {
                 return Err(failure);
             }
             self.spend(&failure).await?;
@@ -188,7 +191,7 @@ impl<'a> StreamUpload<'a> {
             if matches!(self.api.blob_exists(self.repo, digest).await, Ok(Some(_))) {
                 return Ok(());
             }
-            if !recoverable(&failure) {
+            if !worth_retrying(&failure, Again::Upload) {
                 self.api.cancel_location(self.repo, &location).await;
                 return Err(failure);
             }
