@@ -4,13 +4,14 @@ mod blobs;
 pub(crate) mod headers;
 mod lists;
 mod manifests;
+mod pager;
 mod referrers;
 mod registry_api;
 mod transfer;
 mod upload;
 
-pub use lists::{parse_next_link, Page};
 pub use manifests::{ManifestHead, ManifestPut};
+pub use pager::{Page, PageFuture, Pager, MAX_PAGES};
 pub use referrers::{
     add_to_referrers_index, filter_artifact_type, has_artifact_type, referrers_tag, remove_from_referrers_index,
     ReferrersPage, MAX_REFERRERS_PAGES,

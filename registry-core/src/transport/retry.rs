@@ -1,4 +1,4 @@
-//! Retry policy: the one decision of which failures are worth another attempt ([`worth_retrying`]), how long to
+//! Retry policy: the one decision of which failures are worth another attempt (`worth_retrying`), how long to
 //! wait, and `Retry-After`.
 //!
 //! Three loops ask it: the request loop (the same request sent again, when it is idempotent and its body can be
