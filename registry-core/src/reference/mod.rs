@@ -12,7 +12,7 @@
 //! - a path is `component ('/' component)*`, a component being lowercase letters and digits separated by one `.`,
 //!   one or two `_`, or any number of `-`;
 //! - a tag is `[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 128 characters; it follows the last `:` after the last `/`;
-//! - a digest follows `@` and must be a sha256 or sha512 digest (see [`Digest`]);
+//! - a digest follows `@` and must be a sha256 or sha512 digest (see [`Digest`](crate::Digest));
 //! - the whole name (`registry/path`, as written after canonicalisation) is at most 255 characters.
 //!
 //! ```

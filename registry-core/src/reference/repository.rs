@@ -41,8 +41,8 @@ impl Repository {
     /// A repository of `registry` at `path` (components joined by `/`), validated; no `library/` is added.
     ///
     /// An empty path is accepted and gives the registry's root, which is only meant as a base for
-    /// [`join`](Self::join): references to it are rejected by [`Reference::with_tag`] and
-    /// [`Reference::parse_relative`].
+    /// [`join`](Self::join): references to it are rejected by `Reference::with_tag` and
+    /// `Reference::parse_relative`.
     pub fn new(registry: Registry, path: &str) -> Result<Repository, ReferenceError> {
         let input = full_name(&registry, path);
         if !path.is_empty() {
