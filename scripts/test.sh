@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: installs the real components the tests need, then runs fmt, clippy and every test.
+# The one test command: installs the real components the tests need, then runs fmt, clippy, the module-cycle
+# check and every test.
 # Usage: scripts/test.sh            (from anywhere; exits non-zero on any failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> module cycles"
+cargo run -q --locked -p registry-tests --bin module_graph -- --check
 echo "==> cargo test"
 cargo test --workspace --locked --no-fail-fast
 echo "==> the README's main job (cargo run --example mirror)"

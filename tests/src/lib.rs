@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod harness;
 pub mod http;
 pub mod logs;
+pub mod modgraph;
 pub mod proxy;
 pub mod tls;
 pub mod token;

@@ -8,7 +8,8 @@
 //!
 //! - `client`: the type, scoping, seeding, inspection, scripting;
 //! - `client_impl`: the `Client` methods;
-//! - `store`: content and the registry's rules; `blobs`: blobs in and out;
+//! - `blobs`: blobs in and out (the content and the registry's rules are the crate's `store`, shared with the
+//!   server);
 //! - `script`: [`Method`], [`Call`], failures, latency, log; `shared`: the state clones share;
 //! - `data`: test content.
 
@@ -18,7 +19,6 @@ mod client_impl;
 mod data;
 mod script;
 mod shared;
-mod store;
 
 #[cfg(test)]
 mod tests;

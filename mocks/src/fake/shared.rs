@@ -1,11 +1,11 @@
-//! The state clones and children of a [`FakeClient`](super::FakeClient) share: a world of hosts, each a separate
+//! The state clones and children of a `FakeClient` share: a world of hosts, each a separate
 //! registry with its own content, script and call log.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::script::Script;
-use super::store::Store;
+use crate::store::Store;
 
 /// Every host of one fake world, by canonical registry name.
 #[derive(Debug, Default)]

@@ -12,8 +12,9 @@ use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 
 use super::ids::random_hex;
-use super::reply::{ApiError, Code, HandlerResult, Reply};
+use super::reply::{ApiError, HandlerResult, Reply};
 use super::routes::Route;
+use crate::store::Code;
 
 /// The `service` of bearer challenges, and the Basic realm.
 pub(crate) const SERVICE: &str = "mocks";

@@ -3,12 +3,13 @@
 
 use hyper::header::LINK;
 use hyper::StatusCode;
+use registry_core::Repository;
 use serde_json::json;
 
-use super::manifests::name_unknown;
-use super::reply::{ApiError, Code, HandlerResult, Reply};
+use super::reply::{ApiError, HandlerResult, Reply};
 use super::routes::{encode, Query};
-use super::service::Shared;
+use super::state::Shared;
+use crate::store::Code;
 
 /// The catalog page size when `n` is not given (distribution's default).
 pub(crate) const CATALOG_DEFAULT: usize = 100;
@@ -40,10 +41,11 @@ fn parse_n(query: &Query) -> Result<Option<usize>, ApiError> {
     }
 }
 
-/// `GET /v2/<name>/tags/list`.
-pub(crate) fn tags(shared: &Shared, name: &str, query: &Query) -> HandlerResult {
+/// `GET /v2/<name>/tags/list`: `NAME_UNKNOWN` until the repository was given a tag.
+pub(crate) fn tags(shared: &Shared, repo: &Repository, query: &Query) -> HandlerResult {
     let n = parse_n(query)?;
-    let all = shared.read().tags(name).ok_or_else(|| name_unknown(name))?;
+    let all = shared.read().tags(repo)?;
+    let name = repo.path();
     let (page, more) = window(all, n, query.non_empty("last"));
     let mut reply = Reply::new(StatusCode::OK);
     if let (true, Some(n), Some(last)) = (more, n, page.last()) {

@@ -5,31 +5,35 @@
 use hyper::header::LINK;
 use hyper::StatusCode;
 use registry_core::manifest::media_type::OCI_INDEX;
-use serde_json::{json, Value};
+use registry_core::Repository;
+use serde_json::json;
 
-use super::blobs::parse_digest;
-use super::reply::{HandlerResult, Reply};
-use super::routes::{encode, Query};
-use super::service::Shared;
+use super::reply::{ApiError, HandlerResult, Reply};
+use super::routes::{encode, parse_digest, Query};
+use super::state::Shared;
+use crate::store::Code;
 
-/// The referrers of `digest` in `name`.
-pub(crate) fn list(shared: &Shared, name: &str, digest: &str, query: &Query) -> HandlerResult {
+/// The referrers of `digest` in `repo`.
+pub(crate) fn list(shared: &Shared, repo: &Repository, digest: &str, query: &Query) -> HandlerResult {
     let digest = parse_digest(digest)?;
     let asked = query.non_empty("artifactType");
     let filtering = shared.behaviour.referrers_filtering();
     let artifact_type = asked.filter(|_| filtering);
-    let all = shared.read().referrers(name, digest.as_str(), artifact_type);
+    let all = shared.read().referrers(repo, &digest, artifact_type).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, Code::Unknown, "referrers could not be listed")
+            .detail(json!({"reason": e.to_string()}))
+    })?;
     // Ordered by digest: `last` (exclusive) continues after the previous page.
-    let mut rest: Vec<Value> = match query.non_empty("last") {
-        Some(last) => all.into_iter().filter(|d| d["digest"].as_str().is_some_and(|x| x > last)).collect(),
+    let mut rest: Vec<_> = match query.non_empty("last") {
+        Some(last) => all.into_iter().filter(|d| d.digest().to_string().as_str() > last).collect(),
         None => all,
     };
     let mut reply = Reply::new(StatusCode::OK);
     if let Some(n) = shared.behaviour.referrers_page() {
         if rest.len() > n {
             rest.truncate(n);
-            if let Some(last) = rest.last().and_then(|d| d["digest"].as_str()) {
-                let mut next = format!("/v2/{name}/referrers/{digest}?last={}", encode(last));
+            if let Some(last) = rest.last().map(|d| d.digest().to_string()) {
+                let mut next = format!("/v2/{}/referrers/{digest}?last={}", repo.path(), encode(&last));
                 if let Some(t) = asked {
                     next.push_str(&format!("&artifactType={}", encode(t)));
                 }

@@ -8,8 +8,13 @@ use hyper::header::{HeaderValue, IntoHeaderName, CONTENT_TYPE};
 use hyper::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
+use crate::store::{Code, StoreError};
+
 /// The `Content-Type` of JSON answers.
 const JSON: &str = "application/json";
+
+/// The header carrying the digest of served or stored content.
+pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 
 /// An answer: status, headers and the whole body.
 #[derive(Debug)]
@@ -47,69 +52,6 @@ impl Reply {
     pub(crate) fn json(self, value: &Value) -> Reply {
         let bytes = serde_json::to_vec(value).unwrap_or_default();
         self.body(JSON, Bytes::from(bytes))
-    }
-}
-
-/// The error codes of the distribution spec (and distribution's extras) this server answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Code {
-    BlobUnknown,
-    BlobUploadInvalid,
-    BlobUploadUnknown,
-    DigestInvalid,
-    ManifestBlobUnknown,
-    ManifestInvalid,
-    ManifestUnknown,
-    NameInvalid,
-    NameUnknown,
-    Unauthorized,
-    Denied,
-    Unsupported,
-    TooManyRequests,
-    PaginationNumberInvalid,
-    RangeInvalid,
-    TagInvalid,
-    Unavailable,
-    Unknown,
-}
-
-impl Code {
-    /// The code as it appears in an error body.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Code::BlobUnknown => "BLOB_UNKNOWN",
-            Code::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
-            Code::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
-            Code::DigestInvalid => "DIGEST_INVALID",
-            Code::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
-            Code::ManifestInvalid => "MANIFEST_INVALID",
-            Code::ManifestUnknown => "MANIFEST_UNKNOWN",
-            Code::NameInvalid => "NAME_INVALID",
-            Code::NameUnknown => "NAME_UNKNOWN",
-            Code::Unauthorized => "UNAUTHORIZED",
-            Code::Denied => "DENIED",
-            Code::Unsupported => "UNSUPPORTED",
-            Code::TooManyRequests => "TOOMANYREQUESTS",
-            Code::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
-            Code::RangeInvalid => "RANGE_INVALID",
-            Code::TagInvalid => "TAG_INVALID",
-            Code::Unavailable => "UNAVAILABLE",
-            Code::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// The code that best describes an arbitrary failure status (for injected faults).
-    pub(crate) fn for_status(status: StatusCode) -> Code {
-        match status.as_u16() {
-            401 => Code::Unauthorized,
-            403 => Code::Denied,
-            404 => Code::NameUnknown,
-            405 => Code::Unsupported,
-            416 => Code::RangeInvalid,
-            429 => Code::TooManyRequests,
-            502..=504 => Code::Unavailable,
-            _ => Code::Unknown,
-        }
     }
 }
 
@@ -178,6 +120,37 @@ impl From<ApiError> for Reply {
     }
 }
 
+/// What the store refused, answered with its status and code, and a detail saying what was missing or wrong.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        let detail = match &e {
+            StoreError::RepositoryUnknown(repo) => json!({"name": repo.path()}),
+            StoreError::ManifestUnknown { reference, repository_known: false } => {
+                json!({"name": reference.repository().path()})
+            }
+            StoreError::ManifestUnknown { reference, repository_known: true } => {
+                let r = reference
+                    .digest()
+                    .map_or_else(|| reference.tag().unwrap_or_default().to_string(), |d| d.to_string());
+                json!({"name": reference.repository().path(), "reference": r})
+            }
+            StoreError::BlobUnknown { digest, .. } | StoreError::ManifestBlobUnknown { digest, .. } => {
+                json!({"digest": digest.as_str()})
+            }
+            StoreError::ManifestInvalid { error, .. } => json!({"reason": error.message()}),
+            StoreError::ManifestDigestInvalid { reference, actual } => {
+                json!({"expected": reference.digest().map(|d| d.to_string()), "actual": actual.as_str()})
+            }
+            StoreError::BlobDigestInvalid { expected, actual, size } => {
+                json!({"expected": expected.as_str(), "actual": actual.as_str(), "size": size})
+            }
+            StoreError::UploadUnknown { id } => json!({"id": id}),
+        };
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, e.code(), e.registry_message()).detail(detail)
+    }
+}
+
 /// What handlers return.
 pub(crate) type HandlerResult = Result<Reply, ApiError>;
 
@@ -202,7 +175,7 @@ mod tests {
 
     #[test]
     fn fault_codes_follow_the_status() {
-        let code = |s: u16| StatusCode::from_u16(s).map(Code::for_status).map(Code::as_str).unwrap_or("");
+        let code = |s: u16| Code::for_status(s).as_str();
         assert_eq!(code(503), "UNAVAILABLE");
         assert_eq!(code(429), "TOOMANYREQUESTS");
         assert_eq!(code(401), "UNAUTHORIZED");

@@ -1,12 +1,15 @@
-//! Request paths to routes, and query strings to parameters.
+//! Request paths to routes, their parts (repository name, reference, digest) to typed values, and query strings to
+//! parameters.
 //!
 //! Repository names may contain slashes, so a path is read from the right: its last segment is the argument
 //! (reference, digest, upload id) and the segment before it says what kind of resource it is; everything before
 //! that is the name.
 
-use registry_core::{Registry, Repository};
+use registry_core::{Digest, Reference, Registry, Repository};
+use serde_json::json;
 
-use super::reply::{ApiError, Code};
+use super::reply::ApiError;
+use crate::store::Code;
 
 /// What a request path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,17 +86,42 @@ impl Route {
     }
 }
 
-/// Check `name` against the repository path grammar (as a repository of `host`).
-pub(crate) fn validate_name(host: &str, name: &str) -> Result<(), ApiError> {
+/// The repository `name` of the registry at `host`, checked against the repository path grammar; 400
+/// `NAME_INVALID` when it breaks it.
+pub(crate) fn parse_name(host: &str, name: &str) -> Result<Repository, ApiError> {
     let invalid = |why: String| {
-        ApiError::bad_request(Code::NameInvalid, "invalid repository name")
-            .detail(serde_json::json!({"name": name, "reason": why}))
+        ApiError::bad_request(Code::NameInvalid, "invalid repository name").detail(json!({"name": name, "reason": why}))
     };
     if name.is_empty() {
         return Err(invalid("empty name".to_string()));
     }
     let registry = Registry::parse(host).map_err(|e| invalid(e.to_string()))?;
-    Repository::new(registry, name).map(|_| ()).map_err(|e| invalid(e.to_string()))
+    Repository::new(registry, name).map_err(|e| invalid(e.to_string()))
+}
+
+/// A blob digest from a path; 400 `DIGEST_INVALID` when malformed.
+pub(crate) fn parse_digest(digest: &str) -> Result<Digest, ApiError> {
+    Digest::parse(digest).map_err(|e| {
+        ApiError::bad_request(Code::DigestInvalid, "invalid digest")
+            .detail(json!({"digest": digest, "reason": e.to_string()}))
+    })
+}
+
+/// A manifest reference in `repository` from a path: a digest when it has a `:` (400 `DIGEST_INVALID` when
+/// malformed), else a tag (400 `TAG_INVALID` when it breaks the tag grammar).
+pub(crate) fn parse_reference(repository: &Repository, reference: &str) -> Result<Reference, ApiError> {
+    if reference.contains(':') {
+        let d = Digest::parse(reference).map_err(|e| {
+            ApiError::bad_request(Code::DigestInvalid, "invalid digest")
+                .detail(json!({"digest": reference, "reason": e.to_string()}))
+        })?;
+        return Ok(Reference::with_digest(repository.clone(), d));
+    }
+    let invalid = || ApiError::bad_request(Code::TagInvalid, "invalid tag").detail(json!({"tag": reference}));
+    if !is_valid_tag(reference) {
+        return Err(invalid());
+    }
+    Reference::with_tag(repository.clone(), reference).map_err(|_| invalid())
 }
 
 /// Whether `tag` follows the tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -162,9 +190,9 @@ mod tests {
 
     #[test]
     fn validates_names_and_tags() {
-        assert!(validate_name("127.0.0.1:5000", "a/b-c/d_e.f").is_ok());
+        assert!(parse_name("127.0.0.1:5000", "a/b-c/d_e.f").is_ok());
         for bad in ["", "A", "a//b", "-a", "a/", "a b", "a%2Fb"] {
-            let e = validate_name("127.0.0.1:5000", bad).err();
+            let e = parse_name("127.0.0.1:5000", bad).err();
             assert_eq!(e.map(|e| e.code()), Some(Code::NameInvalid), "{bad:?}");
         }
         assert!(is_valid_tag("v1.0-rc_1") && is_valid_tag("_x") && is_valid_tag(&"a".repeat(128)));

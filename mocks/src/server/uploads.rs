@@ -3,21 +3,20 @@
 //! [`Faults`](super::Faults) for uploads apply here: failures of one method, request bodies cut part-way (what
 //! arrived is kept), forgotten sessions, a minimum chunk length, refused mounts.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_RANGE, LOCATION, RANGE, RETRY_AFTER};
 use hyper::{HeaderMap, Request, StatusCode};
-use registry_core::Digest;
+use registry_core::{Digest, Repository};
 use serde_json::json;
 
-use super::blobs::parse_digest;
 use super::body::{drain, read_into, read_up_to};
 use super::faults::{HandlerFault, InjectedFailure};
 use super::ids::random_hex;
-use super::reply::{ApiError, Code, HandlerResult, Reply};
-use super::routes::{validate_name, Query};
-use super::service::Shared;
-use super::DOCKER_CONTENT_DIGEST;
+use super::reply::{ApiError, HandlerResult, Reply, DOCKER_CONTENT_DIGEST};
+use super::routes::{parse_digest, Query};
+use super::state::Shared;
+use crate::store::Code;
 
 /// The most of a rejected request's body read and dropped.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
@@ -26,22 +25,22 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 const OCI_CHUNK_MIN_LENGTH: &str = "oci-chunk-min-length";
 
 /// The session headers: where to continue, and the bytes received so far (`0-0` when none, as distribution).
-fn session(reply: Reply, name: &str, id: &str, size: usize) -> Reply {
+fn session(reply: Reply, repo: &Repository, id: &str, size: usize) -> Reply {
     reply
-        .header(LOCATION, &format!("/v2/{name}/blobs/uploads/{id}"))
+        .header(LOCATION, &session_path(repo, id))
         .header(RANGE, &format!("0-{}", size.saturating_sub(1)))
         .header("docker-upload-uuid", id)
 }
 
-/// The path of upload session `id` of `name`.
-fn session_path(name: &str, id: &str) -> String {
-    format!("/v2/{name}/blobs/uploads/{id}")
+/// The path of upload session `id` of `repo`.
+fn session_path(repo: &Repository, id: &str) -> String {
+    format!("/v2/{}/blobs/uploads/{id}", repo.path())
 }
 
 /// The answer to an injected failure.
 pub(crate) fn injected(f: InjectedFailure) -> ApiError {
     let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut e = ApiError::new(status, Code::for_status(status), "injected failure")
+    let mut e = ApiError::new(status, Code::for_status(f.status), "injected failure")
         .detail(json!({"fault": "fail_next_method", "status": f.status}));
     if let Some(secs) = f.retry_after {
         e = e.header(RETRY_AFTER, &secs.to_string());
@@ -58,7 +57,7 @@ fn stale(id: &str) -> ApiError {
 /// or the request, to be handled normally.
 async fn apply_fault(
     shared: &Shared,
-    name: &str,
+    repo: &Repository,
     id: Option<&str>,
     req: Request<Incoming>,
 ) -> Result<Request<Incoming>, ApiError> {
@@ -76,8 +75,8 @@ async fn apply_fault(
             let mut buf = BytesMut::new();
             read_up_to(&mut body, &mut buf, n).await;
             if let Some(id) = id {
-                if let Some(upload) = shared.write().upload_mut(name, id) {
-                    upload.data.extend_from_slice(&buf);
+                if let Ok(upload) = shared.write().upload_mut(repo, id) {
+                    upload.append(&buf);
                 }
             }
             shared.faults.abort_response(&target);
@@ -86,7 +85,8 @@ async fn apply_fault(
         HandlerFault::Forget => {
             drain(req.into_body(), DRAIN_LIMIT).await;
             if let Some(id) = id {
-                shared.write().take_upload(name, id);
+                // Forgotten: whether it was still open does not matter.
+                let _ = shared.write().cancel_upload(repo, id);
             }
             Err(stale(id.unwrap_or("")))
         }
@@ -94,8 +94,8 @@ async fn apply_fault(
 }
 
 /// The fault for a request without a body to session `id` (status, cancel), applied.
-fn apply_bodyless_fault(shared: &Shared, method: &str, name: &str, id: &str) -> Result<(), ApiError> {
-    let path = session_path(name, id);
+fn apply_bodyless_fault(shared: &Shared, method: &str, repo: &Repository, id: &str) -> Result<(), ApiError> {
+    let path = session_path(repo, id);
     match shared.faults.take_handler_fault(method, &path) {
         None => Ok(()),
         Some(HandlerFault::Fail(f)) => Err(injected(f)),
@@ -104,53 +104,39 @@ fn apply_bodyless_fault(shared: &Shared, method: &str, name: &str, id: &str) -> 
             Err(invalid("connection dropped by the drop_request_after fault"))
         }
         Some(HandlerFault::Forget) => {
-            shared.write().take_upload(name, id);
+            // Forgotten: whether it was still open does not matter.
+            let _ = shared.write().cancel_upload(repo, id);
             Err(stale(id))
         }
     }
 }
 
 /// A new session's answer (202), with the minimum chunk length when one is set.
-fn new_session(shared: &Shared, name: &str) -> Reply {
+fn new_session(shared: &Shared, repo: &Repository) -> Reply {
     let id = random_hex();
-    shared.write().start_upload(name, id.clone());
-    let mut reply = session(Reply::new(StatusCode::ACCEPTED), name, &id, 0);
+    shared.write().start_upload(repo, id.clone());
+    let mut reply = session(Reply::new(StatusCode::ACCEPTED), repo, &id, 0);
     if let Some(min) = shared.faults.current_chunk_min_length() {
         reply = reply.header(OCI_CHUNK_MIN_LENGTH, &min.to_string());
     }
     reply
 }
 
-fn created(name: &str, digest: &Digest) -> Reply {
+fn created(repo: &Repository, digest: &Digest) -> Reply {
     Reply::new(StatusCode::CREATED)
-        .header(LOCATION, &format!("/v2/{name}/blobs/{digest}"))
+        .header(LOCATION, &format!("/v2/{}/blobs/{digest}", repo.path()))
         .header(DOCKER_CONTENT_DIGEST, digest.as_str())
 }
 
-fn upload_unknown(id: &str) -> ApiError {
-    ApiError::not_found(Code::BlobUploadUnknown, "blob upload unknown to registry").detail(json!({"id": id}))
-}
-
-fn out_of_order(name: &str, id: &str, size: usize, start: usize) -> ApiError {
+fn out_of_order(repo: &Repository, id: &str, size: usize, start: usize) -> ApiError {
     ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, Code::BlobUploadInvalid, "chunk out of order")
         .detail(json!({"offset": size, "start": start}))
-        .header(LOCATION, &format!("/v2/{name}/blobs/uploads/{id}"))
+        .header(LOCATION, &session_path(repo, id))
         .header(RANGE, &format!("0-{}", size.saturating_sub(1)))
 }
 
 fn invalid(message: &str) -> ApiError {
     ApiError::bad_request(Code::BlobUploadInvalid, message)
-}
-
-/// Verify `data` against `digest` and store it in `name`.
-fn commit(shared: &Shared, name: &str, digest: &Digest, data: Bytes) -> HandlerResult {
-    let actual = Digest::compute(digest.algorithm(), &data);
-    if actual != *digest {
-        return Err(ApiError::bad_request(Code::DigestInvalid, "provided digest did not match uploaded content")
-            .detail(json!({"expected": digest.as_str(), "actual": actual.as_str(), "size": data.len()})));
-    }
-    shared.write().put_blob(name, digest.as_str(), data);
-    Ok(created(name, digest))
 }
 
 /// The inclusive range of a `Content-Range` header: `a-b`, also written `bytes a-b/total`.
@@ -171,8 +157,8 @@ fn content_range(headers: &HeaderMap) -> Result<Option<(usize, usize)>, ApiError
 }
 
 /// `POST /v2/<name>/blobs/uploads/`.
-pub(crate) async fn start(shared: &Shared, name: &str, query: &Query, req: Request<Incoming>) -> HandlerResult {
-    let req = apply_fault(shared, name, None, req).await?;
+pub(crate) async fn start(shared: &Shared, repo: &Repository, query: &Query, req: Request<Incoming>) -> HandlerResult {
+    let req = apply_fault(shared, repo, None, req).await?;
     let mut body = req.into_body();
     if let (Some(mount), Some(from)) = (query.non_empty("mount"), query.non_empty("from")) {
         let digest = match parse_digest(mount) {
@@ -182,12 +168,10 @@ pub(crate) async fn start(shared: &Shared, name: &str, query: &Query, req: Reque
                 return Err(e);
             }
         };
-        if !shared.faults.mounts_refused()
-            && validate_name(&shared.host, from).is_ok()
-            && shared.write().mount_blob(name, digest.as_str(), from)
-        {
+        let from = shared.repository(from).ok().filter(|_| !shared.faults.mounts_refused());
+        if from.is_some_and(|from| shared.write().mount_blob(repo, &digest, &from)) {
             drain(body, DRAIN_LIMIT).await;
-            return Ok(created(name, &digest));
+            return Ok(created(repo, &digest));
         }
     } else if let Some(d) = query.get("digest") {
         let digest = match parse_digest(d) {
@@ -199,33 +183,34 @@ pub(crate) async fn start(shared: &Shared, name: &str, query: &Query, req: Reque
         };
         let mut buf = BytesMut::new();
         read_into(&mut body, &mut buf).await.map_err(|_| invalid("upload body interrupted"))?;
-        return commit(shared, name, &digest, buf.freeze());
+        shared.write().put_verified_blob(repo, &digest, buf.freeze())?;
+        return Ok(created(repo, &digest));
     }
     drain(body, DRAIN_LIMIT).await;
-    Ok(new_session(shared, name))
+    Ok(new_session(shared, repo))
 }
 
 /// Check a request's `Content-Range` against the upload's size; the checked range and the size.
 fn check_chunk(
     shared: &Shared,
-    name: &str,
+    repo: &Repository,
     id: &str,
     headers: &HeaderMap,
 ) -> Result<(Option<(usize, usize)>, usize), ApiError> {
     let range = content_range(headers)?;
-    let size = shared.read().upload_size(name, id).ok_or_else(|| upload_unknown(id))?;
+    let size = shared.read().upload_size(repo, id)?;
     match range {
-        Some((start, _)) if start != size => Err(out_of_order(name, id, size, start)),
+        Some((start, _)) if start != size => Err(out_of_order(repo, id, size, start)),
         _ => Ok((range, size)),
     }
 }
 
 /// Read a chunk and append it to the upload. A chunk with a `Content-Range` is all or nothing; a streamed one
 /// keeps what arrived before a failure, so the client can ask where to resume.
-async fn append(shared: &Shared, name: &str, id: &str, req: Request<Incoming>) -> Result<usize, ApiError> {
-    let req = apply_fault(shared, name, Some(id), req).await?;
+async fn append(shared: &Shared, repo: &Repository, id: &str, req: Request<Incoming>) -> Result<usize, ApiError> {
+    let req = apply_fault(shared, repo, Some(id), req).await?;
     let is_patch = req.method() == hyper::Method::PATCH;
-    let (range, size) = match check_chunk(shared, name, id, req.headers()) {
+    let (range, size) = match check_chunk(shared, repo, id, req.headers()) {
         Ok(checked) => checked,
         Err(e) => {
             drain(req.into_body(), DRAIN_LIMIT).await;
@@ -233,9 +218,9 @@ async fn append(shared: &Shared, name: &str, id: &str, req: Request<Incoming>) -
         }
     };
     if is_patch && shared.faults.had_short_chunk(id) {
-        let size = shared.read().upload_size(name, id).unwrap_or(0);
+        let size = shared.read().upload_size(repo, id).unwrap_or(0);
         drain(req.into_body(), DRAIN_LIMIT).await;
-        return Err(out_of_order(name, id, size, size)
+        return Err(out_of_order(repo, id, size, size)
             .detail(json!({"reason": "a chunk shorter than the minimum length was not the last"})));
     }
     let mut body = req.into_body();
@@ -251,37 +236,37 @@ async fn append(shared: &Shared, name: &str, id: &str, req: Request<Incoming>) -
         }
     }
     let mut store = shared.write();
-    let upload = store.upload_mut(name, id).ok_or_else(|| upload_unknown(id))?;
-    if range.is_some() && upload.data.len() != size {
-        let (now, start) = (upload.data.len(), size);
+    let upload = store.upload_mut(repo, id)?;
+    if range.is_some() && upload.len() != size {
+        let (now, start) = (upload.len(), size);
         drop(store);
-        return Err(out_of_order(name, id, now, start));
+        return Err(out_of_order(repo, id, now, start));
     }
-    upload.data.extend_from_slice(&buf);
-    let size = upload.data.len();
+    upload.append(&buf);
+    let size = upload.len();
     drop(store);
     read.map_err(|_| invalid("upload body interrupted"))?;
     Ok(size)
 }
 
 /// `PATCH <location>`: append a chunk.
-pub(crate) async fn patch(shared: &Shared, name: &str, id: &str, req: Request<Incoming>) -> HandlerResult {
-    let size = append(shared, name, id, req).await?;
-    Ok(session(Reply::new(StatusCode::ACCEPTED), name, id, size))
+pub(crate) async fn patch(shared: &Shared, repo: &Repository, id: &str, req: Request<Incoming>) -> HandlerResult {
+    let size = append(shared, repo, id, req).await?;
+    Ok(session(Reply::new(StatusCode::ACCEPTED), repo, id, size))
 }
 
 /// `GET <location>`: the upload's progress.
-pub(crate) fn status(shared: &Shared, name: &str, id: &str) -> HandlerResult {
-    apply_bodyless_fault(shared, "GET", name, id)?;
-    let size = shared.read().upload_size(name, id).ok_or_else(|| upload_unknown(id))?;
-    Ok(session(Reply::new(StatusCode::NO_CONTENT), name, id, size))
+pub(crate) fn status(shared: &Shared, repo: &Repository, id: &str) -> HandlerResult {
+    apply_bodyless_fault(shared, "GET", repo, id)?;
+    let size = shared.read().upload_size(repo, id)?;
+    Ok(session(Reply::new(StatusCode::NO_CONTENT), repo, id, size))
 }
 
 /// `PUT <location>?digest=`: append the last chunk (if any), verify the whole upload, store the blob. The session
 /// ends either way.
 pub(crate) async fn finish(
     shared: &Shared,
-    name: &str,
+    repo: &Repository,
     id: &str,
     query: &Query,
     req: Request<Incoming>,
@@ -297,15 +282,15 @@ pub(crate) async fn finish(
             return Err(e);
         }
     };
-    append(shared, name, id, req).await?;
-    let upload = shared.write().take_upload(name, id).ok_or_else(|| upload_unknown(id))?;
-    commit(shared, name, &digest, upload.data.freeze())
+    append(shared, repo, id, req).await?;
+    shared.write().finish_upload(repo, id, &digest)?;
+    Ok(created(repo, &digest))
 }
 
 /// `DELETE <location>`: cancel the upload.
-pub(crate) fn cancel(shared: &Shared, name: &str, id: &str) -> HandlerResult {
-    apply_bodyless_fault(shared, "DELETE", name, id)?;
-    shared.write().take_upload(name, id).ok_or_else(|| upload_unknown(id))?;
+pub(crate) fn cancel(shared: &Shared, repo: &Repository, id: &str) -> HandlerResult {
+    apply_bodyless_fault(shared, "DELETE", repo, id)?;
+    shared.write().cancel_upload(repo, id)?;
     Ok(Reply::new(StatusCode::NO_CONTENT))
 }
 

@@ -93,3 +93,30 @@ async fn catalog_default_page_is_100() {
     assert_eq!(page["repositories"].as_array().map(Vec::len), Some(100));
     assert_eq!(link.as_deref(), Some(r#"</v2/_catalog?last=r099&n=100>; rel="next""#));
 }
+
+#[tokio::test]
+async fn a_repository_has_a_tag_list_once_tagged() {
+    let f = Fixture::new().await;
+    f.push_blob("blobs/only", b"x").await;
+    let resp = f.request(Method::GET, "/v2/blobs/only/tags/list").send().await.unwrap();
+    assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::NOT_FOUND, "NAME_UNKNOWN"));
+    // Pushed by digest only: in the catalog, still no tag list (as docker-registry).
+    let config = f.push_blob("untagged", b"{}").await;
+    let layer = f.push_blob("untagged", b"layer").await;
+    let manifest = super::image_manifest(&config, &layer);
+    let digest = registry_core::Digest::sha256(&serde_json::to_vec(&manifest).unwrap());
+    let resp =
+        f.put_manifest("untagged", digest.as_str(), registry_core::manifest::media_type::OCI_MANIFEST, &manifest).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (catalog, _) = get(&f, "/v2/_catalog").await;
+    assert_eq!(catalog["repositories"], json!(["untagged"]));
+    let resp = f.request(Method::GET, "/v2/untagged/tags/list").send().await.unwrap();
+    assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::NOT_FOUND, "NAME_UNKNOWN"));
+    // Tagged, then its manifest deleted: an empty list.
+    let resp = f.put_manifest("untagged", "v1", registry_core::manifest::media_type::OCI_MANIFEST, &manifest).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let resp = f.request(Method::DELETE, &format!("/v2/untagged/manifests/{digest}")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let (page, _) = get(&f, "/v2/untagged/tags/list").await;
+    assert_eq!(page["tags"], json!([]));
+}

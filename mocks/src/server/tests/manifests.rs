@@ -71,7 +71,7 @@ async fn push_is_validated() {
              "platform": {"os": "linux", "architecture": "amd64"}}]})
     };
     let resp = f.put_manifest("v", "idx", media_type::OCI_INDEX, &index(&missing)).await;
-    assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::BAD_REQUEST, "MANIFEST_UNKNOWN"));
+    assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN"));
     let resp = f.put_manifest("v", "idx", media_type::OCI_INDEX, &index(&digest)).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let resp = f.request(Method::GET, "/v2/v/manifests/idx").send().await.unwrap();
@@ -157,4 +157,35 @@ async fn referrers_list_manifests_by_subject() {
         })
         .await;
     assert_eq!(header(&resp, "oci-subject"), Some(subject.clone()));
+}
+
+#[tokio::test]
+async fn manifests_are_addressed_by_their_sha256() {
+    let f = Fixture::new().await;
+    let (manifest, _) = f.push_image("s", "v1", "sha512", json!({})).await;
+    let raw = serde_json::to_vec(&manifest).unwrap();
+    let sha512 = Digest::compute(registry_core::Algorithm::Sha512, &raw);
+    let resp = f.put_manifest("s", sha512.as_str(), media_type::OCI_MANIFEST, &manifest).await;
+    assert_eq!((resp.status(), error_code(resp).await.as_str()), (StatusCode::BAD_REQUEST, "DIGEST_INVALID"));
+    let resp = f.request(Method::GET, &format!("/v2/s/manifests/{sha512}")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_index_with_a_subject_is_listed_as_a_referrer() {
+    let f = Fixture::new().await;
+    let (child, child_digest) = f.push_image("ix", "child", "child", json!({})).await;
+    let size = serde_json::to_vec(&child).unwrap().len();
+    let child_descriptor = json!({"mediaType": media_type::OCI_MANIFEST, "digest": child_digest, "size": size});
+    let index = json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX,
+        "artifactType": "application/vnd.example.bundle", "manifests": [child_descriptor.clone()],
+        "subject": child_descriptor});
+    let resp = f.put_manifest("ix", "bundle", media_type::OCI_INDEX, &index).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(header(&resp, "oci-subject"), Some(child_digest.clone()));
+    let resp = f.request(Method::GET, &format!("/v2/ix/referrers/{child_digest}")).send().await.unwrap();
+    let listed: Value = body_json(resp).await;
+    assert_eq!(listed["manifests"][0]["mediaType"], media_type::OCI_INDEX);
+    assert_eq!(listed["manifests"][0]["artifactType"], "application/vnd.example.bundle");
+    assert_eq!(listed["manifests"].as_array().map(Vec::len), Some(1));
 }

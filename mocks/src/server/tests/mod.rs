@@ -6,6 +6,7 @@ mod blobs;
 mod faults;
 mod lists;
 mod manifests;
+mod upload_faults;
 mod uploads;
 
 use bytes::Bytes;
