@@ -4,8 +4,8 @@
 //! - `sized`: a blob of known size and digest that survives failures (one streamed PUT, or resumable chunks);
 //! - `reader`: the source of a chunked upload, hashed once as it is first read;
 //! - `stream`: a blob of unknown size from a one-time stream;
-//! - `recovery`: the error that ends an upload out of recoveries (whether to recover is
-//!   [`worth_retrying`](crate::transport::retry)'s decision).
+//! - `recovery`: the error that ends an upload out of recoveries (whether a failure is worth recovering from is
+//!   decided in [`transport::retry`](crate::transport::retry), as for every retry).
 
 mod reader;
 mod recovery;
