@@ -38,6 +38,12 @@ impl Algorithm {
     }
 }
 
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A content digest such as `sha256:e3b0c442...`, validated on construction.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
@@ -123,6 +129,27 @@ fn is_algorithm_grammar(alg: &str) -> bool {
         && alg
             .split(['+', '.', '_', '-'])
             .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// A descriptor's digest (`oci_spec`'s type, validated when the descriptor was parsed) as a [`Digest`], without
+/// parsing it again. An algorithm other than sha256 and sha512 is [`ErrorKind::Unsupported`].
+impl TryFrom<&oci_spec::image::Digest> for Digest {
+    type Error = Error;
+
+    fn try_from(d: &oci_spec::image::Digest) -> Result<Digest> {
+        let algorithm = match d.algorithm() {
+            oci_spec::image::DigestAlgorithm::Sha256 => Algorithm::Sha256,
+            oci_spec::image::DigestAlgorithm::Sha512 => Algorithm::Sha512,
+            other => {
+                return Err(Error::unsupported(format!(
+                    "digest algorithm {:?} is not supported (only sha256 and sha512)",
+                    other.as_ref()
+                )))
+            }
+        };
+        // oci_spec checked the length and the lowercase hex of sha256 and sha512 digests already.
+        Ok(Digest { algorithm, value: d.as_ref().to_owned() })
+    }
 }
 
 impl FromStr for Digest {
@@ -370,6 +397,28 @@ mod tests {
     use futures::{stream, StreamExt};
 
     const EMPTY: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn algorithm_displays_its_name() {
+        assert_eq!(Algorithm::Sha256.to_string(), "sha256");
+        assert_eq!(format!("{}", Algorithm::Sha512), "sha512");
+    }
+
+    #[test]
+    fn descriptor_digests_convert_without_parsing() {
+        let oci = |s: &str| s.parse::<oci_spec::image::Digest>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        let sha256 = Digest::try_from(&oci(EMPTY)).ok();
+        assert_eq!(sha256, Digest::parse(EMPTY).ok());
+        assert_eq!(sha256.map(|d| d.algorithm()), Some(Algorithm::Sha256));
+        let long = format!("sha512:{}", "ab".repeat(64));
+        let sha512 = Digest::try_from(&oci(&long)).ok();
+        assert_eq!(sha512.as_ref().map(Digest::as_str), Some(long.as_str()));
+        assert_eq!(sha512.map(|d| d.algorithm()), Some(Algorithm::Sha512));
+        for other in [format!("sha384:{}", "a".repeat(96)), "blake3:abcdef".to_string()] {
+            let e = Digest::try_from(&oci(&other)).err().map(|e| e.kind());
+            assert_eq!(e, Some(ErrorKind::Unsupported), "{other}");
+        }
+    }
 
     #[test]
     fn parse_and_compute() {

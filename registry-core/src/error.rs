@@ -94,6 +94,17 @@ pub struct RegistryErrorCode {
     pub message: String,
 }
 
+impl fmt::Display for RegistryErrorCode {
+    /// `CODE: message`, or just `CODE` when the registry sent no message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() {
+            f.write_str(&self.code)
+        } else {
+            write!(f, "{}: {}", self.code, self.message)
+        }
+    }
+}
+
 /// The error of every fallible operation in the workspace.
 ///
 /// ```
@@ -339,6 +350,14 @@ mod tests {
         assert_eq!(e.to_string(), "not found: GET /v2/a/manifests/b (HTTP 404; MANIFEST_UNKNOWN: manifest unknown)");
         assert!(e.has_code("MANIFEST_UNKNOWN"));
         assert!(!e.has_code("NAME_UNKNOWN"));
+    }
+
+    #[test]
+    fn registry_error_codes_display_code_and_message() {
+        let code = RegistryErrorCode { code: "MANIFEST_UNKNOWN".into(), message: "manifest unknown".into() };
+        assert_eq!(code.to_string(), "MANIFEST_UNKNOWN: manifest unknown");
+        let bare = RegistryErrorCode { code: "DENIED".into(), message: String::new() };
+        assert_eq!(bare.to_string(), "DENIED");
     }
 
     #[test]

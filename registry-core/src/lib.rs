@@ -1,6 +1,6 @@
 //! The OCI / Docker registry protocol over `reqwest` + `tokio`.
 //!
-//! - [`reference`]: typed, validated names (`Reference`, `Repository`, `Registry`);
+//! - [`reference`](mod@reference): typed, validated names (`Reference`, `Repository`, `Registry`);
 //! - [`digest`]: content digests and a verifying stream;
 //! - [`manifest`]: media types and manifest parsing;
 //! - [`auth`]: credentials, challenges, token exchange and cache;

@@ -241,7 +241,7 @@ pub fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Result<Descri
 
 /// Our [`Digest`] of an `oci-spec` descriptor, validated.
 pub fn descriptor_digest(d: &Descriptor) -> Result<Digest> {
-    Digest::parse(d.digest().as_ref()).map_err(|e| e.context("descriptor digest"))
+    Digest::try_from(d.digest()).map_err(|e| e.context("descriptor digest"))
 }
 
 fn schema1() -> Error {

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use registry_client::core::auth::{Credentials, Scope};
+use registry_client::core::api::MountOutcome;
+use registry_client::core::auth::Credentials;
 use registry_client::core::digest::ByteStream;
-use registry_client::core::transport::{Request, RetryConfig};
+use registry_client::core::transport::RetryConfig;
 use registry_client::core::{Digest, Repository};
 use registry_client::{BlobSource, Client, ErrorKind, Image, ImageOptions, RemoteClient};
 use registry_tests::conformance::{root, small_image};
@@ -180,10 +181,11 @@ async fn mount_scope_gets_pull_and_push_in_one_token() {
 
     let layer = image.layers()[0].digest().to_string();
     let api = alice.api();
-    let url = api.transport().url(&format!("/v2/mnt/target/blobs/uploads/?mount={layer}&from=mnt/source")).unwrap();
-    let scope = Scope::mount("mnt/source", "mnt/target");
-    let resp = api.transport().send(Request::new(reqwest::Method::POST, url, scope)).await.unwrap();
-    assert_eq!(resp.status().as_u16(), 201, "the blob was mounted, not an upload started");
+    let repo = Repository::parse(&format!("{}/mnt/target", registry.host())).unwrap();
+    let from = Repository::parse(&format!("{}/mnt/source", registry.host())).unwrap();
+    let digest: Digest = layer.parse().unwrap();
+    let outcome = api.mount_blob(&repo, &digest, &from).await.unwrap();
+    assert!(matches!(outcome, MountOutcome::Mounted), "the blob was mounted, not an upload started");
 
     let requests = tokens.requests();
     assert_eq!(requests.len(), 1, "one token for both repositories");
@@ -191,8 +193,6 @@ async fn mount_scope_gets_pull_and_push_in_one_token() {
     let scopes: HashSet<&str> = scopes.split(' ').collect();
     assert!(scopes.contains("repository:mnt/source:pull"), "{scopes:?}");
     assert!(scopes.contains("repository:mnt/target:pull,push"), "{scopes:?}");
-    let repo = Repository::parse(&format!("{}/mnt/target", registry.host())).unwrap();
-    let digest: Digest = layer.parse().unwrap();
     assert!(api.blob_exists(&repo, &digest).await.unwrap().is_some(), "the target repository has the blob");
 }
 

@@ -195,8 +195,8 @@ async fn referrers_in_pages_and_unfiltered() {
     }
     let path = Repository::parse(&format!("{}/paged/rf/referrers", server.host())).unwrap();
     let first = remote.api().referrers_page(&path, subject.digest(), Some("application/x-two")).await.unwrap().unwrap();
-    assert_eq!(first.manifests.len(), 1);
-    assert!(first.next.is_some(), "a Link to the next page");
+    assert_eq!(first.page.items.len(), 1);
+    assert!(first.page.next.is_some(), "a Link to the next page");
     assert!(!first.filtered, "the server did not filter");
     let all = repo.list_referrers(subject.digest().as_str(), None).await.unwrap();
     assert_eq!(all.len(), 3, "every page followed: {all:?}");

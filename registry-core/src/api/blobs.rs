@@ -5,12 +5,15 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderValue, CONTENT_RANGE, RANGE};
 use reqwest::{Method, StatusCode};
 
-use super::RegistryApi;
-use crate::auth::Scope;
+use super::headers::header_length;
+use super::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::digest::{skip_bytes, ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
-use crate::transport::{redact_url, response::from_reqwest, Request};
+use crate::transport::request::Request;
+use crate::transport::response::{from_reqwest, redact_url};
+use crate::transport::retry::{worth_retrying, Again};
 
 /// A blob download that resumes where its connection broke.
 struct Download {
@@ -60,7 +63,7 @@ impl Download {
                     self.delivered += piece.len() as u64;
                     return Some(Ok(piece));
                 }
-                Some(Err(e)) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout) => e,
+                Some(Err(e)) if worth_retrying(&e, Again::Rest) => e,
                 Some(Err(e)) => return self.fail(e),
                 None => match self.size {
                     Some(size) if self.delivered < size => {
@@ -108,7 +111,7 @@ impl Download {
             );
             match self.request_rest().await {
                 Ok(()) => return Ok(()),
-                Err(e) if e.is_temporary() => cause = e,
+                Err(e) if worth_retrying(&e, Again::Rest) => cause = e,
                 Err(e) => return Err(e),
             }
         }
@@ -206,7 +209,7 @@ impl RegistryApi {
     pub async fn blob_exists(&self, repo: &Repository, digest: &Digest) -> Result<Option<u64>> {
         let req = Request::new(Method::HEAD, self.blob_url(repo, digest)?, Scope::pull(repo.path()));
         match self.transport.send(req).await {
-            Ok(resp) => Ok(Some(super::header_length(&resp).unwrap_or(0))),
+            Ok(resp) => Ok(Some(header_length(&resp).unwrap_or(0))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.context(format!("check blob {digest} in {repo}"))),
         }

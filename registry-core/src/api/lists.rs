@@ -1,28 +1,20 @@
-//! `/v2/<name>/tags/list` and `/v2/_catalog`, one page at a time, with `Link` following.
+//! `/v2/<name>/tags/list` and `/v2/_catalog`: one page at a time, or all of them through a [`Pager`].
 
-use reqwest::header::LINK;
 use reqwest::Method;
 use serde::Deserialize;
 use url::Url;
 
-use super::RegistryApi;
-use crate::auth::Scope;
+use super::pager::{next_link, Page, Pager};
+use super::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::error::{Error, Result};
 use crate::manifest::describe_body;
 use crate::reference::Repository;
-use crate::transport::{response::read_capped, Request};
+use crate::transport::request::Request;
+use crate::transport::response::read_capped;
 
 /// The largest list page read, in bytes.
 const MAX_PAGE: usize = 16 * 1024 * 1024;
-
-/// One page of a list and where the next one is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Page {
-    /// The items, as the registry sent them.
-    pub items: Vec<String>,
-    /// The next page (from `Link: <...>; rel="next"`), already checked to be on the same host.
-    pub next: Option<Url>,
-}
 
 #[derive(Deserialize)]
 struct TagsBody {
@@ -36,26 +28,6 @@ struct CatalogBody {
     repositories: Option<Vec<String>>,
 }
 
-/// The `rel="next"` target of a `Link` header value, if any.
-pub fn parse_next_link(header: &str) -> Option<&str> {
-    for link in header.split(',') {
-        let link = link.trim();
-        let (target, params) = match (link.find('<'), link.find('>')) {
-            (Some(a), Some(b)) if a < b => (&link[a + 1..b], &link[b + 1..]),
-            _ => continue,
-        };
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim();
-            let Some((k, v)) = p.split_once('=') else { return false };
-            k.trim().eq_ignore_ascii_case("rel") && v.trim().trim_matches('"').split(' ').any(|r| r == "next")
-        });
-        if is_next {
-            return Some(target);
-        }
-    }
-    None
-}
-
 /// Which list a page belongs to.
 #[derive(Debug, Clone, Copy)]
 enum ListKind {
@@ -66,28 +38,35 @@ enum ListKind {
 impl RegistryApi {
     /// The first page of `repo`'s tags, asking for at most `n` after `last` (a registry may ignore both).
     pub async fn tags_page(&self, repo: &Repository, n: Option<usize>, last: Option<&str>) -> Result<Page> {
-        let mut url = self.transport.url(&format!("/v2/{}/tags/list", repo.path()))?;
-        add_window(&mut url, n, last);
-        self.page(url, Scope::pull(repo.path()), ListKind::Tags).await.map_err(|e| {
-            if e.is_not_found() {
-                e.context(format!("repository {repo} not found"))
-            } else {
-                e.context(format!("list tags of {repo}"))
-            }
-        })
+        let url = self.tags_url(repo, n, last)?;
+        self.page(url, Scope::pull(repo.path()), ListKind::Tags).await.map_err(|e| tags_error(e, repo, true))
     }
 
     /// The next page of tags of `repo` at `next`.
     pub async fn tags_next(&self, repo: &Repository, next: Url) -> Result<Page> {
-        self.page(next, Scope::pull(repo.path()), ListKind::Tags)
-            .await
-            .map_err(|e| e.context(format!("list tags of {repo}")))
+        self.page(next, Scope::pull(repo.path()), ListKind::Tags).await.map_err(|e| tags_error(e, repo, false))
+    }
+
+    /// Every page of `repo`'s tags, from the first (at most `n` after `last`, as in [`RegistryApi::tags_page`]),
+    /// fetched as they are asked for. Fails only when the first page's URL cannot be made.
+    pub fn tags_pager(&self, repo: &Repository, n: Option<usize>, last: Option<&str>) -> Result<Pager<String>> {
+        let first = self.tags_url(repo, n, last)?;
+        let (api, repo) = (self.clone(), repo.clone());
+        let mut is_first = true;
+        Ok(Pager::new(first, move |url: Url| {
+            let (api, repo) = (api.clone(), repo.clone());
+            let first_page = std::mem::replace(&mut is_first, false);
+            async move {
+                api.page(url, Scope::pull(repo.path()), ListKind::Tags)
+                    .await
+                    .map_err(|e| tags_error(e, &repo, first_page))
+            }
+        }))
     }
 
     /// The first page of the catalog, at most `n` repositories after `last`.
     pub async fn catalog_page(&self, n: Option<usize>, last: Option<&str>) -> Result<Page> {
-        let mut url = self.transport.url("/v2/_catalog")?;
-        add_window(&mut url, n, last);
+        let url = self.catalog_url(n, last)?;
         self.page(url, Scope::catalog(), ListKind::Catalog).await.map_err(|e| e.context("list repositories"))
     }
 
@@ -96,12 +75,34 @@ impl RegistryApi {
         self.page(next, Scope::catalog(), ListKind::Catalog).await.map_err(|e| e.context("list repositories"))
     }
 
+    /// Every page of the catalog, from the first (at most `n` repositories after `last`), fetched as they are
+    /// asked for. Fails only when the first page's URL cannot be made.
+    pub fn catalog_pager(&self, n: Option<usize>, last: Option<&str>) -> Result<Pager<String>> {
+        let first = self.catalog_url(n, last)?;
+        let api = self.clone();
+        Ok(Pager::new(first, move |url: Url| {
+            let api = api.clone();
+            async move {
+                api.page(url, Scope::catalog(), ListKind::Catalog).await.map_err(|e| e.context("list repositories"))
+            }
+        }))
+    }
+
+    fn tags_url(&self, repo: &Repository, n: Option<usize>, last: Option<&str>) -> Result<Url> {
+        let mut url = self.transport.url(&format!("/v2/{}/tags/list", repo.path()))?;
+        add_window(&mut url, n, last);
+        Ok(url)
+    }
+
+    fn catalog_url(&self, n: Option<usize>, last: Option<&str>) -> Result<Url> {
+        let mut url = self.transport.url("/v2/_catalog")?;
+        add_window(&mut url, n, last);
+        Ok(url)
+    }
+
     async fn page(&self, url: Url, scope: Scope, kind: ListKind) -> Result<Page> {
         let resp = self.transport.send(Request::new(Method::GET, url.clone(), scope)).await?;
-        let next = match resp.headers().get(LINK).and_then(|v| v.to_str().ok()).and_then(parse_next_link) {
-            Some(target) => Some(self.transport.resolve_same_origin(&url, target, "Link")?),
-            None => None,
-        };
+        let next = next_link(&self.transport, &url, resp.headers())?;
         let body = read_capped(resp, MAX_PAGE, "list page").await?;
         let items = match kind {
             ListKind::Tags => serde_json::from_slice::<TagsBody>(&body).map(|b| b.tags.unwrap_or_default()),
@@ -116,6 +117,15 @@ impl RegistryApi {
     }
 }
 
+/// A tags page's error in context: an unknown repository says so on the first page.
+fn tags_error(e: Error, repo: &Repository, first: bool) -> Error {
+    if first && e.is_not_found() {
+        e.context(format!("repository {repo} not found"))
+    } else {
+        e.context(format!("list tags of {repo}"))
+    }
+}
+
 fn add_window(url: &mut Url, n: Option<usize>, last: Option<&str>) {
     if n.is_none() && last.is_none() {
         return;
@@ -126,26 +136,5 @@ fn add_window(url: &mut Url, n: Option<usize>, last: Option<&str>) {
     }
     if let Some(last) = last {
         q.append_pair("last", last);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_link() {
-        assert_eq!(
-            parse_next_link(r#"</v2/_catalog?last=a%2Ftwo&n=2>; rel="next""#),
-            Some("/v2/_catalog?last=a%2Ftwo&n=2")
-        );
-        assert_eq!(
-            parse_next_link(r#"<https://h/v2/x/tags/list?n=1&last=b>;rel=next"#),
-            Some("https://h/v2/x/tags/list?n=1&last=b")
-        );
-        assert_eq!(parse_next_link(r#"</a>; rel="prev", </b>; rel="next""#), Some("/b"));
-        assert_eq!(parse_next_link(r#"</a>; rel="prev""#), None);
-        assert_eq!(parse_next_link("garbage"), None);
-        assert_eq!(parse_next_link(""), None);
     }
 }

@@ -4,14 +4,15 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
 
-use super::headers::DOCKER_CONTENT_DIGEST;
-use super::RegistryApi;
-use crate::auth::Scope;
+use super::headers::{header_length, DOCKER_CONTENT_DIGEST};
+use super::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{essence, media_type, Manifest, MAX_MANIFEST_SIZE};
 use crate::reference::Reference;
-use crate::transport::{response::read_capped, Body, Request};
+use crate::transport::request::{Body, Request};
+use crate::transport::response::read_capped;
 
 /// What a manifest HEAD tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +76,7 @@ impl RegistryApi {
             .and_then(|v| v.to_str().ok())
             .map(|s| essence(s).to_string())
             .unwrap_or_default();
-        Ok(Some(ManifestHead { digest, media_type, size: super::header_length(&resp) }))
+        Ok(Some(ManifestHead { digest, media_type, size: header_length(&resp) }))
     }
 
     /// GET a manifest: size-capped, parsed, and verified against the reference's digest (or the registry's

@@ -6,38 +6,48 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use oci_spec::image::Descriptor;
-use reqwest::header::LINK;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::lists::parse_next_link;
-use super::RegistryApi;
-use crate::auth::Scope;
+use super::pager::{next_link, Page, Pager};
+use super::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{describe_body, media_type, Manifest};
 use crate::reference::{Reference, Repository};
-use crate::transport::{redact_url, response::read_capped, Request};
+use crate::transport::request::Request;
+use crate::transport::response::read_capped;
 
 /// The largest referrers page read, in bytes.
 const MAX_PAGE: usize = 16 * 1024 * 1024;
-/// The most pages one listing follows (a guard against a registry that never stops paginating).
+/// The most referrers pages one listing follows (a guard against a registry that never stops paginating).
 pub const MAX_REFERRERS_PAGES: usize = 10_000;
 /// The header a registry sets when it applied the filters asked for (`artifactType`).
 const OCI_FILTERS_APPLIED: &str = "oci-filters-applied";
 
-/// One page of referrers and where the next one is.
+/// One page of referrers as the registry sent it, and whether it filtered it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReferrersPage {
-    /// The descriptors of the manifests whose `subject` is the digest asked about, as the registry sent them.
-    pub manifests: Vec<Descriptor>,
+    /// The descriptors of the manifests whose `subject` is the digest asked about, as the registry sent them, and
+    /// the next page.
+    pub page: Page<Descriptor>,
     /// Whether the registry says (`OCI-Filters-Applied: artifactType`) it filtered by the artifact type asked for;
-    /// when it did not, [`RegistryApi::referrers`] filters itself.
+    /// when it did not, [`RegistryApi::referrers_pager`] filters itself.
     pub filtered: bool,
-    /// The next page (from `Link: <...>; rel="next"`), already checked to be on the same host.
-    pub next: Option<Url>,
+}
+
+impl ReferrersPage {
+    /// The page with only the descriptors of `artifact_type` (filtered here unless the registry did).
+    fn of_type(self, artifact_type: Option<&str>) -> Page<Descriptor> {
+        if self.filtered {
+            self.page
+        } else {
+            Page { items: filter_artifact_type(self.page.items, artifact_type), next: self.page.next }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -170,7 +180,7 @@ impl RegistryApi {
         }
     }
 
-    /// The next page of referrers at `next` (a page's [`ReferrersPage::next`]).
+    /// The next page of referrers at `next` (a page's `next`).
     pub async fn referrers_next(
         &self,
         repo: &Repository,
@@ -182,10 +192,7 @@ impl RegistryApi {
 
     async fn referrers_at(&self, url: Url, repo: &Repository, artifact_type: Option<&str>) -> Result<ReferrersPage> {
         let resp = self.transport.send(Request::new(Method::GET, url.clone(), Scope::pull(repo.path()))).await?;
-        let next = match resp.headers().get(LINK).and_then(|v| v.to_str().ok()).and_then(parse_next_link) {
-            Some(target) => Some(self.transport.resolve_same_origin(&url, target, "Link")?),
-            None => None,
-        };
+        let next = next_link(&self.transport, &url, resp.headers())?;
         let filtered = artifact_type.is_some()
             && resp
                 .headers()
@@ -196,36 +203,46 @@ impl RegistryApi {
                 .any(|f| f.trim() == "artifactType");
         let body = read_capped(resp, MAX_PAGE, "referrers page").await?;
         let manifests = index_descriptors(&body, "referrers answer")?;
-        Ok(ReferrersPage { manifests, filtered, next })
+        Ok(ReferrersPage { page: Page { items: manifests, next }, filtered })
     }
 
-    /// Every referrer of `subject` in `repo` through the referrers API, of `artifact_type` when given (filtered
-    /// here when the registry did not), following `Link` pages (same host only, never the same link twice).
-    /// `Ok(None)` when the registry has no referrers API.
+    /// Every page of referrers of `subject` in `repo` through the referrers API, of `artifact_type` when given
+    /// (filtered here when the registry did not), following `Link` pages (same host only, never the same link
+    /// twice, at most [`MAX_REFERRERS_PAGES`]) as they are asked for. `Ok(None)` when the registry has no
+    /// referrers API (the first page is fetched to know).
+    pub async fn referrers_pager(
+        &self,
+        repo: &Repository,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Pager<Descriptor>>> {
+        let Some(first) = self.referrers_page(repo, subject, artifact_type).await? else { return Ok(None) };
+        let (api, repo, artifact_type) = (self.clone(), repo.clone(), artifact_type.map(str::to_string));
+        let first = first.of_type(artifact_type.as_deref());
+        let pager = Pager::after(first, move |next: Url| {
+            let (api, repo, artifact_type) = (api.clone(), repo.clone(), artifact_type.clone());
+            async move {
+                let page = api.referrers_next(&repo, next, artifact_type.as_deref()).await?;
+                Ok(page.of_type(artifact_type.as_deref()))
+            }
+        });
+        Ok(Some(pager.max_pages(MAX_REFERRERS_PAGES)))
+    }
+
+    /// Every referrer of `subject` in `repo` through the referrers API: the items of
+    /// [`referrers_pager`](RegistryApi::referrers_pager)'s pages. `Ok(None)` when the registry has no referrers API.
     pub async fn referrers(
         &self,
         repo: &Repository,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Option<Vec<Descriptor>>> {
-        let Some(mut page) = self.referrers_page(repo, subject, artifact_type).await? else { return Ok(None) };
+        let Some(mut pager) = self.referrers_pager(repo, subject, artifact_type).await? else { return Ok(None) };
         let mut all = Vec::new();
-        let mut seen: HashSet<Url> = HashSet::new();
-        for _ in 0..MAX_REFERRERS_PAGES {
-            let next = page.next.take();
-            let items =
-                if page.filtered { page.manifests } else { filter_artifact_type(page.manifests, artifact_type) };
-            all.extend(items);
-            let Some(next) = next else { return Ok(Some(all)) };
-            if !seen.insert(next.clone()) {
-                return Err(Error::protocol(format!(
-                    "registry sent the same next-page link twice ({}): stopping",
-                    redact_url(&next)
-                )));
-            }
-            page = self.referrers_next(repo, next, artifact_type).await?;
+        while let Some(page) = pager.next_page().await? {
+            all.extend(page.items);
         }
-        Err(Error::protocol(format!("registry sent more than {MAX_REFERRERS_PAGES} referrers pages: stopping")))
+        Ok(Some(all))
     }
 
     /// The index the referrers tag schema keeps for `subject` in `repo` (tag [`referrers_tag`]); `Ok(None)` when

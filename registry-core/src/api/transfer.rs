@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::RegistryApi;
 use crate::error::{Error, Result};
 use crate::reference::Repository;
-use crate::transport::RetryConfig;
+use crate::transport::retry::RetryConfig;
 
 /// One MiB.
 const MIB: u64 = 1024 * 1024;
@@ -30,13 +29,13 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// - A blob of at most [`monolithic_threshold`](Self::monolithic_threshold) bytes is uploaded in one streamed PUT
 ///   (`POST` then `PUT ?digest=`): the fewest requests and nothing held in memory. When that PUT fails, the upload
 ///   starts over, which needs a source that can be read again
-///   ([`RegistryApi::upload_blob_from`](super::RegistryApi::upload_blob_from)).
+///   (`RegistryApi::upload_blob_from`).
 /// - A larger blob goes in chunks (`PATCH` with `Content-Range`), grown to the registry's `OCI-Chunk-Min-Length`
 ///   when it asks for more. After a failed `PATCH` the upload asks the registry how far it got and continues from
 ///   there: reading the source again from that offset when it can be opened again
-///   ([`RegistryApi::upload_blob_from`](super::RegistryApi::upload_blob_from)), in chunks of
+///   (`RegistryApi::upload_blob_from`), in chunks of
 ///   [`chunk_size`](Self::chunk_size) bytes, holding nothing in memory; or, from a one-time stream
-///   ([`RegistryApi::upload_blob`](super::RegistryApi::upload_blob)), in chunks of
+///   (`RegistryApi::upload_blob`), in chunks of
 ///   [`held_chunk_size`](Self::held_chunk_size) bytes, the unconfirmed one kept in memory to be sent again.
 /// - Either way the digest is computed over the bytes sent and compared with the expected one before the final
 ///   `PUT`: a blob whose content does not match is never committed.
@@ -172,9 +171,9 @@ impl TransferConfig {
     }
 }
 
-/// An open upload session: where to send the blob's bytes. Made by [`RegistryApi::mount_blob`] when the registry
-/// starts an upload instead of mounting; finish it with [`RegistryApi::upload_blob_in`] or cancel it with
-/// [`RegistryApi::cancel_upload`] (a registry also expires sessions left alone).
+/// An open upload session: where to send the blob's bytes. Made by `RegistryApi::mount_blob` when the registry
+/// starts an upload instead of mounting; finish it with `RegistryApi::upload_blob_in` or cancel it with
+/// `RegistryApi::cancel_upload` (a registry also expires sessions left alone).
 #[derive(Debug, Clone)]
 pub struct UploadSession {
     pub(crate) repository: Repository,
@@ -210,7 +209,7 @@ pub enum MountOutcome {
     Upload(UploadSession),
 }
 
-/// How a blob got into a repository, from [`RegistryApi::mount_or_upload`].
+/// How a blob got into a repository, from `RegistryApi::mount_or_upload`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BlobPushed {
@@ -220,26 +219,6 @@ pub enum BlobPushed {
     Uploaded,
     /// The repository already had it (found after a lost answer or before starting over).
     AlreadyPresent,
-}
-
-impl RegistryApi {
-    /// The transfer settings.
-    pub fn transfer_config(&self) -> &TransferConfig {
-        &self.transfer
-    }
-
-    /// Replace the transfer settings; an invalid configuration is an error and changes nothing.
-    pub fn set_transfer_config(&mut self, config: TransferConfig) -> Result<()> {
-        config.validate()?;
-        self.transfer = config;
-        Ok(())
-    }
-
-    /// This handle with other transfer settings; an invalid configuration is an error.
-    pub fn with_transfer_config(mut self, config: TransferConfig) -> Result<RegistryApi> {
-        self.set_transfer_config(config)?;
-        Ok(self)
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 /// The authentication scheme of a challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Scheme {
+pub(crate) enum Scheme {
     /// HTTP Basic: send the username and password to the registry.
     Basic,
     /// Bearer: get a token from the realm.
@@ -17,44 +17,44 @@ pub enum Scheme {
 
 /// One parsed challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
+pub(crate) struct Challenge {
     /// The scheme.
-    pub scheme: Scheme,
+    pub(crate) scheme: Scheme,
     /// The auth-params, names lowercased.
-    pub params: BTreeMap<String, String>,
+    pub(crate) params: BTreeMap<String, String>,
 }
 
 impl Challenge {
     /// A parameter by (lowercase) name.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
     }
 
     /// The `realm` parameter.
-    pub fn realm(&self) -> Option<&str> {
+    pub(crate) fn realm(&self) -> Option<&str> {
         self.param("realm")
     }
 
     /// The `service` parameter.
-    pub fn service(&self) -> Option<&str> {
+    pub(crate) fn service(&self) -> Option<&str> {
         self.param("service")
     }
 
     /// The `scope` parameter, split on spaces.
-    pub fn scopes(&self) -> Vec<String> {
+    pub(crate) fn scopes(&self) -> Vec<String> {
         self.param("scope")
             .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect())
             .unwrap_or_default()
     }
 
     /// The `error` parameter (e.g. `insufficient_scope`, `invalid_token`).
-    pub fn error(&self) -> Option<&str> {
+    pub(crate) fn error(&self) -> Option<&str> {
         self.param("error")
     }
 }
 
 /// Parse every challenge in one `WWW-Authenticate` header value. Malformed parts are skipped, never a panic.
-pub fn parse(header: &str) -> Vec<Challenge> {
+pub(crate) fn parse(header: &str) -> Vec<Challenge> {
     let mut out: Vec<Challenge> = Vec::new();
     let mut p = Parser { s: header.as_bytes(), i: 0 };
     loop {

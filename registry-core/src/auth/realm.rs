@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use url::{Host, Url};
 
 use crate::reference::Registry;
-use crate::transport::redact_url;
+use crate::transport::response::redact_url;
 
 /// Host names of cloud metadata services.
 const METADATA_HOSTS: &[&str] = &["metadata.google.internal", "metadata.goog", "metadata"];

@@ -1,17 +1,16 @@
-//! Token exchange at a bearer challenge's realm, and the per-scope token cache.
+//! Token exchange at a bearer challenge's realm.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use tracing::Instrument;
 use url::Url;
 
-use super::{realm, Challenge, Credentials, Scope, Secret};
+use super::challenge::Challenge;
+use super::credentials::{basic_header, Credentials};
+use super::realm;
+use super::token_cache::Token;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
 use crate::transport::response::{read_capped, redact_url};
@@ -23,99 +22,6 @@ const CLIENT_ID: &str = "registry-client";
 const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
 /// The lifetime assumed when a token answer has no `expires_in` (the distribution token spec's default).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
-
-/// A bearer token and when to stop using it.
-#[derive(Clone)]
-pub struct Token {
-    /// The token.
-    pub value: Secret,
-    /// When it should be refreshed (a margin before it expires).
-    pub refresh_at: Instant,
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Token").field("value", &self.value).field("refresh_at", &self.refresh_at).finish()
-    }
-}
-
-impl Token {
-    fn new(value: String, lifetime: Duration) -> Token {
-        // Refresh at 90% of the lifetime, and at least 5 s early when the lifetime allows it.
-        let margin = (lifetime / 10).max(Duration::from_secs(5)).min(lifetime / 2);
-        Token { value: Secret::new(value), refresh_at: Instant::now() + lifetime - margin }
-    }
-
-    fn is_fresh(&self) -> bool {
-        Instant::now() < self.refresh_at
-    }
-}
-
-/// Tokens of one registry by scope, fetched at most once at a time.
-#[derive(Default)]
-pub struct TokenCache {
-    tokens: Mutex<HashMap<Scope, Token>>,
-    fetching: tokio::sync::Mutex<()>,
-}
-
-impl fmt::Debug for TokenCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.tokens.lock().map(|t| t.len()).unwrap_or(0);
-        f.debug_struct("TokenCache").field("tokens", &n).finish()
-    }
-}
-
-impl TokenCache {
-    /// A fresh token for `scope`, if cached.
-    pub fn get(&self, scope: &Scope) -> Option<Token> {
-        let tokens = self.tokens.lock().ok()?;
-        tokens.get(scope).filter(|t| t.is_fresh()).cloned()
-    }
-
-    /// Cache `token` for `scope`.
-    pub fn insert(&self, scope: &Scope, token: Token) {
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.insert(scope.clone(), token);
-        }
-    }
-
-    /// The cached token for `scope`, or the one `fetch` gets; concurrent callers wait for one fetch.
-    pub async fn get_or_fetch<F, Fut>(&self, scope: &Scope, fetch: F) -> Result<Token>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Token>>,
-    {
-        if let Some(t) = self.get(scope) {
-            return Ok(t);
-        }
-        let _guard = self.fetching.lock().await;
-        if let Some(t) = self.get(scope) {
-            return Ok(t);
-        }
-        let token = fetch().await?;
-        self.insert(scope, token.clone());
-        Ok(token)
-    }
-
-    /// A token for `scope` to replace `stale` (the one a request was rejected with, `None` if it had none): the
-    /// cached one when it differs from `stale`, else the one `fetch` gets. Concurrent callers wait for one fetch.
-    pub async fn refresh<F, Fut>(&self, scope: &Scope, stale: Option<&str>, fetch: F) -> Result<Token>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Token>>,
-    {
-        let _guard = self.fetching.lock().await;
-        if let Some(t) = self.get(scope) {
-            // A request sent without a token, or with an older one, can use the token cached meanwhile.
-            if stale != Some(t.value.expose()) {
-                return Ok(t);
-            }
-        }
-        let token = fetch().await?;
-        self.insert(scope, token.clone());
-        Ok(token)
-    }
-}
 
 #[derive(Deserialize)]
 struct TokenResponse {
@@ -263,8 +169,8 @@ impl TokenRequest<'_> {
         }
         let mut req = self.http.get(url.clone());
         let basic = match self.credentials {
-            Credentials::Basic { username, password } => super::basic_header(username, password),
-            Credentials::IdentityToken { username, token } => super::basic_header(username, token),
+            Credentials::Basic { username, password } => basic_header(username, password),
+            Credentials::IdentityToken { username, token } => basic_header(username, token),
             _ => None,
         };
         if let Some(h) = basic {
@@ -338,34 +244,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_refreshes_before_expiry() {
-        let t = Token::new("x".into(), Duration::from_secs(300));
-        let left = t.refresh_at.saturating_duration_since(Instant::now());
-        assert!(left <= Duration::from_secs(270) && left > Duration::from_secs(260), "{left:?}");
-        let short = Token::new("x".into(), Duration::from_secs(2));
-        assert!(short.refresh_at.saturating_duration_since(Instant::now()) <= Duration::from_secs(1));
-        assert_eq!(format!("{:?}", t.value), "<redacted>");
-    }
-
-    #[tokio::test]
-    async fn cache_fetches_once() {
-        let cache = TokenCache::default();
-        let scope = Scope::pull("a");
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        for _ in 0..3 {
-            let t = cache
-                .get_or_fetch(&scope, || async {
-                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    Ok(Token::new("tok".into(), Duration::from_secs(300)))
-                })
-                .await;
-            assert!(t.is_ok());
-        }
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert!(cache.get(&Scope::push("a")).is_none());
-    }
-
-    #[test]
     fn rfc3339_timestamps() {
         let at = |s: &str| parse_rfc3339(s).and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
         assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
@@ -390,28 +268,5 @@ mod tests {
         assert_eq!(life(Some(300), Some("2026-11-22T10:05:00Z")), Duration::from_secs(300));
         assert_eq!(life(Some(300), Some("2026-11-22T09:00:00Z")), Duration::from_secs(300));
         assert_eq!(life(Some(300), Some("yesterday")), Duration::from_secs(300));
-    }
-
-    #[tokio::test]
-    async fn refresh_replaces_a_stale_token_once() {
-        let cache = TokenCache::default();
-        let scope = Scope::pull("a");
-        cache.insert(&scope, Token::new("old".into(), Duration::from_secs(300)));
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        let fetch = || async {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(Token::new("new".into(), Duration::from_secs(300)))
-        };
-        // Many requests rejected with "old" at once: one fetch, all get "new".
-        let results = futures::future::join_all((0..8).map(|_| cache.refresh(&scope, Some("old"), fetch))).await;
-        assert!(results.iter().all(|r| r.as_ref().is_ok_and(|t| t.value.expose() == "new")));
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // A request that had no token uses the cached one.
-        assert!(cache.refresh(&scope, None, fetch).await.is_ok_and(|t| t.value.expose() == "new"));
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // A request rejected with "new" fetches again.
-        let again = cache.refresh(&scope, Some("new"), fetch).await;
-        assert!(again.is_ok());
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

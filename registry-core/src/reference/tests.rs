@@ -1,6 +1,8 @@
 //! Table-driven tests of the reference grammar.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind};
 
 const SHA256: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const HEX64: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -9,9 +9,9 @@
 
 use reqwest::redirect::{Attempt, Policy};
 
+use super::response::redact_url;
 use crate::auth::realm;
 use crate::reference::Registry;
-use crate::transport::redact_url;
 
 /// The most redirects followed for one request.
 const MAX_REDIRECTS: usize = 10;

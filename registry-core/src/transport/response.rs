@@ -5,10 +5,11 @@ use futures::StreamExt;
 use serde::Deserialize;
 use url::Url;
 
+use super::retry::retry_after;
 use crate::error::{Error, ErrorKind, RegistryErrorCode, Result};
 
 /// The most of an error body that is read.
-pub const MAX_ERROR_BODY: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// A URL as it may appear in messages and logs: no user info, no query string (upload locations carry state).
 pub fn redact_url(url: &Url) -> String {
@@ -21,7 +22,7 @@ pub fn redact_url(url: &Url) -> String {
 }
 
 /// An [`Error`] for a failed `reqwest` call; `what` is e.g. `"GET https://host/v2/"`.
-pub fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
+pub(crate) fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
     let mut detail = String::new();
     let mut io_cause = false;
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
@@ -102,10 +103,17 @@ struct ErrorBody {
     errors: Vec<RegistryErrorCode>,
 }
 
-/// An [`Error`] for a non-success response: kind from the status, codes from the body (at most 64 KiB read).
-pub async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
+/// An [`Error`] for a non-success response from its status and headers only (kind, status, `Retry-After`), without
+/// reading its body: what deciding whether to send the request again needs.
+pub(crate) fn head_error(resp: &reqwest::Response, what: &str) -> Error {
     let status = resp.status().as_u16();
-    let retry_after = super::retry::retry_after(resp.headers());
+    Error::new(ErrorKind::from_status(status), what).with_status(status).with_retry_after(retry_after(resp.headers()))
+}
+
+/// An [`Error`] for a non-success response: kind from the status, codes from the body (at most 64 KiB read).
+pub(crate) async fn error_from_response(resp: reqwest::Response, what: &str) -> Error {
+    let status = resp.status().as_u16();
+    let retry_after = retry_after(resp.headers());
     let version = resp.version();
     let header_count = resp.headers().len();
     let content_type =
@@ -157,7 +165,7 @@ async fn read_prefix(resp: reqwest::Response, max: usize) -> Bytes {
 
 /// Read a whole body, failing when it is longer than `max` bytes (checked against `Content-Length` first, then
 /// while reading, so an endless body never exhausts memory).
-pub async fn read_capped(resp: reqwest::Response, max: usize, what: &str) -> Result<Bytes> {
+pub(crate) async fn read_capped(resp: reqwest::Response, max: usize, what: &str) -> Result<Bytes> {
     if let Some(len) = resp.content_length() {
         if len > max as u64 {
             return Err(Error::unsupported(format!("{what} is {len} bytes, over the {} limit", human(max))));

@@ -1,6 +1,6 @@
 //! The upload of a blob of unknown size from a one-time stream ([`RegistryApi::upload_blob_stream`]).
 //!
-//! The stream is cut into chunks of [`TransferConfig::held_chunk_size`](super::TransferConfig::held_chunk_size)
+//! The stream is cut into chunks of [`TransferConfig::held_chunk_size`](crate::api::TransferConfig::held_chunk_size)
 //! bytes, each hashed as it is read and held until the registry has it, so a failed `PATCH` (connection dropped,
 //! 5xx, 429, 401, 416) is resumed from the registry's offset, as in a sized upload. What cannot be done is starting
 //! over: the bytes of earlier chunks are gone. A registry that lost the session (404) therefore ends the upload
@@ -15,19 +15,22 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use url::Url;
 
-use super::upload_job::{exhausted, offset_after, recoverable};
-use super::uploads::{check_committed, upload_end, OCTET_STREAM};
-use super::RegistryApi;
-use crate::auth::Scope;
+use tracing::Instrument;
+
+use super::recovery::exhausted;
+use super::session::{check_committed, offset_after, upload_end, OCTET_STREAM};
+use crate::api::registry_api::RegistryApi;
+use crate::auth::scope::Scope;
 use crate::digest::{Algorithm, ByteStream, Digest, DigestHasher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
-use crate::transport::{Body, Request};
+use crate::transport::request::{Body, Request};
+use crate::transport::retry::{worth_retrying, Again};
 
 /// One upload of a stream of unknown size to `repo`.
-pub(crate) struct StreamUpload<'a> {
-    pub(crate) api: &'a RegistryApi,
-    pub(crate) repo: &'a Repository,
+struct StreamUpload<'a> {
+    api: &'a RegistryApi,
+    repo: &'a Repository,
     /// Recoveries so far.
     recoveries: u32,
 }
@@ -69,7 +72,7 @@ impl Chunks {
 }
 
 impl<'a> StreamUpload<'a> {
-    pub(crate) fn new(api: &'a RegistryApi, repo: &'a Repository) -> StreamUpload<'a> {
+    fn new(api: &'a RegistryApi, repo: &'a Repository) -> StreamUpload<'a> {
         StreamUpload { api, repo, recoveries: 0 }
     }
 
@@ -77,7 +80,7 @@ impl<'a> StreamUpload<'a> {
         format!("upload a blob stream to {}", self.repo)
     }
 
-    pub(crate) async fn run(mut self, body: ByteStream) -> Result<(Digest, u64)> {
+    async fn run(mut self, body: ByteStream) -> Result<(Digest, u64)> {
         let session = self.api.open_session(self.repo).await.map_err(|e| e.context(self.what()))?;
         let Some(chunk) = self.api.transfer.chunk_for(session.min_chunk, true) else {
             return self.once(session.location, body).await;
@@ -138,7 +141,9 @@ impl<'a> StreamUpload<'a> {
             if failure.kind() == ErrorKind::NotFound {
                 return Err(failure.context("the registry lost the upload, and a stream cannot be read again"));
             }
-            if !recoverable(&failure) && failure.kind() != ErrorKind::Protocol {
+            // An answer that breaks the protocol (a short take among them) is resumed like a failed chunk: the
+            // registry is asked how far it got.
+            if failure.kind() != ErrorKind::Protocol && !worth_retrying(&failure, Again::Upload) {
                 return Err(failure);
             }
             self.spend(&failure).await?;
@@ -186,7 +191,7 @@ impl<'a> StreamUpload<'a> {
             if matches!(self.api.blob_exists(self.repo, digest).await, Ok(Some(_))) {
                 return Ok(());
             }
-            if !recoverable(&failure) {
+            if !worth_retrying(&failure, Again::Upload) {
                 self.api.cancel_location(self.repo, &location).await;
                 return Err(failure);
             }
@@ -218,5 +223,17 @@ impl<'a> StreamUpload<'a> {
         };
         self.commit(next, &digest).await?;
         Ok((digest, size))
+    }
+}
+
+impl RegistryApi {
+    /// Upload a blob of unknown size from `body`, computing its digest on the way; returns the digest and size.
+    /// The stream is sent in chunks of [`held_chunk_size`](crate::api::TransferConfig::held_chunk_size) bytes, each held
+    /// until the registry has it, so a failed chunk resumes from the registry's offset; as the stream cannot be read
+    /// twice, a registry that lost the session ends the upload with an error (see [`RegistryApi::upload_blob_from`]
+    /// for a source that can be read again).
+    pub async fn upload_blob_stream(&self, repo: &Repository, body: ByteStream) -> Result<(Digest, u64)> {
+        let span = tracing::debug_span!("blob_stream_upload", repo = %repo);
+        StreamUpload::new(self, repo).run(body).instrument(span).await
     }
 }

@@ -1,24 +1,19 @@
-//! `/v2/<name>/blobs/uploads/`: upload sessions, blob uploads that survive failures (one streamed PUT for small
-//! blobs, resumable chunks for large ones, see [`TransferConfig`](super::TransferConfig)), cross-repository mounts,
-//! and the streamed upload of a body of unknown size.
-
-use std::future::Future;
+//! Upload sessions (`/v2/<name>/blobs/uploads/`): opening one, asking how far it got, sending a chunk, closing and
+//! cancelling it, and cross-repository mounts; and reading the registry's answers (`Range`, `Location`,
+//! `Docker-Content-Digest`).
 
 use reqwest::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use reqwest::{Method, StatusCode};
-use tracing::Instrument;
 use url::Url;
 
-use super::headers::DOCKER_CONTENT_DIGEST;
-use super::transfer::{BlobPushed, MountOutcome, UploadSession};
-use super::upload_job::{offset_after, Job, NoReopen};
-use super::upload_stream::StreamUpload;
-use super::RegistryApi;
-use crate::auth::Scope;
-use crate::digest::{ByteStream, Digest};
+use crate::api::headers::DOCKER_CONTENT_DIGEST;
+use crate::api::registry_api::RegistryApi;
+use crate::api::transfer::{MountOutcome, UploadSession};
+use crate::auth::scope::Scope;
+use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
-use crate::transport::{Body, Request};
+use crate::transport::request::{Body, Request};
 
 pub(crate) const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
@@ -142,84 +137,8 @@ impl RegistryApi {
         }
     }
 
-    /// Upload a blob of known `size` and `digest` from `body`, the way the [transfer
-    /// settings](RegistryApi::transfer_config) say: in one streamed PUT up to the threshold, in chunks above it.
-    /// A chunked upload (in chunks of [`held_chunk_size`](super::TransferConfig::held_chunk_size)) resumes after a
-    /// failed chunk from the chunk it holds in memory; as `body` cannot be read twice, a failure that needs a fresh
-    /// start is final (see [`RegistryApi::upload_blob_from`]). The digest is checked over the bytes sent before the
-    /// blob is committed: a mismatch is [`ErrorKind::DigestMismatch`] and nothing is committed.
-    pub async fn upload_blob(&self, repo: &Repository, digest: &Digest, size: u64, body: ByteStream) -> Result<()> {
-        self.upload(repo, digest, size, Some(body), None::<&NoReopen>, None).await.map(|_| ())
-    }
-
-    /// Upload a blob of known `size` and `digest`, reading it from `open(offset)`, which gives the blob's bytes from
-    /// byte `offset` on. It is called with 0 to start, and again whenever the upload must go back: from 0 when it
-    /// starts over (the single PUT of a small blob failed, or the registry lost the session of a chunked one, as
-    /// docker-registry 2.8.2 does after a chunk was cut short), from the registry's offset when a chunk failed part
-    /// way. So nothing is held in memory to send again. The source need not verify what it reads: the digest is
-    /// checked over the bytes sent before the blob is committed. Otherwise like [`RegistryApi::upload_blob`].
-    ///
-    /// ```no_run
-    /// # async fn demo(api: registry_core::api::RegistryApi, repo: registry_core::Repository,
-    /// #     digest: registry_core::Digest, data: bytes::Bytes) -> registry_core::Result<()> {
-    /// let open = |offset: u64| {
-    ///     let rest = data.slice(offset as usize..);
-    ///     async move { Ok(Box::pin(futures::stream::iter([Ok(rest)])) as registry_core::ByteStream) }
-    /// };
-    /// api.upload_blob_from(&repo, &digest, 4, open).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn upload_blob_from<F, Fut>(
-        &self,
-        repo: &Repository,
-        digest: &Digest,
-        size: u64,
-        open: F,
-    ) -> Result<BlobPushed>
-    where
-        F: Fn(u64) -> Fut + Send + Sync,
-        Fut: Future<Output = Result<ByteStream>> + Send,
-    {
-        self.upload(repo, digest, size, None, Some(&open), None).await
-    }
-
-    /// Upload a blob into an open `session` (from a [`MountOutcome::Upload`]), reading it from `open` like
-    /// [`RegistryApi::upload_blob_from`].
-    pub async fn upload_blob_in<F, Fut>(
-        &self,
-        session: UploadSession,
-        digest: &Digest,
-        size: u64,
-        open: F,
-    ) -> Result<BlobPushed>
-    where
-        F: Fn(u64) -> Fut + Send + Sync,
-        Fut: Future<Output = Result<ByteStream>> + Send,
-    {
-        let repo = session.repository.clone();
-        self.upload(&repo, digest, size, None, Some(&open), Some(session)).await
-    }
-
-    async fn upload<F, Fut>(
-        &self,
-        repo: &Repository,
-        digest: &Digest,
-        size: u64,
-        body: Option<ByteStream>,
-        reopen: Option<&F>,
-        session: Option<UploadSession>,
-    ) -> Result<BlobPushed>
-    where
-        F: Fn(u64) -> Fut + Send + Sync,
-        Fut: Future<Output = Result<ByteStream>> + Send,
-    {
-        let job = Job { api: self, repo, digest, size, reopen, config: self.transfer.clone(), recoveries: 0 };
-        let span = tracing::debug_span!("blob_upload", %digest, size, repo = %repo);
-        job.run(body, session).instrument(span).await
-    }
-
     /// Ask the registry to mount blob `digest` from repository `from` into `target` (same registry), with one token
-    /// for both ([`Scope::mount`]). [`MountOutcome::Mounted`] when it did (201); [`MountOutcome::Upload`] with the
+    /// for both (a mount scope). [`MountOutcome::Mounted`] when it did (201); [`MountOutcome::Upload`] with the
     /// session it opened instead (202).
     pub async fn mount_blob(&self, target: &Repository, digest: &Digest, from: &Repository) -> Result<MountOutcome> {
         if from.registry() != target.registry() {
@@ -245,42 +164,6 @@ impl RegistryApi {
             other => Err(Error::protocol(format!("{what}: unexpected answer {other}")).with_status(other.as_u16())),
         }
     }
-
-    /// Get blob `digest` into `target`: mounted from `from` when the registry agrees, else uploaded from `open` (into
-    /// the session the registry opened, or a new one when the mount itself was refused for lack of rights).
-    pub async fn mount_or_upload<F, Fut>(
-        &self,
-        target: &Repository,
-        digest: &Digest,
-        size: u64,
-        from: &Repository,
-        open: F,
-    ) -> Result<BlobPushed>
-    where
-        F: Fn(u64) -> Fut + Send + Sync,
-        Fut: Future<Output = Result<ByteStream>> + Send,
-    {
-        let session = match self.mount_blob(target, digest, from).await {
-            Ok(MountOutcome::Mounted) => return Ok(BlobPushed::Mounted),
-            Ok(MountOutcome::Upload(session)) => Some(session),
-            Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied) => {
-                tracing::debug!(%digest, error = %e, "mount refused; uploading");
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        self.upload(target, digest, size, None, Some(&open), session).await
-    }
-
-    /// Upload a blob of unknown size from `body`, computing its digest on the way; returns the digest and size.
-    /// The stream is sent in chunks of [`held_chunk_size`](super::TransferConfig::held_chunk_size) bytes, each held
-    /// until the registry has it, so a failed chunk resumes from the registry's offset; as the stream cannot be read
-    /// twice, a registry that lost the session ends the upload with an error (see [`RegistryApi::upload_blob_from`]
-    /// for a source that can be read again).
-    pub async fn upload_blob_stream(&self, repo: &Repository, body: ByteStream) -> Result<(Digest, u64)> {
-        let span = tracing::debug_span!("blob_stream_upload", repo = %repo);
-        StreamUpload::new(self, repo).run(body).instrument(span).await
-    }
 }
 
 /// The end of the `Range: 0-<end>` an upload answer reports (distribution also accepts `bytes=0-<end>`).
@@ -298,6 +181,17 @@ fn parse_upload_range(value: &str) -> Option<u64> {
     end.trim().parse().ok()
 }
 
+/// The offset after a `Range: 0-<end>` answer to a request that sent up to `sent`. `0-0` means zero or one byte
+/// (distribution writes it for both): one when the request sent any.
+pub(crate) fn offset_after(end: u64, sent: u64) -> u64 {
+    if end == 0 {
+        sent.min(1)
+    } else {
+        end.saturating_add(1)
+    }
+}
+
+/// Check the digest the registry says it committed (`Docker-Content-Digest`) against `digest`.
 pub(crate) fn check_committed(resp: &reqwest::Response, digest: &Digest) -> Result<()> {
     if let Some(h) = resp.headers().get(DOCKER_CONTENT_DIGEST).and_then(|v| v.to_str().ok()) {
         if let Ok(stored) = Digest::parse(h.trim()) {
@@ -324,5 +218,12 @@ mod tests {
         for bad in ["", "5-9", "0-", "0-x", "10"] {
             assert_eq!(parse_upload_range(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn zero_zero_is_ambiguous() {
+        assert_eq!(offset_after(0, 0), 0);
+        assert_eq!(offset_after(0, 10), 1);
+        assert_eq!(offset_after(9, 10), 10);
     }
 }

@@ -15,17 +15,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::StreamExt;
 use url::Url;
 
-use super::transfer::{BlobPushed, TransferConfig, UploadSession};
-use super::upload_reader::{lend, Reader};
-use super::uploads::{check_committed, upload_end};
-use super::RegistryApi;
+use tracing::Instrument;
+
+use super::reader::{lend, Reader};
+use super::recovery::exhausted;
+use super::session::{check_committed, offset_after, upload_end};
+use crate::api::registry_api::RegistryApi;
+use crate::api::transfer::{BlobPushed, MountOutcome, TransferConfig, UploadSession};
 use crate::digest::{ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
-use crate::transport::Body;
+use crate::transport::request::Body;
+use crate::transport::retry::{worth_retrying, Again};
 
 /// A re-opener for sources that cannot be opened again.
-pub(crate) type NoReopen = fn(u64) -> std::future::Ready<Result<ByteStream>>;
+type NoReopen = fn(u64) -> std::future::Ready<Result<ByteStream>>;
 
 /// Why a pass ended without the blob.
 enum Failure {
@@ -41,16 +45,16 @@ enum Failure {
 }
 
 /// One upload of `digest` (`size` bytes) to `repo`.
-pub(crate) struct Job<'a, F> {
-    pub(crate) api: &'a RegistryApi,
-    pub(crate) repo: &'a Repository,
-    pub(crate) digest: &'a Digest,
-    pub(crate) size: u64,
+struct Job<'a, F> {
+    api: &'a RegistryApi,
+    repo: &'a Repository,
+    digest: &'a Digest,
+    size: u64,
     /// Opens the source again at an offset (a fresh start, or a resume); `None` when it cannot be.
-    pub(crate) reopen: Option<&'a F>,
-    pub(crate) config: TransferConfig,
+    reopen: Option<&'a F>,
+    config: TransferConfig,
     /// Recoveries so far.
-    pub(crate) recoveries: u32,
+    recoveries: u32,
 }
 
 impl<F, Fut> Job<'_, F>
@@ -59,7 +63,7 @@ where
     Fut: Future<Output = Result<ByteStream>> + Send,
 {
     /// Upload from `first` (or a freshly opened source), into `session` if given (else a new one).
-    pub(crate) async fn run(mut self, first: Option<ByteStream>, session: Option<UploadSession>) -> Result<BlobPushed> {
+    async fn run(mut self, first: Option<ByteStream>, session: Option<UploadSession>) -> Result<BlobPushed> {
         let mut source = match first {
             Some(s) => s,
             None => self.open_source(0).await?,
@@ -143,7 +147,7 @@ where
     /// A failure of the source itself: worth a fresh start when temporary, else final.
     async fn source_failed(&self, location: Url, error: Error) -> Failure {
         let error = error.context(format!("{}: reading the blob", self.what()));
-        if error.is_temporary() {
+        if worth_retrying(&error, Again::Rest) {
             Failure::Restart { error, location, maybe_committed: false }
         } else {
             self.fatal(&location, error).await
@@ -178,7 +182,7 @@ where
             (Err(_), Some(e)) => Err(self.source_failed(location, e).await),
             (Err(e), None) => {
                 let e = e.context(self.what());
-                if recoverable(&e) {
+                if worth_retrying(&e, Again::Upload) {
                     Err(Failure::Restart { error: e, location, maybe_committed: true })
                 } else {
                     // Including a registry refusing the digest of content verified on the way: sending the same
@@ -235,7 +239,7 @@ where
             if error.kind() == ErrorKind::NotFound {
                 return Err(Failure::Restart { error, location, maybe_committed: false });
             }
-            if !recoverable(&error) {
+            if !worth_retrying(&error, Again::Upload) {
                 return Err(self.fatal(&location, error).await);
             }
             if let Err(e) = self.spend(&error) {
@@ -253,7 +257,7 @@ where
                     reader.confirm(offset);
                     tracing::info!(digest = %self.digest, offset, "blob upload resumes");
                 }
-                Err(e) if e.kind() == ErrorKind::NotFound || e.is_temporary() => {
+                Err(e) if e.kind() == ErrorKind::NotFound || worth_retrying(&e, Again::Rest) => {
                     return Err(Failure::Restart { error: e, location, maybe_committed: false });
                 }
                 Err(e) => return Err(self.fatal(&location, e).await),
@@ -310,7 +314,7 @@ where
                 let e = e.context(format!("{}: complete upload", self.what()));
                 // Gone (perhaps committed by an attempt whose answer was lost) or failing: start over, checking for the
                 // blob first. A registry refusing the digest of verified bytes is final.
-                if e.kind() == ErrorKind::NotFound || recoverable(&e) {
+                if e.kind() == ErrorKind::NotFound || worth_retrying(&e, Again::Upload) {
                     Err(Failure::Restart { error: e, location, maybe_committed: true })
                 } else {
                     Err(self.fatal(&location, e).await)
@@ -320,58 +324,106 @@ where
     }
 }
 
-/// The error that ends an upload after `attempts` tries that failed, the last with `cause`: its kind, message,
-/// codes and status, with the count.
-pub(crate) fn exhausted(cause: &Error, attempts: u32) -> Error {
-    let e = Error::new(cause.kind(), cause.message().to_string())
-        .with_codes(cause.codes().to_vec())
-        .with_attempts(attempts);
-    match cause.status() {
-        Some(s) => e.with_status(s),
-        None => e,
-    }
-}
-
-/// Whether a failed upload request is worth recovering from: the connection broke, the registry failed or rate
-/// limited, a token expired mid-upload (401 on a body that could not be replayed), a chunk came out of order (416),
-/// or the registry refused a chunk's body as cut short (400 BLOB_UPLOAD_INVALID).
-pub(crate) fn recoverable(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Server | ErrorKind::TooManyRequests | ErrorKind::Unauthorized
-    ) || e.status() == Some(416)
-        || (e.status() == Some(400) && e.has_code("BLOB_UPLOAD_INVALID"))
-}
-
-/// The offset after a `Range: 0-<end>` answer to a request that sent up to `sent`. `0-0` means zero or one byte
-/// (distribution writes it for both): one when the request sent any.
-pub(crate) fn offset_after(end: u64, sent: u64) -> u64 {
-    if end == 0 {
-        sent.min(1)
-    } else {
-        end.saturating_add(1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zero_zero_is_ambiguous() {
-        assert_eq!(offset_after(0, 0), 0);
-        assert_eq!(offset_after(0, 10), 1);
-        assert_eq!(offset_after(9, 10), 10);
+impl RegistryApi {
+    /// Upload a blob of known `size` and `digest`, reading it from `open(offset)`, which gives the blob's bytes from
+    /// byte `offset` on. It is called with 0 to start, and again whenever the upload must go back: from 0 when it
+    /// starts over (the single PUT of a small blob failed, or the registry lost the session of a chunked one, as
+    /// docker-registry 2.8.2 does after a chunk was cut short), from the registry's offset when a chunk failed part
+    /// way. So nothing is held in memory to send again. The source need not verify what it reads: the digest is
+    /// checked over the bytes sent before the blob is committed. Otherwise like [`RegistryApi::upload_blob`].
+    ///
+    /// ```no_run
+    /// # async fn demo(api: registry_core::api::RegistryApi, repo: registry_core::Repository,
+    /// #     digest: registry_core::Digest, data: bytes::Bytes) -> registry_core::Result<()> {
+    /// let open = |offset: u64| {
+    ///     let rest = data.slice(offset as usize..);
+    ///     async move { Ok(Box::pin(futures::stream::iter([Ok(rest)])) as registry_core::ByteStream) }
+    /// };
+    /// api.upload_blob_from(&repo, &digest, 4, open).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload_blob_from<F, Fut>(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        size: u64,
+        open: F,
+    ) -> Result<BlobPushed>
+    where
+        F: Fn(u64) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<ByteStream>> + Send,
+    {
+        self.upload(repo, digest, size, None, Some(&open), None).await
     }
 
-    #[test]
-    fn which_failures_are_recovered() {
-        assert!(recoverable(&Error::new(ErrorKind::Io, "reset")));
-        assert!(recoverable(&Error::new(ErrorKind::Server, "503").with_status(503)));
-        assert!(recoverable(&Error::new(ErrorKind::TooManyRequests, "429").with_status(429)));
-        assert!(recoverable(&Error::new(ErrorKind::InvalidInput, "416").with_status(416)));
-        assert!(!recoverable(&Error::new(ErrorKind::Denied, "403").with_status(403)));
-        assert!(!recoverable(&Error::new(ErrorKind::InvalidInput, "400").with_status(400)));
-        assert!(!recoverable(&Error::new(ErrorKind::DigestMismatch, "bad")));
+    /// Upload a blob of known `size` and `digest` from `body`, the way the [transfer
+    /// settings](RegistryApi::transfer_config) say: in one streamed PUT up to the threshold, in chunks above it.
+    /// A chunked upload (in chunks of [`held_chunk_size`](crate::api::TransferConfig::held_chunk_size)) resumes after a
+    /// failed chunk from the chunk it holds in memory; as `body` cannot be read twice, a failure that needs a fresh
+    /// start is final (see [`RegistryApi::upload_blob_from`]). The digest is checked over the bytes sent before the
+    /// blob is committed: a mismatch is [`ErrorKind::DigestMismatch`] and nothing is committed.
+    pub async fn upload_blob(&self, repo: &Repository, digest: &Digest, size: u64, body: ByteStream) -> Result<()> {
+        self.upload(repo, digest, size, Some(body), None::<&NoReopen>, None).await.map(|_| ())
+    }
+
+    /// Upload a blob into an open `session` (from a [`MountOutcome::Upload`]), reading it from `open` like
+    /// [`RegistryApi::upload_blob_from`].
+    pub async fn upload_blob_in<F, Fut>(
+        &self,
+        session: UploadSession,
+        digest: &Digest,
+        size: u64,
+        open: F,
+    ) -> Result<BlobPushed>
+    where
+        F: Fn(u64) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<ByteStream>> + Send,
+    {
+        let repo = session.repository.clone();
+        self.upload(&repo, digest, size, None, Some(&open), Some(session)).await
+    }
+
+    async fn upload<F, Fut>(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        size: u64,
+        body: Option<ByteStream>,
+        reopen: Option<&F>,
+        session: Option<UploadSession>,
+    ) -> Result<BlobPushed>
+    where
+        F: Fn(u64) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<ByteStream>> + Send,
+    {
+        let job = Job { api: self, repo, digest, size, reopen, config: self.transfer.clone(), recoveries: 0 };
+        let span = tracing::debug_span!("blob_upload", %digest, size, repo = %repo);
+        job.run(body, session).instrument(span).await
+    }
+
+    /// Get blob `digest` into `target`: mounted from `from` when the registry agrees, else uploaded from `open` (into
+    /// the session the registry opened, or a new one when the mount itself was refused for lack of rights).
+    pub async fn mount_or_upload<F, Fut>(
+        &self,
+        target: &Repository,
+        digest: &Digest,
+        size: u64,
+        from: &Repository,
+        open: F,
+    ) -> Result<BlobPushed>
+    where
+        F: Fn(u64) -> Fut + Send + Sync,
+        Fut: Future<Output = Result<ByteStream>> + Send,
+    {
+        let session = match self.mount_blob(target, digest, from).await {
+            Ok(MountOutcome::Mounted) => return Ok(BlobPushed::Mounted),
+            Ok(MountOutcome::Upload(session)) => Some(session),
+            Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied) => {
+                tracing::debug!(%digest, error = %e, "mount refused; uploading");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        self.upload(target, digest, size, None, Some(&open), session).await
     }
 }

@@ -1,0 +1,56 @@
+//! [`RegistryApi`]: a cheap-to-clone handle on one registry, its transport and transfer settings. The endpoints
+//! are its methods, one file per endpoint family.
+
+use std::sync::Arc;
+
+use super::transfer::TransferConfig;
+use crate::error::Result;
+use crate::reference::Registry;
+use crate::transport::send::Transport;
+use crate::transport::TransportConfig;
+
+/// The distribution endpoints of one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryApi {
+    pub(crate) transport: Arc<Transport>,
+    /// Upload strategy, chunk size and recovery limits.
+    pub(crate) transfer: TransferConfig,
+}
+
+impl RegistryApi {
+    /// A handle on `registry` with `config`. Fails ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput))
+    /// when the configuration cannot be honoured: a bad user agent, certificate, client identity or proxy.
+    pub fn new(registry: Registry, config: TransportConfig) -> Result<RegistryApi> {
+        Ok(RegistryApi::from_transport(Arc::new(Transport::new(registry, config)?)))
+    }
+
+    /// A handle over an existing transport.
+    pub(crate) fn from_transport(transport: Arc<Transport>) -> RegistryApi {
+        RegistryApi { transport, transfer: TransferConfig::default() }
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        self.transport.registry()
+    }
+}
+
+impl RegistryApi {
+    /// The transfer settings.
+    pub fn transfer_config(&self) -> &TransferConfig {
+        &self.transfer
+    }
+
+    /// Replace the transfer settings; an invalid configuration is an error and changes nothing.
+    pub fn set_transfer_config(&mut self, config: TransferConfig) -> Result<()> {
+        config.validate()?;
+        self.transfer = config;
+        Ok(())
+    }
+
+    /// This handle with other transfer settings; an invalid configuration is an error.
+    pub fn with_transfer_config(mut self, config: TransferConfig) -> Result<RegistryApi> {
+        self.set_transfer_config(config)?;
+        Ok(self)
+    }
+}

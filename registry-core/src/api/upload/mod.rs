@@ -1,0 +1,14 @@
+//! Blob uploads (`/v2/<name>/blobs/uploads/`), as methods of [`RegistryApi`](super::RegistryApi):
+//!
+//! - `session`: opening, asking, patching, closing and cancelling an upload session, and cross-repository mounts;
+//! - `sized`: a blob of known size and digest that survives failures (one streamed PUT, or resumable chunks);
+//! - `reader`: the source of a chunked upload, hashed once as it is first read;
+//! - `stream`: a blob of unknown size from a one-time stream;
+//! - `recovery`: the error that ends an upload out of recoveries (whether a failure is worth recovering from is
+//!   decided in [`transport::retry`](crate::transport::retry), as for every retry).
+
+mod reader;
+mod recovery;
+mod session;
+mod sized;
+mod stream;

@@ -1,0 +1,206 @@
+//! The request path of one registry: authentication (challenge -> token, one re-challenge), retries, the user
+//! agent, and a `tracing` span per request.
+
+use std::fmt;
+use std::time::Instant;
+
+use reqwest::header::{HeaderValue, CONTENT_LENGTH};
+use reqwest::StatusCode;
+use tracing::Instrument;
+use url::Url;
+
+use super::config::TransportConfig;
+use super::http_client::http_client;
+use super::redirect;
+use super::request::{Body, Request};
+use super::response::{self, redact_url};
+use super::retry::{Again, RetryConfig};
+use crate::auth::authenticator::{Authenticator, Retry};
+use crate::error::{Error, ErrorKind, Result};
+use crate::reference::Registry;
+
+/// The outcome of one attempt.
+enum Attempt {
+    Response(reqwest::Response),
+    /// Failed before any answer; `unsent` when the request surely never reached the server (connect failure).
+    Failed {
+        error: Error,
+        unsent: bool,
+    },
+}
+
+/// The request path to one registry: a pooled `reqwest::Client`, authentication state, and retry policy.
+pub(crate) struct Transport {
+    registry: Registry,
+    base: Url,
+    http: reqwest::Client,
+    auth: Authenticator,
+    retry: RetryConfig,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base.as_str())
+            .field("auth", &self.auth)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl Transport {
+    /// A transport to `registry`. Fails when the configuration cannot be honoured.
+    pub(crate) fn new(registry: Registry, config: TransportConfig) -> Result<Transport> {
+        let scheme = if config.insecure { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{}/", registry.api_host()))
+            .map_err(|e| Error::invalid_input(format!("registry {registry} does not make a valid URL: {e}")))?;
+        let ua = HeaderValue::from_str(&config.user_agent).map_err(|_| {
+            Error::invalid_input(format!("user agent {:?} is not a valid header value", config.user_agent))
+        })?;
+        let http = http_client(&config, ua.clone(), redirect::registry_policy())?;
+        let token_http = http_client(&config, ua, redirect::realm_policy(registry.clone(), config.insecure))?;
+        let auth = Authenticator::new(config.credentials, token_http, registry.clone(), config.insecure)
+            .with_keychain(config.keychain);
+        Ok(Transport { registry, base, http, auth, retry: config.retry })
+    }
+
+    /// The registry.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The URL of `path` (absolute, e.g. `/v2/`) on the registry.
+    pub(crate) fn url(&self, path: &str) -> Result<Url> {
+        self.base.join(path).map_err(|e| Error::invalid_input(format!("bad registry path {path:?}: {e}")))
+    }
+
+    /// Resolve a `Location` or `Link` target (relative or absolute) against `current`, refusing any other host,
+    /// port or scheme: the registry may not move requests elsewhere.
+    pub(crate) fn resolve_same_origin(&self, current: &Url, target: &str, what: &str) -> Result<Url> {
+        let url =
+            current.join(target).map_err(|e| Error::protocol(format!("{what} {target:?} is not a valid URL: {e}")))?;
+        if url.origin() != self.base.origin() {
+            return Err(Error::protocol(format!(
+                "{what} points to another host ({}), refusing to follow it",
+                redact_url(&url)
+            )));
+        }
+        Ok(url)
+    }
+
+    /// Send `req`, authenticating and retrying as configured. Returns the response when its status is 2xx;
+    /// any other answer becomes an [`Error`] with the status and the registry's error codes.
+    pub(crate) async fn send(&self, mut req: Request) -> Result<reqwest::Response> {
+        let shown = redact_url(&req.url);
+        let what = format!("{} {shown}", req.method);
+        let span = tracing::debug_span!("registry_request", method = %req.method, url = %shown);
+        async {
+            let start = Instant::now();
+            let mut attempt: u32 = 0;
+            loop {
+                attempt += 1;
+                // A failure, and the answer it came from (whose body is read only when giving up).
+                let (error, unsent, answer) = match self.attempt(&mut req, &what).await {
+                    Attempt::Response(resp) if resp.status().is_success() => {
+                        tracing::debug!(status = resp.status().as_u16(), attempt, "response");
+                        return Ok(resp);
+                    }
+                    Attempt::Response(resp) => (response::head_error(&resp, &what), false, Some(resp)),
+                    Attempt::Failed { error, unsent } => (error, unsent, None),
+                };
+                let again = Again::Request { idempotent: req.idempotent, replayable: req.replayable(), unsent };
+                match self.retry.next_attempt(&error, again, attempt, start.elapsed()) {
+                    Some(wait) => {
+                        let why = match &answer {
+                            Some(r) => format!("HTTP {}", r.status().as_u16()),
+                            None => error.to_string(),
+                        };
+                        tracing::warn!(attempt, delay_ms = wait.as_millis() as u64, %why, "retrying");
+                        drop(answer);
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => {
+                        let err = match answer {
+                            Some(resp) => response::error_from_response(resp, &what).await,
+                            None => error,
+                        };
+                        tracing::debug!(error = %err, attempt, "request failed");
+                        return Err(err.with_attempts(attempt));
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One attempt, with one re-challenge on 401.
+    async fn attempt(&self, req: &mut Request, what: &str) -> Attempt {
+        let (first, sent) = match self.send_once(req, what).await {
+            Ok(resp) => resp,
+            Err(failed) => return failed,
+        };
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Attempt::Response(first);
+        }
+        let decision = match self.auth.on_unauthorized(first.headers(), &req.scope, sent.as_ref()).await {
+            Ok(d) => d,
+            Err(e) => return Attempt::Failed { error: e.context(what).with_status(401), unsent: false },
+        };
+        if decision == Retry::No || !req.replayable() {
+            return Attempt::Failed { error: self.unauthorized(first, what).await, unsent: false };
+        }
+        match self.send_once(req, what).await {
+            Ok((second, _)) if second.status() == StatusCode::UNAUTHORIZED => {
+                Attempt::Failed { error: self.unauthorized(second, what).await, unsent: false }
+            }
+            Ok((second, _)) => Attempt::Response(second),
+            Err(failed) => failed,
+        }
+    }
+
+    async fn unauthorized(&self, resp: reqwest::Response, what: &str) -> Error {
+        let (kind, msg) = self.auth.rejected(resp.headers());
+        response::error_from_response(resp, what).await.with_kind(kind).context(msg)
+    }
+
+    /// Send `req` once, with the `Authorization` the authenticator has for it; returns the answer and that header.
+    async fn send_once(
+        &self,
+        req: &mut Request,
+        what: &str,
+    ) -> std::result::Result<(reqwest::Response, Option<HeaderValue>), Attempt> {
+        let authorization = self
+            .auth
+            .authorization(&req.scope)
+            .await
+            .map_err(|e| Attempt::Failed { error: e.context(what), unsent: true })?;
+        let mut builder = self.http.request(req.method.clone(), req.url.clone()).headers(req.headers.clone());
+        if let Some(a) = &authorization {
+            builder = builder.header(reqwest::header::AUTHORIZATION, a.clone());
+        }
+        builder = match &mut req.body {
+            Body::Empty => builder,
+            Body::Bytes(b) => builder.body(b.clone()),
+            Body::Stream { stream, length } => {
+                let Some(s) = stream.take() else {
+                    return Err(Attempt::Failed {
+                        error: Error::new(ErrorKind::Io, format!("{what}: the body stream was already sent")),
+                        unsent: true,
+                    });
+                };
+                if let Some(len) = length {
+                    builder = builder.header(CONTENT_LENGTH, *len);
+                }
+                builder.body(reqwest::Body::wrap_stream(s))
+            }
+        };
+        match builder.send().await {
+            Ok(resp) => Ok((resp, authorization)),
+            Err(e) => {
+                let unsent = e.is_connect();
+                Err(Attempt::Failed { error: response::from_reqwest(e, what), unsent })
+            }
+        }
+    }
+}
