@@ -7,7 +7,8 @@
 //! is wrong.
 //!
 //! - `client`: the type, scoping, seeding, inspection, scripting;
-//! - `client_impl`: the `Client` methods;
+//! - `client_impl`: the `Client` methods as called: logged, delayed, failed as scripted, then answered by
+//! - `unlogged`: the `Client` implementation proper (the trait's required core; its provided methods run on it);
 //! - `store`: content and the registry's rules; `blobs`: blobs in and out;
 //! - `script`: [`Method`], [`Call`], failures, latency, log; `shared`: the state clones share;
 //! - `data`: test content.
@@ -19,6 +20,7 @@ mod data;
 mod script;
 mod shared;
 mod store;
+mod unlogged;
 
 #[cfg(test)]
 mod tests;
