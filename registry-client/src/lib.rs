@@ -23,6 +23,7 @@ mod listing;
 mod manifest_result;
 mod options;
 mod platform;
+mod progress;
 mod remote;
 mod resolve;
 mod scope;
@@ -36,11 +37,12 @@ pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
 pub use platform::Platform;
+pub use progress::{ProgressEvent, ProgressFn};
 pub use remote::builder::RemoteClientBuilder;
 pub use remote::RemoteClient;
 pub use resolve::resolve_image_manifest;
 pub use scope::ClientScope;
-pub use transfer::{ProgressEvent, ProgressFn, TransferOptions};
+pub use transfer::TransferOptions;
 
 /// The attribute for implementing [`Client`] or [`BlobSource`] without depending on `async-trait` yourself.
 pub use async_trait::async_trait;

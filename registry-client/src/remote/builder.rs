@@ -9,8 +9,9 @@ use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
 use registry_core::{Error, Result};
 
 use super::RemoteClient;
+use crate::progress::ProgressEvent;
 use crate::scope::ClientScope;
-use crate::transfer::{ProgressEvent, TransferOptions};
+use crate::transfer::TransferOptions;
 
 /// Builds a [`RemoteClient`]. Invalid settings are an error from [`RemoteClientBuilder::build`], never ignored.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use super::RemoteClient;
 use crate::artifact::Artifact;
 use crate::client::digest_reference;
 use crate::image::{BlobSource, Image};
-use crate::transfer::ProgressEvent;
+use crate::progress::ProgressEvent;
 
 impl RemoteClient {
     /// Get the blob `desc` of `source` into `repo` unless it is there, within the client's transfer limits (a job
