@@ -14,7 +14,7 @@ use registry_core::{ByteStream, Digest, Result};
 /// A progress callback. It runs on the task moving the data: keep it quick (update a counter, send to a channel).
 pub type ProgressFn = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
 
-/// What a transfer reports to the [`TransferOptions::progress`] callback.
+/// What a transfer reports to the progress callback (`TransferOptions::progress`).
 ///
 /// For each blob of a push (layers and config) exactly one of these happens, in this order:
 /// - [`BlobSkipped`](ProgressEvent::BlobSkipped): the registry already has it;

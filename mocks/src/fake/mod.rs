@@ -7,7 +7,7 @@
 //! is wrong.
 //!
 //! - `client`: the type, scoping, seeding, inspection, scripting;
-//! - `client_impl`: the `Client` methods as called: logged, delayed, failed as scripted, then answered by
+//! - `client_impl`: the `Client` methods as called: logged, delayed, failed as scripted, then handed to
 //! - `unlogged`: the `Client` implementation proper (the trait's required core; its provided methods run on it);
 //! - `store`: content and the registry's rules; `blobs`: blobs in and out;
 //! - `script`: [`Method`], [`Call`], failures, latency, log; `shared`: the state clones share;
