@@ -1,6 +1,6 @@
 //! [`Artifact`]: an OCI artifact (a signature, an SBOM, an attestation) as an image manifest with an
 //! `artifactType`, usually a `subject` it refers to, and blobs; built in memory with [`ArtifactBuilder`] or made
-//! from a manifest and a blob source, and pushed with [`Client::push_artifact`](crate::Client::push_artifact).
+//! from a manifest and a blob source, and pushed with `Client::push_artifact`.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Small checks and names the provided methods of [`Client`](crate::Client) share (a leaf: it imports none of
+//! Small checks and names the provided methods of `Client` share (a leaf: it imports none of
 //! its users).
 
 use registry_core::{Error, Result};

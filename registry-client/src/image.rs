@@ -169,7 +169,7 @@ impl BlobSource for RemoteBlobs {
 /// An image: manifest, config, layer descriptors, and where its blobs come from.
 ///
 /// An image is itself the [`BlobSource`] of all its blobs: the config from memory, the layers from its source
-/// (whose repository it names, to mount from), e.g. for [`Client::push_blob`](crate::Client::push_blob).
+/// (whose repository it names, to mount from), e.g. for `Client::push_blob`.
 #[derive(Clone)]
 pub struct Image {
     manifest: Manifest,

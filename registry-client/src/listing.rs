@@ -1,6 +1,6 @@
 //! Lists as streams: [`paged_stream`] walks a windowed list call (`list_tags`, `list_repositories`) page by page,
-//! lazily, behind [`Client::list_tags_stream`](crate::Client::list_tags_stream) and
-//! [`Client::list_repositories_stream`](crate::Client::list_repositories_stream).
+//! lazily, behind `Client::list_tags_stream` and
+//! `Client::list_repositories_stream`.
 
 use std::future::Future;
 

@@ -1,5 +1,5 @@
-//! Resolving a reference to an image manifest: the rule every [`Client`](crate::Client) implementation shares
-//! (through the provided [`Client::get_image`](crate::Client::get_image)), so every client picks platforms
+//! Resolving a reference to an image manifest: the rule every `Client` implementation shares
+//! (through the provided `Client::get_image`), so every client picks platforms
 //! identically.
 
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! How a [`RemoteClient`](crate::RemoteClient) moves blobs: how many at once, how many bytes may be in flight,
+//! How a `RemoteClient` moves blobs: how many at once, how many bytes may be in flight,
 //! and a progress callback fed from the streams themselves.
 //!
 //! ```
@@ -39,9 +39,9 @@ const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 const UNIT: u64 = 1024;
 
 /// How blobs move: concurrency, bytes in flight, progress. Set on a client with
-/// [`RemoteClientBuilder::transfer`](crate::RemoteClientBuilder::transfer).
+/// `RemoteClientBuilder::transfer`.
 ///
-/// The limits belong to the client and are shared by its clones and [`Client::with_segment`](crate::Client)
+/// The limits belong to the client and are shared by its clones and `Client::with_segment`
 /// children: several pushes running at once through one client share them, so the memory a process spends on
 /// transfers stays bounded however many images it copies at once.
 ///
