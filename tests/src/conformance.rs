@@ -542,16 +542,13 @@ pub async fn check_list_streams(root: Arc<dyn Client>) {
     let empty = root.with_segment("streamcat-nothing");
     assert!(collect_stream(empty.list_repositories_stream(), "an empty scope").await.is_empty());
 
-    let missing: Vec<registry_client::Result<String>> =
-        root.with_segment("no-such-streamed-repository").list_tags_stream().collect().await;
+    let nowhere = root.with_segment("no-such-streamed-repository");
+    let missing: Vec<registry_client::Result<String>> = nowhere.list_tags_stream().collect().await;
     assert_eq!(missing.len(), 1, "one error, then the end: {missing:?}");
-    expect_kind(
-        missing.into_iter().next().unwrap_or(Ok(String::new())),
-        ErrorKind::NotFound,
-        "stream of a missing repo",
-    );
-    let bad: Vec<registry_client::Result<String>> = root.with_segment("Bad").list_tags_stream().collect().await;
-    expect_kind(bad.into_iter().next().unwrap_or(Ok(String::new())), ErrorKind::InvalidInput, "stream of a bad scope");
+    let missing = nowhere.list_tags_stream().try_collect::<Vec<String>>().await;
+    expect_kind(missing, ErrorKind::NotFound, "stream of a missing repository");
+    let bad = root.with_segment("Bad").list_tags_stream().try_collect::<Vec<String>>().await;
+    expect_kind(bad, ErrorKind::InvalidInput, "stream of an invalid scope");
 }
 
 /// A blob source that serves `data` for any digest asked: a source whose content is not what the descriptor says.
