@@ -33,6 +33,12 @@ use crate::transfer::Transfers;
 ///
 /// Clones and [`Client::with_segment`] children share one connection pool, one token cache and one set of
 /// transfer limits. Built with [`RemoteClient::builder`].
+///
+/// Blobs move within the client's transfer limits and report progress events: `push_image` and `push_artifact`
+/// report `PushStarted`, each blob's events, then `ManifestPushed`; `push_blob` reports the events of its one blob
+/// only (`BlobSkipped`, `BlobMounted`, or `BlobStarted` .. `BlobDone`); `put_manifest` reports nothing. Reads of
+/// layers from [`Client::blobs`] (and so of the images `get_image` returns) report `Download*` events; the config
+/// read by `get_image` does not.
 #[derive(Debug, Clone)]
 pub struct RemoteClient {
     api: RegistryApi,
