@@ -1,6 +1,6 @@
 //! [`Artifact`]: an OCI artifact (a signature, an SBOM, an attestation) as an image manifest with an
 //! `artifactType`, usually a `subject` it refers to, and blobs; built in memory with [`ArtifactBuilder`] or made
-//! from a manifest and a blob source, and pushed with [`Client::push_artifact`](crate::Client::push_artifact).
+//! from a manifest and a blob source, and pushed with `Client::push_artifact`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -123,10 +123,7 @@ impl Artifact {
     /// The descriptor the referrers API lists for this artifact: media type, digest, size, `artifactType` and the
     /// manifest's annotations.
     pub fn descriptor(&self) -> Result<Descriptor> {
-        let mut d = self.manifest.descriptor()?;
-        d.set_artifact_type(Some(self.artifact_type.as_str().into()));
-        d.set_annotations(self.image.annotations().clone().filter(|a| !a.is_empty()));
-        Ok(d)
+        referrer_descriptor(&self.manifest, &self.image)
     }
 
     /// Stream the blob of `descriptor` (the config or a layer), verified.
@@ -146,6 +143,24 @@ impl Artifact {
     pub fn source(&self) -> &Arc<dyn BlobSource> {
         &self.source
     }
+}
+
+/// What the referrers API lists for `manifest` (parsed as `image`): media type, digest, size, `artifactType` (the
+/// manifest's, else its config's media type) and the manifest's annotations.
+fn referrer_descriptor(manifest: &Manifest, image: &ImageManifest) -> Result<Descriptor> {
+    let mut d = manifest.descriptor()?;
+    let artifact_type = image.artifact_type().clone().unwrap_or_else(|| image.config().media_type().clone());
+    d.set_artifact_type(Some(artifact_type));
+    d.set_annotations(image.annotations().clone().filter(|a| !a.is_empty()));
+    Ok(d)
+}
+
+/// The subject of `manifest` and the descriptor its referrers list shows for it, when it is an image manifest with
+/// a `subject` (see [`Artifact::descriptor`]); `None` otherwise.
+pub(crate) fn as_referrer(manifest: &Manifest) -> Result<Option<(Digest, Descriptor)>> {
+    let Some(image) = manifest.as_image() else { return Ok(None) };
+    let Some(subject) = image.subject() else { return Ok(None) };
+    Ok(Some((descriptor_digest(subject)?, referrer_descriptor(manifest, image)?)))
 }
 
 /// Builds an [`Artifact`] held in memory. Without a config the artifact gets the empty one

@@ -1,15 +1,21 @@
-//! The [`Client`] trait: the contract every implementation (remote, in-memory fake) fulfils.
+//! The [`Client`] trait: the contract every implementation (remote, in-memory fake) fulfils: a small required
+//! core of registry primitives, and conveniences derived from it once, here.
 
 use std::sync::Arc;
 
+use futures::stream::BoxStream;
 use oci_spec::image::{Descriptor, ImageConfiguration};
-use registry_core::manifest::Manifest;
-use registry_core::{Digest, Error, Reference, Repository, Result};
+use registry_core::api::BlobPushed;
+use registry_core::manifest::{descriptor_digest, Manifest};
+use registry_core::{ByteStream, Digest, Error, ErrorKind, Reference, Repository, Result};
 
 use crate::artifact::Artifact;
-use crate::image::Image;
+use crate::conveniences::{check_tag, scoped_name};
+use crate::image::{BlobSource, Image, MAX_CONFIG_SIZE};
+use crate::listing::{paged_stream, LIST_PAGE};
 use crate::manifest_result::ManifestResult;
 use crate::options::{ImageOptions, ListOptions};
+use crate::resolve::pick_image_manifest;
 
 /// A registry client scoped to a host and a path (`host/segment/segment`).
 ///
@@ -17,12 +23,23 @@ use crate::options::{ImageOptions, ListOptions};
 /// (`"v1@sha256:..."`, resolved by the digest). `digest` arguments are a digest, with or without the `@`
 /// (`"sha256:..."`, `"@sha256:..."`), read by [`digest_reference`].
 ///
+/// An implementation writes the required core: scoping, [`get_manifest`](Client::get_manifest),
+/// [`put_manifest`](Client::put_manifest), [`blobs`](Client::blobs), [`push_blob`](Client::push_blob),
+/// [`push_image`](Client::push_image), the two list calls, the deletes, the referrers and
+/// [`push_artifact`](Client::push_artifact). The conveniences ([`get_image`](Client::get_image) with its platform
+/// pick, [`get_digest`](Client::get_digest), [`check_image_exists`](Client::check_image_exists),
+/// [`get_image_config`](Client::get_image_config), [`get_blob`](Client::get_blob),
+/// [`push_index`](Client::push_index), [`tag_image`](Client::tag_image) and the stream listings) are provided,
+/// derived from the core, so every implementation answers them the same way; an implementation overrides one only
+/// for a faster path (`RemoteClient` asks `get_digest` and `check_image_exists` with a HEAD).
+///
 /// Write operations behave the same on every registry, whatever it supports: `delete_tag` works on registries that
 /// refuse to delete by tag (docker-registry), and referrers work on registries without the referrers API, through
-/// the referrers tag schema (`sha256-<hex>`), which `push_artifact` keeps up to date there.
+/// the referrers tag schema (`sha256-<hex>`), which `put_manifest` (and so `push_artifact`) keeps up to date there.
 ///
 /// ```no_run
 /// use std::sync::Arc;
+/// use futures::TryStreamExt;
 /// use registry_client::{Client, ImageOptions, ListOptions, Platform, RemoteClient};
 ///
 /// # async fn demo() -> registry_client::Result<()> {
@@ -31,6 +48,10 @@ use crate::options::{ImageOptions, ListOptions};
 /// assert_eq!(app.get_registry(), "registry.example.com/org/app");
 /// let tags = app.list_tags(ListOptions::default()).await?;            // every tag, lexical order
 /// let page = app.list_tags(ListOptions::default().limit(10).last("v1")).await?; // one page after "v1"
+/// let mut stream = app.list_tags_stream();                           // every tag, fetched page by page
+/// while let Some(tag) = stream.try_next().await? {
+///     println!("{tag}");
+/// }
 /// let image = app.get_image("v2", ImageOptions::default().platform(Platform::new("linux", "arm64"))).await?;
 /// app.with_segment("mirror").push_image("v2", &image).await?;
 /// app.tag_image("v2", "stable").await?;                              // same digest, no blob moved
@@ -47,40 +68,53 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     /// `host[:port]` plus the segments so far, e.g. `"registry.example.com/org/app"`.
     fn get_registry(&self) -> String;
 
-    /// The digest of the manifest `reference` points to.
-    async fn get_digest(&self, reference: &str) -> Result<Digest>;
+    // ---- the required core ---------------------------------------------------------------------------------
 
-    /// The manifest (image manifest or index) `reference` points to.
+    /// The manifest (image manifest or index) `reference` points to, with its exact bytes, verified against the
+    /// digest asked for. `NotFound` when there is none; `InvalidInput` for a malformed reference.
     async fn get_manifest(&self, reference: &str) -> Result<ManifestResult>;
 
-    /// The config of the image `reference` points to (the host's platform when it is an index).
-    async fn get_image_config(&self, reference: &str) -> Result<ImageConfiguration>;
+    /// Put `manifest` (its exact bytes, under its media type) at `reference`: a tag (created or moved), or
+    /// `"@<digest>"` (stored untagged; the digest must be the manifest's own, else `InvalidInput`; so is a
+    /// `"tag@digest"`, which tags nothing). Everything the manifest references must be in the repository already
+    /// (its blobs, an index's children), else `InvalidInput` (registry code `MANIFEST_BLOB_UNKNOWN`). Returns the
+    /// digest the registry stored it under (the sha256 of the bytes).
+    ///
+    /// A manifest with a `subject` is then listed by [`Client::list_referrers`] of that subject on every
+    /// implementation: on a registry without the referrers API, `RemoteClient` updates the subject's referrers tag
+    /// (`sha256-<hex>`: read, the manifest added, existing entries kept and deduplicated, written back).
+    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<Digest>;
 
-    /// `Ok(())` when `reference` exists; an error of kind `NotFound` when it does not, any other kind when the
-    /// question could not be answered.
-    async fn check_image_exists(&self, reference: &str) -> Result<()>;
+    /// The blobs of the scoped repository as a [`BlobSource`]: `open` streams a blob verified against its digest
+    /// and size, `open_unverified` from an offset, `repository()` names the repository (to mount from). Local: no
+    /// request is made until a blob is opened. `InvalidInput` when the scope is invalid or has no repository.
+    fn blobs(&self) -> Result<Arc<dyn BlobSource>>;
 
-    /// The image `reference` points to; from an index, the platform in `opts`, else the host's platform.
-    async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image>;
+    /// Push the blob `descriptor` (digest and size) into the scoped repository, read from `source`, unless it is
+    /// there already ([`BlobPushed::AlreadyPresent`]). When `mount_from` is another repository of the same registry,
+    /// the registry is asked to link it from there first ([`BlobPushed::Mounted`]); else, or when it refuses, the
+    /// blob is uploaded ([`BlobPushed::Uploaded`]), streamed from `source` and read again from it (at the
+    /// registry's offset) when an upload must resume. The bytes are checked against the digest and size before the
+    /// blob is committed: `DigestMismatch` when they differ, and nothing is stored.
+    async fn push_blob(
+        &self,
+        descriptor: &Descriptor,
+        source: &dyn BlobSource,
+        mount_from: Option<&Repository>,
+    ) -> Result<BlobPushed>;
 
-    /// Push `image` under `tag`: blobs the registry lacks, then the config, then the manifest.
+    /// Push `image` under `tag`: blobs the registry lacks, then the config, then the manifest. `tag` may also be
+    /// `"@<the image's digest>"`, which pushes it untagged (another digest is `InvalidInput`). `DigestMismatch`
+    /// when the registry stores the manifest under another digest than the image's.
     async fn push_image(&self, tag: &str, image: &Image) -> Result<()>;
 
-    /// Tags of the scoped repository, in lexical order, windowed by `opts`.
+    /// Tags of the scoped repository, in lexical order, windowed by `opts`. `NotFound` for a repository that does
+    /// not exist (or never had a tag).
     async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>>;
 
-    /// Repositories under the scope, relative to it, in lexical order, windowed by `opts`.
+    /// Repositories under the scope, relative to it, in lexical order, windowed by `opts`. Empty when there are
+    /// none.
     async fn list_repositories(&self, opts: ListOptions) -> Result<Vec<String>>;
-
-    /// Push an index under `tag`: each image of `children` (blobs, config, manifest) by its digest, then the index.
-    /// Every entry of the index must be one of `children` (else `InvalidInput`), so nothing it points to is
-    /// missing on the registry; the index's digest must come out unchanged (else `DigestMismatch`).
-    async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()>;
-
-    /// Point `new_tag` at the manifest `reference` points to (a tag or `@digest`), in the same repository, without
-    /// moving any blob: the manifest's exact bytes are pushed again under the new tag, so its digest stays the
-    /// same. An existing `new_tag` is moved. `NotFound` when `reference` does not exist.
-    async fn tag_image(&self, reference: &str, new_tag: &str) -> Result<()>;
 
     /// Remove `tag`; the manifest it pointed to, its other tags and its blobs stay. `NotFound` when there is no such
     /// tag. On registries that refuse to delete by tag (docker-registry answers 400), the tag is first pointed at a
@@ -101,10 +135,134 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     async fn list_referrers(&self, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Descriptor>>;
 
     /// Push `artifact` (its blobs, like an image's: concurrently within the transfer limits, mounted or skipped when
-    /// possible, with progress events; then its manifest, untagged) and return its digest. When it has a `subject` and
-    /// the registry has no referrers API, the referrers tag of the subject is updated (read, the artifact added,
-    /// existing entries kept and deduplicated, written back) so [`Client::list_referrers`] finds it there too.
+    /// possible, with progress events; then its manifest, untagged, through the same path as
+    /// [`Client::put_manifest`], so its subject's referrers tag is kept up to date where needed) and return its
+    /// digest.
     async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest>;
+
+    // ---- provided: derived from the core, once ---------------------------------------------------------------
+
+    /// Open the blob `digest` of `size` bytes of the scoped repository as a stream verified against both (the last
+    /// item is an error instead of data when they differ): `self.blobs()?.open(digest, size)`. `NotFound` when the
+    /// repository has no such blob.
+    async fn get_blob(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        self.blobs()?.open(digest, size).await
+    }
+
+    /// The digest of the manifest `reference` points to (from [`Client::get_manifest`]; `RemoteClient` asks with a
+    /// HEAD).
+    async fn get_digest(&self, reference: &str) -> Result<Digest> {
+        Ok(self.get_manifest(reference).await?.digest().clone())
+    }
+
+    /// `Ok(())` when `reference` exists; an error of kind `NotFound` when it does not, any other kind when the
+    /// question could not be answered (from [`Client::get_manifest`]; `RemoteClient` asks with a HEAD).
+    async fn check_image_exists(&self, reference: &str) -> Result<()> {
+        self.get_manifest(reference).await.map(|_| ())
+    }
+
+    /// The config of the image `reference` points to (the host's platform when it is an index): see
+    /// [`Client::get_image`].
+    async fn get_image_config(&self, reference: &str) -> Result<ImageConfiguration> {
+        Ok(self.get_image(reference, ImageOptions::default()).await?.config().clone())
+    }
+
+    /// The image `reference` points to; from an index, the entry for the platform in `opts`, else the host's
+    /// platform, read by its digest. The config is read whole (verified) through [`Client::blobs`], which is also
+    /// the source of the image's layers (streamed when read).
+    ///
+    /// Errors: `NotFound` when `reference` does not exist, or when the index has no entry for the platform (the
+    /// message lists the platforms it has); `Unsupported` when that entry is itself an index, or the config is over
+    /// [`MAX_CONFIG_SIZE`] bytes; `DigestMismatch` when the config does not match its descriptor; `Protocol` when
+    /// it is not a valid image configuration.
+    async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
+        let name = scoped_name(&self.get_registry(), reference);
+        let top = self.get_manifest(reference).await?.into_manifest();
+        let manifest = pick_image_manifest(top, opts.get_platform(), &name, |digest: Digest| async move {
+            Ok(self.get_manifest(&format!("@{digest}")).await?.into_manifest())
+        })
+        .await?;
+        let image =
+            manifest.as_image().ok_or_else(|| Error::protocol(format!("{name}: expected an image manifest")))?;
+        let cfg = image.config();
+        let cfg_digest = descriptor_digest(cfg)?;
+        let blobs = self.blobs()?;
+        let config = blobs
+            .read_to_bytes(&cfg_digest, cfg.size(), MAX_CONFIG_SIZE)
+            .await
+            .map_err(|e| e.context(format!("config of {name}")))?;
+        Image::from_parts(manifest, config, blobs)
+    }
+
+    /// Push an index under `tag`: each image of `children` (blobs, config, manifest) by its digest
+    /// ([`Client::push_image`] with `"@<digest>"`), then the index ([`Client::put_manifest`]). Every entry of the
+    /// index must be one of `children`, so nothing it points to is missing on the registry: that, a manifest that
+    /// is no index and a malformed tag are `InvalidInput` before anything is pushed. `DigestMismatch` when the
+    /// index's digest does not come out unchanged.
+    async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
+        check_tag(tag)?;
+        let entries = index
+            .as_index()
+            .ok_or_else(|| Error::invalid_input(format!("{} is not an index", index.digest())))?
+            .manifests();
+        let mut ordered = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let digest = descriptor_digest(entry)?;
+            let child = children.iter().find(|c| c.digest() == &digest).ok_or_else(|| {
+                Error::invalid_input(format!("index entry {digest} is not among the images given to push_index"))
+            })?;
+            ordered.push(child);
+        }
+        for child in ordered {
+            self.push_image(&format!("@{}", child.digest()), child).await?;
+        }
+        let pushed = self.put_manifest(tag, index).await?;
+        if &pushed != index.digest() {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!(
+                    "pushed index {} as {pushed}, expected {}",
+                    scoped_name(&self.get_registry(), tag),
+                    index.digest()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Point `new_tag` at the manifest `reference` points to (a tag or `@digest`), in the same repository, without
+    /// moving any blob: the manifest's exact bytes are put again under the new tag ([`Client::get_manifest`], then
+    /// [`Client::put_manifest`]), so its digest stays the same. An existing `new_tag` is moved. `NotFound` when
+    /// `reference` does not exist; `InvalidInput` when `new_tag` is not a tag.
+    async fn tag_image(&self, reference: &str, new_tag: &str) -> Result<()> {
+        check_tag(new_tag)?;
+        let manifest = self.get_manifest(reference).await?.into_manifest();
+        let pushed = self
+            .put_manifest(new_tag, &manifest)
+            .await
+            .map_err(|e| e.context(format!("tag {} as {new_tag}", scoped_name(&self.get_registry(), reference))))?;
+        if &pushed != manifest.digest() {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("tagged {reference} as {new_tag}, but it became {pushed} instead of {}", manifest.digest()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every tag of the scoped repository, in lexical order, as a stream fetched lazily in pages of [`LIST_PAGE`]
+    /// items ([`Client::list_tags`] with `limit` and `last`; see [`paged_stream`]): the same items as
+    /// `list_tags(ListOptions::default())`, without holding them all. An error (a failed page, or a page that does
+    /// not advance: `Protocol`) is the stream's last item.
+    fn list_tags_stream(&self) -> BoxStream<'_, Result<String>> {
+        paged_stream(LIST_PAGE, move |opts| self.list_tags(opts))
+    }
+
+    /// Every repository under the scope, relative to it, in lexical order, as a stream fetched lazily in pages of
+    /// [`LIST_PAGE`] items ([`Client::list_repositories`] with `limit` and `last`; see [`paged_stream`]).
+    fn list_repositories_stream(&self) -> BoxStream<'_, Result<String>> {
+        paged_stream(LIST_PAGE, move |opts| self.list_repositories(opts))
+    }
 }
 
 /// The reference a `digest` argument names in `repository`: `"sha256:..."` or `"@sha256:..."` (the form

@@ -39,6 +39,21 @@ pub trait BlobSource: Send + Sync + fmt::Debug {
     fn repository(&self) -> Option<&Repository> {
         None
     }
+
+    /// Read the small blob `digest` of `size` bytes (an image config) whole into memory, verified. `Unsupported`
+    /// when `size` is over `max` bytes (nothing is read). Such reads are no layer transfers: a source that reports
+    /// progress does not report them. The default collects [`BlobSource::open`].
+    async fn read_to_bytes(&self, digest: &Digest, size: u64, max: usize) -> Result<Bytes> {
+        if size > max as u64 {
+            return Err(Error::unsupported(format!("blob {digest} is {size} bytes, over the {max} byte limit")));
+        }
+        let mut stream = self.open(digest, size).await?;
+        let mut out = bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or(max).min(max));
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out.freeze())
+    }
 }
 
 /// `data` from byte `offset` on, in slices of at most `piece` bytes (cheap: they share the buffer).
@@ -144,9 +159,17 @@ impl BlobSource for RemoteBlobs {
     fn repository(&self) -> Option<&Repository> {
         Some(&self.repository)
     }
+
+    /// One capped GET, verified, not reported as a download (a config is no layer).
+    async fn read_to_bytes(&self, digest: &Digest, size: u64, max: usize) -> Result<Bytes> {
+        self.api.get_blob_bytes(&self.repository, digest, Some(size), max).await
+    }
 }
 
 /// An image: manifest, config, layer descriptors, and where its blobs come from.
+///
+/// An image is itself the [`BlobSource`] of all its blobs: the config from memory, the layers from its source
+/// (whose repository it names, to mount from), e.g. for `Client::push_blob`.
 #[derive(Clone)]
 pub struct Image {
     manifest: Manifest,
@@ -276,6 +299,34 @@ impl Image {
             out.extend_from_slice(&chunk?);
         }
         Ok(out.freeze())
+    }
+}
+
+/// The image's config from memory, its other blobs from its source.
+#[async_trait::async_trait]
+impl BlobSource for Image {
+    async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        if digest == &self.config_digest {
+            return self.open_unverified(digest, size, 0).await;
+        }
+        self.source.open(digest, size).await
+    }
+
+    async fn open_unverified(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
+        if digest == &self.config_digest {
+            if size != self.config_bytes.len() as u64 {
+                return Err(Error::new(
+                    ErrorKind::DigestMismatch,
+                    format!("config {digest} is {} bytes, descriptor says {size}", self.config_bytes.len()),
+                ));
+            }
+            return Ok(slices_from(&self.config_bytes, offset, usize::MAX));
+        }
+        self.source.open_unverified(digest, size, offset).await
+    }
+
+    fn repository(&self) -> Option<&Repository> {
+        self.source.repository()
     }
 }
 

@@ -15,31 +15,41 @@
 //! ```
 
 mod artifact;
-mod builder;
 mod client;
+mod conveniences;
 mod image;
+mod image_builder;
+mod listing;
 mod manifest_result;
 mod options;
 mod platform;
+mod progress;
 mod remote;
 mod resolve;
 mod scope;
 mod transfer;
-mod write;
 
 pub use artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
-pub use builder::{index_of, ImageBuilder};
 pub use client::{digest_reference, Client};
 pub use image::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
+pub use image_builder::{index_of, ImageBuilder};
+pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
 pub use platform::Platform;
-pub use remote::{RemoteClient, RemoteClientBuilder};
+pub use progress::{ProgressEvent, ProgressFn};
+pub use remote::builder::RemoteClientBuilder;
+pub use remote::RemoteClient;
 pub use resolve::resolve_image_manifest;
 pub use scope::ClientScope;
-pub use transfer::{ProgressEvent, ProgressFn, TransferOptions};
+pub use transfer::TransferOptions;
 
 /// The attribute for implementing [`Client`] or [`BlobSource`] without depending on `async-trait` yourself.
 pub use async_trait::async_trait;
+/// The OCI image spec types (`registry_client::oci_spec::image::..`), the version this crate's signatures use.
+pub use oci_spec;
 pub use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
-pub use registry_core::{self as core, Digest, Error, ErrorKind, Result};
+pub use registry_core::api::BlobPushed;
+pub use registry_core::auth::Keychain;
+pub use registry_core::transport::RetryConfig;
+pub use registry_core::{self as core, ByteStream, Digest, Error, ErrorKind, Result};

@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use registry_client::core::manifest::descriptor;
 use registry_client::{
-    index_of, Artifact, Client, Descriptor, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform,
+    index_of, paged_stream, Artifact, BlobPushed, BlobSource, ByteStream, Client, Descriptor, Digest, ErrorKind, Image,
+    ImageBuilder, ImageOptions, ListOptions, Platform,
 };
 
 /// `client` scoped to the root segment `name`, as the checks take it (one root per run, so runs can share a
@@ -491,6 +493,167 @@ pub async fn check_referrers(root: Arc<dyn Client>) {
     assert_eq!(&ok(repo.get_digest("v1").await, "the subject stays"), image.digest());
 }
 
+/// Every item of a stream, or a panic saying what failed.
+async fn collect_stream(
+    stream: futures::stream::BoxStream<'_, registry_client::Result<String>>,
+    what: &str,
+) -> Vec<String> {
+    ok(stream.try_collect().await, what)
+}
+
+/// The stream listings give the same items in the same order as the list calls without a window: in one page
+/// ([`LIST_PAGE`](registry_client::LIST_PAGE) items) through `list_tags_stream` / `list_repositories_stream`, and
+/// in many through [`paged_stream`] over `list_tags` / `list_repositories` with small pages (the pager the stream
+/// listings use). A stream of a repository that does not exist ends with `NotFound`; of an invalid scope, with
+/// `InvalidInput`.
+pub async fn check_list_streams(root: Arc<dyn Client>) {
+    let repo = root.with_segment("streamed");
+    let image = small_image("streamed", 1);
+    let tags = pagination_tags();
+    ok(repo.push_image(&tags[0], &image).await, "push the first tag");
+    for t in &tags[1..] {
+        ok(repo.tag_image(&tags[0], t).await, "tag_image for the stream listing");
+    }
+    let mut all = tags.clone();
+    all.sort();
+    let listed = ok(repo.list_tags(ListOptions::default()).await, "list_tags");
+    assert_eq!(listed, all, "list_tags in lexical order");
+    assert_eq!(collect_stream(repo.list_tags_stream(), "list_tags_stream").await, listed, "list_tags_stream");
+    for page in [1, 4, all.len(), all.len() + 1] {
+        let paged = collect_stream(paged_stream(page, |o| repo.list_tags(o)), "tags in pages").await;
+        assert_eq!(paged, listed, "tags in pages of {page}");
+    }
+    let first: Vec<String> =
+        ok(paged_stream(4, |o| repo.list_tags(o)).take(6).try_collect().await, "the first six tags in pages of 4");
+    assert_eq!(first, all[..6], "a stream read in part");
+
+    let scope = root.with_segment("streamcat");
+    for path in ["a", "b/c", "b/d", "e", "e/f"] {
+        ok(scope.with_segment(path).push_image("v1", &image).await, "push into the scope");
+    }
+    let repos = ok(scope.list_repositories(ListOptions::default()).await, "list_repositories");
+    assert_eq!(repos, vec!["a", "b/c", "b/d", "e", "e/f"]);
+    let streamed = collect_stream(scope.list_repositories_stream(), "list_repositories_stream").await;
+    assert_eq!(streamed, repos, "list_repositories_stream");
+    for page in [1, 2, 5] {
+        let paged = collect_stream(paged_stream(page, |o| scope.list_repositories(o)), "repositories in pages").await;
+        assert_eq!(paged, repos, "repositories in pages of {page}");
+    }
+    let empty = root.with_segment("streamcat-nothing");
+    assert!(collect_stream(empty.list_repositories_stream(), "an empty scope").await.is_empty());
+
+    let nowhere = root.with_segment("no-such-streamed-repository");
+    let missing: Vec<registry_client::Result<String>> = nowhere.list_tags_stream().collect().await;
+    assert_eq!(missing.len(), 1, "one error, then the end: {missing:?}");
+    let missing = nowhere.list_tags_stream().try_collect::<Vec<String>>().await;
+    expect_kind(missing, ErrorKind::NotFound, "stream of a missing repository");
+    let bad = root.with_segment("Bad").list_tags_stream().try_collect::<Vec<String>>().await;
+    expect_kind(bad, ErrorKind::InvalidInput, "stream of an invalid scope");
+}
+
+/// A blob source that serves `data` for any digest asked: a source whose content is not what the descriptor says.
+#[derive(Debug)]
+struct Lying(Bytes);
+
+#[registry_client::async_trait]
+impl BlobSource for Lying {
+    async fn open(&self, _digest: &Digest, _size: u64) -> registry_client::Result<ByteStream> {
+        Ok(registry_client::slices_from(&self.0, 0, 7))
+    }
+
+    async fn open_unverified(&self, _digest: &Digest, _size: u64, offset: u64) -> registry_client::Result<ByteStream> {
+        Ok(registry_client::slices_from(&self.0, offset, 7))
+    }
+}
+
+/// Bytes of a whole stream, or a panic saying what failed.
+async fn stream_bytes(stream: registry_client::Result<ByteStream>, what: &str) -> Vec<u8> {
+    let chunks: Vec<Bytes> = ok(ok(stream, what).try_collect().await, what);
+    chunks.concat()
+}
+
+/// The primitives copies are made of: `push_blob` (uploaded, then already present, mounted from another repository
+/// of the same registry, refused when the content does not match the descriptor), `get_blob` and `blobs()` (verified
+/// reads, from an offset), `put_manifest` (by tag, by its own digest, not by another digest, not before its blobs)
+/// and `push_image` by digest; a referrer copied with these is listed by `list_referrers` of its subject.
+pub async fn check_blob_and_manifest_primitives(root: Arc<dyn Client>) {
+    let repo = root.with_segment("prim/src");
+    let image = small_image("primitives", 2);
+    let blobs: Vec<&Descriptor> = image.layers().iter().chain([image.config_descriptor()]).collect();
+    for d in &blobs {
+        assert_eq!(ok(repo.push_blob(d, &image, None).await, "push_blob"), BlobPushed::Uploaded, "a new blob");
+        assert_eq!(ok(repo.push_blob(d, &image, None).await, "push_blob again"), BlobPushed::AlreadyPresent);
+    }
+    let layer = image.layers()[1].clone();
+    let digest = ok(Digest::parse(layer.digest().as_ref()), "layer digest");
+    let want = layer_bytes(&image, 1).await;
+    assert_eq!(stream_bytes(repo.get_blob(&digest, layer.size()).await, "get_blob").await, want);
+    let source = ok(repo.blobs(), "blobs()");
+    assert_eq!(stream_bytes(source.open(&digest, layer.size()).await, "blobs().open").await, want);
+    let tail = stream_bytes(source.open_unverified(&digest, layer.size(), 5).await, "open_unverified(5)").await;
+    assert_eq!(tail, want[5..], "from an offset");
+    let missing = Digest::sha256(b"not pushed anywhere");
+    expect_kind(repo.get_blob(&missing, 19).await.map(|_| ()), ErrorKind::NotFound, "get_blob of a missing blob");
+    expect_kind(root.with_segment("Bad").blobs().map(|_| ()), ErrorKind::InvalidInput, "blobs() of a bad scope");
+
+    // Mounted from another repository of the same registry, named by its blob source.
+    let other = root.with_segment("prim/dst");
+    let from = source.repository().cloned();
+    assert!(from.is_some(), "the blob source of a registry repository names it");
+    let mounted = ok(other.push_blob(&layer, source.as_ref(), from.as_ref()).await, "push_blob with a mount");
+    assert_eq!(mounted, BlobPushed::Mounted, "linked from the source repository");
+    assert_eq!(stream_bytes(other.get_blob(&digest, layer.size()).await, "get_blob of the mounted blob").await, want);
+
+    // Content that does not match its descriptor is refused, and nothing is stored.
+    let claimed = Bytes::from_static(b"the bytes the descriptor describes");
+    let claimed_digest = Digest::sha256(&claimed);
+    let lie = ok(descriptor("application/octet-stream", &claimed_digest, claimed.len() as u64), "descriptor");
+    let lying = Lying(Bytes::from(vec![b'x'; claimed.len()]));
+    expect_kind(repo.push_blob(&lie, &lying, None).await, ErrorKind::DigestMismatch, "push_blob of wrong content");
+    let stored = repo.get_blob(&claimed_digest, claimed.len() as u64).await.map(|_| ());
+    expect_kind(stored, ErrorKind::NotFound, "a refused blob is not stored");
+
+    // Manifests: by tag, by their own digest, not by another, not before their blobs.
+    let manifest = image.raw_manifest();
+    assert_eq!(&ok(repo.put_manifest("v1", manifest).await, "put_manifest v1"), image.digest());
+    let got = ok(repo.get_manifest("v1").await, "get_manifest v1");
+    assert_eq!((got.bytes(), got.media_type()), (&manifest.bytes()[..], manifest.media_type()));
+    let by_digest = format!("@{}", image.digest());
+    assert_eq!(&ok(repo.put_manifest(&by_digest, manifest).await, "put_manifest by digest"), image.digest());
+    let wrong = format!("@{}", Digest::sha256(b"another manifest"));
+    expect_kind(repo.put_manifest(&wrong, manifest).await, ErrorKind::InvalidInput, "put_manifest by another digest");
+    let unpushed = small_image("primitives-unpushed", 1);
+    let e = expect_kind(
+        repo.put_manifest("v2", unpushed.raw_manifest()).await,
+        ErrorKind::InvalidInput,
+        "put_manifest before its blobs",
+    );
+    assert!(e.has_code("MANIFEST_BLOB_UNKNOWN"), "{e}");
+    assert_eq!(tags_of(&repo, "after put_manifest").await, vec!["v1"], "by digest tags nothing");
+    let untagged = small_image("primitives-by-digest", 1);
+    ok(repo.push_image(&format!("@{}", untagged.digest()), &untagged).await, "push_image by digest");
+    ok(repo.check_image_exists(&format!("@{}", untagged.digest())).await, "an image pushed by digest");
+    expect_kind(repo.push_image(&by_digest, &untagged).await, ErrorKind::InvalidInput, "push_image by another digest");
+    assert_eq!(tags_of(&repo, "after push_image by digest").await, vec!["v1"]);
+
+    // A referrer copied blob by blob and put by digest is listed, wherever the registry keeps referrers.
+    let subject = ok(manifest.descriptor(), "subject descriptor");
+    let sig = ok(
+        Artifact::builder("application/vnd.example.copied-signature")
+            .subject(subject)
+            .layer(&b"copied signature"[..], "application/octet-stream")
+            .build(),
+        "build the referrer",
+    );
+    for d in sig.blobs() {
+        ok(repo.push_blob(d, sig.source().as_ref(), None).await, "push_blob of the referrer's blobs");
+    }
+    let put = ok(repo.put_manifest(&format!("@{}", sig.digest()), sig.raw_manifest()).await, "put the referrer");
+    assert_eq!(&put, sig.digest());
+    let listed = ok(repo.list_referrers(image.digest().as_str(), None).await, "list_referrers after put_manifest");
+    assert_eq!(artifact_types(&listed), vec![(sig.digest().to_string(), Some(sig.artifact_type().to_string()))]);
+}
+
 /// Every check of the suite, in order.
 pub async fn run_all(root: Arc<dyn Client>) {
     check_segments(root.with_segment("segments")).await;
@@ -503,4 +666,6 @@ pub async fn run_all(root: Arc<dyn Client>) {
     check_delete_by_digest(root.with_segment("dd")).await;
     check_push_index(root.with_segment("pi")).await;
     check_referrers(root.with_segment("rf")).await;
+    check_list_streams(root.with_segment("ls")).await;
+    check_blob_and_manifest_primitives(root.with_segment("bp")).await;
 }

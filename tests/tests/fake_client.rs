@@ -135,3 +135,28 @@ async fn two_platform_index_like_docker_registry() {
     conformance::check_index_platforms(multi.clone(), "v1", &amd, &arm, index.digest()).await;
     assert_eq!(multi.list_tags(ListOptions::default()).await.unwrap(), vec!["amd64", "arm64", "v1"]);
 }
+
+#[tokio::test]
+async fn failures_for_one_reference_and_seeding_seen_by_a_consumer() {
+    let fake = FakeClient::new("registry.example.com");
+    let (v1, v2) = (random_image(1, 32), random_image(1, 32));
+    // Seeding with the helpers leaves the log empty, so the test counts only what the code under test does.
+    fake.scoped("org/app").seed_image("v1", &v1).await.unwrap();
+    fake.scoped("org/app").seed_image("v2", &v2).await.unwrap();
+    assert!(fake.calls().is_empty());
+    let client: Arc<dyn Client> = Arc::new(fake.clone());
+    let app = client.with_segment("org/app");
+    fake.fail_next_for(Method::GetDigest, "v1", 1, ErrorKind::TooManyRequests);
+    // A consumer walking every tag: v1 fails once, v2 is untouched.
+    let tags: Vec<String> = app.list_tags_stream().try_collect().await.unwrap();
+    let mut failed = Vec::new();
+    for tag in &tags {
+        if let Err(e) = app.get_digest(tag).await {
+            failed.push((tag.clone(), e.kind()));
+        }
+    }
+    assert_eq!(failed, vec![("v1".to_string(), ErrorKind::TooManyRequests)]);
+    assert_eq!(&app.get_digest("v1").await.unwrap(), v1.digest());
+    let methods: Vec<Method> = fake.calls().iter().map(|c| c.method).collect();
+    assert_eq!(methods, vec![Method::ListTagsStream, Method::GetDigest, Method::GetDigest, Method::GetDigest]);
+}

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use registry_client::BlobSource;
+use registry_client::{BlobPushed, BlobSource, Descriptor};
+use registry_core::manifest::descriptor_digest;
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result, VerifyingStream};
 
 use super::shared::Host;
@@ -56,6 +57,37 @@ impl BlobSource for FakeBlobs {
         }
         Ok(registry_client::slices_from(&data, offset, CHUNK))
     }
+
+    /// The repository: a push of these blobs to another repository of the same host links them from here.
+    fn repository(&self) -> Option<&Repository> {
+        Some(&self.repository)
+    }
+}
+
+/// Get the blob `desc` into `repo` of `host`, as a registry does for
+/// [`Client::push_blob`](registry_client::Client::push_blob): nothing when `repo` has it (`AlreadyPresent`); linked
+/// from `mount_from` when that is another repository of the same host holding it (`Mounted`); else read from
+/// `source`, verified against the digest and size, and stored (`Uploaded`; nothing stored when it does not match).
+pub(crate) async fn store_blob(
+    host: &Host,
+    repo: &Repository,
+    desc: &Descriptor,
+    source: &dyn BlobSource,
+    mount_from: Option<&Repository>,
+) -> Result<BlobPushed> {
+    let digest = descriptor_digest(desc)?;
+    if host.read().has_blob(repo, &digest) {
+        return Ok(BlobPushed::AlreadyPresent);
+    }
+    let mount_from = mount_from.filter(|from| from.registry() == repo.registry() && *from != repo);
+    let mounted = mount_from.and_then(|from| host.read().blob(from, &digest).ok());
+    if let Some(data) = mounted.filter(|d| d.len() as u64 == desc.size()) {
+        host.write().put_blob(repo, digest, data);
+        return Ok(BlobPushed::Mounted);
+    }
+    let data = read_verified(source.open(&digest, desc.size()).await?, &digest, desc.size()).await?;
+    host.write().put_blob(repo, digest, data);
+    Ok(BlobPushed::Uploaded)
 }
 
 /// Read a pushed blob whole, verified against `digest` and `size` as a registry verifies an upload.

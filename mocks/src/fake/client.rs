@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use registry_client::{index_of, ClientScope, Image};
+use registry_client::{index_of, Client, ClientScope, Image};
 use registry_core::manifest::Manifest;
 use registry_core::{Digest, Error, ErrorKind, Reference, Result};
 
@@ -20,12 +20,18 @@ use super::shared::{Host, World};
 /// - [`FakeClient::new`] creates a new world holding one host; [`FakeClient::host`] gives a client of another host
 ///   of the same world: hosts are separate registries (content, scripted failures, latency and call log), worlds
 ///   share nothing.
-/// - Seed content with [`Client::push_image`](registry_client::Client::push_image), [`FakeClient::seed_index`],
-///   [`FakeClient::put_manifest_bytes`] and [`FakeClient::put_blob`]; look at it with [`FakeClient::tags`],
-///   [`FakeClient::blob_count`] and [`FakeClient::manifest_count`]. Seeding and inspection are neither logged nor
-///   subject to scripted failures or latency.
-/// - Script failures with [`FakeClient::fail_next`] / [`FakeClient::fail_always`], slow every call down with
-///   [`FakeClient::set_latency`], and see what was called with [`FakeClient::calls`].
+/// - Seed content with [`FakeClient::seed_image`], [`FakeClient::seed_index`], [`FakeClient::put_manifest_bytes`]
+///   and [`FakeClient::put_blob`]; look at it with [`FakeClient::tags`], [`FakeClient::blob_count`] and
+///   [`FakeClient::manifest_count`]. These seeding and inspection helpers are never logged, never delayed and never
+///   failed by a script.
+/// - The call log counts exactly the calls of [`Client`](registry_client::Client) methods, whoever makes them,
+///   failed ones included: seeding with [`Client::push_image`](registry_client::Client::push_image) instead of
+///   `seed_image` is one logged `PushImage` call (and meets a scripted `PushImage` failure), so seed before
+///   scripting with the helpers, or [`FakeClient::clear_calls`] after seeding. A provided method (`get_image`,
+///   `tag_image`, ...) is logged as itself only, not as the calls it makes inside. See [`Method`].
+/// - Script failures with [`FakeClient::fail_next`] / [`FakeClient::fail_always`], or for one reference with
+///   [`FakeClient::fail_next_for`]; slow every call down with [`FakeClient::set_latency`], and see what was called
+///   with [`FakeClient::calls`].
 ///
 /// ```
 /// use std::sync::Arc;
@@ -36,7 +42,7 @@ use super::shared::{Host, World};
 /// # async fn main() -> registry_client::Result<()> {
 /// let fake = FakeClient::new("registry.example.com");
 /// let app = fake.scoped("org/app");
-/// app.push_image("v1", &random_image(2, 1024)).await?;
+/// app.seed_image("v1", &random_image(2, 1024)).await?;             // not logged
 ///
 /// let client: Arc<dyn Client> = Arc::new(fake.clone());
 /// let app = client.with_segment("org").with_segment("app");
@@ -119,7 +125,20 @@ impl FakeClient {
         failure.map_or(Ok(()), Err)
     }
 
+    /// Log a call of a method that is not async, and return the failure scripted for it, if any (no latency).
+    pub(super) fn enter_now(&self, method: Method, reference: Option<&str>) -> Result<()> {
+        let call = Call { method, registry: self.scope.name(), reference: reference.map(str::to_string) };
+        self.host.script().enter(call).1.map_or(Ok(()), Err)
+    }
+
     // Seeding.
+
+    /// Store `image` under `tag` (or `"@<its digest>"`: untagged) in the scoped repository, as
+    /// [`Client::push_image`](registry_client::Client::push_image) does, but as seeding: not logged, no scripted
+    /// failure, no latency. `InvalidInput` for a malformed tag or another digest.
+    pub async fn seed_image(&self, tag: &str, image: &Image) -> Result<()> {
+        self.unlogged().push_image(tag, image).await
+    }
 
     /// Push `images` (blobs, configs, manifests, untagged) and an OCI index over them (built with
     /// [`index_of`]) tagged `tag` in the scoped repository. Returns the index's digest. (Seeding: not logged, no
@@ -128,7 +147,7 @@ impl FakeClient {
         let repo = self.scope().repository()?;
         let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
         for image in images {
-            self.store_image(&repo, image, None).await?;
+            self.store_image(&Reference::with_digest(repo.clone(), image.digest().clone()), image).await?;
         }
         let index = index_of(images)?;
         let digest = index.digest().clone();
@@ -202,6 +221,15 @@ impl FakeClient {
     /// Scripts for the same method queue up: `fail_next(m, 2, A)` then `fail_next(m, 1, B)` fails A, A, B.
     pub fn fail_next(&self, method: Method, times: usize, kind: ErrorKind) {
         self.host.script().fail_next(method, times, kind);
+    }
+
+    /// Make the next `times` calls of `method` on this host whose reference argument (as logged in
+    /// [`Call::reference`]) is `reference` fail with an error of `kind`, then succeed again; calls with another
+    /// reference, or none, are not affected. Such a failure is used before one scripted with
+    /// [`FakeClient::fail_next`] for the method. `fail_next_for(Method::GetImage, "v1", 2, kind)` fails the next
+    /// two `get_image("v1", ..)`, not `get_image("v2", ..)`.
+    pub fn fail_next_for(&self, method: Method, reference: &str, times: usize, kind: ErrorKind) {
+        self.host.script().fail_next_for(method, reference, times, kind);
     }
 
     /// Make every call of `method` on this host fail with an error of `kind` (after any `fail_next` ones), until

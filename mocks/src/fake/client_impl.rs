@@ -1,82 +1,35 @@
-//! `impl Client for FakeClient`: every call is logged, delayed and possibly failed as scripted, then answered from
-//! memory the way `RemoteClient` answers from docker-registry: same kinds, similar messages.
+//! `impl Client for FakeClient`: every call, of a required or a provided method, is logged as the method called,
+//! delayed and possibly failed as scripted, then answered by the fake's [`Unlogged`] view, so the internal calls
+//! of a provided method (`get_image` reads a manifest, then blobs) are neither logged nor failed on their own.
 
 use std::sync::Arc;
 
+use futures::stream::{self, BoxStream};
+use futures::TryStreamExt;
 use registry_client::{
-    digest_reference, resolve_image_manifest, Artifact, Client, Descriptor, Image, ImageConfiguration, ImageOptions,
-    ListOptions, ManifestResult, Platform, MAX_CONFIG_SIZE,
+    paged_stream, Artifact, BlobPushed, BlobSource, ByteStream, Client, Descriptor, Image, ImageConfiguration,
+    ImageOptions, ListOptions, ManifestResult, LIST_PAGE,
 };
-use registry_core::manifest::{descriptor_digest, Manifest};
-use registry_core::{Digest, Error, Reference, Repository, Result};
+use registry_core::manifest::Manifest;
+use registry_core::{Digest, Repository, Result};
 
-use super::blobs::{read_verified, FakeBlobs};
 use super::client::FakeClient;
 use super::script::Method;
+use super::unlogged::Unlogged;
 
-impl FakeClient {
-    /// Resolve `reference` to an image, picking `platform` (or the host's) from an index.
-    async fn image(&self, reference: &Reference, platform: Option<&Platform>) -> Result<Image> {
-        let manifest =
-            resolve_image_manifest(reference, platform, |r| async move { Ok(self.host.read().manifest(&r)?) }).await?;
-        let repo = reference.repository().clone();
-        let image = manifest.as_image().ok_or_else(|| Error::protocol("expected an image manifest"))?;
-        let cfg = image.config();
-        let cfg_digest = descriptor_digest(cfg)?;
-        if cfg.size() > MAX_CONFIG_SIZE as u64 {
-            return Err(Error::unsupported(format!(
-                "config of {reference}: blob {cfg_digest} is {} bytes, over the {MAX_CONFIG_SIZE} byte limit",
-                cfg.size()
-            )));
-        }
-        let config = self
-            .host
-            .read()
-            .blob(&repo, &cfg_digest)
-            .map_err(|e| Error::from(e).context(format!("config of {reference}")))?;
-        Image::from_parts(manifest, config, Arc::new(FakeBlobs::new(Arc::clone(&self.host), repo)))
-    }
-
-    /// Store one blob of `image` in `repo` unless it has it, streamed from the image's source and verified.
-    async fn push_blob(&self, repo: &Repository, image: &Image, desc: &Descriptor) -> Result<()> {
-        let digest = descriptor_digest(desc)?;
-        if self.host.read().has_blob(repo, &digest) {
-            return Ok(());
-        }
-        let stream = image.open_blob(desc).await?;
-        let data = read_verified(stream, &digest, desc.size()).await?;
-        self.host.write().put_blob(repo, digest, data);
-        Ok(())
-    }
-
-    /// Store a blob of `artifact` in `repo` unless it has it, streamed from the artifact's source and verified.
-    async fn push_artifact_blob(&self, repo: &Repository, artifact: &Artifact, desc: &Descriptor) -> Result<()> {
-        let digest = descriptor_digest(desc)?;
-        if self.host.read().has_blob(repo, &digest) {
-            return Ok(());
-        }
-        let stream = artifact.open_blob(desc).await?;
-        let data = read_verified(stream, &digest, desc.size()).await?;
-        self.host.write().put_blob(repo, digest, data);
-        Ok(())
-    }
-
-    /// Store `image` in `repo`: layers, config, then the manifest, tagged `tag` if given.
-    pub(super) async fn store_image(&self, repo: &Repository, image: &Image, tag: Option<&str>) -> Result<()> {
-        let target = match tag {
-            Some(t) => Reference::with_tag(repo.clone(), t).map_err(Error::from)?,
-            None => Reference::with_digest(repo.clone(), image.digest().clone()),
-        };
-        for layer in image.layers() {
-            self.push_blob(repo, image, layer).await.map_err(|e| e.context(format!("push {target}")))?;
-        }
-        self.push_blob(repo, image, image.config_descriptor())
-            .await
-            .map_err(|e| e.context(format!("push {target} config")))?;
-        // The image's digest is the sha256 of these exact bytes, as the registry computes it.
-        self.host.write().put_manifest(&target, image.raw_manifest().clone())?;
-        Ok(())
-    }
+/// A stream listing of the fake: logged (and delayed, and failed as scripted) as `method` when first polled, then
+/// the items of `list` on the unlogged view, through the same pager as the trait's provided streams.
+fn logged_stream<'a, F, Fut>(client: &'a FakeClient, method: Method, list: F) -> BoxStream<'a, Result<String>>
+where
+    F: Fn(Unlogged, ListOptions) -> Fut + Send + Sync + Clone + 'a,
+    Fut: std::future::Future<Output = Result<Vec<String>>> + Send + 'a,
+{
+    let unlogged = client.unlogged();
+    let items = stream::once(client.enter(method, None)).map_ok(move |()| {
+        let (unlogged, list) = (unlogged.clone(), list.clone());
+        paged_stream(LIST_PAGE, move |opts| list(unlogged.clone(), opts))
+    });
+    Box::pin(items.try_flatten())
 }
 
 #[async_trait::async_trait]
@@ -89,132 +42,113 @@ impl Client for FakeClient {
         self.scope().name()
     }
 
-    async fn get_digest(&self, reference: &str) -> Result<Digest> {
-        self.enter(Method::GetDigest, Some(reference)).await?;
-        let r = self.scope().reference(reference)?;
-        let manifest = self.host.read().manifest(&r)?;
-        Ok(manifest.digest().clone())
-    }
-
     async fn get_manifest(&self, reference: &str) -> Result<ManifestResult> {
         self.enter(Method::GetManifest, Some(reference)).await?;
-        let r = self.scope().reference(reference)?;
-        let manifest = self.host.read().manifest(&r)?;
-        Ok(ManifestResult::new(manifest))
+        self.unlogged().get_manifest(reference).await
     }
 
-    async fn get_image_config(&self, reference: &str) -> Result<ImageConfiguration> {
-        self.enter(Method::GetImageConfig, Some(reference)).await?;
-        let r = self.scope().reference(reference)?;
-        Ok(self.image(&r, None).await?.config().clone())
+    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<Digest> {
+        self.enter(Method::PutManifest, Some(reference)).await?;
+        self.unlogged().put_manifest(reference, manifest).await
     }
 
-    async fn check_image_exists(&self, reference: &str) -> Result<()> {
-        self.enter(Method::CheckImageExists, Some(reference)).await?;
-        let r = self.scope().reference(reference)?;
-        self.host.read().manifest(&r)?;
-        Ok(())
+    /// Logged and failed as scripted, without latency (the call is not async); reads are not logged.
+    fn blobs(&self) -> Result<Arc<dyn BlobSource>> {
+        self.enter_now(Method::Blobs, None)?;
+        self.unlogged().blobs()
     }
 
-    async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
-        self.enter(Method::GetImage, Some(reference)).await?;
-        let r = self.scope().reference(reference)?;
-        self.image(&r, opts.get_platform()).await
+    async fn push_blob(
+        &self,
+        descriptor: &Descriptor,
+        source: &dyn BlobSource,
+        mount_from: Option<&Repository>,
+    ) -> Result<BlobPushed> {
+        self.enter(Method::PushBlob, Some(descriptor.digest().as_ref())).await?;
+        self.unlogged().push_blob(descriptor, source, mount_from).await
     }
 
     async fn push_image(&self, tag: &str, image: &Image) -> Result<()> {
         self.enter(Method::PushImage, Some(tag)).await?;
-        let repo = self.scope().repository()?;
-        self.store_image(&repo, image, Some(tag)).await
-    }
-
-    async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
-        self.enter(Method::PushIndex, Some(tag)).await?;
-        let repo = self.scope().repository()?;
-        let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
-        let entries = index
-            .as_index()
-            .ok_or_else(|| Error::invalid_input(format!("{} is not an index", index.digest())))?
-            .manifests();
-        // Check every entry before storing anything, as RemoteClient fails before pushing a child it lacks.
-        let mut ordered = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let digest = descriptor_digest(entry)?;
-            let child = children.iter().find(|c| c.digest() == &digest).ok_or_else(|| {
-                Error::invalid_input(format!("index entry {digest} is not among the images given to push_index"))
-            })?;
-            ordered.push(child);
-        }
-        for child in ordered {
-            self.store_image(&repo, child, None).await?;
-        }
-        self.host.write().put_manifest(&target, index.clone())?;
-        Ok(())
-    }
-
-    async fn tag_image(&self, reference: &str, new_tag: &str) -> Result<()> {
-        self.enter(Method::TagImage, Some(reference)).await?;
-        let source = self.scope().reference(reference)?;
-        let target = Reference::with_tag(source.repository().clone(), new_tag).map_err(Error::from)?;
-        let manifest = self.host.read().manifest(&source)?;
-        self.host.write().put_manifest(&target, manifest)?;
-        Ok(())
-    }
-
-    async fn delete_tag(&self, tag: &str) -> Result<()> {
-        self.enter(Method::DeleteTag, Some(tag)).await?;
-        let target = Reference::with_tag(self.scope().repository()?, tag).map_err(Error::from)?;
-        self.host.write().delete_tag(&target).map_err(|e| Error::from(e).context("delete"))
-    }
-
-    async fn delete_by_digest(&self, digest: &str) -> Result<()> {
-        self.enter(Method::DeleteByDigest, Some(digest)).await?;
-        let repo = self.scope().repository()?;
-        let target = digest_reference(&repo, digest)?;
-        let d = target.digest().ok_or_else(|| Error::invalid_input(format!("{digest:?} is not a digest")))?;
-        self.host.write().delete_manifest(&repo, d).map_err(|e| Error::from(e).context("delete"))
-    }
-
-    async fn list_referrers(&self, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
-        self.enter(Method::ListReferrers, Some(digest)).await?;
-        let repo = self.scope().repository()?;
-        let target = digest_reference(&repo, digest)?;
-        let d = target.digest().ok_or_else(|| Error::invalid_input(format!("{digest:?} is not a digest")))?;
-        self.host.read().referrers(&repo, d, artifact_type)
-    }
-
-    async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest> {
-        self.enter(Method::PushArtifact, Some(artifact.digest().as_str())).await?;
-        let repo = self.scope().repository()?;
-        let target = Reference::with_digest(repo.clone(), artifact.digest().clone());
-        for blob in artifact.blobs() {
-            self.push_artifact_blob(&repo, artifact, blob).await.map_err(|e| e.context(format!("push {target}")))?;
-        }
-        self.host.write().put_manifest(&target, artifact.raw_manifest().clone())?;
-        Ok(artifact.digest().clone())
+        self.unlogged().push_image(tag, image).await
     }
 
     async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>> {
         self.enter(Method::ListTags, None).await?;
-        let repo = self.scope().repository()?;
-        if opts.get_limit() == Some(0) {
-            return Ok(Vec::new());
-        }
-        let tags = self.host.read().tags(&repo)?;
-        Ok(opts.apply(tags))
+        self.unlogged().list_tags(opts).await
     }
 
     async fn list_repositories(&self, opts: ListOptions) -> Result<Vec<String>> {
         self.enter(Method::ListRepositories, None).await?;
-        self.scope().check()?;
-        if opts.get_limit() == Some(0) {
-            return Ok(Vec::new());
-        }
-        let scope = self.scope().path();
-        let prefix = if scope.is_empty() { String::new() } else { format!("{scope}/") };
-        let catalog = self.host.read().catalog();
-        let under: Vec<String> =
-            catalog.iter().filter_map(|path| path.strip_prefix(&prefix)).map(str::to_string).collect();
-        Ok(opts.apply(under))
+        self.unlogged().list_repositories(opts).await
+    }
+
+    async fn delete_tag(&self, tag: &str) -> Result<()> {
+        self.enter(Method::DeleteTag, Some(tag)).await?;
+        self.unlogged().delete_tag(tag).await
+    }
+
+    async fn delete_by_digest(&self, digest: &str) -> Result<()> {
+        self.enter(Method::DeleteByDigest, Some(digest)).await?;
+        self.unlogged().delete_by_digest(digest).await
+    }
+
+    async fn list_referrers(&self, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
+        self.enter(Method::ListReferrers, Some(digest)).await?;
+        self.unlogged().list_referrers(digest, artifact_type).await
+    }
+
+    async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest> {
+        self.enter(Method::PushArtifact, Some(artifact.digest().as_str())).await?;
+        self.unlogged().push_artifact(artifact).await
+    }
+
+    // The provided methods: logged as themselves, then the trait's own code on the unlogged view.
+
+    async fn get_blob(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        self.enter(Method::GetBlob, Some(digest.as_str())).await?;
+        self.unlogged().get_blob(digest, size).await
+    }
+
+    async fn get_digest(&self, reference: &str) -> Result<Digest> {
+        self.enter(Method::GetDigest, Some(reference)).await?;
+        self.unlogged().get_digest(reference).await
+    }
+
+    async fn check_image_exists(&self, reference: &str) -> Result<()> {
+        self.enter(Method::CheckImageExists, Some(reference)).await?;
+        self.unlogged().check_image_exists(reference).await
+    }
+
+    async fn get_image_config(&self, reference: &str) -> Result<ImageConfiguration> {
+        self.enter(Method::GetImageConfig, Some(reference)).await?;
+        self.unlogged().get_image_config(reference).await
+    }
+
+    async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
+        self.enter(Method::GetImage, Some(reference)).await?;
+        self.unlogged().get_image(reference, opts).await
+    }
+
+    async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
+        self.enter(Method::PushIndex, Some(tag)).await?;
+        self.unlogged().push_index(tag, index, children).await
+    }
+
+    async fn tag_image(&self, reference: &str, new_tag: &str) -> Result<()> {
+        self.enter(Method::TagImage, Some(reference)).await?;
+        self.unlogged().tag_image(reference, new_tag).await
+    }
+
+    fn list_tags_stream(&self) -> BoxStream<'_, Result<String>> {
+        logged_stream(self, Method::ListTagsStream, |c: Unlogged, o| async move { c.list_tags(o).await })
+    }
+
+    fn list_repositories_stream(&self) -> BoxStream<'_, Result<String>> {
+        logged_stream(
+            self,
+            Method::ListRepositoriesStream,
+            |c: Unlogged, o| async move { c.list_repositories(o).await },
+        )
     }
 }

@@ -7,7 +7,8 @@
 //! is wrong.
 //!
 //! - `client`: the type, scoping, seeding, inspection, scripting;
-//! - `client_impl`: the `Client` methods;
+//! - `client_impl`: the `Client` methods as called: logged, delayed, failed as scripted, then handed to
+//! - `unlogged`: the `Client` implementation proper (the trait's required core; its provided methods run on it);
 //! - `blobs`: blobs in and out (the content and the registry's rules are the crate's `store`, shared with the
 //!   server);
 //! - `script`: [`Method`], [`Call`], failures, latency, log; `shared`: the state clones share;
@@ -19,6 +20,7 @@ mod client_impl;
 mod data;
 mod script;
 mod shared;
+mod unlogged;
 
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use registry_core::{Error, ErrorKind};
 
-/// A method of the [`Client`](registry_client::Client) trait that talks to the registry: the unit failures are
-/// scripted for and calls are logged by.
+/// A method of the [`Client`](registry_client::Client) trait: the unit failures are scripted for and calls are
+/// logged by. Required and provided methods alike have one; a provided method called on the fake is logged as
+/// itself only, not as the calls it makes inside (`get_image` is one `GetImage`, not a `GetManifest` and a
+/// `Blobs`).
 ///
 /// `with_segment` and `get_registry` have no variant: they are local, cannot fail and never reach a registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,11 +43,26 @@ pub enum Method {
     ListReferrers,
     /// [`Client::push_artifact`](registry_client::Client::push_artifact).
     PushArtifact,
+    /// [`Client::put_manifest`](registry_client::Client::put_manifest).
+    PutManifest,
+    /// [`Client::blobs`](registry_client::Client::blobs): logged, and failed as scripted, when the blob source is
+    /// asked for (it is local, so no latency is added); reads from the source are not logged.
+    Blobs,
+    /// [`Client::push_blob`](registry_client::Client::push_blob).
+    PushBlob,
+    /// [`Client::get_blob`](registry_client::Client::get_blob).
+    GetBlob,
+    /// [`Client::list_tags_stream`](registry_client::Client::list_tags_stream): logged (latency, scripted failure)
+    /// once, when the stream is first polled; its pages are not logged.
+    ListTagsStream,
+    /// [`Client::list_repositories_stream`](registry_client::Client::list_repositories_stream), as
+    /// [`Method::ListTagsStream`].
+    ListRepositoriesStream,
 }
 
 impl Method {
-    /// Every method, in trait order.
-    pub const ALL: [Method; 14] = [
+    /// Every method: those of the first version of the trait in its order, then those added since.
+    pub const ALL: [Method; 20] = [
         Method::GetDigest,
         Method::GetManifest,
         Method::GetImageConfig,
@@ -60,6 +77,12 @@ impl Method {
         Method::DeleteByDigest,
         Method::ListReferrers,
         Method::PushArtifact,
+        Method::PutManifest,
+        Method::Blobs,
+        Method::PushBlob,
+        Method::GetBlob,
+        Method::ListTagsStream,
+        Method::ListRepositoriesStream,
     ];
 
     /// The trait method's name, e.g. `"get_image"`.
@@ -79,6 +102,12 @@ impl Method {
             Method::DeleteByDigest => "delete_by_digest",
             Method::ListReferrers => "list_referrers",
             Method::PushArtifact => "push_artifact",
+            Method::PutManifest => "put_manifest",
+            Method::Blobs => "blobs",
+            Method::PushBlob => "push_blob",
+            Method::GetBlob => "get_blob",
+            Method::ListTagsStream => "list_tags_stream",
+            Method::ListRepositoriesStream => "list_repositories_stream",
         }
     }
 }
@@ -97,16 +126,22 @@ pub struct Call {
     /// `get_registry()` of the client it was called on, e.g. `"registry.example.com/org/app"`.
     pub registry: String,
     /// The reference argument as given: the tag for `push_image`, `push_index` and `delete_tag`, the source
-    /// reference for `tag_image`, the digest for `delete_by_digest` and `list_referrers`, the artifact's digest for
-    /// `push_artifact`; `None` for the list methods.
+    /// reference for `tag_image`, the reference for `put_manifest`, the digest for `delete_by_digest`,
+    /// `list_referrers` and `get_blob`, the artifact's digest for `push_artifact`, the descriptor's digest for
+    /// `push_blob`; `None` for the list methods (streams included) and `blobs`.
     pub reference: Option<String>,
 }
+
+/// Failures for the next calls, consumed front first: (kind, calls left).
+type Queue = VecDeque<(ErrorKind, usize)>;
 
 /// Failures to inject, latency to add, and the log, of one host.
 #[derive(Debug, Default)]
 pub(crate) struct Script {
-    /// Failures for the next calls of a method, consumed front first: (kind, calls left).
-    next: HashMap<Method, VecDeque<(ErrorKind, usize)>>,
+    /// Failures for the next calls of a method with one reference argument.
+    next_for: HashMap<(Method, String), Queue>,
+    /// Failures for the next calls of a method, whatever their reference.
+    next: HashMap<Method, Queue>,
     /// A failure for every call of a method (after the `next` ones).
     always: HashMap<Method, ErrorKind>,
     latency: Duration,
@@ -121,6 +156,14 @@ impl Script {
         }
     }
 
+    /// Make the next `times` calls of `method` whose reference argument is `reference` fail with `kind` (after
+    /// failures already scripted for that method and reference).
+    pub(crate) fn fail_next_for(&mut self, method: Method, reference: &str, times: usize, kind: ErrorKind) {
+        if times > 0 {
+            self.next_for.entry((method, reference.to_string())).or_default().push_back((kind, times));
+        }
+    }
+
     /// Make every call of `method` fail with `kind` (once the `fail_next` ones are used up).
     pub(crate) fn fail_always(&mut self, method: Method, kind: ErrorKind) {
         self.always.insert(method, kind);
@@ -128,6 +171,7 @@ impl Script {
 
     /// Forget every scripted failure.
     pub(crate) fn clear_failures(&mut self) {
+        self.next_for.clear();
         self.next.clear();
         self.always.clear();
     }
@@ -139,24 +183,22 @@ impl Script {
 
     /// Log `call` and say what it meets: the latency to wait, and the failure to return if one is scripted.
     pub(crate) fn enter(&mut self, call: Call) -> (Duration, Option<Error>) {
-        let kind = self.take_failure(call.method);
+        let kind = self.take_failure(&call);
         let failure = kind.map(|k| injected(k, &call));
         self.calls.push(call);
         (self.latency, failure)
     }
 
-    fn take_failure(&mut self, method: Method) -> Option<ErrorKind> {
-        if let Some(queue) = self.next.get_mut(&method) {
-            if let Some((kind, left)) = queue.front_mut() {
-                let kind = *kind;
-                *left -= 1;
-                if *left == 0 {
-                    queue.pop_front();
-                }
-                return Some(kind);
-            }
-        }
-        self.always.get(&method).copied()
+    /// The failure scripted for `call`: one for its method and reference, else one for its method, else the
+    /// method's `always` one.
+    fn take_failure(&mut self, call: &Call) -> Option<ErrorKind> {
+        let for_reference = match &call.reference {
+            Some(r) => self.next_for.get_mut(&(call.method, r.clone())).and_then(take_one),
+            None => None,
+        };
+        for_reference
+            .or_else(|| self.next.get_mut(&call.method).and_then(take_one))
+            .or_else(|| self.always.get(&call.method).copied())
     }
 
     /// Every call logged so far, oldest first.
@@ -173,6 +215,17 @@ impl Script {
     pub(crate) fn clear_calls(&mut self) {
         self.calls.clear();
     }
+}
+
+/// Use one call of the failure at the front of `queue`, if any.
+fn take_one(queue: &mut Queue) -> Option<ErrorKind> {
+    let (kind, left) = queue.front_mut()?;
+    let kind = *kind;
+    *left -= 1;
+    if *left == 0 {
+        queue.pop_front();
+    }
+    Some(kind)
 }
 
 /// The error an injected failure returns: its kind, the HTTP status a registry would send with it, and a message
@@ -241,6 +294,30 @@ mod tests {
     }
 
     #[test]
+    fn failures_for_one_reference_leave_the_others_alone() {
+        let mut s = Script::default();
+        let with = |method: Method, reference: &str| Call {
+            method,
+            registry: "r.example.com/app".into(),
+            reference: Some(reference.into()),
+        };
+        s.fail_next_for(Method::GetImage, "v1", 2, ErrorKind::NotFound);
+        s.fail_next(Method::GetImage, 1, ErrorKind::Server);
+        let mut outcome = |c: Call| s.enter(c).1.map(|e| e.kind());
+        assert_eq!(outcome(with(Method::GetImage, "v2")), Some(ErrorKind::Server), "the per-method one, once");
+        assert_eq!(outcome(with(Method::GetImage, "v2")), None, "another reference is not affected");
+        assert_eq!(outcome(with(Method::GetDigest, "v1")), None, "another method is not affected");
+        assert_eq!(outcome(with(Method::GetImage, "v1")), Some(ErrorKind::NotFound));
+        assert_eq!(outcome(with(Method::GetImage, "v1")), Some(ErrorKind::NotFound));
+        assert_eq!(outcome(with(Method::GetImage, "v1")), None, "used up");
+        s.fail_next_for(Method::ListTags, "v1", 1, ErrorKind::Server);
+        let list = Call { method: Method::ListTags, registry: "r.example.com/app".into(), reference: None };
+        assert_eq!(s.enter(list).1.map(|e| e.kind()), None, "a call without a reference matches no reference");
+        s.clear_failures();
+        assert!(s.next_for.is_empty());
+    }
+
+    #[test]
     fn injected_errors_say_what_they_are() {
         let mut s = Script::default();
         s.fail_next(Method::PushImage, 1, ErrorKind::TooManyRequests);
@@ -271,7 +348,8 @@ mod tests {
         assert_eq!(names[0], "get_digest");
         assert_eq!(names[7], "list_repositories");
         assert_eq!(names[13], "push_artifact");
-        assert_eq!(names.len(), 14);
+        assert_eq!(names[19], "list_repositories_stream");
+        assert_eq!(names.len(), 20);
         let distinct: std::collections::HashSet<&String> = names.iter().collect();
         assert_eq!(distinct.len(), names.len());
     }

@@ -288,3 +288,173 @@ async fn referrers_are_live_and_scoped_to_the_repository() {
     app.delete_by_digest(&format!("@{}", sig.digest())).await.unwrap();
     assert!(app.list_referrers(d, None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn seeding_helpers_are_not_logged_but_trait_calls_are() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = fake.scoped("app");
+    let image = random_image(1, 10);
+    // Seeding with the helper: no log, no scripted failure, no latency.
+    fake.fail_always(Method::PushImage, ErrorKind::Denied);
+    app.seed_image("v1", &image).await.unwrap();
+    app.seed_image(&format!("@{}", random_image(0, 0).digest()), &random_image(0, 0)).await.unwrap_err();
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    assert_eq!(fake.tags("app"), vec!["v1"]);
+    // Seeding through the trait's push_image is a call like any other: logged, and it meets the script.
+    assert_eq!(app.push_image("v2", &image).await.unwrap_err().kind(), ErrorKind::Denied);
+    fake.clear_failures();
+    app.push_image("v2", &image).await.unwrap();
+    assert_eq!(fake.call_count(Method::PushImage), 2);
+    assert_eq!(fake.tags("app"), vec!["v1", "v2"]);
+    // So a test that seeds with push_image before scripting counts from clear_calls().
+    fake.clear_calls();
+    fake.fail_next(Method::GetDigest, 1, ErrorKind::Server);
+    assert!(app.get_digest("v2").await.is_err());
+    assert_eq!(&app.get_digest("v2").await.unwrap(), image.digest());
+    let methods: Vec<Method> = fake.calls().iter().map(|c| c.method).collect();
+    assert_eq!(methods, vec![Method::GetDigest, Method::GetDigest]);
+}
+
+#[tokio::test]
+async fn failures_can_be_scripted_for_one_reference() {
+    let fake = FakeClient::new("registry.example.com");
+    let image = random_image(1, 10);
+    fake.scoped("app").seed_image("v1", &image).await.unwrap();
+    fake.scoped("app").seed_image("v2", &image).await.unwrap();
+    let app = dyn_client(&fake).with_segment("app");
+    fake.fail_next_for(Method::GetImage, "v1", 2, ErrorKind::TooManyRequests);
+    for _ in 0..2 {
+        // Other references of the same method are not affected in between.
+        app.get_image("v2", ImageOptions::default()).await.unwrap();
+        let e = app.get_image("v1", ImageOptions::default()).await.unwrap_err();
+        assert_eq!((e.kind(), e.status()), (ErrorKind::TooManyRequests, Some(429)));
+        assert!(e.to_string().contains("registry.example.com/app:v1"), "{e}");
+    }
+    assert_eq!(app.get_image("v1", ImageOptions::default()).await.unwrap().digest(), image.digest());
+    // Nor are other methods with the same reference.
+    fake.fail_next_for(Method::TagImage, "v1", 1, ErrorKind::Denied);
+    app.get_digest("v1").await.unwrap();
+    app.tag_image("v2", "v3").await.unwrap();
+    assert_eq!(app.tag_image("v1", "v4").await.unwrap_err().kind(), ErrorKind::Denied);
+    // A digest reference as given, e.g. the tag of a push_image or the digest of delete_by_digest.
+    let d = format!("@{}", image.digest());
+    fake.fail_next_for(Method::GetManifest, &d, 1, ErrorKind::Server);
+    assert_eq!(app.get_manifest(&d).await.unwrap_err().kind(), ErrorKind::Server);
+    app.get_manifest(&d).await.unwrap();
+    fake.fail_next_for(Method::DeleteTag, "v3", 5, ErrorKind::Server);
+    fake.clear_failures();
+    app.delete_tag("v3").await.unwrap();
+    assert_eq!(fake.tags("app"), vec!["v1", "v2"]);
+}
+
+#[tokio::test]
+async fn provided_methods_are_logged_once_as_themselves() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = fake.scoped("app");
+    let images = multi_platform(&[Platform::host(), Platform::new("linux", "s390x")]);
+    let image = images[0].clone();
+    app.seed_image("v1", &image).await.unwrap();
+    let client = dyn_client(&fake).with_segment("app");
+    // The manifest reads inside get_image meet no GetManifest script: only the method called is scripted.
+    fake.fail_always(Method::GetManifest, ErrorKind::Server);
+    fake.fail_always(Method::Blobs, ErrorKind::Server);
+    let layer = image.layers()[0].clone();
+    let layer_digest = registry_core::Digest::parse(layer.digest().as_ref()).unwrap();
+    let calls: Vec<(Method, Option<String>)> = {
+        client.get_image("v1", ImageOptions::default()).await.unwrap();
+        client.get_image_config("v1").await.unwrap();
+        client.get_digest("v1").await.unwrap();
+        client.check_image_exists("v1").await.unwrap();
+        client.tag_image("v1", "v2").await.unwrap();
+        let index = registry_client::index_of(&[&images[0], &images[1]]).unwrap();
+        client.push_index("multi", &index, &images).await.unwrap();
+        let mut read = Vec::new();
+        let mut s = client.get_blob(&layer_digest, layer.size()).await.unwrap();
+        while let Some(chunk) = futures::StreamExt::next(&mut s).await {
+            read.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(read, image.blob_bytes(&layer).await.unwrap());
+        fake.calls().into_iter().map(|c| (c.method, c.reference)).collect()
+    };
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        calls,
+        vec![
+            (Method::GetImage, some("v1")),
+            (Method::GetImageConfig, some("v1")),
+            (Method::GetDigest, some("v1")),
+            (Method::CheckImageExists, some("v1")),
+            (Method::TagImage, some("v1")),
+            (Method::PushIndex, some("multi")),
+            (Method::GetBlob, some(layer_digest.as_str())),
+        ]
+    );
+    assert_eq!(fake.tags("app"), vec!["multi", "v1", "v2"]);
+    // The required ones are scripted as called.
+    assert_eq!(client.get_manifest("v1").await.unwrap_err().kind(), ErrorKind::Server);
+    assert_eq!(client.blobs().err().map(|e| e.kind()), Some(ErrorKind::Server));
+    assert_eq!(fake.call_count(Method::Blobs), 1);
+}
+
+#[tokio::test]
+async fn new_primitives_are_logged_and_scripted() {
+    let fake = FakeClient::new("registry.example.com");
+    let app = dyn_client(&fake).with_segment("app");
+    let image = random_image(1, 100);
+    let layer = image.layers()[0].clone();
+    fake.fail_next(Method::PushBlob, 1, ErrorKind::Server);
+    assert_eq!(app.push_blob(&layer, &image, None).await.unwrap_err().kind(), ErrorKind::Server);
+    assert_eq!(fake.blob_count(), 0, "a failed push stores nothing");
+    assert_eq!(app.push_blob(&layer, &image, None).await.unwrap(), registry_client::BlobPushed::Uploaded);
+    let config = image.config_descriptor();
+    assert_eq!(app.push_blob(config, &image, None).await.unwrap(), registry_client::BlobPushed::Uploaded);
+    assert_eq!(app.push_blob(config, &image, None).await.unwrap(), registry_client::BlobPushed::AlreadyPresent);
+    // Mounted within the host, from the repository a blob source names.
+    let source = app.blobs().unwrap();
+    let other = dyn_client(&fake).with_segment("other");
+    let mounted = other.push_blob(&layer, source.as_ref(), source.repository()).await.unwrap();
+    assert_eq!(mounted, registry_client::BlobPushed::Mounted);
+    fake.fail_next_for(Method::PutManifest, "v1", 1, ErrorKind::Denied);
+    assert_eq!(app.put_manifest("v1", image.raw_manifest()).await.unwrap_err().kind(), ErrorKind::Denied);
+    assert_eq!(app.put_manifest("v1", image.raw_manifest()).await.unwrap(), *image.digest());
+    let methods: Vec<Method> = fake.calls().iter().map(|c| c.method).collect();
+    use Method::{Blobs, PushBlob, PutManifest};
+    assert_eq!(methods, vec![PushBlob, PushBlob, PushBlob, PushBlob, Blobs, PushBlob, PutManifest, PutManifest]);
+    assert_eq!(fake.calls()[0].reference.as_deref(), Some(layer.digest().as_ref()));
+    assert_eq!(fake.tags("app"), vec!["v1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stream_listings_page_through_more_than_a_page_and_log_once() {
+    use futures::{StreamExt, TryStreamExt};
+    let fake = FakeClient::new("registry.example.com");
+    let app = fake.scoped("app");
+    let image = random_image(1, 10);
+    app.seed_image("t0000", &image).await.unwrap();
+    let manifest = image.raw_manifest();
+    let n = registry_client::LIST_PAGE * 2 + 5;
+    for i in 1..n {
+        app.put_manifest_bytes(&format!("t{i:04}"), manifest.media_type(), manifest.bytes().clone()).unwrap();
+    }
+    let client = dyn_client(&fake).with_segment("app");
+    fake.set_latency(Duration::from_millis(10));
+    let start = Instant::now();
+    let stream = client.list_tags_stream();
+    assert!(fake.calls().is_empty(), "nothing happens before the stream is polled");
+    let tags: Vec<String> = stream.try_collect().await.unwrap();
+    assert_eq!(tags, client.list_tags(ListOptions::default()).await.unwrap());
+    assert_eq!(tags.len(), n);
+    assert_eq!(start.elapsed(), Duration::from_millis(20), "one latency for the stream, one for list_tags");
+    let methods: Vec<Method> = fake.calls().iter().map(|c| c.method).collect();
+    assert_eq!(methods, vec![Method::ListTagsStream, Method::ListTags], "the stream's pages are not logged");
+    fake.set_latency(Duration::ZERO);
+    fake.fail_next(Method::ListTagsStream, 1, ErrorKind::TooManyRequests);
+    let failed: Vec<registry_client::Result<String>> = client.list_tags_stream().collect().await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].as_ref().map_err(|e| e.kind()).unwrap_err(), ErrorKind::TooManyRequests);
+    let root = dyn_client(&fake);
+    let repos: Vec<String> = root.list_repositories_stream().try_collect().await.unwrap();
+    assert_eq!(repos, vec!["app"]);
+    assert_eq!(fake.call_count(Method::ListRepositoriesStream), 1);
+    assert_eq!(fake.call_count(Method::ListRepositories), 0);
+}
