@@ -2,53 +2,29 @@
 //! the same link twice), windowed the same way whether the registry paginates or not; and referrers (the
 //! referrers API, or the referrers tag schema on registries without it).
 
-use std::collections::HashSet;
-
 use oci_spec::image::Descriptor;
-use registry_core::api::Page;
+use registry_core::api::Pager;
 use registry_core::{Error, Result};
 
 use super::RemoteClient;
 use crate::client::digest_reference;
 use crate::options::ListOptions;
 
-/// The most pages one list call follows (a guard against a registry that never stops paginating).
-const MAX_PAGES: usize = 100_000;
 /// The largest page size asked of a registry (distribution's catalog maximum).
 const CATALOG_PAGE: usize = 1000;
 
-impl RemoteClient {
-    /// Hand each page from `first` on to `collected`, following `next` links while it returns `true` (it wants
-    /// more), never following the same link twice.
-    async fn follow<F, Fut>(
-        &self,
-        first: Page,
-        mut fetch_next: F,
-        mut collected: impl FnMut(Vec<String>) -> bool,
-    ) -> Result<()>
-    where
-        F: FnMut(url::Url) -> Fut,
-        Fut: std::future::Future<Output = Result<Page>>,
-    {
-        let mut seen: HashSet<url::Url> = HashSet::new();
-        let mut page = first;
-        for _ in 0..MAX_PAGES {
-            let next = page.next.take();
-            if !collected(page.items) {
-                return Ok(());
-            }
-            let Some(next) = next else { return Ok(()) };
-            if !seen.insert(next.clone()) {
-                return Err(Error::protocol(format!(
-                    "registry sent the same next-page link twice ({}): stopping",
-                    registry_core::transport::redact_url(&next)
-                )));
-            }
-            page = fetch_next(next).await?;
+/// Hand each page of `pager` to `collected` while it returns `true` (it wants more). The pager follows `Link` on
+/// the registry's host only, never the same link twice, and a bounded number of pages.
+async fn collect(mut pager: Pager<String>, mut collected: impl FnMut(Vec<String>) -> bool) -> Result<()> {
+    while let Some(page) = pager.next_page().await? {
+        if !collected(page.items) {
+            break;
         }
-        Err(Error::protocol(format!("registry sent more than {MAX_PAGES} pages: stopping")))
     }
+    Ok(())
+}
 
+impl RemoteClient {
     /// See [`Client::list_tags`](crate::Client::list_tags).
     pub(super) async fn tags(&self, opts: ListOptions) -> Result<Vec<String>> {
         let repo = self.repository()?;
@@ -57,19 +33,14 @@ impl RemoteClient {
         }
         // Registries cap page sizes (distribution: 1000); ask for at most that and follow `Link` for the rest.
         let n = opts.get_limit().map(|l| l.min(CATALOG_PAGE));
-        let first = self.api.tags_page(&repo, n, opts.get_last()).await?;
         let mut all: Vec<String> = Vec::new();
         let limit = opts.get_limit();
-        self.follow(
-            first,
-            |next| self.api.tags_next(&repo, next),
-            |items| {
-                all.extend(items);
-                // A registry may ignore n/last (docker-registry 2.8.2 does) or return short pages: keep going only
-                // while the window is not full.
-                limit.is_none_or(|n| opts.apply(all.clone()).len() < n)
-            },
-        )
+        collect(self.api.tags_pager(&repo, n, opts.get_last())?, |items| {
+            all.extend(items);
+            // A registry may ignore n/last (docker-registry 2.8.2 does) or return short pages: keep going only
+            // while the window is not full.
+            limit.is_none_or(|n| opts.apply(all.clone()).len() < n)
+        })
         .await?;
         Ok(opts.apply(all))
     }
@@ -91,26 +62,21 @@ impl RemoteClient {
         // Anything sorting at or after `scope` + "0" ('0' follows '/') is past the scope's range.
         let end = if scope.is_empty() { None } else { Some(format!("{scope}0")) };
         let n = opts.get_limit().map_or(CATALOG_PAGE, |l| l.min(CATALOG_PAGE));
-        let first = self.api.catalog_page(Some(n), start.as_deref()).await?;
         let mut found: Vec<String> = Vec::new();
         let limit = opts.get_limit();
-        self.follow(
-            first,
-            |next| self.api.catalog_next(next),
-            |items| {
-                let sorted = items.windows(2).all(|w| w[0] <= w[1]);
-                let mut past_range = false;
-                for item in items {
-                    if let Some(rel) = item.strip_prefix(&prefix) {
-                        found.push(rel.to_string());
-                    } else if end.as_deref().is_some_and(|e| item.as_str() >= e) {
-                        past_range = true;
-                    }
+        collect(self.api.catalog_pager(Some(n), start.as_deref())?, |items| {
+            let sorted = items.windows(2).all(|w| w[0] <= w[1]);
+            let mut past_range = false;
+            for item in items {
+                if let Some(rel) = item.strip_prefix(&prefix) {
+                    found.push(rel.to_string());
+                } else if end.as_deref().is_some_and(|e| item.as_str() >= e) {
+                    past_range = true;
                 }
-                let full = limit.is_some_and(|n| opts.apply(found.clone()).len() >= n);
-                !(full || (sorted && past_range))
-            },
-        )
+            }
+            let full = limit.is_some_and(|n| opts.apply(found.clone()).len() >= n);
+            !(full || (sorted && past_range))
+        })
         .await?;
         Ok(opts.apply(found))
     }
