@@ -134,6 +134,31 @@ pub async fn check_not_found(root: Arc<dyn Client>) {
     expect_kind(root.with_segment("Bad").get_digest("v1").await, ErrorKind::InvalidInput, "invalid segment");
 }
 
+/// What a repository nobody pushed to answers, as docker-registry 2.8.2 answers it: a manifest there is
+/// `MANIFEST_UNKNOWN` (not `NAME_UNKNOWN`), a blob there `BLOB_UNKNOWN`, its tag list `NAME_UNKNOWN`; and a
+/// repository that received only a blob is in the catalog.
+pub async fn check_unknown_repository(root: Arc<dyn Client>) {
+    let nowhere = root.with_segment("never-pushed");
+    let e = expect_kind(nowhere.get_manifest("v1").await, ErrorKind::NotFound, "get_manifest in an unknown repository");
+    assert!(e.has_code("MANIFEST_UNKNOWN") && !e.has_code("NAME_UNKNOWN"), "manifest in an unknown repository: {e}");
+    let missing = Digest::sha256(b"in no repository");
+    let e = expect_kind(nowhere.get_blob(&missing, 17).await.map(|_| ()), ErrorKind::NotFound, "get_blob there");
+    assert!(e.has_code("BLOB_UNKNOWN") && !e.has_code("NAME_UNKNOWN"), "blob in an unknown repository: {e}");
+    let e = expect_kind(nowhere.list_tags(ListOptions::default()).await, ErrorKind::NotFound, "list_tags there");
+    assert!(e.has_code("NAME_UNKNOWN"), "tag list of an unknown repository: {e}");
+
+    let scope = root.with_segment("blob-only");
+    let image = small_image("blob-only", 1);
+    let layer = &image.layers()[0];
+    let pushed = ok(scope.with_segment("repo").push_blob(layer, &image, None).await, "push_blob");
+    assert_eq!(pushed, BlobPushed::Uploaded);
+    assert_eq!(
+        ok(scope.list_repositories(ListOptions::default()).await, "list_repositories"),
+        vec!["repo"],
+        "a repository holding only a blob is in the catalog"
+    );
+}
+
 /// The tag names used by [`check_tag_pagination`], in push order (not lexical).
 pub fn pagination_tags() -> Vec<String> {
     let mut tags: Vec<String> = (0..30).rev().map(|i| format!("t{i:02}")).collect();
@@ -659,6 +684,7 @@ pub async fn run_all(root: Arc<dyn Client>) {
     check_segments(root.with_segment("segments")).await;
     check_push_and_read_back(root.with_segment("rb")).await;
     check_not_found(root.with_segment("nf")).await;
+    check_unknown_repository(root.with_segment("ur")).await;
     check_tag_pagination(root.with_segment("pg")).await;
     check_repository_listing(root.with_segment("rl")).await;
     check_tag_image(root.with_segment("ti")).await;
