@@ -10,7 +10,7 @@ use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Reference, Repository, Result};
 
 use crate::artifact::Artifact;
-use crate::conveniences::{check_tag, scoped_name};
+use crate::conveniences::scoped_name;
 use crate::image::{BlobSource, Image, MAX_CONFIG_SIZE};
 use crate::listing::{paged_stream, LIST_PAGE};
 use crate::manifest_result::ManifestResult;
@@ -200,7 +200,7 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     /// is no index and a malformed tag are `InvalidInput` before anything is pushed. `DigestMismatch` when the
     /// index's digest does not come out unchanged.
     async fn push_index(&self, tag: &str, index: &Manifest, children: &[Image]) -> Result<()> {
-        check_tag(tag)?;
+        Reference::check_tag(tag).map_err(Error::from)?;
         let entries = index
             .as_index()
             .ok_or_else(|| Error::invalid_input(format!("{} is not an index", index.digest())))?
@@ -235,7 +235,7 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     /// [`Client::put_manifest`]), so its digest stays the same. An existing `new_tag` is moved. `NotFound` when
     /// `reference` does not exist; `InvalidInput` when `new_tag` is not a tag.
     async fn tag_image(&self, reference: &str, new_tag: &str) -> Result<()> {
-        check_tag(new_tag)?;
+        Reference::check_tag(new_tag).map_err(Error::from)?;
         let manifest = self.get_manifest(reference).await?.into_manifest();
         let pushed = self
             .put_manifest(new_tag, &manifest)
@@ -286,4 +286,31 @@ pub fn digest_reference(repository: &Repository, digest: &str) -> Result<Referen
         Some(d) if parsed.tag().is_none() => Ok(Reference::with_digest(repository.clone(), d.clone())),
         _ => Err(Error::invalid_input(format!("{digest:?} is not a digest (sha256:<hex>)"))),
     }
+}
+
+/// Where [`Client::push_image`] puts an image of digest `image_digest` in `repository` when asked for `tag`: the tag,
+/// or, for `"@<digest>"`, that digest, which must be the image's own. A malformed tag or digest, or another digest,
+/// is `InvalidInput` naming it. For implementations of [`Client::push_image`].
+///
+/// ```
+/// use registry_client::{core::Repository, push_reference, Digest};
+/// let repo = Repository::parse("registry.example.com/app")?;
+/// let digest = Digest::sha256(b"{}");
+/// assert_eq!(push_reference(&repo, "v1", &digest)?.tag(), Some("v1"));
+/// assert_eq!(push_reference(&repo, &format!("@{digest}"), &digest)?.digest(), Some(&digest));
+/// assert!(push_reference(&repo, &format!("@{}", Digest::sha256(b"other")), &digest).is_err());
+/// assert!(push_reference(&repo, "-v1", &digest).is_err());
+/// # Ok::<(), registry_client::Error>(())
+/// ```
+pub fn push_reference(repository: &Repository, tag: &str, image_digest: &Digest) -> Result<Reference> {
+    if !tag.starts_with('@') {
+        return Reference::with_tag(repository.clone(), tag).map_err(Error::from);
+    }
+    let target = digest_reference(repository, tag)?;
+    if target.digest() != Some(image_digest) {
+        return Err(Error::invalid_input(format!(
+            "push_image to {tag:?}: a push by digest must name the image's own digest {image_digest}"
+        )));
+    }
+    Ok(target)
 }

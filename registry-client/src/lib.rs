@@ -30,7 +30,7 @@ mod scope;
 mod transfer;
 
 pub use artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
-pub use client::{digest_reference, Client};
+pub use client::{digest_reference, push_reference, Client};
 pub use image::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
 pub use image_builder::{index_of, ImageBuilder};
 pub use listing::{paged_stream, LIST_PAGE};

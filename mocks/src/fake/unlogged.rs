@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use registry_client::{
-    digest_reference, Artifact, BlobPushed, BlobSource, Client, Descriptor, Image, ListOptions, ManifestResult,
+    digest_reference, push_reference, Artifact, BlobPushed, BlobSource, Client, Descriptor, Image, ListOptions,
+    ManifestResult,
 };
 use registry_core::manifest::Manifest;
 use registry_core::{Digest, Error, Reference, Repository, Result};
@@ -43,20 +44,6 @@ impl FakeClient {
         self.host.write().put_manifest(target, image.raw_manifest().clone())?;
         Ok(())
     }
-}
-
-/// Where `tag` (a tag, or `@<digest>` which must be `digest`) points in `repo`.
-fn push_target(repo: Repository, tag: &str, digest: &Digest) -> Result<Reference> {
-    if !tag.starts_with('@') {
-        return Reference::with_tag(repo, tag).map_err(Error::from);
-    }
-    let target = digest_reference(&repo, tag)?;
-    if target.digest() != Some(digest) {
-        return Err(Error::invalid_input(format!(
-            "push_image to {tag:?}: a push by digest must name the image's own digest {digest}"
-        )));
-    }
-    Ok(target)
 }
 
 #[async_trait::async_trait]
@@ -103,7 +90,7 @@ impl Client for Unlogged {
     }
 
     async fn push_image(&self, tag: &str, image: &Image) -> Result<()> {
-        let target = push_target(self.0.scope().repository()?, tag, image.digest())?;
+        let target = push_reference(&self.0.scope().repository()?, tag, image.digest())?;
         self.0.store_image(&target, image).await
     }
 

@@ -10,7 +10,7 @@ use registry_core::{Digest, Error, ErrorKind, Reference, Repository, Result};
 
 use super::RemoteClient;
 use crate::artifact::Artifact;
-use crate::client::digest_reference;
+use crate::client::push_reference;
 use crate::image::{BlobSource, Image};
 use crate::progress::ProgressEvent;
 
@@ -81,19 +81,7 @@ impl RemoteClient {
 
     /// See [`Client::push_image`](crate::Client::push_image): `tag` is a tag or `@<the image's digest>`.
     pub(super) async fn push_image_at(&self, tag: &str, image: &Image) -> Result<()> {
-        let repo = self.repository()?;
-        let target = if tag.starts_with('@') {
-            let target = digest_reference(&repo, tag)?;
-            if target.digest() != Some(image.digest()) {
-                return Err(Error::invalid_input(format!(
-                    "push_image to {tag:?}: a push by digest must name the image's own digest {}",
-                    image.digest()
-                )));
-            }
-            target
-        } else {
-            Reference::with_tag(repo, tag).map_err(Error::from)?
-        };
+        let target = push_reference(&self.repository()?, tag, image.digest())?;
         let blobs: Vec<&Descriptor> = image.layers().iter().chain(std::iter::once(image.config_descriptor())).collect();
         self.push_blobs(&target, image, blobs).await?;
         let pushed = self.put_manifest_to(&target, image.raw_manifest()).await?;

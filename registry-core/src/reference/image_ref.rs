@@ -68,6 +68,20 @@ impl Reference {
         Ok(Reference { repository, tag: Some(tag), digest: None })
     }
 
+    /// `Ok` when `tag` is a tag in docker's grammar (`[A-Za-z0-9_][A-Za-z0-9_.-]*`, at most 128 characters), else
+    /// the [`ReferenceError`] naming it (`InvalidTag`, `TagTooLong`): for checking a tag before a repository is at
+    /// hand, by the same rule as [`Reference::with_tag`].
+    ///
+    /// ```
+    /// use registry_core::Reference;
+    /// assert!(Reference::check_tag("v1.0-rc_1").is_ok());
+    /// assert!(Reference::check_tag("-v1").is_err());
+    /// assert!(Reference::check_tag(&"a".repeat(129)).is_err());
+    /// ```
+    pub fn check_tag(tag: &str) -> Result<(), ReferenceError> {
+        validate_tag(tag, tag).map(|_| ())
+    }
+
     /// `repository@digest`.
     pub fn with_digest(repository: Repository, digest: Digest) -> Reference {
         Reference { repository, tag: None, digest: Some(digest) }
