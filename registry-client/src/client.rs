@@ -31,7 +31,9 @@ use crate::resolve::pick_image_manifest;
 /// [`get_image_config`](Client::get_image_config), [`get_blob`](Client::get_blob),
 /// [`push_index`](Client::push_index), [`tag_image`](Client::tag_image) and the stream listings) are provided,
 /// derived from the core, so every implementation answers them the same way; an implementation overrides one only
-/// for a faster path (`RemoteClient` asks `get_digest` and `check_image_exists` with a HEAD).
+/// for a faster path (`RemoteClient` asks `get_digest` and `check_image_exists` with a HEAD). A wrapper around
+/// another client (a logging or metrics decorator) should forward those two as well, or it trades the wrapped
+/// client's HEAD for a GET of the whole manifest.
 ///
 /// Write operations behave the same on every registry, whatever it supports: `delete_tag` works on registries that
 /// refuse to delete by tag (docker-registry), and referrers work on registries without the referrers API, through
@@ -75,8 +77,8 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     async fn get_manifest(&self, reference: &str) -> Result<ManifestResult>;
 
     /// Put `manifest` (its exact bytes, under its media type) at `reference`: a tag (created or moved), or
-    /// `"@<digest>"` (stored untagged; the digest must be the manifest's own, else `InvalidInput`; so is a
-    /// `"tag@digest"`, which tags nothing). Everything the manifest references must be in the repository already
+    /// `"@<digest>"` (stored untagged; the digest must be the manifest's own, else `InvalidInput`). Both at once
+    /// (`"v1@sha256:..."`) is `InvalidInput`: a put names one place (see [`push_reference`]). Everything the manifest references must be in the repository already
     /// (its blobs, an index's children), else `InvalidInput` (registry code `MANIFEST_BLOB_UNKNOWN`). Returns the
     /// digest the registry stored it under (the sha256 of the bytes).
     ///
@@ -104,7 +106,8 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     ) -> Result<BlobPushed>;
 
     /// Push `image` under `tag`: blobs the registry lacks, then the config, then the manifest. `tag` may also be
-    /// `"@<the image's digest>"`, which pushes it untagged (another digest is `InvalidInput`). `DigestMismatch`
+    /// `"@<the image's digest>"`, which pushes it untagged (another digest, or a tag and a digest at once, is
+    /// `InvalidInput`; see [`push_reference`]). `DigestMismatch`
     /// when the registry stores the manifest under another digest than the image's.
     async fn push_image(&self, tag: &str, image: &Image) -> Result<()>;
 
@@ -288,28 +291,36 @@ pub fn digest_reference(repository: &Repository, digest: &str) -> Result<Referen
     }
 }
 
-/// Where [`Client::push_image`] puts an image of digest `image_digest` in `repository` when asked for `tag`: the tag,
-/// or, for `"@<digest>"`, that digest, which must be the image's own. A malformed tag or digest, or another digest,
-/// is `InvalidInput` naming it. For implementations of [`Client::push_image`].
+/// Where a push of a manifest whose digest is `digest` goes in `repository` when asked for `reference`
+/// ([`Client::push_image`]'s `tag`, [`Client::put_manifest`]'s `reference`): a tag, or `"@<digest>"`, which must
+/// be the manifest's own. `InvalidInput` naming the repository and what was wrong for a malformed tag or digest,
+/// another digest, or both a tag and a digest (`"v1@sha256:..."`: a push names one place). For implementations of
+/// those two methods.
 ///
 /// ```
-/// use registry_client::{core::Repository, push_reference, Digest};
+/// use registry_client::{push_reference, Digest, Repository};
 /// let repo = Repository::parse("registry.example.com/app")?;
 /// let digest = Digest::sha256(b"{}");
 /// assert_eq!(push_reference(&repo, "v1", &digest)?.tag(), Some("v1"));
 /// assert_eq!(push_reference(&repo, &format!("@{digest}"), &digest)?.digest(), Some(&digest));
 /// assert!(push_reference(&repo, &format!("@{}", Digest::sha256(b"other")), &digest).is_err());
+/// assert!(push_reference(&repo, &format!("v1@{digest}"), &digest).is_err());
 /// assert!(push_reference(&repo, "-v1", &digest).is_err());
 /// # Ok::<(), registry_client::Error>(())
 /// ```
-pub fn push_reference(repository: &Repository, tag: &str, image_digest: &Digest) -> Result<Reference> {
-    if !tag.starts_with('@') {
-        return Reference::with_tag(repository.clone(), tag).map_err(Error::from);
-    }
-    let target = digest_reference(repository, tag)?;
-    if target.digest() != Some(image_digest) {
+pub fn push_reference(repository: &Repository, reference: &str, digest: &Digest) -> Result<Reference> {
+    if let Some((tag, _)) = reference.split_once('@').filter(|(tag, _)| !tag.is_empty()) {
         return Err(Error::invalid_input(format!(
-            "push_image to {tag:?}: a push by digest must name the image's own digest {image_digest}"
+            "push to {repository}:{reference}: name a tag ({tag:?}) or a digest (\"@{digest}\"), not both"
+        )));
+    }
+    if !reference.starts_with('@') {
+        return Reference::with_tag(repository.clone(), reference).map_err(Error::from);
+    }
+    let target = digest_reference(repository, reference)?;
+    if target.digest() != Some(digest) {
+        return Err(Error::invalid_input(format!(
+            "push to {repository}{reference}: a push by digest must name the manifest's own digest {digest}"
         )));
     }
     Ok(target)

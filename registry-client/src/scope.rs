@@ -50,12 +50,17 @@ impl ClientScope {
     #[must_use]
     pub fn join(&self, segment: &str) -> ClientScope {
         let mut child = self.clone();
+        // Kept as given even when invalid, so `name()` (`get_registry`) shows what the client was scoped to.
+        child.segments.extend(segment.split('/').filter(|s| !s.is_empty()).map(str::to_string));
         if child.invalid.is_some() {
             return child;
         }
-        match self.root_repository().and_then(|r| r.join(segment).map_err(Error::from)) {
-            Ok(_) => child.segments.extend(segment.split('/').filter(|s| !s.is_empty()).map(str::to_string)),
-            Err(e) => child.invalid = Some(Arc::new(Error::invalid_input(format!("invalid segment {segment:?}: {e}")))),
+        let joined = match self.root_repository() {
+            Ok(root) => root.join(segment).map(|_| ()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.message().to_string()),
+        };
+        if let Err(why) = joined {
+            child.invalid = Some(Arc::new(Error::invalid_input(format!("invalid segment {segment:?}: {why}"))));
         }
         child
     }
@@ -73,7 +78,8 @@ impl ClientScope {
         self.registry.as_ref()
     }
 
-    /// `host[:port]` plus the segments, e.g. `registry.example.com/org/app` (what `get_registry` returns).
+    /// `host[:port]` plus the segments, e.g. `registry.example.com/org/app` (what `get_registry` returns), invalid
+    /// ones included as given.
     pub fn name(&self) -> String {
         let mut s = self.host.clone();
         for seg in &self.segments {
@@ -128,6 +134,8 @@ mod tests {
         let bad = app.join("Bad").join("ok");
         let e = bad.check().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("invalid segment \"Bad\""), "{e}");
+        assert_eq!(e.matches("invalid input").count(), 1, "said once: {e}");
+        assert_eq!(bad.name(), "registry.example.com/org/app/web/Bad/ok", "what it was scoped to, as given");
         assert!(ClientScope::parse("not a host!/x").check().is_err());
         assert_eq!(ClientScope::parse("localhost:5000/a/b").path(), "a/b");
     }

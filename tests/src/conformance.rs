@@ -647,6 +647,11 @@ pub async fn check_blob_and_manifest_primitives(root: Arc<dyn Client>) {
     assert_eq!(&ok(repo.put_manifest(&by_digest, manifest).await, "put_manifest by digest"), image.digest());
     let wrong = format!("@{}", Digest::sha256(b"another manifest"));
     expect_kind(repo.put_manifest(&wrong, manifest).await, ErrorKind::InvalidInput, "put_manifest by another digest");
+    // A put names one place: a tag and a digest at once is refused (it would have tagged nothing), for both.
+    let both = format!("v9@{}", image.digest());
+    let e = expect_kind(repo.put_manifest(&both, manifest).await, ErrorKind::InvalidInput, "put_manifest tag@digest");
+    assert!(e.to_string().contains("not both"), "{e}");
+    expect_kind(repo.push_image(&both, &image).await, ErrorKind::InvalidInput, "push_image tag@digest");
     let unpushed = small_image("primitives-unpushed", 1);
     let e = expect_kind(
         repo.put_manifest("v2", unpushed.raw_manifest()).await,

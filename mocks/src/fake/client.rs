@@ -223,13 +223,16 @@ impl FakeClient {
         self.host.script().fail_next(method, times, kind);
     }
 
-    /// Make the next `times` calls of `method` on this host whose reference argument (as logged in
-    /// [`Call::reference`]) is `reference` fail with an error of `kind`, then succeed again; calls with another
-    /// reference, or none, are not affected. Such a failure is used before one scripted with
-    /// [`FakeClient::fail_next`] for the method. `fail_next_for(Method::GetImage, "v1", 2, kind)` fails the next
-    /// two `get_image("v1", ..)`, not `get_image("v2", ..)`.
+    /// Make the next `times` calls of `method` whose reference argument (as logged in [`Call::reference`]; a
+    /// digest with or without its `@`) is `reference` fail with an error of `kind`, then succeed again: calls on
+    /// this client's repository when it is scoped to one (`fake.scoped("org/app")`), on any repository of the host
+    /// when called on the host (`FakeClient::new(..)`). Calls with another reference, or none, or in another
+    /// repository, are not affected. Such a failure is used before one scripted with [`FakeClient::fail_next`] for
+    /// the method. `fake.scoped("org/app").fail_next_for(Method::GetImage, "v1", 2, kind)` fails the next two
+    /// `get_image("v1", ..)` in `org/app`, not `get_image("v2", ..)` nor `get_image("v1", ..)` in `org/other`.
     pub fn fail_next_for(&self, method: Method, reference: &str, times: usize, kind: ErrorKind) {
-        self.host.script().fail_next_for(method, reference, times, kind);
+        let scope = (!self.scope.path().is_empty()).then(|| self.scope.name());
+        self.host.script().fail_next_for(method, scope, reference, times, kind);
     }
 
     /// Make every call of `method` on this host fail with an error of `kind` (after any `fail_next` ones), until

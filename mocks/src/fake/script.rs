@@ -135,11 +135,20 @@ pub struct Call {
 /// Failures for the next calls, consumed front first: (kind, calls left).
 type Queue = VecDeque<(ErrorKind, usize)>;
 
+/// A failure for the next calls with one reference: (the `get_registry()` of the one scope it is for, or `None` for
+/// every repository of the host; kind; calls left).
+type ScopedQueue = VecDeque<(Option<String>, ErrorKind, usize)>;
+
+/// The form a reference argument is matched in: a digest with or without its `@` is the same digest.
+fn reference_key(reference: &str) -> String {
+    reference.strip_prefix('@').unwrap_or(reference).to_string()
+}
+
 /// Failures to inject, latency to add, and the log, of one host.
 #[derive(Debug, Default)]
 pub(crate) struct Script {
-    /// Failures for the next calls of a method with one reference argument.
-    next_for: HashMap<(Method, String), Queue>,
+    /// Failures for the next calls of a method with one reference argument (keyed by [`reference_key`]).
+    next_for: HashMap<(Method, String), ScopedQueue>,
     /// Failures for the next calls of a method, whatever their reference.
     next: HashMap<Method, Queue>,
     /// A failure for every call of a method (after the `next` ones).
@@ -156,11 +165,19 @@ impl Script {
         }
     }
 
-    /// Make the next `times` calls of `method` whose reference argument is `reference` fail with `kind` (after
-    /// failures already scripted for that method and reference).
-    pub(crate) fn fail_next_for(&mut self, method: Method, reference: &str, times: usize, kind: ErrorKind) {
+    /// Make the next `times` calls of `method` whose reference argument is `reference` (a digest with or without
+    /// its `@`) fail with `kind` (after failures already scripted for that method and reference): calls on the
+    /// client whose `get_registry()` is `scope`, or on any client of the host when `scope` is `None`.
+    pub(crate) fn fail_next_for(
+        &mut self,
+        method: Method,
+        scope: Option<String>,
+        reference: &str,
+        times: usize,
+        kind: ErrorKind,
+    ) {
         if times > 0 {
-            self.next_for.entry((method, reference.to_string())).or_default().push_back((kind, times));
+            self.next_for.entry((method, reference_key(reference))).or_default().push_back((scope, kind, times));
         }
     }
 
@@ -193,7 +210,10 @@ impl Script {
     /// method's `always` one.
     fn take_failure(&mut self, call: &Call) -> Option<ErrorKind> {
         let for_reference = match &call.reference {
-            Some(r) => self.next_for.get_mut(&(call.method, r.clone())).and_then(take_one),
+            Some(r) => self
+                .next_for
+                .get_mut(&(call.method, reference_key(r)))
+                .and_then(|queue| take_one_for(queue, &call.registry)),
             None => None,
         };
         for_reference
@@ -228,10 +248,24 @@ fn take_one(queue: &mut Queue) -> Option<ErrorKind> {
     Some(kind)
 }
 
+/// Use one call of the first failure in `queue` meant for a client whose `get_registry()` is `registry`, if any.
+fn take_one_for(queue: &mut ScopedQueue, registry: &str) -> Option<ErrorKind> {
+    let at = queue.iter().position(|(scope, _, _)| scope.as_deref().is_none_or(|s| s == registry))?;
+    let (_, kind, left) = queue.get_mut(at)?;
+    let kind = *kind;
+    *left -= 1;
+    if *left == 0 {
+        queue.remove(at);
+    }
+    Some(kind)
+}
+
 /// The error an injected failure returns: its kind, the HTTP status a registry would send with it, and a message
 /// saying it was injected.
 fn injected(kind: ErrorKind, call: &Call) -> Error {
     let target = match &call.reference {
+        Some(r) if r.starts_with('@') => format!("{}{r}", call.registry),
+        Some(r) if r.contains(':') => format!("{}@{r}", call.registry),
         Some(r) => format!("{}:{r}", call.registry),
         None => call.registry.clone(),
     };
@@ -301,7 +335,7 @@ mod tests {
             registry: "r.example.com/app".into(),
             reference: Some(reference.into()),
         };
-        s.fail_next_for(Method::GetImage, "v1", 2, ErrorKind::NotFound);
+        s.fail_next_for(Method::GetImage, None, "v1", 2, ErrorKind::NotFound);
         s.fail_next(Method::GetImage, 1, ErrorKind::Server);
         let mut outcome = |c: Call| s.enter(c).1.map(|e| e.kind());
         assert_eq!(outcome(with(Method::GetImage, "v2")), Some(ErrorKind::Server), "the per-method one, once");
@@ -310,7 +344,7 @@ mod tests {
         assert_eq!(outcome(with(Method::GetImage, "v1")), Some(ErrorKind::NotFound));
         assert_eq!(outcome(with(Method::GetImage, "v1")), Some(ErrorKind::NotFound));
         assert_eq!(outcome(with(Method::GetImage, "v1")), None, "used up");
-        s.fail_next_for(Method::ListTags, "v1", 1, ErrorKind::Server);
+        s.fail_next_for(Method::ListTags, None, "v1", 1, ErrorKind::Server);
         let list = Call { method: Method::ListTags, registry: "r.example.com/app".into(), reference: None };
         assert_eq!(s.enter(list).1.map(|e| e.kind()), None, "a call without a reference matches no reference");
         s.clear_failures();

@@ -348,6 +348,38 @@ async fn failures_can_be_scripted_for_one_reference() {
 }
 
 #[tokio::test]
+async fn failures_for_one_reference_are_for_one_repository_and_either_digest_form() {
+    let fake = FakeClient::new("registry.example.com");
+    let image = random_image(1, 10);
+    for repo in ["org/app", "org/other"] {
+        fake.scoped(repo).seed_image("v1", &image).await.unwrap();
+    }
+    let client = dyn_client(&fake);
+    let (app, other) = (client.with_segment("org/app"), client.with_segment("org/other"));
+    // Scripted on a scoped client: that repository only.
+    fake.scoped("org/app").fail_next_for(Method::GetImage, "v1", 1, ErrorKind::Server);
+    other.get_image("v1", ImageOptions::default()).await.unwrap();
+    let e = app.get_image("v1", ImageOptions::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Server, "the failure waited for org/app: {e}");
+    app.get_image("v1", ImageOptions::default()).await.unwrap();
+    // Scripted on the host: any repository.
+    fake.fail_next_for(Method::GetImage, "v1", 1, ErrorKind::Server);
+    assert_eq!(other.get_image("v1", ImageOptions::default()).await.unwrap_err().kind(), ErrorKind::Server);
+    app.get_image("v1", ImageOptions::default()).await.unwrap();
+    // A digest scripted without its '@' fails a call with it, and the reverse; the message names it once.
+    let digest = image.digest().to_string();
+    fake.fail_next_for(Method::GetManifest, &digest, 1, ErrorKind::Denied);
+    let e = app.get_manifest(&format!("@{digest}")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied);
+    assert!(e.to_string().contains(&format!("registry.example.com/org/app@{digest}")), "{e}");
+    fake.fail_next_for(Method::DeleteByDigest, &format!("@{digest}"), 1, ErrorKind::Denied);
+    let e = app.delete_by_digest(&digest).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Denied);
+    assert!(e.to_string().contains(&format!("registry.example.com/org/app@{digest}")), "{e}");
+    assert_eq!(fake.tags("org/app"), vec!["v1"], "the scripted delete deleted nothing");
+}
+
+#[tokio::test]
 async fn provided_methods_are_logged_once_as_themselves() {
     let fake = FakeClient::new("registry.example.com");
     let app = fake.scoped("app");

@@ -63,13 +63,7 @@ impl Client for Unlogged {
     }
 
     async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<Digest> {
-        let target = self.0.scope().reference(reference)?;
-        if let Some(d) = target.digest().filter(|d| *d != manifest.digest()) {
-            return Err(Error::invalid_input(format!(
-                "put_manifest to {target}: the manifest's digest is {}, not {d}",
-                manifest.digest()
-            )));
-        }
+        let target = push_reference(&self.0.scope().repository()?, reference, manifest.digest())?;
         self.0.host.write().put_manifest(&target, manifest.clone())?;
         Ok(manifest.digest().clone())
     }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::RemoteClient;
 use crate::artifact::{as_referrer, EMPTY_JSON, EMPTY_MEDIA_TYPE};
-use crate::client::digest_reference;
+use crate::client::{digest_reference, push_reference};
 
 /// The annotation that marks a placeholder manifest (what a deleted tag pointed at for a moment).
 const PLACEHOLDER_ANNOTATION: &str = "io.github.registry-client.deleted-tag";
@@ -28,13 +28,7 @@ static PLACEHOLDERS: AtomicU64 = AtomicU64::new(0);
 impl RemoteClient {
     /// See [`Client::put_manifest`](crate::Client::put_manifest): `reference` is a tag or the manifest's digest.
     pub(super) async fn put_manifest_at(&self, reference: &str, manifest: &Manifest) -> Result<Digest> {
-        let target = self.scope.reference(reference)?;
-        if let Some(d) = target.digest().filter(|d| *d != manifest.digest()) {
-            return Err(Error::invalid_input(format!(
-                "put_manifest to {target}: the manifest's digest is {}, not {d}",
-                manifest.digest()
-            )));
-        }
+        let target = push_reference(&self.repository()?, reference, manifest.digest())?;
         self.put_manifest_to(&target, manifest).await
     }
 

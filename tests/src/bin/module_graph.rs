@@ -10,6 +10,7 @@
 //! is one (0 and "no module cycles" otherwise). The workspace is the nearest directory at or above `--root` (default:
 //! the current directory) whose `Cargo.toml` has a `[workspace]` section. Status 2: bad arguments or unreadable files.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,6 +44,8 @@ fn run() -> Result<ExitCode, String> {
     let root = find_workspace(&start)
         .ok_or_else(|| format!("no Cargo.toml with [workspace] at or above {}", start.display()))?;
     let roots = crate_roots(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    // Everything is written at the end, in one go: a reader that stops early (`| head`) is no error.
+    let mut out = String::new();
     let mut cyclic = 0;
     for target in &roots {
         let graph = CrateGraph::read(&target.name, &target.root_file, &root)
@@ -53,19 +56,27 @@ fn run() -> Result<ExitCode, String> {
         }
         if check {
             for warning in graph.warnings() {
-                println!("warning: {}: {warning}", graph.name());
+                out.push_str(&format!("warning: {}: {warning}\n", graph.name()));
             }
-            print!("{cycles}");
+            out.push_str(&cycles);
         } else {
-            print!("{}{cycles}", render_layers(&graph));
-            println!();
+            out.push_str(&format!("{}{cycles}\n", render_layers(&graph)));
         }
     }
-    if cyclic == 0 {
-        println!("no module cycles ({} crate targets)", roots.len());
-        Ok(ExitCode::SUCCESS)
+    let code = if cyclic == 0 {
+        out.push_str(&format!("no module cycles ({} crate targets)\n", roots.len()));
+        ExitCode::SUCCESS
     } else {
-        println!("module cycles in {cyclic} of {} crate targets", roots.len());
-        Ok(if check { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        out.push_str(&format!("module cycles in {cyclic} of {} crate targets\n", roots.len()));
+        if check {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing the report: {e}")),
+        _ => Ok(code),
     }
 }
