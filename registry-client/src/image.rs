@@ -47,13 +47,25 @@ pub trait BlobSource: Send + Sync + fmt::Debug {
         if size > max as u64 {
             return Err(Error::unsupported(format!("blob {digest} is {size} bytes, over the {max} byte limit")));
         }
-        let mut stream = self.open(digest, size).await?;
-        let mut out = bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or(max).min(max));
-        while let Some(chunk) = stream.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out.freeze())
+        collect_blob(self.open(digest, size).await?, digest, size).await
     }
+}
+
+/// The whole of `stream`, the blob `digest` of `size` bytes, in memory: never more than `size` bytes held, whatever
+/// the stream sends (`DigestMismatch` past it; the stream itself checks the digest and a short end).
+async fn collect_blob(mut stream: ByteStream, digest: &Digest, size: u64) -> Result<Bytes> {
+    let mut out = bytes::BytesMut::with_capacity(usize::try_from(size.min(64 << 20)).unwrap_or(0));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if (out.len() as u64).saturating_add(chunk.len() as u64) > size {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("blob {digest}: the source sent more than the {size} bytes its descriptor says"),
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
 }
 
 /// `data` from byte `offset` on, in slices of at most `piece` bytes (cheap: they share the buffer).
@@ -293,12 +305,8 @@ impl Image {
 
     /// Read a whole blob into memory (for small blobs; layers should be streamed with [`Image::open_blob`]).
     pub async fn blob_bytes(&self, descriptor: &Descriptor) -> Result<Bytes> {
-        let mut s = self.open_blob(descriptor).await?;
-        let mut out = bytes::BytesMut::with_capacity(descriptor.size().min(64 << 20) as usize);
-        while let Some(chunk) = s.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out.freeze())
+        let digest = descriptor_digest(descriptor)?;
+        collect_blob(self.open_blob(descriptor).await?, &digest, descriptor.size()).await
     }
 }
 
@@ -368,5 +376,29 @@ mod tests {
         }
         let e = blobs.open_unverified(&d, 11, 0).await.err().map(|e| e.kind());
         assert_eq!(e, Some(ErrorKind::DigestMismatch), "a wrong size is refused");
+    }
+
+    /// A source that sends endless bytes whatever it is asked for.
+    #[derive(Debug)]
+    struct Endless;
+
+    #[async_trait::async_trait]
+    impl BlobSource for Endless {
+        async fn open(&self, _: &Digest, _: u64) -> Result<ByteStream> {
+            Ok(Box::pin(futures::stream::repeat_with(|| Ok(Bytes::from_static(&[7u8; 4096])))))
+        }
+    }
+
+    #[tokio::test]
+    async fn read_to_bytes_holds_no_more_than_the_size() {
+        let d = Digest::sha256(b"small config");
+        let e = Endless.read_to_bytes(&d, 10_000, 1 << 20).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
+        assert!(e.to_string().contains("more than the 10000 bytes"), "{e}");
+        let e = Endless.read_to_bytes(&d, 2 << 20, 1 << 20).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "over the cap, nothing read: {e}");
+        let mut blobs = MemoryBlobs::new();
+        let ok = blobs.insert(Bytes::from_static(b"0123456789"));
+        assert_eq!(blobs.read_to_bytes(&ok, 10, 100).await.unwrap(), Bytes::from_static(b"0123456789"));
     }
 }
