@@ -53,4 +53,6 @@ pub use registry_core::api::BlobPushed;
 pub use registry_core::auth::{Credentials, Keychain};
 pub use registry_core::manifest::Manifest;
 pub use registry_core::transport::RetryConfig;
-pub use registry_core::{self as core, ByteStream, Digest, Error, ErrorKind, Reference, Repository, Result};
+pub use registry_core::{
+    self as core, ByteStream, CapabilitySnapshot, Digest, Error, ErrorKind, Reference, Repository, Result,
+};

@@ -10,12 +10,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod capabilities;
 pub mod digest;
 pub mod error;
 pub mod manifest;
 pub mod reference;
 pub mod transport;
 
+pub use capabilities::{Capabilities, CapabilitySnapshot};
 pub use digest::{skip_bytes, Algorithm, ByteStream, Digest, DigestHasher, VerifyingStream};
 pub use error::{Error, ErrorKind, RegistryErrorCode, Result};
 pub use reference::{Reference, ReferenceError, Registry, Repository};

@@ -76,9 +76,11 @@ async fn refused_post_falls_back_to_get_and_is_remembered() {
     for status in [404, 405] {
         let tokens = issuer().refuse_post(status).start();
         let registry = DockerRegistry::start(AuthMode::token(&tokens));
-        let repo =
-            root(client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap(), "fallback").with_segment("a");
+        let remote = client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap();
+        assert!(!remote.capabilities().token_post_refused, "nothing learned before the first answer");
+        let repo = root(remote.clone(), "fallback").with_segment("a");
         push_and_pull(&repo, &format!("fallback-{status}")).await;
+        assert!(remote.capabilities().token_post_refused, "learned once, in the registry's profile, by every clone");
         let requests = tokens.requests();
         let posts = requests.iter().filter(|r| r.method == "POST").count();
         let gets = requests.iter().filter(|r| r.method == "GET").count();

@@ -56,6 +56,12 @@ impl RemoteClient {
     pub fn repository(&self) -> Result<Repository> {
         self.scope.repository()
     }
+
+    /// What this client has learned of its registry so far (features it lacks, limits it imposes), shared by its
+    /// clones and `with_segment` children: see [`CapabilitySnapshot`](registry_core::CapabilitySnapshot).
+    pub fn capabilities(&self) -> registry_core::CapabilitySnapshot {
+        self.api.capabilities().snapshot()
+    }
 }
 
 #[async_trait::async_trait]

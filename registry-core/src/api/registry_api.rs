@@ -33,6 +33,12 @@ impl RegistryApi {
     pub fn registry(&self) -> &Registry {
         self.transport.registry()
     }
+
+    /// What has been learned of the registry so far (shared by every clone of this handle): see
+    /// [`Capabilities`](crate::capabilities::Capabilities).
+    pub fn capabilities(&self) -> &crate::capabilities::Capabilities {
+        self.transport.capabilities()
+    }
 }
 
 impl RegistryApi {

@@ -3,7 +3,6 @@
 //! exchanges them at the challenge's realm for a token per scope, cached until shortly before it expires.
 
 use std::fmt;
-use std::sync::atomic::AtomicBool;
 use std::sync::RwLock;
 
 use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
@@ -14,6 +13,7 @@ use super::keychain::Keychain;
 use super::scope::Scope;
 use super::token::TokenRequest;
 use super::token_cache::{Token, TokenCache};
+use crate::capabilities::Capabilities;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
 
@@ -31,8 +31,8 @@ pub(crate) struct Authenticator {
     insecure: bool,
     challenge: RwLock<Option<Challenge>>,
     tokens: TokenCache,
-    /// Set once the realm refused an OAuth2 POST: later token requests go straight to GET.
-    post_refused: AtomicBool,
+    /// What is known of the registry (and its token server), shared with the transport.
+    capabilities: Capabilities,
 }
 
 impl fmt::Debug for Authenticator {
@@ -62,6 +62,7 @@ impl Authenticator {
         http: reqwest::Client,
         registry: Registry,
         insecure: bool,
+        capabilities: Capabilities,
     ) -> Authenticator {
         Authenticator {
             explicit: credentials,
@@ -72,7 +73,7 @@ impl Authenticator {
             insecure,
             challenge: RwLock::new(None),
             tokens: TokenCache::default(),
-            post_refused: AtomicBool::new(false),
+            capabilities,
         }
     }
 
@@ -226,6 +227,6 @@ impl Authenticator {
             registry: &self.registry,
             registry_insecure: self.insecure,
         };
-        request.fetch(&self.post_refused).await
+        request.fetch(&self.capabilities).await
     }
 }

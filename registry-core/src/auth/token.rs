@@ -1,6 +1,5 @@
 //! Token exchange at a bearer challenge's realm.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -11,6 +10,7 @@ use super::challenge::Challenge;
 use super::credentials::{basic_header, Credentials};
 use super::realm;
 use super::token_cache::Token;
+use crate::capabilities::Capabilities;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
 use crate::transport::response::{read_capped, redact_url};
@@ -115,10 +115,10 @@ pub(crate) struct TokenRequest<'a> {
 impl TokenRequest<'_> {
     /// Get a token. With a username and password, the OAuth2 password grant (POST) is tried first and the
     /// distribution GET flow used when the realm refuses it (400, 401, 404, 405, as some registries answer a POST
-    /// they do not support); `post_refused` remembers that. With an identity token, the OAuth2 refresh-token
+    /// they do not support); the registry's `capabilities` remember that. With an identity token, the OAuth2 refresh-token
     /// grant, falling back to GET with the token as password only when the realm has no POST endpoint (404, 405).
     /// Anonymous requests use GET.
-    pub(crate) async fn fetch(&self, post_refused: &AtomicBool) -> Result<Token> {
+    pub(crate) async fn fetch(&self, capabilities: &Capabilities) -> Result<Token> {
         let realm = self
             .challenge
             .realm()
@@ -130,7 +130,7 @@ impl TokenRequest<'_> {
         let span = tracing::debug_span!("token_request", realm = %redact_url(&url), scopes = ?self.scopes);
         async {
             let (post, fallback): (Option<Form<'_>>, &[u16]) = match self.credentials {
-                Credentials::Basic { username, password } if !post_refused.load(Ordering::Relaxed) => (
+                Credentials::Basic { username, password } if !capabilities.snapshot().token_post_refused => (
                     Some(vec![("grant_type", "password"), ("username", username), ("password", password.expose())]),
                     &[400, 401, 404, 405],
                 ),
@@ -144,7 +144,9 @@ impl TokenRequest<'_> {
                     Ok(token) => return Ok(token),
                     Err(Failure::Status(status, e)) if fallback.contains(&status) => {
                         tracing::debug!(status, "realm refused the OAuth2 POST; using GET");
-                        post_refused.store(true, Ordering::Relaxed);
+                        capabilities.learn(&format!("the token server answered the OAuth2 POST with {status}"), |c| {
+                            c.token_post_refused = true
+                        });
                         drop(e);
                     }
                     Err(f) => return Err(f.into_error()),

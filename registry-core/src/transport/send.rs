@@ -16,6 +16,7 @@ use super::request::{Body, Request};
 use super::response::{self, redact_url};
 use super::retry::{Again, RetryConfig};
 use crate::auth::authenticator::{Authenticator, Retry};
+use crate::capabilities::Capabilities;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
 
@@ -36,6 +37,8 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     auth: Authenticator,
     retry: RetryConfig,
+    /// What has been learned of the registry, shared by every handle on this transport.
+    capabilities: Capabilities,
 }
 
 impl fmt::Debug for Transport {
@@ -59,14 +62,21 @@ impl Transport {
         })?;
         let http = http_client(&config, ua.clone(), redirect::registry_policy())?;
         let token_http = http_client(&config, ua, redirect::realm_policy(registry.clone(), config.insecure))?;
-        let auth = Authenticator::new(config.credentials, token_http, registry.clone(), config.insecure)
-            .with_keychain(config.keychain);
-        Ok(Transport { registry, base, http, auth, retry: config.retry })
+        let capabilities = Capabilities::new(registry.as_str());
+        let auth =
+            Authenticator::new(config.credentials, token_http, registry.clone(), config.insecure, capabilities.clone())
+                .with_keychain(config.keychain);
+        Ok(Transport { registry, base, http, auth, retry: config.retry, capabilities })
     }
 
     /// The registry.
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// What has been learned of the registry.
+    pub(crate) fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
     }
 
     /// The URL of `path` (absolute, e.g. `/v2/`) on the registry.
