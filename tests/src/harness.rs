@@ -89,6 +89,8 @@ struct RegistryConfig {
     tls: Option<TlsConfig>,
     /// `baseurl` of the storage `redirect` middleware.
     redirect_to: Option<String>,
+    /// `catalog.maxentries`: the largest catalog page (`n`) the registry accepts.
+    catalog_max_entries: Option<usize>,
 }
 
 /// Renders `config.yml`. The one place that knows the config format: TLS
@@ -119,6 +121,9 @@ fn render_config(config: &RegistryConfig) -> String {
         // (`/docker/registry/v2/blobs/sha256/ab/<hex>/data`), a file under `rootdirectory`.
         yaml.push_str("middleware:\n  storage:\n    - name: redirect\n      options:\n");
         yaml.push_str(&format!("        baseurl: {}\n", yaml_str(base)));
+    }
+    if let Some(n) = config.catalog_max_entries {
+        yaml.push_str(&format!("catalog:\n  maxentries: {n}\n"));
     }
     match &config.auth {
         AuthConfig::None => {}
@@ -198,6 +203,7 @@ impl DockerRegistry {
             client_ca: None,
             storage_dir: None,
             redirect_to: None,
+            catalog_max_entries: None,
         }
     }
 
@@ -263,6 +269,7 @@ pub struct DockerRegistryBuilder {
     client_ca: Option<String>,
     storage_dir: Option<PathBuf>,
     redirect_to: Option<String>,
+    catalog_max_entries: Option<usize>,
 }
 
 impl fmt::Debug for DockerRegistryBuilder {
@@ -274,6 +281,7 @@ impl fmt::Debug for DockerRegistryBuilder {
             .field("client_ca", &self.client_ca.is_some())
             .field("storage_dir", &self.storage_dir)
             .field("redirect_to", &self.redirect_to)
+            .field("catalog_max_entries", &self.catalog_max_entries)
             .finish()
     }
 }
@@ -325,6 +333,13 @@ impl DockerRegistryBuilder {
         self
     }
 
+    /// Cap catalog pages at `n` repositories (`catalog.maxentries`): a larger `n` is answered 400
+    /// `PAGINATION_NUMBER_INVALID`. Default: distribution's own (1000).
+    pub fn catalog_max_entries(mut self, n: usize) -> DockerRegistryBuilder {
+        self.catalog_max_entries = Some(n);
+        self
+    }
+
     /// Starts the registry and waits (up to 10 s) until it answers.
     ///
     /// Blocks the calling thread while waiting; fine inside `#[tokio::test]`.
@@ -357,6 +372,7 @@ impl DockerRegistryBuilder {
                 auth: auth.clone(),
                 tls: tls.clone(),
                 redirect_to: self.redirect_to.clone(),
+                catalog_max_entries: self.catalog_max_entries,
             };
             fs::write(&config_path, render_config(&config))
                 .unwrap_or_else(|e| panic!("write {}: {e}", config_path.display()));
@@ -553,6 +569,7 @@ mod tests {
             },
             tls: None,
             redirect_to: None,
+            catalog_max_entries: Some(100),
         };
         let yaml = render_config(&config);
         assert!(yaml.contains("rootdirectory: \"/tmp/x y/data\""));
@@ -560,6 +577,7 @@ mod tests {
         assert!(yaml.contains("  addr: \"127.0.0.1:5000\"\n"));
         assert!(yaml.contains("    rootcertbundle: \"/tmp/c.pem\"\n"));
         assert!(yaml.contains("level: warn"));
+        assert!(yaml.contains("catalog:\n  maxentries: 100\n"));
         assert!(!yaml.contains("tls:") && !yaml.contains("middleware:"));
     }
 
@@ -576,6 +594,7 @@ mod tests {
                 client_ca_path: Some(PathBuf::from("/t/ca.pem")),
             }),
             redirect_to: Some("http://127.0.0.2:9/".into()),
+            catalog_max_entries: None,
         };
         let yaml = render_config(&config);
         assert!(yaml.contains(

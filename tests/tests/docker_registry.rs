@@ -296,3 +296,20 @@ async fn referrers_through_the_tag_schema() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].digest().to_string(), sig.digest().to_string());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_capped_by_maxentries_is_listed_in_pages_it_accepts() {
+    let registry = DockerRegistry::builder().catalog_max_entries(100).start();
+    let remote = client(&registry).build().unwrap();
+    let image = small_image("capped", 1);
+    remote.with_segment("a").push_image("v1", &image).await.unwrap();
+    remote.with_segment("b").push_image("v1", &image).await.unwrap();
+    assert_eq!(remote.capabilities().max_page_size, None, "nothing learned yet");
+    let all = remote.list_repositories(ListOptions::default()).await.unwrap();
+    assert_eq!(all, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(remote.capabilities().max_page_size, Some(100), "n=1000 refused, n=100 accepted");
+    // Later lists (and children) ask for 100 directly; a window larger than the cap is still whole.
+    let child = remote.with_segment("a");
+    assert_eq!(child.list_repositories(ListOptions::default()).await.unwrap(), Vec::<String>::new());
+    assert_eq!(remote.list_repositories(ListOptions::default().limit(500)).await.unwrap(), all);
+}

@@ -359,3 +359,72 @@ async fn write_operations_survive_faults() {
     server.faults().clear();
     assert_eq!(&repo.get_digest("copy").await.unwrap(), image.digest(), "untouched");
 }
+
+/// The requests in `server`'s log from index `from` on that contain `needle`.
+fn logged(server: &RegistryServer, from: usize, needle: &str) -> Vec<String> {
+    server.request_log().into_iter().skip(from).filter(|r| r.contains(needle)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_page_size_is_lowered_and_remembered_for_tags_and_catalog() {
+    let server = RegistryServer::start().await.unwrap();
+    let remote = client(&server).build().unwrap();
+    let app = remote.with_segment("paged").with_segment("app");
+    let image = small_image("paged", 1);
+    let tags: Vec<String> = (0..7).map(|i| format!("v{i}")).collect();
+    for t in &tags {
+        app.push_image(t, &image).await.unwrap();
+    }
+    server.faults().max_page_size(Some(3));
+    // Without a limit no page size is asked (the registry's own applies); with one, n=500 is refused, then 100,
+    // 50, 25, 12, 6; 3 is accepted, and the pages that follow (Link) keep it.
+    let window = ListOptions::default().limit(500);
+    assert_eq!(app.list_tags(window.clone()).await.unwrap(), tags);
+    assert_eq!(remote.capabilities().max_page_size, Some(3));
+    let before = server.request_log().len();
+    assert_eq!(app.list_tags(window).await.unwrap(), tags);
+    let sent = logged(&server, before, "/tags/list");
+    assert!(sent.iter().all(|r| r.contains("n=3")), "only the size that worked is asked: {sent:?}");
+    assert_eq!(sent.len(), 3, "7 tags in pages of 3: {sent:?}");
+    let before = server.request_log().len();
+    assert_eq!(remote.list_repositories(ListOptions::default()).await.unwrap(), vec!["paged/app".to_string()]);
+    let sent = logged(&server, before, "/_catalog");
+    assert_eq!(sent.len(), 1, "the catalog asks the learned size directly: {sent:?}");
+    assert!(sent[0].contains("n=3"), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalog_page_size_is_learned_from_the_first_refusal() {
+    let server = RegistryServer::start().await.unwrap();
+    let remote = client(&server).build().unwrap();
+    remote.with_segment("one").push_image("v1", &small_image("one", 1)).await.unwrap();
+    server.faults().max_page_size(Some(100));
+    assert_eq!(remote.list_repositories(ListOptions::default()).await.unwrap(), vec!["one".to_string()]);
+    assert_eq!(remote.capabilities().max_page_size, Some(100));
+    let sent = logged(&server, 0, "/_catalog");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains("n=1000") && sent[1].contains("n=100"), "{sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_size_refused_down_to_one_is_an_error_keeping_the_query() {
+    let server = RegistryServer::start().await.unwrap();
+    let app = client(&server).build().unwrap().with_segment("app");
+    app.push_image("v1", &small_image("q", 1)).await.unwrap();
+    server.faults().max_page_size(Some(0));
+    let e = app.list_tags(ListOptions::default().limit(1000)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("n=1"), "the message shows the page size asked: {e}");
+    assert!(e.has_code("PAGINATION_NUMBER_INVALID"), "{e:?}");
+    let sent = logged(&server, 0, "/tags/list");
+    assert_eq!(sent.len(), 8, "1000, 100, 50, 25, 12, 6, 3, 1, then stop: {sent:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_messages_keep_the_list_window() {
+    let server = RegistryServer::start().await.unwrap();
+    let remote = client(&server).build().unwrap();
+    server.faults().fail_next(1, "/_catalog", 403, None);
+    let e = remote.list_repositories(ListOptions::default().last("a/b")).await.unwrap_err();
+    assert!(e.to_string().contains("/v2/_catalog?n=1000&last=a%2Fb"), "{e}");
+}

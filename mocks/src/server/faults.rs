@@ -42,6 +42,10 @@ struct Inner {
     range_faults: Vec<RangeRule>,
     chunk_min_length: Option<usize>,
     refuse_mounts: bool,
+    /// HEAD requests whose path contains the string are answered with the status and no body.
+    head_refusals: Vec<(String, u16)>,
+    /// The largest `n` the tags list and the catalog accept.
+    max_page_size: Option<usize>,
     /// Upload sessions that accepted a chunk shorter than the minimum length: only the closing PUT may follow.
     short_chunk_sessions: HashSet<String>,
 }
@@ -201,6 +205,19 @@ impl Faults {
         self.lock().refuse_mounts = refuse;
     }
 
+    /// Answer every HEAD whose path and query contain `path_contains` with `status` (e.g. 405 or 501) and no
+    /// body, as registries and proxies do that do not implement HEAD where GET works. Rules added earlier match
+    /// first.
+    pub fn refuse_head(&self, path_contains: &str, status: u16) {
+        self.lock().head_refusals.push((path_contains.to_string(), status));
+    }
+
+    /// Refuse tags and catalog pages larger than `n` with 400 `PAGINATION_NUMBER_INVALID`, as docker-registry
+    /// with `catalog.maxentries: n` does for the catalog. `None` turns it off (the catalog's own maximum stays).
+    pub fn max_page_size(&self, n: Option<usize>) {
+        self.lock().max_page_size = n;
+    }
+
     /// Remove every fault.
     pub fn clear(&self) {
         *self.lock() = Inner::default();
@@ -275,6 +292,16 @@ impl Faults {
     /// The minimum chunk length, if one is set.
     pub(crate) fn current_chunk_min_length(&self) -> Option<usize> {
         self.lock().chunk_min_length
+    }
+
+    /// The status to answer a HEAD of `path_and_query` with instead of its normal answer.
+    pub(crate) fn head_refused(&self, path_and_query: &str) -> Option<u16> {
+        self.lock().head_refusals.iter().find(|(p, _)| path_and_query.contains(p.as_str())).map(|(_, s)| *s)
+    }
+
+    /// The largest page size accepted, if capped.
+    pub(crate) fn current_max_page_size(&self) -> Option<usize> {
+        self.lock().max_page_size
     }
 
     /// Whether mounts are refused.

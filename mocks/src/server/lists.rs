@@ -31,19 +31,26 @@ pub(crate) fn window(items: Vec<String>, n: Option<usize>, last: Option<&str>) -
     }
 }
 
-fn parse_n(query: &Query) -> Result<Option<usize>, ApiError> {
-    match query.non_empty("n") {
-        None => Ok(None),
-        Some(n) => n.parse::<usize>().map(Some).map_err(|_| {
+fn parse_n(shared: &Shared, query: &Query) -> Result<Option<usize>, ApiError> {
+    let n = match query.non_empty("n") {
+        None => None,
+        Some(n) => Some(n.parse::<usize>().map_err(|_| {
             ApiError::bad_request(Code::PaginationNumberInvalid, "invalid number of results requested")
                 .detail(json!({"n": n}))
-        }),
+        })?),
+    };
+    match (n, shared.faults.current_max_page_size()) {
+        (Some(n), Some(max)) if n > max => {
+            Err(ApiError::bad_request(Code::PaginationNumberInvalid, "invalid number of results requested")
+                .detail(json!({"n": n, "max": max})))
+        }
+        _ => Ok(n),
     }
 }
 
 /// `GET /v2/<name>/tags/list`: `NAME_UNKNOWN` until the repository was given a tag.
 pub(crate) fn tags(shared: &Shared, repo: &Repository, query: &Query) -> HandlerResult {
-    let n = parse_n(query)?;
+    let n = parse_n(shared, query)?;
     let all = shared.read().tags(repo)?;
     let name = repo.path();
     let (page, more) = window(all, n, query.non_empty("last"));
@@ -57,7 +64,7 @@ pub(crate) fn tags(shared: &Shared, repo: &Repository, query: &Query) -> Handler
 
 /// `GET /v2/_catalog`: repositories with at least one manifest.
 pub(crate) fn catalog(shared: &Shared, query: &Query) -> HandlerResult {
-    let n = parse_n(query)?.unwrap_or(CATALOG_DEFAULT);
+    let n = parse_n(shared, query)?.unwrap_or(CATALOG_DEFAULT);
     if n > CATALOG_MAX {
         return Err(ApiError::bad_request(Code::PaginationNumberInvalid, "invalid number of results requested")
             .detail(json!({"n": n, "max": CATALOG_MAX})));

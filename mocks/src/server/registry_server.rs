@@ -117,6 +117,12 @@ impl RegistryServer {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
+    /// Every request received so far (token requests included), as `METHOD path?query`, in order: for tests
+    /// that check which requests a client sent.
+    pub fn request_log(&self) -> Vec<String> {
+        self.shared.request_log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The panics recorded so far (each also fails the test when the server is dropped).
     pub fn panics(&self) -> Vec<String> {
         self.shared.panics()

@@ -28,6 +28,7 @@ pub(crate) async fn serve(shared: &Shared, req: Request<Incoming>) -> Response<R
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let method = req.method().clone();
     let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
+    shared.request_log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!("{method} {target}"));
     let reply = match AssertUnwindSafe(handle(shared, req)).catch_unwind().await {
         Ok(reply) => reply,
         Err(payload) => {
@@ -73,6 +74,12 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Reply {
         }
         body::drain(req.into_body(), DRAIN_LIMIT).await;
         return e.into();
+    }
+    if req.method() == Method::HEAD {
+        if let Some(status) = shared.faults.head_refused(target) {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::METHOD_NOT_ALLOWED);
+            return Reply::new(status);
+        }
     }
     let route = Route::parse(req.uri().path());
     #[cfg(test)]

@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     /// Choices the OCI spec leaves to a registry.
     pub(crate) behaviour: Behaviour,
     pub(crate) requests: AtomicUsize,
+    /// Every request seen, as `METHOD path?query`, in order.
+    pub(crate) request_log: Mutex<Vec<String>>,
     /// Messages of handler panics, reported when the server is dropped.
     pub(crate) panics: Mutex<Vec<String>>,
 }
@@ -38,6 +40,7 @@ impl Shared {
             faults: Faults::default(),
             behaviour: Behaviour::default(),
             requests: AtomicUsize::new(0),
+            request_log: Mutex::new(Vec::new()),
             panics: Mutex::new(Vec::new()),
         }
     }

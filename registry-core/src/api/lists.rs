@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use url::Url;
 
+use super::page_size;
 use super::pager::{next_link, Page, Pager};
 use super::registry_api::RegistryApi;
 use crate::auth::scope::Scope;
@@ -100,7 +101,44 @@ impl RegistryApi {
         Ok(url)
     }
 
+    /// One page at `url`. A page size the registry is known to refuse is lowered first; a refusal of the size
+    /// (400 `PAGINATION_NUMBER_INVALID`, as docker-registry with `catalog.maxentries` answers) is retried with a
+    /// smaller one (100, then halving, a bounded number of times) and the size that worked is remembered in the
+    /// registry's capabilities (`max_page_size`), so later pages and lists ask for it directly.
     async fn page(&self, url: Url, scope: Scope, kind: ListKind) -> Result<Page> {
+        let caps = self.transport.capabilities();
+        let mut url = page_size::capped(url, caps.snapshot().max_page_size);
+        let mut shrunk = false;
+        for _ in 0..=page_size::MAX_SHRINKS {
+            match self.page_once(url.clone(), scope.clone(), kind).await {
+                Ok(page) => {
+                    if let (true, Some(n)) = (shrunk, page_size::page_size(&url)) {
+                        caps.learn("a larger page size was refused (PAGINATION_NUMBER_INVALID)", |c| {
+                            c.max_page_size = Some(c.max_page_size.map_or(n, |m| m.min(n)));
+                        });
+                    }
+                    return Ok(page);
+                }
+                Err(e) if page_size::is_page_size_refused(&e) => {
+                    match page_size::page_size(&url).and_then(page_size::smaller_page) {
+                        Some(smaller) => {
+                            tracing::debug!(smaller, "page size refused, asking for a smaller page");
+                            url = page_size::with_page_size(&url, smaller);
+                            shrunk = true;
+                        }
+                        None => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::protocol(format!(
+            "the registry refused every page size down to {} (PAGINATION_NUMBER_INVALID): giving up",
+            page_size::page_size(&url).unwrap_or_default()
+        )))
+    }
+
+    async fn page_once(&self, url: Url, scope: Scope, kind: ListKind) -> Result<Page> {
         let resp = self.transport.send(Request::new(Method::GET, url.clone(), scope)).await?;
         let next = next_link(&self.transport, &url, resp.headers())?;
         let body = read_capped(resp, MAX_PAGE, "list page").await?;

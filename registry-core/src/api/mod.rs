@@ -4,6 +4,7 @@ mod blobs;
 pub(crate) mod headers;
 mod lists;
 mod manifests;
+mod page_size;
 mod pager;
 mod referrers;
 mod registry_api;

@@ -15,7 +15,7 @@ use reqwest::header::{HeaderMap, LINK};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::transport::response::redact_url;
+use crate::transport::response::{redact_url, shown_url};
 use crate::transport::send::Transport;
 
 /// The most pages a [`Pager`] follows unless told otherwise ([`Pager::max_pages`]).
@@ -109,7 +109,7 @@ impl<T: Send + 'static> Pager<T> {
 
     /// The next page; `Ok(None)` after the last one. An error (the fetch's, a link already followed, more than
     /// [`max_pages`](Self::max_pages) pages: [`ErrorKind::Protocol`](crate::ErrorKind::Protocol), naming the link
-    /// without its query string) ends the pager.
+    /// with only its harmless query parameters, see [`shown_url`](crate::transport::shown_url)) ends the pager.
     pub async fn next_page(&mut self) -> Result<Option<Page<T>>> {
         let page = match self.ready.take() {
             Some(page) => page,
@@ -118,7 +118,7 @@ impl<T: Send + 'static> Pager<T> {
                 if !self.seen.insert(url.clone()) {
                     return Err(Error::protocol(format!(
                         "registry sent the same next-page link twice ({}): stopping",
-                        redact_url(&url)
+                        shown_url(&url)
                     )));
                 }
                 if self.pages >= self.max_pages {

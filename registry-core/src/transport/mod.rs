@@ -15,5 +15,5 @@ pub mod retry;
 pub(crate) mod send;
 
 pub use config::{ProxyConfig, TransportConfig, DEFAULT_USER_AGENT};
-pub use response::redact_url;
+pub use response::{redact_url, shown_url};
 pub use retry::RetryConfig;

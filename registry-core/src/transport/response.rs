@@ -21,6 +21,30 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
+/// Query parameters that carry no secret and tell why a request failed, kept by [`shown_url`]: the page window of
+/// lists (`n`, `last`), the digest that closes an upload, a mount's source, the referrers filter.
+const SHOWN_PARAMS: &[&str] = &["n", "last", "digest", "mount", "from", "artifactType"];
+
+/// A URL as it appears in error messages and request logs: no user info, and of the query string only the
+/// parameters that carry no secret and tell why a request failed (`n`, `last`, `digest`, `mount`, `from`,
+/// `artifactType`); anything else (upload state, signatures, tokens) is dropped, as in [`redact_url`].
+pub fn shown_url(url: &Url) -> String {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| SHOWN_PARAMS.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_fragment(None);
+    u.set_query(None);
+    if !kept.is_empty() {
+        u.query_pairs_mut().extend_pairs(kept);
+    }
+    u.to_string()
+}
+
 /// An [`Error`] for a failed `reqwest` call; `what` is e.g. `"GET https://host/v2/"`.
 pub(crate) fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
     let mut detail = String::new();
@@ -201,5 +225,20 @@ mod tests {
     fn redacts_query_and_userinfo() {
         let u = Url::parse("https://user:pw@host:5000/v2/a/blobs/uploads/x?_state=secret&digest=sha256:1").ok();
         assert_eq!(u.as_ref().map(redact_url).as_deref(), Some("https://host:5000/v2/a/blobs/uploads/x"));
+    }
+
+    #[test]
+    fn shown_urls_keep_the_harmless_parameters_only() {
+        let show = |s: &str| Url::parse(s).map(|u| shown_url(&u)).unwrap_or_default();
+        assert_eq!(
+            show("https://user:pw@host:5000/v2/a/blobs/uploads/x?_state=secret&digest=sha256:1"),
+            "https://host:5000/v2/a/blobs/uploads/x?digest=sha256%3A1"
+        );
+        assert_eq!(show("https://host/v2/_catalog?n=1000&last=a%2Fb"), "https://host/v2/_catalog?n=1000&last=a%2Fb");
+        assert_eq!(
+            show("https://s3.example/blob?X-Amz-Signature=s&X-Amz-Credential=c&token=t&sig=x"),
+            "https://s3.example/blob"
+        );
+        assert_eq!(show("https://host/v2/"), "https://host/v2/");
     }
 }

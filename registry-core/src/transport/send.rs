@@ -101,7 +101,7 @@ impl Transport {
     /// Send `req`, authenticating and retrying as configured. Returns the response when its status is 2xx;
     /// any other answer becomes an [`Error`] with the status and the registry's error codes.
     pub(crate) async fn send(&self, mut req: Request) -> Result<reqwest::Response> {
-        let shown = redact_url(&req.url);
+        let shown = response::shown_url(&req.url);
         let what = format!("{} {shown}", req.method);
         let span = tracing::debug_span!("registry_request", method = %req.method, url = %shown);
         async {
