@@ -19,7 +19,8 @@ pub struct CapabilitySnapshot {
     /// The largest page size (`n` of tags/list and the catalog) the registry accepted after refusing a larger one
     /// (`PAGINATION_NUMBER_INVALID`), in items.
     pub max_page_size: Option<usize>,
-    /// A manifest HEAD was answered 405 or 501 where GET works: digests and existence are asked with GET.
+    /// A HEAD (of a manifest or a blob) was answered 405 or 501 where GET works: digests and existence are asked
+    /// with GET (a blob with a GET of its first byte).
     pub head_unusable: bool,
     /// Whether the referrers API (`/v2/<name>/referrers/<digest>`) exists: `Some(false)` once the registry answered
     /// without it, so the referrers tag schema (`sha256-<hex>`) is used directly.

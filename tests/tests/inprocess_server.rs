@@ -428,3 +428,54 @@ async fn error_messages_keep_the_list_window() {
     let e = remote.list_repositories(ListOptions::default().last("a/b")).await.unwrap_err();
     assert!(e.to_string().contains("/v2/_catalog?n=1000&last=a%2Fb"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_refusing_head_is_asked_with_get_and_remembered() {
+    for status in [405, 501] {
+        let server = RegistryServer::start().await.unwrap();
+        server.faults().refuse_head("", status);
+        let remote = client(&server).build().unwrap();
+        let app = remote.with_segment("app");
+        let image = small_image("nohead", 2);
+        // The push checks its blobs with HEAD: refused, it asks with a GET of one byte and goes on.
+        app.push_image("v1", &image).await.unwrap();
+        let pushed = image.digest();
+        assert!(remote.capabilities().head_unusable, "{status}: learned from the blob HEAD");
+        assert_eq!(&app.get_digest("v1").await.unwrap(), pushed, "{status}");
+        app.check_image_exists("v1").await.unwrap();
+        app.check_image_exists(&format!("@{pushed}")).await.unwrap();
+        let e = app.check_image_exists("nope").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{status}: {e}");
+        let e = app.get_digest("nope").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{status}: {e}");
+        // Pushing again finds every blob there (a GET of one byte each), without any HEAD.
+        let before = server.request_log().len();
+        app.push_image("v2", &image).await.unwrap();
+        let sent = logged(&server, before, "");
+        assert!(sent.iter().all(|r| !r.starts_with("HEAD ")), "{status}: no HEAD once learned: {sent:?}");
+        assert!(sent.iter().all(|r| !r.contains("/blobs/uploads/")), "{status}: nothing uploaded again: {sent:?}");
+        let heads = logged(&server, 0, "HEAD ");
+        // The first push checks its three blobs (config, two layers) at once: at most one HEAD each.
+        assert!(!heads.is_empty() && heads.len() <= 3, "{status}: the first HEADs taught it: {heads:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_refusing_only_manifest_heads_is_asked_with_get() {
+    let server = RegistryServer::start().await.unwrap();
+    let remote = client(&server).build().unwrap();
+    let app = remote.with_segment("app");
+    let image = small_image("nomanifesthead", 1);
+    app.push_image("v1", &image).await.unwrap();
+    let pushed = image.digest();
+    assert!(!remote.capabilities().head_unusable);
+    server.faults().refuse_head("/manifests/", 405);
+    assert_eq!(&app.get_digest("v1").await.unwrap(), pushed);
+    assert!(remote.capabilities().head_unusable);
+    let before = server.request_log().len();
+    assert_eq!(&app.get_digest("v1").await.unwrap(), pushed);
+    app.check_image_exists("v1").await.unwrap();
+    let sent = logged(&server, before, "");
+    assert_eq!(sent.len(), 2, "one GET each, no HEAD first: {sent:?}");
+    assert!(sent.iter().all(|r| r.starts_with("GET ")), "{sent:?}");
+}

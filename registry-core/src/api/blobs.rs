@@ -12,7 +12,7 @@ use crate::digest::{skip_bytes, ByteStream, Digest, VerifyingStream};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Repository;
 use crate::transport::request::Request;
-use crate::transport::response::{from_reqwest, redact_url};
+use crate::transport::response::{from_reqwest, head_refused, redact_url};
 use crate::transport::retry::{worth_retrying, Again};
 
 /// A blob download that resumes where its connection broke.
@@ -206,12 +206,52 @@ impl RegistryApi {
     }
 
     /// HEAD a blob: `Ok(Some(size))` when it exists, `Ok(None)` when the registry answers 404.
+    ///
+    /// On a registry whose HEAD does not work (answered 405 or 501, remembered in the capabilities as
+    /// `head_unusable`) the blob is asked with a GET of its first byte (`Range: bytes=0-0`) whose body is not
+    /// read: the size comes from `Content-Range` (or `Content-Length` when the range is ignored).
     pub async fn blob_exists(&self, repo: &Repository, digest: &Digest) -> Result<Option<u64>> {
-        let req = Request::new(Method::HEAD, self.blob_url(repo, digest)?, Scope::pull(repo.path()));
-        match self.transport.send(req).await {
-            Ok(resp) => Ok(Some(header_length(&resp).unwrap_or(0))),
+        let caps = self.transport.capabilities();
+        let result = if caps.snapshot().head_unusable {
+            self.blob_exists_by_get(repo, digest).await
+        } else {
+            let req = Request::new(Method::HEAD, self.blob_url(repo, digest)?, Scope::pull(repo.path()));
+            match self.transport.send(req).await {
+                Ok(resp) => Ok(Some(header_length(&resp).unwrap_or(0))),
+                Err(e) if head_refused(&e) => {
+                    caps.learn(&format!("HEAD of blob {digest} answered {}", e.status().unwrap_or_default()), |c| {
+                        c.head_unusable = true
+                    });
+                    self.blob_exists_by_get(repo, digest).await
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match result {
+            Ok(size) => Ok(size),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.context(format!("check blob {digest} in {repo}"))),
+        }
+    }
+
+    /// [`RegistryApi::blob_exists`] with a GET of the first byte, its body left unread.
+    async fn blob_exists_by_get(&self, repo: &Repository, digest: &Digest) -> Result<Option<u64>> {
+        let req = Request::new(Method::GET, self.blob_url(repo, digest)?, Scope::pull(repo.path()))
+            .header(RANGE, HeaderValue::from_static("bytes=0-0"));
+        match self.transport.send(req).await {
+            Ok(resp) if resp.status() == StatusCode::PARTIAL_CONTENT => {
+                let total = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range)
+                    .and_then(|(_, total)| total);
+                Ok(Some(total.unwrap_or(0)))
+            }
+            Ok(resp) => Ok(Some(header_length(&resp).unwrap_or(0))),
+            // Only an empty blob has no first byte.
+            Err(e) if e.status() == Some(416) => Ok(Some(0)),
+            Err(e) => Err(e),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{essence, media_type, Manifest, MAX_MANIFEST_SIZE};
 use crate::reference::Reference;
 use crate::transport::request::{Body, Request};
-use crate::transport::response::read_capped;
+use crate::transport::response::{head_refused, read_capped};
 
 /// What a manifest HEAD tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,55 @@ impl RegistryApi {
     }
 
     /// HEAD a manifest. `Ok(None)` when the registry answers without a digest for a tag (then GET it).
+    ///
+    /// On a registry whose manifest HEAD does not work (answered 405 or 501 where GET works, remembered in the
+    /// capabilities as `head_unusable`, so later calls go straight to GET) the manifest is fetched with GET
+    /// instead (at most 4 MiB): its digest is that of the body (checked against a digest reference), its size the
+    /// body's length. Errors: [`ErrorKind::NotFound`] for an unknown manifest, [`ErrorKind::DigestMismatch`] when
+    /// the registry names or sends another digest than the reference's.
     pub async fn head_manifest(&self, reference: &Reference) -> Result<Option<ManifestHead>> {
+        let caps = self.transport.capabilities();
+        if caps.snapshot().head_unusable {
+            return self.head_manifest_by_get(reference).await.map(Some);
+        }
+        match self.head_manifest_once(reference).await {
+            Err(e) if head_refused(&e) => {
+                let why = format!("HEAD of manifest {reference} answered {}", e.status().unwrap_or_default());
+                caps.learn(&why, |c| c.head_unusable = true);
+                self.head_manifest_by_get(reference).await.map(Some)
+            }
+            other => other,
+        }
+    }
+
+    /// What a HEAD would tell of `reference`, from a GET.
+    async fn head_manifest_by_get(&self, reference: &Reference) -> Result<ManifestHead> {
+        let url = self.manifest_url(reference)?;
+        let req = Request::new(Method::GET, url, Scope::pull(reference.repository().path()))
+            .header(ACCEPT, HeaderValue::from_static(media_type::MANIFEST_ACCEPT));
+        let resp = self.transport.send(req).await.map_err(|e| not_found_context(e, reference))?;
+        let media_type = content_type(resp.headers());
+        let context = |e: Error| e.context(format!("manifest {reference}"));
+        let claimed = header_digest(resp.headers()).map_err(context)?;
+        let bytes = read_capped(resp, MAX_MANIFEST_SIZE, "manifest").await.map_err(context)?;
+        let algorithm = reference.digest().or(claimed.as_ref()).map(Digest::algorithm);
+        let digest = match algorithm {
+            Some(a) => Digest::compute(a, &bytes),
+            None => Digest::sha256(&bytes),
+        };
+        if let Some(expected) = reference.digest().or(claimed.as_ref()) {
+            if expected != &digest {
+                return Err(Error::new(
+                    ErrorKind::DigestMismatch,
+                    format!("manifest {reference} has digest {digest}, expected {expected}"),
+                ));
+            }
+        }
+        Ok(ManifestHead { digest, media_type, size: Some(bytes.len() as u64) })
+    }
+
+    /// One HEAD of a manifest.
+    async fn head_manifest_once(&self, reference: &Reference) -> Result<Option<ManifestHead>> {
         let url = self.manifest_url(reference)?;
         let req = Request::new(Method::HEAD, url, Scope::pull(reference.repository().path()))
             .header(ACCEPT, HeaderValue::from_static(media_type::MANIFEST_ACCEPT));
@@ -70,12 +118,7 @@ impl RegistryApi {
             (Some(h), None) => h,
             (None, None) => return Ok(None),
         };
-        let media_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| essence(s).to_string())
-            .unwrap_or_default();
+        let media_type = content_type(resp.headers());
         Ok(Some(ManifestHead { digest, media_type, size: header_length(&resp) }))
     }
 
@@ -189,6 +232,11 @@ fn delete_error(e: Error, reference: &Reference) -> Error {
         _ if e.kind() == ErrorKind::NotFound => e.context(format!("delete {reference}: manifest not found")),
         _ => e.context(format!("delete {reference}")),
     }
+}
+
+/// The media type of an answer (`Content-Type` without parameters), empty when absent.
+fn content_type(headers: &HeaderMap) -> String {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|s| essence(s).to_string()).unwrap_or_default()
 }
 
 fn not_found_context(e: Error, reference: &Reference) -> Error {

@@ -127,6 +127,12 @@ struct ErrorBody {
     errors: Vec<RegistryErrorCode>,
 }
 
+/// Whether `e` is a HEAD answered as a method the server does not implement (405 or 501): some registries and
+/// proxies answer HEAD so where GET works, and the caller asks with GET instead.
+pub(crate) fn head_refused(e: &Error) -> bool {
+    matches!(e.status(), Some(405 | 501))
+}
+
 /// An [`Error`] for a non-success response from its status and headers only (kind, status, `Retry-After`), without
 /// reading its body: what deciding whether to send the request again needs.
 pub(crate) fn head_error(resp: &reqwest::Response, what: &str) -> Error {
