@@ -313,3 +313,51 @@ async fn a_catalog_capped_by_maxentries_is_listed_in_pages_it_accepts() {
     assert_eq!(child.list_repositories(ListOptions::default()).await.unwrap(), Vec::<String>::new());
     assert_eq!(remote.list_repositories(ListOptions::default().limit(500)).await.unwrap(), all);
 }
+
+/// The requests `proxy` forwarded from index `from` on, as `METHOD path?query`.
+fn forwarded(proxy: &registry_tests::proxy::TestProxy, from: usize) -> Vec<String> {
+    proxy
+        .requests()
+        .into_iter()
+        .skip(from)
+        .map(|r| {
+            let path = r.target.split_once("://").map_or(r.target.as_str(), |(_, rest)| rest);
+            let path = path.find('/').map_or("/", |i| &path[i..]);
+            format!("{} {path}", r.method)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_docker_registry_lacks_is_learned_once() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let proxy = registry_tests::proxy::TestProxy::start();
+    let remote = client(&registry).proxy(proxy.url()).build().unwrap();
+    let app = remote.with_segment("learn");
+    let image = small_image("learn", 1);
+    app.push_image("v1", &image).await.unwrap();
+    app.push_image("v2", &image).await.unwrap();
+    let d = image.digest().to_string();
+    assert_eq!(remote.capabilities().referrers_api, None);
+    assert_eq!(remote.capabilities().delete_by_tag, None);
+
+    // Referrers: the API answers 404 page not found, so the tag schema is used, and remembered.
+    assert!(app.list_referrers(&d, None).await.unwrap().is_empty());
+    assert_eq!(remote.capabilities().referrers_api, Some(false));
+    let before = proxy.request_count();
+    assert!(app.list_referrers(&d, None).await.unwrap().is_empty());
+    let sent = forwarded(&proxy, before);
+    assert!(sent.iter().all(|r| !r.contains("/referrers/")), "the API is not asked again: {sent:?}");
+    assert!(sent.iter().any(|r| r.contains("/manifests/sha256-")), "the referrers tag is: {sent:?}");
+
+    // Delete by tag: refused (400), deleted through a placeholder, and remembered.
+    app.delete_tag("v1").await.unwrap();
+    assert_eq!(remote.capabilities().delete_by_tag, Some(false));
+    let before = proxy.request_count();
+    app.delete_tag("v2").await.unwrap();
+    let sent = forwarded(&proxy, before);
+    assert!(!sent.contains(&"DELETE /v2/learn/manifests/v2".to_string()), "no doomed DELETE by tag: {sent:?}");
+    assert!(sent.iter().any(|r| r.starts_with("DELETE /v2/learn/manifests/sha256:")), "{sent:?}");
+    let e = app.get_digest("v2").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+}

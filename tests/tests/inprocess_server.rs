@@ -479,3 +479,40 @@ async fn a_registry_refusing_only_manifest_heads_is_asked_with_get() {
     assert_eq!(sent.len(), 2, "one GET each, no HEAD first: {sent:?}");
     assert!(sent.iter().all(|r| r.starts_with("GET ")), "{sent:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_referrers_api_and_delete_by_tag_are_learned_both_ways() {
+    // A registry with both: learned as present.
+    let server = RegistryServer::start().await.unwrap();
+    server.set_referrers_api(true);
+    server.set_tag_deletes(true);
+    let remote = client(&server).build().unwrap();
+    let app = remote.with_segment("app");
+    let image = small_image("both", 1);
+    app.push_image("v1", &image).await.unwrap();
+    assert!(app.list_referrers(image.digest().as_str(), None).await.unwrap().is_empty());
+    assert_eq!(remote.capabilities().referrers_api, Some(true));
+    app.delete_tag("v1").await.unwrap();
+    assert_eq!(remote.capabilities().delete_by_tag, Some(true));
+
+    // A registry like docker-registry: learned as absent, and not asked again.
+    let server = RegistryServer::start().await.unwrap();
+    server.like_docker_registry();
+    let remote = client(&server).build().unwrap();
+    let app = remote.with_segment("app");
+    for tag in ["v1", "v2"] {
+        app.push_image(tag, &image).await.unwrap();
+    }
+    let d = image.digest().to_string();
+    assert!(app.list_referrers(&d, None).await.unwrap().is_empty());
+    app.delete_tag("v1").await.unwrap();
+    let known = remote.capabilities();
+    assert_eq!((known.referrers_api, known.delete_by_tag), (Some(false), Some(false)));
+    let before = server.request_log().len();
+    assert!(app.list_referrers(&d, None).await.unwrap().is_empty());
+    app.delete_tag("v2").await.unwrap();
+    let sent = logged(&server, before, "");
+    assert!(sent.iter().all(|r| !r.contains("/referrers/")), "{sent:?}");
+    assert!(!sent.contains(&"DELETE /v2/app/manifests/v2".to_string()), "{sent:?}");
+    assert_eq!(app.check_image_exists("v2").await.unwrap_err().kind(), ErrorKind::NotFound);
+}

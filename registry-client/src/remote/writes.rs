@@ -51,12 +51,15 @@ impl RemoteClient {
         let repo = self.repository()?;
         let target = Reference::with_tag(repo.clone(), tag).map_err(Error::from)?;
         let api = &self.api;
-        match api.delete_manifest(&target).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::Unsupported => {
-                tracing::debug!(%target, error = %e, "DELETE by tag refused: deleting through a placeholder manifest");
+        // A registry known to refuse DELETE by tag (the capabilities remember it) goes straight to the placeholder.
+        if api.capabilities().snapshot().delete_by_tag != Some(false) {
+            match api.delete_manifest(&target).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    tracing::debug!(%target, error = %e, "DELETE by tag refused: deleting through a placeholder manifest");
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
         // Never create a tag in order to delete it; keep what it points at, to put it back if the last step fails.
         let original = match api.get_manifest(&target).await {

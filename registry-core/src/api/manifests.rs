@@ -196,6 +196,11 @@ impl RegistryApi {
         // A malformed OCI-Subject only loses the hint: the pusher then maintains the referrers tag as well.
         let subject =
             resp.headers().get(OCI_SUBJECT).and_then(|v| v.to_str().ok()).and_then(|s| Digest::parse(s.trim()).ok());
+        if subject.is_some() {
+            self.transport
+                .capabilities()
+                .learn("a manifest PUT was answered with OCI-Subject", |c| c.referrers_api = Some(true));
+        }
         Ok(ManifestPut { digest: computed, subject })
     }
 
@@ -205,12 +210,29 @@ impl RegistryApi {
     /// Registries that refuse to delete by tag (docker-registry 2.8.2 answers 400 `DIGEST_INVALID`, others 400 or
     /// 405 `UNSUPPORTED`) give an error of kind [`ErrorKind::Unsupported`], as do registries with deletes disabled
     /// (405): the caller can fall back. Unknown manifests are [`ErrorKind::NotFound`].
+    ///
+    /// What a delete by tag teaches is kept in the capabilities (`delete_by_tag`: `Some(true)` once one worked,
+    /// `Some(false)` once one was refused), for callers that choose how to delete a tag.
     pub async fn delete_manifest(&self, reference: &Reference) -> Result<()> {
         let url = self.manifest_url(reference)?;
         let req = Request::new(Method::DELETE, url, Scope::delete(reference.repository().path()));
+        let by_tag = reference.digest().is_none();
+        let caps = self.transport.capabilities();
         match self.transport.send(req).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(delete_error(e, reference)),
+            Ok(_) => {
+                if by_tag {
+                    caps.learn("a DELETE by tag worked", |c| c.delete_by_tag = Some(true));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let e = delete_error(e, reference);
+                if by_tag && e.kind() == ErrorKind::Unsupported {
+                    let why = format!("DELETE by tag answered {}", e.status().unwrap_or_default());
+                    caps.learn(&why, |c| c.delete_by_tag = Some(false));
+                }
+                Err(e)
+            }
         }
     }
 }

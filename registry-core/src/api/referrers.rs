@@ -160,20 +160,35 @@ impl RegistryApi {
     /// The first page of the referrers of `subject` in `repo`, asking the registry to keep only `artifact_type`
     /// (it may not: see [`ReferrersPage::filtered`]). `Ok(None)` when the registry has no referrers API (it answers
     /// the endpoint 404, or 405/501): then use the referrers tag ([`RegistryApi::referrers_from_tag`]).
+    ///
+    /// What the answer teaches is kept in the capabilities (`referrers_api`): once the registry showed it has no
+    /// referrers API, this returns `Ok(None)` without asking.
     pub async fn referrers_page(
         &self,
         repo: &Repository,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Option<ReferrersPage>> {
+        let caps = self.transport.capabilities();
+        if caps.snapshot().referrers_api == Some(false) {
+            return Ok(None);
+        }
         let url = self.referrers_url(repo, subject, artifact_type)?;
         match self.referrers_at(url, repo, artifact_type).await {
-            Ok(page) => Ok(Some(page)),
+            Ok(page) => {
+                caps.learn("the referrers API answered", |c| c.referrers_api = Some(true));
+                Ok(Some(page))
+            }
             // A registry with the API never answers 404 for a repository it knows; one without it answers 404 to
             // the unknown path (docker-registry 2.8.2: `404 page not found`, text/plain). An unknown repository
-            // has no referrers either way, which the tag lookup then finds.
+            // has no referrers either way, which the tag lookup then finds. Only an answer without a registry
+            // error code (a path the router does not know) or a refused method says the API is absent for good.
             Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::Unsupported => {
                 tracing::debug!(error = %e, "no referrers API, falling back to the referrers tag");
+                if e.codes().is_empty() || e.kind() == ErrorKind::Unsupported {
+                    let why = format!("the referrers endpoint answered {}", e.status().unwrap_or_default());
+                    caps.learn(&why, |c| c.referrers_api = Some(false));
+                }
                 Ok(None)
             }
             Err(e) => Err(e.context(format!("referrers of {subject} in {repo}"))),
