@@ -15,7 +15,7 @@ use crate::image::{BlobSource, Image, MAX_CONFIG_SIZE};
 use crate::listing::{paged_stream, LIST_PAGE};
 use crate::manifest_result::ManifestResult;
 use crate::options::{ImageOptions, ListOptions};
-use crate::resolve::pick_image_manifest;
+use crate::resolve::{check_platform, pick_image_manifest};
 
 /// A registry client scoped to a host and a path (`host/segment/segment`).
 ///
@@ -174,13 +174,20 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     /// platform, read by its digest. The config is read whole (verified) through [`Client::blobs`], which is also
     /// the source of the image's layers (streamed when read).
     ///
-    /// Errors: `NotFound` when `reference` does not exist, or when the index has no entry for the platform (the
-    /// message lists the platforms it has); `Unsupported` when that entry is itself an index, or the config is over
+    /// A platform given in `opts` is never ignored: a single-platform image (no index) whose config names another
+    /// platform is `NotFound`, naming the image's platform. An image whose config has no platform information (no
+    /// `os` or `architecture`) is returned whatever the platform asked, as is one without a variant when the
+    /// platform asked names one.
+    ///
+    /// Errors: `NotFound` when `reference` does not exist, when the index has no entry for the platform (the
+    /// message lists the platforms it has), or when the single-platform image is for another platform than the one
+    /// asked; `Unsupported` when that entry is itself an index, or the config is over
     /// [`MAX_CONFIG_SIZE`] bytes; `DigestMismatch` when the config does not match its descriptor; `Protocol` when
     /// it is not a valid image configuration.
     async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
         let name = scoped_name(&self.get_registry(), reference);
         let top = self.get_manifest(reference).await?.into_manifest();
+        let single_platform = !top.is_index();
         let manifest = pick_image_manifest(top, opts.get_platform(), &name, |digest: Digest| async move {
             Ok(self.get_manifest(&format!("@{digest}")).await?.into_manifest())
         })
@@ -194,6 +201,9 @@ pub trait Client: Send + Sync + std::fmt::Debug {
             .read_to_bytes(&cfg_digest, cfg.size(), MAX_CONFIG_SIZE)
             .await
             .map_err(|e| e.context(format!("config of {name}")))?;
+        if let (true, Some(want)) = (single_platform, opts.get_platform()) {
+            check_platform(&config, want, &name)?;
+        }
         Image::from_parts(manifest, config, blobs)
     }
 

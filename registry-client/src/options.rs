@@ -71,7 +71,8 @@ impl ImageOptions {
         ImageOptions::default()
     }
 
-    /// From an index, pick `platform`.
+    /// From an index, pick `platform`; a single-platform image must be for `platform` too (when its config says
+    /// which), else `get_image` answers `NotFound`.
     #[must_use]
     pub fn platform(mut self, platform: Platform) -> ImageOptions {
         self.platform = Some(platform);

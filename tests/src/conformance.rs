@@ -684,6 +684,39 @@ pub async fn check_blob_and_manifest_primitives(root: Arc<dyn Client>) {
     assert_eq!(artifact_types(&listed), vec![(sig.digest().to_string(), Some(sig.artifact_type().to_string()))]);
 }
 
+/// An explicit platform is never ignored: a single-platform image for another platform is `NotFound` naming its
+/// platform; one for the platform asked is returned; one whose config has no platform information is returned
+/// whatever the platform asked.
+pub async fn check_explicit_platform(repo: Arc<dyn Client>) {
+    let amd64 = small_image("explicit-platform", 1);
+    ok(repo.push_image("amd64", &amd64).await, "push a linux/amd64 image");
+    let asked = |os: &str, arch: &str| ImageOptions::default().platform(Platform::new(os, arch));
+    let got = ok(repo.get_image("amd64", asked("linux", "amd64")).await, "get_image for its own platform");
+    assert_eq!(got.digest(), amd64.digest());
+    let e = match repo.get_image("amd64", asked("linux", "arm64")).await {
+        Ok(i) => panic!("a linux/amd64 image was returned for linux/arm64: {}", i.digest()),
+        Err(e) => e,
+    };
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("linux/amd64"), "names the image's platform: {e}");
+    let e = repo.get_image(&format!("@{}", amd64.digest()), asked("windows", "amd64")).await.err();
+    assert_eq!(e.map(|e| e.kind()), Some(ErrorKind::NotFound), "by digest too");
+    let got = ok(repo.get_image("amd64", ImageOptions::default()).await, "get_image without a platform");
+    assert_eq!(got.digest(), amd64.digest(), "no platform asked: the image as it is");
+
+    let unknown = ok(
+        ImageBuilder::new()
+            .label("test.seed", "no-platform")
+            .platform(Platform::new("", ""))
+            .layer(Bytes::from_static(b"no platform"))
+            .build(),
+        "build an image without platform information",
+    );
+    ok(repo.push_image("unknown", &unknown).await, "push an image without platform information");
+    let got = ok(repo.get_image("unknown", asked("linux", "arm64")).await, "get_image of an image without platform");
+    assert_eq!(got.digest(), unknown.digest());
+}
+
 /// Every check of the suite, in order.
 pub async fn run_all(root: Arc<dyn Client>) {
     check_segments(root.with_segment("segments")).await;
@@ -699,4 +732,5 @@ pub async fn run_all(root: Arc<dyn Client>) {
     check_referrers(root.with_segment("rf")).await;
     check_list_streams(root.with_segment("ls")).await;
     check_blob_and_manifest_primitives(root.with_segment("bp")).await;
+    check_explicit_platform(root.with_segment("ep")).await;
 }
