@@ -326,6 +326,7 @@ async fn registry_minimum_chunk_length_is_respected() {
     api.upload_blob(&repo, &digest, BLOB as u64, stream_of(&blob)).await.unwrap();
     assert_eq!(logs.count(ASKED_STATUS), 0, "no chunk refused: {}", logs.text());
     assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
+    assert_eq!(api.capabilities().snapshot().chunk_min_length, Some(300_000), "recorded in the profile");
 }
 
 #[tokio::test]

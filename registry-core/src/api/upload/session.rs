@@ -43,6 +43,11 @@ impl RegistryApi {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|n| *n > 0);
+        if let Some(n) = min_chunk {
+            self.transport
+                .capabilities()
+                .learn("an upload session announced OCI-Chunk-Min-Length", |c| c.chunk_min_length = Some(n));
+        }
         Ok(UploadSession { repository: repo.clone(), location, min_chunk })
     }
 
