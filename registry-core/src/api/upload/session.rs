@@ -43,6 +43,11 @@ impl RegistryApi {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|n| *n > 0);
+        if let Some(min) = min_chunk {
+            self.transport
+                .capabilities()
+                .learn("an upload session announced OCI-Chunk-Min-Length", |c| c.chunk_min_length = Some(min));
+        }
         Ok(UploadSession { repository: repo.clone(), location, min_chunk })
     }
 
@@ -164,6 +169,11 @@ impl RegistryApi {
             other => Err(Error::protocol(format!("{what}: unexpected answer {other}")).with_status(other.as_u16())),
         }
     }
+}
+
+/// The `Range` header of an upload answer as sent (for messages).
+pub(crate) fn upload_range(resp: &reqwest::Response) -> Option<&str> {
+    resp.headers().get(RANGE).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 /// The end of the `Range: 0-<end>` an upload answer reports (distribution also accepts `bytes=0-<end>`).
