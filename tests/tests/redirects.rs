@@ -186,3 +186,36 @@ async fn https_registry_redirecting_to_plain_http_is_refused() {
     assert!(!shown.contains("tls-redirect-pw"), "{e}");
     assert_eq!(storage.request_count(), 0, "the plain-HTTP host got requests: {:?}", storage.requests());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_loop_ends_at_the_first_revisit_with_an_error_naming_it() {
+    // The manifest redirects to /hop/a, which redirects to /hop/b, which redirects back to /hop/a.
+    let server = TestServer::start(|req| match req.path() {
+        "/v2/" => TestResponse::new(200),
+        "/hop/a" => TestResponse::new(302).header("Location", "/hop/b?sig=secret"),
+        "/hop/b" => TestResponse::new(307).header("Location", "/hop/a"),
+        p if p.contains("/manifests/") => TestResponse::new(302).header("Location", "/hop/a"),
+        _ => TestResponse::text(404, "no"),
+    });
+    let client =
+        RemoteClient::builder(server.addr().to_string()).insecure(true).build().unwrap().with_segment("loop/app");
+    let e = client.get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("redirect loop") && shown.contains("/hop/a"), "names the URL visited again: {e}");
+    assert!(!shown.contains("secret"), "{e}");
+    // The manifest, /hop/a and /hop/b once each: not round the loop until the hop limit, and not retried.
+    assert_eq!(server.request_count(), 3, "{:?}", server.requests());
+
+    // A URL that redirects to itself is refused at the first hop.
+    let server = TestServer::start(|req| match req.path() {
+        "/v2/" => TestResponse::new(200),
+        p => TestResponse::new(301).header("Location", p.to_string()),
+    });
+    let client =
+        RemoteClient::builder(server.addr().to_string()).insecure(true).build().unwrap().with_segment("loop/app");
+    let e = client.get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(e.to_string().contains("redirect loop"), "{e}");
+    assert_eq!(server.request_count(), 1, "{:?}", server.requests());
+}

@@ -22,6 +22,8 @@ use registry_tests::{AuthMode, DockerRegistry};
 
 #[path = "transfers/fault_proxy.rs"]
 mod fault_proxy;
+#[path = "transfers/stalled.rs"]
+mod stalled;
 
 use fault_proxy::{Act, FaultProxy};
 

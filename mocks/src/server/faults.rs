@@ -13,7 +13,8 @@ use std::time::Duration;
 /// survives a broken transfer: failures of one method ([`fail_next_method`](Faults::fail_next_method)), request
 /// bodies cut part-way ([`drop_request_after`](Faults::drop_request_after)), upload sessions the registry forgets
 /// ([`forget_upload_next`](Faults::forget_upload_next)), `Range` requests ignored or answered from the wrong
-/// offset, a minimum chunk length, and mounts refused.
+/// offset, a minimum chunk length, mounts refused, and chunk `PATCH`es answered with another success status or a
+/// `Range` that does not advance ([`answer_patches`](Faults::answer_patches)).
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -40,6 +41,9 @@ struct Inner {
     aborts: Vec<String>,
     handler_faults: Vec<HandlerRule>,
     range_faults: Vec<RangeRule>,
+    patch_answers: Vec<PatchRule>,
+    /// How many `PATCH`es the `answer_patches` rules answered.
+    patches_answered: usize,
     chunk_min_length: Option<usize>,
     refuse_mounts: bool,
     /// HEAD requests whose path contains the string are answered with the status and no body.
@@ -63,6 +67,23 @@ struct RangeRule {
     remaining: usize,
     path_contains: String,
     fault: RangeFault,
+}
+
+#[derive(Debug)]
+struct PatchRule {
+    remaining: usize,
+    path_contains: String,
+    answer: PatchAnswer,
+}
+
+/// How a chunk `PATCH` is answered instead of 202 with the session's true `Range`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PatchAnswer {
+    /// The success status to answer (202, or 201 as ECR does).
+    pub(crate) status: u16,
+    /// `Some(end)`: the chunk is dropped and the answer says `Range: 0-<end>`, whatever the session holds. `None`:
+    /// the chunk is kept and the `Range` is true.
+    pub(crate) range_end: Option<u64>,
 }
 
 /// What a blob or upload handler does instead of its normal answer.
@@ -193,6 +214,26 @@ impl Faults {
         }
     }
 
+    /// Answer the next `n` chunk `PATCH`es whose path contains `path_contains` with the success `status` (202, or
+    /// 201 as ECR answers a chunk). With `range_end: Some(end)` the chunk is dropped and the answer says
+    /// `Range: 0-<end>` whatever the session holds: a registry whose progress does not advance (`Some(0)`: the
+    /// `Range: 0-0` of an empty session). With `None` the chunk is kept and the `Range` is true. `usize::MAX`
+    /// makes it every `PATCH`.
+    pub fn answer_patches(&self, n: usize, status: u16, range_end: Option<u64>, path_contains: &str) {
+        if n > 0 {
+            self.lock().patch_answers.push(PatchRule {
+                remaining: n,
+                path_contains: path_contains.to_string(),
+                answer: PatchAnswer { status, range_end },
+            });
+        }
+    }
+
+    /// How many chunk `PATCH`es the [`answer_patches`](Faults::answer_patches) rules answered so far.
+    pub fn patches_answered(&self) -> usize {
+        self.lock().patches_answered
+    }
+
     /// Announce `OCI-Chunk-Min-Length: <n>` when an upload session starts, and enforce it: after a chunk shorter
     /// than `n`, only the closing PUT is accepted (another PATCH answers 416). `None` turns it off.
     pub fn chunk_min_length(&self, n: Option<usize>) {
@@ -287,6 +328,20 @@ impl Faults {
             inner.range_faults.remove(i);
         }
         Some(fault)
+    }
+
+    /// How to answer a chunk `PATCH` to `path_and_query`, consuming one use of its rule.
+    pub(crate) fn take_patch_answer(&self, path_and_query: &str) -> Option<PatchAnswer> {
+        let mut inner = self.lock();
+        let i = inner.patch_answers.iter().position(|r| path_and_query.contains(&r.path_contains))?;
+        let rule = &mut inner.patch_answers[i];
+        rule.remaining -= 1;
+        let answer = rule.answer;
+        if rule.remaining == 0 {
+            inner.patch_answers.remove(i);
+        }
+        inner.patches_answered += 1;
+        Some(answer)
     }
 
     /// The minimum chunk length, if one is set.
@@ -390,5 +445,18 @@ mod tests {
         assert_eq!(f.take_drop("/v2/a/blobs/uploads/y", 0), None);
         assert_eq!(f.take_drop("/v2/a/blobs/uploads/x", 0), Some(0), "even an empty answer is cut");
         assert_eq!(f.take_drop("/v2/a/blobs/uploads/x", 0), None);
+    }
+
+    #[test]
+    fn patch_answers_count_down() {
+        let f = Faults::default();
+        f.answer_patches(2, 202, Some(0), "/blobs/uploads/");
+        f.answer_patches(0, 201, None, "");
+        let stuck = Some(PatchAnswer { status: 202, range_end: Some(0) });
+        assert_eq!(f.take_patch_answer("/v2/a/blobs/uploads/x"), stuck);
+        assert_eq!(f.take_patch_answer("/v2/a/manifests/x"), None);
+        assert_eq!(f.take_patch_answer("/v2/a/blobs/uploads/x"), stuck);
+        assert_eq!(f.take_patch_answer("/v2/a/blobs/uploads/x"), None, "used up");
+        assert_eq!(f.patches_answered(), 2);
     }
 }

@@ -1,7 +1,8 @@
 //! `/v2/<name>/blobs/uploads/`: start (plain, monolithic `?digest=`, or `?mount=&from=`), PATCH chunks (with
 //! `Content-Range` checked, or streamed), GET status, PUT to finish (digest verified), DELETE to cancel. The
 //! [`Faults`](super::Faults) for uploads apply here: failures of one method, request bodies cut part-way (what
-//! arrived is kept), forgotten sessions, a minimum chunk length, refused mounts.
+//! arrived is kept), forgotten sessions, a minimum chunk length, refused mounts, chunks answered with another
+//! success status or a `Range` that does not advance.
 
 use bytes::BytesMut;
 use hyper::body::Incoming;
@@ -249,10 +250,28 @@ async fn append(shared: &Shared, repo: &Repository, id: &str, req: Request<Incom
     Ok(size)
 }
 
-/// `PATCH <location>`: append a chunk.
+/// `PATCH <location>`: append a chunk (answered as the `answer_patches` fault says, when one is set).
 pub(crate) async fn patch(shared: &Shared, repo: &Repository, id: &str, req: Request<Incoming>) -> HandlerResult {
-    let size = append(shared, repo, id, req).await?;
-    Ok(session(Reply::new(StatusCode::ACCEPTED), repo, id, size))
+    let target = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |pq| pq.to_string());
+    let Some(answer) = shared.faults.take_patch_answer(&target) else {
+        let size = append(shared, repo, id, req).await?;
+        return Ok(session(Reply::new(StatusCode::ACCEPTED), repo, id, size));
+    };
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::ACCEPTED);
+    match answer.range_end {
+        None => {
+            let size = append(shared, repo, id, req).await?;
+            Ok(session(Reply::new(status), repo, id, size))
+        }
+        Some(end) => {
+            drain(req.into_body(), DRAIN_LIMIT).await;
+            shared.read().upload_size(repo, id)?;
+            Ok(Reply::new(status)
+                .header(LOCATION, &session_path(repo, id))
+                .header(RANGE, &format!("0-{end}"))
+                .header("docker-upload-uuid", id))
+        }
+    }
 }
 
 /// `GET <location>`: the upload's progress.

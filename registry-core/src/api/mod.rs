@@ -12,7 +12,7 @@ mod transfer;
 mod upload;
 
 pub use manifests::{ManifestHead, ManifestPut};
-pub use pager::{Page, PageFuture, Pager, MAX_PAGES};
+pub use pager::{Page, PageFuture, Pager, MAX_PAGES, MAX_STALLED_PAGES};
 pub use referrers::{
     add_to_referrers_index, filter_artifact_type, has_artifact_type, referrers_tag, remove_from_referrers_index,
     ReferrersPage, MAX_REFERRERS_PAGES,

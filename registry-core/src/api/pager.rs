@@ -2,8 +2,10 @@
 //! `Link: <...>; rel="next"` from page to page, fetching each page only when asked for it.
 //!
 //! The pager follows a link only on the registry's own host (scheme, host and port, checked when the page is read),
-//! never follows the same link twice, and stops after a bounded number of pages: a registry that paginates forever
-//! or in a circle gets an [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) error, never an endless loop.
+//! never follows the same link twice, stops when [`MAX_STALLED_PAGES`] pages in a row bring no new items (empty, or
+//! the items of the page before: a registry that ignores `last` but keeps inventing new links), and stops after a
+//! bounded number of pages: a registry that paginates forever or in a circle gets an
+//! [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) error, never an endless loop.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -20,6 +22,11 @@ use crate::transport::send::Transport;
 
 /// The most pages a [`Pager`] follows unless told otherwise ([`Pager::max_pages`]).
 pub const MAX_PAGES: usize = 100_000;
+
+/// How many pages in a row may bring no new items (none, or exactly the items of the page before) before a
+/// [`Pager`] stops with an [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) error: a list that does not
+/// advance is not followed further, whatever links it sends. A page with new items resets the count.
+pub const MAX_STALLED_PAGES: usize = 3;
 
 /// One page of a list and where the next one is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +61,10 @@ pub struct Pager<T> {
     seen: HashSet<Url>,
     pages: usize,
     max_pages: usize,
+    /// The items of the last page handed out, to tell whether the next one brings new ones.
+    previous: Vec<T>,
+    /// Pages in a row that brought no new items.
+    stalled: usize,
 }
 
 impl<T> fmt::Debug for Pager<T> {
@@ -66,7 +77,7 @@ impl<T> fmt::Debug for Pager<T> {
     }
 }
 
-impl<T: Send + 'static> Pager<T> {
+impl<T: PartialEq + Clone + Send + 'static> Pager<T> {
     /// The pages from `first` on, each fetched with `fetch` (given the page's URL).
     pub fn new<F, Fut>(first: Url, fetch: F) -> Pager<T>
     where
@@ -97,6 +108,8 @@ impl<T: Send + 'static> Pager<T> {
             seen: HashSet::new(),
             pages: 0,
             max_pages: MAX_PAGES,
+            previous: Vec::new(),
+            stalled: 0,
         }
     }
 
@@ -107,12 +120,13 @@ impl<T: Send + 'static> Pager<T> {
         self
     }
 
-    /// The next page; `Ok(None)` after the last one. An error (the fetch's, a link already followed, more than
-    /// [`max_pages`](Self::max_pages) pages: [`ErrorKind::Protocol`](crate::ErrorKind::Protocol), naming the link
-    /// with only its harmless query parameters, see [`shown_url`](crate::transport::shown_url)) ends the pager.
+    /// The next page; `Ok(None)` after the last one. An error (the fetch's, a link already followed,
+    /// [`MAX_STALLED_PAGES`] pages in a row with no new items, more than [`max_pages`](Self::max_pages) pages:
+    /// [`ErrorKind::Protocol`](crate::ErrorKind::Protocol), naming the link with only its harmless query parameters,
+    /// see [`shown_url`](crate::transport::shown_url)) ends the pager.
     pub async fn next_page(&mut self) -> Result<Option<Page<T>>> {
-        let page = match self.ready.take() {
-            Some(page) => page,
+        let (page, from) = match self.ready.take() {
+            Some(page) => (page, None),
             None => {
                 let Some(url) = self.next.take() else { return Ok(None) };
                 if !self.seen.insert(url.clone()) {
@@ -124,10 +138,24 @@ impl<T: Send + 'static> Pager<T> {
                 if self.pages >= self.max_pages {
                     return Err(Error::protocol(format!("registry sent more than {} pages: stopping", self.max_pages)));
                 }
-                (self.fetch)(url).await?
+                ((self.fetch)(url.clone()).await?, Some(url))
             }
         };
         self.pages += 1;
+        if page.items.is_empty() || page.items == self.previous {
+            self.stalled += 1;
+        } else {
+            self.stalled = 0;
+            self.previous.clone_from(&page.items);
+        }
+        if self.stalled >= MAX_STALLED_PAGES && page.next.is_some() {
+            let what = if page.items.is_empty() { "no items" } else { "the same items" };
+            let last = from.as_ref().map_or_else(String::new, |u| format!(", the last from {}", shown_url(u)));
+            return Err(Error::protocol(format!(
+                "registry sent {} pages in a row with {what}{last}: the list does not advance, stopping",
+                self.stalled
+            )));
+        }
         self.next = page.next.clone();
         Ok(Some(page))
     }
@@ -243,6 +271,44 @@ mod tests {
         assert_eq!(e, Some(ErrorKind::Protocol));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         assert!(matches!(p.next_page().await, Ok(None)), "done after an error");
+    }
+
+    #[tokio::test]
+    async fn pages_that_repeat_their_items_under_new_links_are_a_bounded_error() {
+        // A registry that ignores `last`: every page has the same items and a new link.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let p = Pager::new(url("https://r.example/v2/x/tags/list?n=2"), move |u: Url| {
+            let i = counted.fetch_add(1, Ordering::SeqCst);
+            let next = url(&format!("https://r.example/v2/x/tags/list?n=2&last=b&junk={i}&token=secret"));
+            let _ = u;
+            async move { Ok(Page { items: vec!["a".to_string(), "b".to_string()], next: Some(next) }) }
+        });
+        let all: Vec<Result<Page<String>>> = p.into_stream().collect().await;
+        let e = all.last().and_then(|r| r.as_ref().err()).unwrap_or_else(|| panic!("no error"));
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        let msg = e.to_string();
+        assert!(msg.contains("the same items") && msg.contains("does not advance"), "{msg}");
+        assert!(!msg.contains("secret"), "{msg}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1 + MAX_STALLED_PAGES, "the first page, then the stalled ones");
+    }
+
+    #[tokio::test]
+    async fn empty_pages_with_links_are_a_bounded_error_but_new_items_reset_the_count() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        // Pages 0 and 1 are empty, page 2 has an item, then empty pages forever; every page links to the next.
+        let counted = calls.clone();
+        let p = Pager::new(url("https://r.example/v2/x/tags/list?p=0"), move |u: Url| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let i: usize = u.query().and_then(|q| q.strip_prefix("p=")).and_then(|p| p.parse().ok()).unwrap_or(99);
+            let next = url(&format!("https://r.example/v2/x/tags/list?p={}", i + 1));
+            async move { Ok(Page { items: if i == 2 { vec![i] } else { Vec::new() }, next: Some(next) }) }
+        });
+        let all: Vec<Result<Page<usize>>> = p.into_stream().collect().await;
+        let e = all.last().and_then(|r| r.as_ref().err()).unwrap_or_else(|| panic!("no error"));
+        assert!(e.to_string().contains("no items"), "{e}");
+        // Pages 0 and 1 empty (2 stalled), page 2 has an item (reset), pages 3, 4, 5 empty: the error.
+        assert_eq!(calls.load(Ordering::SeqCst), 6);
     }
 
     #[tokio::test]

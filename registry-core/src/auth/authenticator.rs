@@ -53,6 +53,9 @@ pub(crate) enum Retry {
     Once,
     /// Nothing more can be done.
     No,
+    /// The token server answered with the very token the registry had just refused: sending the request again
+    /// with it cannot get another answer, so it is not sent (a refresh is progress only when it gives a new token).
+    SameToken,
 }
 
 impl Authenticator {
@@ -176,7 +179,10 @@ impl Authenticator {
             Scheme::Bearer => {
                 // The challenge may name a wider scope (insufficient_scope on push): ask for both.
                 let stale = sent.and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer "));
-                self.tokens.refresh(scope, stale, || self.fetch(&challenge, scope, true)).await?;
+                let fresh = self.tokens.refresh(scope, stale, || self.fetch(&challenge, scope, true)).await?;
+                if stale == Some(fresh.value.expose()) {
+                    return Ok(Retry::SameToken);
+                }
                 Ok(Retry::Once)
             }
             Scheme::Other(_) => Ok(Retry::No),

@@ -1,7 +1,8 @@
 //! Redirect policies. Registries send blob GETs to storage hosts, and token realms may redirect: a redirect is
 //! followed only where credentials cannot leak.
 //!
-//! - Registry requests: at most 10 hops; never from HTTPS down to plain HTTP; never to a non-http(s) URL. The
+//! - Registry requests: at most 10 hops, each to a URL not visited before in the same request (a redirect back to
+//!   one is a loop, refused at once rather than followed round until the hop limit); never from HTTPS down to plain HTTP; never to a non-http(s) URL. The
 //!   `Authorization` header is dropped by `reqwest` whenever the host or port changes, and the scheme can only go
 //!   up (HTTP -> HTTPS), so credentials never reach another host, port or scheme.
 //! - Token realm requests: the same, and every hop must be a valid realm for the registry
@@ -31,8 +32,21 @@ pub(crate) fn refuse(previous: Option<&url::Url>, next: &url::Url, hops: usize) 
     None
 }
 
+/// Why the redirect to `next` is a loop, if it is: `visited` (the URLs the request went to so far, the first
+/// included) holds it already. A redirect is progress only toward a URL not tried yet.
+pub(crate) fn revisits(visited: &[url::Url], next: &url::Url) -> Option<String> {
+    visited.contains(next).then(|| {
+        format!(
+            "redirect loop: {} was visited already in this request (after {} redirects)",
+            redact_url(next),
+            visited.len()
+        )
+    })
+}
+
 fn decide(attempt: Attempt<'_>, extra: impl FnOnce(&url::Url) -> Result<(), String>) -> reqwest::redirect::Action {
     let why = refuse(attempt.previous().last(), attempt.url(), attempt.previous().len())
+        .or_else(|| revisits(attempt.previous(), attempt.url()))
         .or_else(|| extra(attempt.url()).err());
     match why {
         Some(why) => {
@@ -89,5 +103,16 @@ mod tests {
         assert!(refuse(Some(&https), &https, MAX_REDIRECTS).is_some_and(|m| m.contains("redirects")));
         let shown = refuse(Some(&https), &url("http://u:p@storage.example.com/x?sig=secret"), 1).unwrap_or_default();
         assert!(!shown.contains("secret") && !shown.contains("u:p"), "{shown}");
+    }
+
+    #[test]
+    fn a_redirect_back_to_a_visited_url_is_a_loop() {
+        let a = url("https://registry.example.com/v2/a/blobs/sha256:00?sig=secret");
+        let b = url("https://storage.example.com/x");
+        assert!(revisits(std::slice::from_ref(&a), &b).is_none());
+        let why = revisits(&[a.clone(), b.clone()], &a).unwrap_or_default();
+        assert!(why.contains("redirect loop") && why.contains("after 2 redirects"), "{why}");
+        assert!(!why.contains("secret"), "{why}");
+        assert!(revisits(std::slice::from_ref(&a), &a).is_some(), "a redirect to itself");
     }
 }

@@ -1,5 +1,5 @@
-//! The request path of one registry: authentication (challenge -> token, one re-challenge), retries, the user
-//! agent, and a `tracing` span per request.
+//! The request path of one registry: authentication (challenge -> token, one re-challenge, and none when the token
+//! server hands back the token just refused), retries, the user agent, and a `tracing` span per request.
 
 use std::fmt;
 use std::time::Instant;
@@ -157,6 +157,12 @@ impl Transport {
             Ok(d) => d,
             Err(e) => return Attempt::Failed { error: e.context(what).with_status(401), unsent: false },
         };
+        if decision == Retry::SameToken {
+            let error = self.unauthorized(first, what).await.context(
+                "the token server answered with the same token the registry had just refused: not sending it again",
+            );
+            return Attempt::Failed { error, unsent: false };
+        }
         if decision == Retry::No || !req.replayable() {
             return Attempt::Failed { error: self.unauthorized(first, what).await, unsent: false };
         }

@@ -118,3 +118,30 @@ async fn redirect_to_another_host_does_not_carry_credentials() {
         cdn_requests[0].header("authorization")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_that_gives_back_the_refused_token_is_not_sent_again() {
+    // Every registry request is refused; the token endpoint always hands out the same token.
+    let server = TestServer::start(|req| {
+        if req.path() == "/token" {
+            return TestResponse::json(200, &serde_json::json!({"token": "t-same", "expires_in": 300}));
+        }
+        let host = req.header("host").unwrap_or_default();
+        registry_error(401, "UNAUTHORIZED", "authentication required").header(
+            "WWW-Authenticate",
+            format!("Bearer realm=\"http://{host}/token\",service=\"registry\",scope=\"repository:repo:pull\""),
+        )
+    });
+    let client = repo_client(server.addr());
+    let count = |path: &str| server.requests().iter().filter(|r| r.path() == path).count();
+    // The first call: anonymous, challenged, a token, refused with it.
+    let e = expect_err(client.get_manifest("v1").await, "first call");
+    assert_error(&e, ErrorKind::Unauthorized, &[]);
+    assert_eq!((count("/v2/repo/manifests/v1"), count("/token")), (2, 1));
+    // Every later call: the cached token refused, the refresh gives it back: not sent a second time.
+    for call in 1..=3 {
+        let e = expect_err(client.get_manifest("v1").await, "later call");
+        assert_error(&e, ErrorKind::Unauthorized, &["same token", "not sending it again"]);
+        assert_eq!((count("/v2/repo/manifests/v1"), count("/token")), (2 + call, 1 + call), "call {call}");
+    }
+}

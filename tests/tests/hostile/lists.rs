@@ -75,6 +75,36 @@ async fn link_repeating_itself_is_an_error_not_a_loop() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn pages_that_repeat_their_items_under_ever_new_links_end_with_an_error() {
+    // A registry that ignores `last` and invents a new link every time: the same two tags on every page.
+    let server = TestServer::start(|req| {
+        let i: u64 = req.query_param("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+        tags_page(&["a", "b"], Some(format!("/v2/repo/tags/list?last=b&page={}", i + 1)))
+    });
+    let client = repo_client(server.addr());
+    let e = tokio::time::timeout(Duration::from_secs(20), client.list_tags(ListOptions::default()))
+        .await
+        .expect("list_tags looped");
+    let e = expect_err(e, "pages repeating their items");
+    assert_error(&e, ErrorKind::Protocol, &["the same items", "does not advance"]);
+    // The first page, then MAX_STALLED_PAGES pages that bring nothing new.
+    assert_eq!(server.requests().len(), 1 + registry_core::api::MAX_STALLED_PAGES);
+
+    // Empty pages that keep linking on.
+    let server = TestServer::start(|req| {
+        let i: u64 = req.query_param("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+        tags_page(&[], Some(format!("/v2/repo/tags/list?page={}", i + 1)))
+    });
+    let client = repo_client(server.addr());
+    let e = tokio::time::timeout(Duration::from_secs(20), client.list_tags(ListOptions::default()))
+        .await
+        .expect("list_tags looped");
+    let e = expect_err(e, "empty pages");
+    assert_error(&e, ErrorKind::Protocol, &["no items", "does not advance"]);
+    assert_eq!(server.requests().len(), registry_core::api::MAX_STALLED_PAGES);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn relative_and_absolute_same_host_links_are_followed() {
     // Page 1 links relatively, page 2 absolutely (built from the Host header), page 3 ends.
     let server = TestServer::start(|req| {

@@ -4,9 +4,11 @@
 //! - `sized`: a blob of known size and digest that survives failures (one streamed PUT, or resumable chunks);
 //! - `reader`: the source of a chunked upload, hashed once as it is first read;
 //! - `stream`: a blob of unknown size from a one-time stream;
+//! - `progress`: whether the registry's confirmed offset grows, and the bound on answers that leave it where it was;
 //! - `recovery`: the error that ends an upload out of recoveries (whether a failure is worth recovering from is
 //!   decided in [`transport::retry`](crate::transport::retry), as for every retry).
 
+mod progress;
 mod reader;
 mod recovery;
 mod session;

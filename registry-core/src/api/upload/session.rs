@@ -171,6 +171,11 @@ impl RegistryApi {
     }
 }
 
+/// The `Range` header of an upload answer as sent (for messages).
+pub(crate) fn upload_range(resp: &reqwest::Response) -> Option<&str> {
+    resp.headers().get(RANGE).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
 /// The end of the `Range: 0-<end>` an upload answer reports (distribution also accepts `bytes=0-<end>`).
 pub(crate) fn upload_end(resp: &reqwest::Response) -> Option<u64> {
     parse_upload_range(resp.headers().get(RANGE)?.to_str().ok()?)

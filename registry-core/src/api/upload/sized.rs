@@ -17,9 +17,10 @@ use url::Url;
 
 use tracing::Instrument;
 
+use super::progress::Progress;
 use super::reader::{lend, Reader};
 use super::recovery::exhausted;
-use super::session::{check_committed, offset_after, upload_end};
+use super::session::{check_committed, offset_after, upload_end, upload_range};
 use crate::api::registry_api::RegistryApi;
 use crate::api::transfer::{BlobPushed, MountOutcome, TransferConfig, UploadSession};
 use crate::digest::{ByteStream, Digest, VerifyingStream};
@@ -197,6 +198,7 @@ where
     async fn chunked(&mut self, source: ByteStream, mut location: Url, chunk: u64) -> Result<BlobPushed, Failure> {
         let mut reader = Reader::new(source, self.digest, self.size, self.reopen.is_none());
         let mut offset = 0u64;
+        let mut progress = Progress::default();
         while offset < self.size {
             let end = offset.saturating_add(chunk).min(self.size);
             if reader.position() != offset && !reader.holds_from(offset) {
@@ -229,7 +231,12 @@ where
             let error = match sent {
                 Ok(resp) => {
                     location = self.api.next_location(&location, &resp).map_err(Failure::Fatal)?;
+                    // Any success (202, or 201 as ECR answers a chunk) is a chunk taken as far as its `Range` says;
+                    // only the closing PUT finishes the upload.
                     let got = upload_end(&resp).map_or(end, |e| offset_after(e, end));
+                    if let Err(e) = progress.record(got, upload_range(&resp)) {
+                        return Err(self.fatal(&location, e.context(self.what())).await);
+                    }
                     offset = self.accept_offset(&reader, got, &location)?;
                     reader.confirm(offset);
                     continue;

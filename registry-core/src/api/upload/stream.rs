@@ -17,8 +17,9 @@ use url::Url;
 
 use tracing::Instrument;
 
+use super::progress::Progress;
 use super::recovery::exhausted;
-use super::session::{check_committed, offset_after, upload_end, OCTET_STREAM};
+use super::session::{check_committed, offset_after, upload_end, upload_range, OCTET_STREAM};
 use crate::api::registry_api::RegistryApi;
 use crate::auth::scope::Scope;
 use crate::digest::{Algorithm, ByteStream, Digest, DigestHasher};
@@ -33,6 +34,8 @@ struct StreamUpload<'a> {
     repo: &'a Repository,
     /// Recoveries so far.
     recoveries: u32,
+    /// Whether the registry's confirmed offset grows.
+    progress: Progress,
 }
 
 /// The source, read a chunk at a time and hashed on the way.
@@ -73,7 +76,7 @@ impl Chunks {
 
 impl<'a> StreamUpload<'a> {
     fn new(api: &'a RegistryApi, repo: &'a Repository) -> StreamUpload<'a> {
-        StreamUpload { api, repo, recoveries: 0 }
+        StreamUpload { api, repo, recoveries: 0, progress: Progress::default() }
     }
 
     fn what(&self) -> String {
@@ -129,7 +132,9 @@ impl<'a> StreamUpload<'a> {
             let failure = match self.api.patch_chunk(self.repo, &location, from, end, Body::Bytes(part)).await {
                 Ok(resp) => {
                     location = self.api.next_location(&location, &resp)?;
+                    // Any success (202, or 201 as ECR answers a chunk) is a chunk taken as far as its `Range` says.
                     let got = upload_end(&resp).map_or(end, |e| offset_after(e, end));
+                    self.progress.record(got, upload_range(&resp)).map_err(|e| e.context(self.what()))?;
                     if got == end {
                         return Ok(location);
                     }
