@@ -40,6 +40,17 @@ pub(crate) fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
         )
         .with_source(e.without_url());
     }
+    if answered_plain_http(&e) {
+        return Error::new(
+            ErrorKind::Tls,
+            format!(
+                "{what}: TLS handshake failed: the server (or a redirect's target) answered plain HTTP, not TLS ({detail}): a registry that \
+                 serves plain HTTP needs insecure(true); a token realm or redirect must name the scheme its server \
+                 speaks"
+            ),
+        )
+        .with_source(e.without_url());
+    }
     let tls = tls_failure(&e);
     let kind = if tls.is_some() {
         ErrorKind::Tls
@@ -54,6 +65,14 @@ pub(crate) fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
     };
     if let Some(hint) = tls {
         return Error::new(kind, format!("{what}: TLS handshake failed: {detail}{hint}")).with_source(e.without_url());
+    }
+    // A server that closes the connection on a TLS handshake may be a plain-HTTP server that drops what it cannot
+    // parse, or a busy one: worth another attempt, with the hint.
+    if detail.contains("tls handshake eof") {
+        detail.push_str(
+            " (the server closed the connection during the TLS handshake: if the registry serves plain HTTP, build \
+             the client with insecure(true))",
+        );
     }
     let msg = match (e.is_connect(), detail.is_empty()) {
         (true, false) => format!("{what}: cannot connect: {detail}"),
@@ -74,6 +93,14 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         src = s.source();
     }
     out
+}
+
+/// Whether `e` is a TLS handshake answered in plain HTTP: the first bytes back (`HTTP/1.1 400 ...`, `<html>`) are
+/// no TLS record, which rustls reports as a corrupt message of type `InvalidContentType`. Trying again cannot
+/// help, so this is a [`ErrorKind::Tls`] failure, never retried.
+fn answered_plain_http(e: &reqwest::Error) -> bool {
+    let all = error_chain(e);
+    all.contains("InvalidContentType")
 }
 
 /// When `e` is a failed TLS handshake, a hint on what to do (possibly empty).
