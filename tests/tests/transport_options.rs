@@ -177,3 +177,116 @@ fn a_scheme_in_the_host_is_invalid_input_naming_the_fix() {
         assert!(!shown.contains("registry port"), "not a port-parse error: {shown}");
     }
 }
+
+/// A server that accepts connections and never answers; it counts the connections.
+struct Silent {
+    addr: std::net::SocketAddr,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Silent {
+    fn start() -> Silent {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = connections.clone();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                open.push(stream);
+            }
+        });
+        Silent { addr, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_bounds_every_attempt_and_wait_of_a_call() {
+    let server = Silent::start();
+    let c = RemoteClient::builder(server.addr.to_string())
+        .insecure(true)
+        .timeout(Duration::from_secs(1))
+        .deadline(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let c: Arc<dyn Client> = Arc::new(c);
+    let start = Instant::now();
+    let e = c.with_segment("app").get_digest("v1").await.unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_millis(2500),
+        "ended at the deadline: {took:?}"
+    );
+    assert!(e.to_string().contains("deadline of 2s"), "says the deadline: {e}");
+    assert_eq!(e.attempts() as usize, server.connections(), "says how many attempts: {e}");
+    assert!(e.attempts() >= 2, "retried within the deadline: {e}");
+    assert!(e.to_string().contains(&format!("{} attempts made", e.attempts())), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_deadline_each_attempt_has_its_timeout() {
+    let server = Silent::start();
+    let c = RemoteClient::builder(server.addr.to_string())
+        .insecure(true)
+        .timeout(Duration::from_millis(300))
+        .retry(RetryConfig::default().max_retries(2).initial_backoff(Duration::from_millis(20)))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let e = Client::with_segment(&c, "app").get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert_eq!(e.attempts(), 3, "every attempt made: {e}");
+    assert!(start.elapsed() >= Duration::from_millis(900), "each attempt waited its timeout: {:?}", start.elapsed());
+    assert!(!e.to_string().contains("deadline"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_includes_the_token_exchange() {
+    let token = Silent::start();
+    let realm = format!("http://{}/token", token.addr);
+    let registry = TestServer::start(move |_| {
+        TestResponse::new(401).header("www-authenticate", format!("Bearer realm=\"{realm}\",service=\"test\""))
+    });
+    let c = RemoteClient::builder(registry.addr().to_string())
+        .insecure(true)
+        .timeout(Duration::from_secs(30))
+        .deadline(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let e = Client::with_segment(&c, "app").get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(start.elapsed() < Duration::from_millis(1500), "ended at the deadline: {:?}", start.elapsed());
+    assert!(e.to_string().contains("deadline of 800ms"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wait_past_the_deadline_is_not_started() {
+    let server = TestServer::start(|_| TestResponse::new(503).header("retry-after", "5"));
+    let c = RemoteClient::builder(server.addr().to_string())
+        .insecure(true)
+        .deadline(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let e = Client::with_segment(&c, "app").get_digest("v1").await.unwrap_err();
+    assert!(start.elapsed() < Duration::from_millis(500), "gave up at once: {:?}", start.elapsed());
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert_eq!(e.status(), Some(503), "keeps the last answer's status: {e}");
+    assert_eq!(e.attempts(), 1, "{e}");
+    assert!(e.to_string().contains("deadline of 1s") && e.to_string().contains("503"), "{e}");
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn a_zero_deadline_is_a_build_error() {
+    let e = RemoteClient::builder("127.0.0.1:1").deadline(Duration::ZERO).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("deadline"), "{e}");
+}

@@ -17,11 +17,21 @@ pub struct TransportConfig {
     pub insecure: bool,
     /// The `User-Agent` header.
     pub user_agent: String,
-    /// How long to wait for a connection.
+    /// How long to wait for a connection, per attempt. Default 30 s.
     pub connect_timeout: Duration,
-    /// How long any single read may take (response headers, or the next chunk of a body). Not a total deadline,
-    /// so a large blob can take as long as it needs while it keeps moving.
+    /// How long any single read may take (response headers, or the next chunk of a body), per attempt. Not a total
+    /// deadline, so a large blob can take as long as it needs while it keeps moving. Default 300 s.
     pub read_timeout: Option<Duration>,
+    /// The most one call of the request path may take: every attempt (connection, token exchange, sending the
+    /// request and its body, up to the answer's headers) and every wait between attempts of one request, together. Past it the call fails
+    /// with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) saying the deadline and how many attempts were made;
+    /// a retry whose wait would end past it is not started. An operation of several requests (a push of many
+    /// blobs, a paged listing, a chunked upload) gets the deadline per request, not for the whole operation; a body
+    /// read after the answer (a blob download) is bounded by [`read_timeout`](Self::read_timeout) per read
+    /// instead, so a large blob is never cut off while it keeps moving. Default `None`: no deadline, each attempt
+    /// bounded by the timeouts and the retry policy ([`RetryConfig::max_elapsed`] decides only whether another
+    /// attempt starts).
+    pub deadline: Option<Duration>,
     /// Retry policy.
     pub retry: RetryConfig,
     /// Credentials. Explicit credentials (anything but [`Credentials::Anonymous`]) win over the keychain.
@@ -59,6 +69,7 @@ impl Default for TransportConfig {
             user_agent: DEFAULT_USER_AGENT.to_string(),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Some(Duration::from_secs(300)),
+            deadline: None,
             retry: RetryConfig::default(),
             credentials: Credentials::Anonymous,
             keychain: None,
