@@ -112,6 +112,11 @@ fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
         Some(" (the server's certificate does not name this host)")
     } else if all.contains("Expired") {
         Some(" (the server's certificate has expired or is not yet valid)")
+    } else if all.contains("CaUsedAsEndEntity") {
+        Some(
+            " (the server's certificate is a CA certificate, as a self-signed one made with openssl req -x509 is: \
+             trust exactly this certificate with root_certificate_pem)",
+        )
     } else if all.contains("CertificateRequired") || all.contains("BadCertificate") || all.contains("UnknownCA") {
         Some(" (the server refused the client certificate, or requires one: see client_identity_pem)")
     } else if all.contains("invalid peer certificate")
