@@ -48,7 +48,9 @@ impl RemoteClientBuilder {
         self
     }
 
-    /// Plain HTTP instead of HTTPS (only for registries you know serve HTTP; there is no silent fallback).
+    /// Plain HTTP instead of HTTPS (only for registries you know serve HTTP; there is no silent fallback). Without
+    /// it, a registry that answers in plain HTTP fails with `ErrorKind::Tls` saying so. The host given to
+    /// [`RemoteClient::builder`] never has a scheme.
     pub fn insecure(mut self, insecure: bool) -> RemoteClientBuilder {
         self.insecure = insecure;
         self
@@ -86,7 +88,10 @@ impl RemoteClientBuilder {
         self.keychain(Keychain::from_env())
     }
 
-    /// Trust the root certificate(s) in `pem` in addition to the system's. Invalid PEM is an error from `build()`.
+    /// Trust the root certificate(s) in `pem` in addition to the system's. A certificate trusted here also works as
+    /// the server's own certificate when the server presents exactly it, even a self-signed `CA:TRUE` one (as
+    /// `openssl req -x509` makes); its names and validity period are still checked. Invalid PEM is an error from
+    /// `build()`.
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> RemoteClientBuilder {
         self.root_certificates.push(pem.into());
         self
@@ -197,7 +202,9 @@ impl RemoteClientBuilder {
 }
 
 impl RemoteClient {
-    /// A builder for a client of `target`: `host[:port]`, optionally followed by a path (`host/org/app`).
+    /// A builder for a client of `target`: `host[:port]`, optionally followed by a path (`host/org/app`), without a
+    /// URL scheme (`http://host` is an `InvalidInput` error from `build()`: plain HTTP is [`insecure`](
+    /// RemoteClientBuilder::insecure)).
     pub fn builder(target: impl Into<String>) -> RemoteClientBuilder {
         RemoteClientBuilder {
             target: target.into(),

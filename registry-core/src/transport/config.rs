@@ -13,7 +13,8 @@ pub const DEFAULT_USER_AGENT: &str = concat!("registry-client/", env!("CARGO_PKG
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TransportConfig {
-    /// Plain HTTP instead of HTTPS. Only when asked: there is no silent fallback.
+    /// Plain HTTP instead of HTTPS. Only when asked: there is no silent fallback; without it, a server answering
+    /// in plain HTTP is an [`ErrorKind::Tls`](crate::ErrorKind::Tls) failure saying so.
     pub insecure: bool,
     /// The `User-Agent` header.
     pub user_agent: String,
@@ -38,7 +39,9 @@ pub struct TransportConfig {
     pub credentials: Credentials,
     /// Where to look up credentials when none are given explicitly, resolved when the registry first asks.
     pub keychain: Option<Keychain>,
-    /// Extra trusted root certificates (PEM, each may hold several), added to the system and webpki roots.
+    /// Extra trusted root certificates (PEM, each may hold several), added to the system and webpki roots. Each is
+    /// also accepted as the server's own certificate when the server presents exactly it, even a self-signed
+    /// `CA:TRUE` one, its names and validity period still checked.
     pub root_certificates: Vec<Vec<u8>>,
     /// Accept any server certificate. Dangerous: only for tests and registries you reach over a trusted network.
     pub tls_skip_verify: bool,
