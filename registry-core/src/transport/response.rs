@@ -44,9 +44,9 @@ pub(crate) fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
         return Error::new(
             ErrorKind::Tls,
             format!(
-                "{what}: TLS handshake failed: the server (or a redirect's target) answered plain HTTP, not TLS ({detail}): a registry that \
-                 serves plain HTTP needs insecure(true); a token realm or redirect must name the scheme its server \
-                 speaks"
+                "{what}: TLS handshake failed: the server (or a redirect's target) answered plain HTTP, not TLS \
+                 ({detail}): a registry that serves plain HTTP needs insecure(true); a token realm, redirect or proxy \
+                 URL must name the scheme its server speaks"
             ),
         )
         .with_source(e.without_url());
