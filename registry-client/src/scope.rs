@@ -27,22 +27,31 @@ impl ClientScope {
         }
     }
 
-    /// `host[:port]`, optionally followed by a path (`host/org/app`).
+    /// `host[:port]`, optionally followed by a path (`host/org/app`). A URL scheme (`http://`, `https://`) is
+    /// invalid: the scheme is chosen with `insecure(true)` (plain HTTP), HTTPS otherwise, and the error says so.
     pub fn parse(target: &str) -> ClientScope {
+        if let Some(invalid) = with_scheme(target) {
+            return invalid;
+        }
         let (host, path) = target.split_once('/').unwrap_or((target, ""));
         let root = match Registry::parse(host) {
             Ok(r) => ClientScope::new(r),
-            Err(e) => ClientScope {
-                host: host.to_string(),
-                registry: None,
-                segments: Vec::new(),
-                invalid: Some(Arc::new(Error::invalid_input(format!("invalid registry host {host:?}: {e}")))),
-            },
+            Err(e) => ClientScope::invalid_host(host, format!("invalid registry host {host:?}: {e}")),
         };
         if path.is_empty() {
             root
         } else {
             root.join(path)
+        }
+    }
+
+    /// A scope whose host is invalid for the reason `why`.
+    fn invalid_host(host: &str, why: String) -> ClientScope {
+        ClientScope {
+            host: host.to_string(),
+            registry: None,
+            segments: Vec::new(),
+            invalid: Some(Arc::new(Error::invalid_input(why))),
         }
     }
 
@@ -119,6 +128,20 @@ impl ClientScope {
     }
 }
 
+/// An invalid scope naming the fix when `target` starts with a URL scheme (`http://host:5000/org`).
+fn with_scheme(target: &str) -> Option<ClientScope> {
+    let (scheme, rest) = target.split_once("://")?;
+    let fix = match scheme.to_ascii_lowercase().as_str() {
+        "http" => "for a registry that serves plain HTTP, also call insecure(true)",
+        "https" => "HTTPS is the default",
+        _ => "the client speaks HTTPS, or plain HTTP with insecure(true)",
+    };
+    Some(ClientScope::invalid_host(
+        target,
+        format!("invalid registry host {target:?}: give host[:port] without a scheme ({rest:?}); {fix}"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +161,23 @@ mod tests {
         assert_eq!(bad.name(), "registry.example.com/org/app/web/Bad/ok", "what it was scoped to, as given");
         assert!(ClientScope::parse("not a host!/x").check().is_err());
         assert_eq!(ClientScope::parse("localhost:5000/a/b").path(), "a/b");
+    }
+
+    #[test]
+    fn a_scheme_in_the_host_names_the_fix() {
+        for (target, fix) in [
+            ("http://localhost:5000", "insecure(true)"),
+            ("http://localhost:5000/org/app", "insecure(true)"),
+            ("HTTP://localhost:5000", "insecure(true)"),
+            ("https://registry.example.com", "HTTPS is the default"),
+            ("https://registry.example.com:443/org", "HTTPS is the default"),
+            ("ftp://registry.example.com", "insecure(true)"),
+        ] {
+            let e = ClientScope::parse(target).check().err().unwrap_or_else(|| panic!("{target} accepted"));
+            assert_eq!(e.kind(), registry_core::ErrorKind::InvalidInput, "{target}: {e}");
+            let shown = e.to_string();
+            assert!(shown.contains("without a scheme") && shown.contains(fix), "{target}: {shown}");
+            assert!(!shown.contains("registry port"), "not a port-parse error: {shown}");
+        }
     }
 }

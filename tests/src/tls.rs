@@ -132,6 +132,47 @@ impl TestPki {
     }
 }
 
+/// A self-signed server certificate as `openssl req -x509 -newkey ec ... -subj /CN=localhost -addext
+/// subjectAltName=IP:127.0.0.1` makes it: `CA:TRUE` (basic constraints), no key usage or extended key usage, for
+/// the subject alternative names `names` (IP addresses or DNS names). What a client trusts explicitly (the
+/// certificate itself is the root) and the server serves.
+#[derive(Debug)]
+pub struct SelfSigned {
+    /// The certificate (PEM).
+    pub cert_pem: String,
+    /// Its PKCS#8 private key (PEM).
+    pub key_pem: String,
+}
+
+impl SelfSigned {
+    /// A fresh key and certificate for `names`, valid from 1975 to 4096.
+    ///
+    /// # Panics
+    /// If `rcgen` fails to generate or sign.
+    pub fn new(names: &[&str]) -> SelfSigned {
+        SelfSigned::valid_until(names, 4096)
+    }
+
+    /// Like [`SelfSigned::new`], but expired: valid from 2000 to the end of 2001.
+    pub fn expired(names: &[&str]) -> SelfSigned {
+        SelfSigned::valid_until(names, 2001)
+    }
+
+    fn valid_until(names: &[&str], last_year: i32) -> SelfSigned {
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("generate self-signed key: {e}"));
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).unwrap_or_else(|e| panic!("self-signed params: {e}"));
+        params.distinguished_name.push(DnType::CommonName, "localhost");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        if last_year < 4096 {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(last_year, 12, 31);
+        }
+        let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("self-sign: {e}"));
+        SelfSigned { cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

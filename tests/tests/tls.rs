@@ -10,7 +10,7 @@ use std::sync::Arc;
 use registry_client::core::transport::RetryConfig;
 use registry_client::{Client, Error, ErrorKind, ImageOptions, RemoteClient, RemoteClientBuilder};
 use registry_tests::conformance::{self, root, small_image};
-use registry_tests::tls::TestPki;
+use registry_tests::tls::{SelfSigned, TestPki};
 use registry_tests::{AuthMode, DockerRegistry};
 
 /// A client of `registry` over HTTPS (the default), without retries so each failure is one attempt.
@@ -267,4 +267,65 @@ fn invalid_client_identity_is_a_build_error_without_key_material() {
     assert!(e.to_string().contains("client identity"), "names the setting: {e}");
     // The valid identity builds.
     RemoteClient::builder("127.0.0.1:1").client_identity_pem(identity).build().unwrap();
+}
+
+/// A registry on `ip` serving the self-signed certificate `served`.
+fn self_signed_registry(served: &SelfSigned, ip: Ipv4Addr) -> DockerRegistry {
+    DockerRegistry::builder().tls_pem(served.cert_pem.clone(), served.key_pem.clone()).listen_ip(IpAddr::V4(ip)).start()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_signed_ca_certificate_trusted_explicitly_is_the_servers_own() {
+    // As `openssl req -x509 ... -addext subjectAltName=IP:127.0.0.1` makes it: CA:TRUE.
+    let served = SelfSigned::new(&["127.0.0.1"]);
+    let registry = self_signed_registry(&served, Ipv4Addr::LOCALHOST);
+    push_and_pull(https(&registry).root_certificate_pem(served.cert_pem.clone()).build().unwrap(), "pinned").await;
+    // Next to other roots in the same PEM bundle, and with the default retry policy, too.
+    let other = TestPki::new();
+    let bundle = format!("{}{}", other.ca_pem(), served.cert_pem);
+    let c = RemoteClient::builder(registry.host()).root_certificate_pem(bundle).build().unwrap();
+    push_and_pull(c, "bundle").await;
+
+    // Not trusted: refused, and the message says what to do.
+    let c = root(https(&registry).build().unwrap(), "x").with_segment("app");
+    let e = failure(c.get_digest("v1").await, "self-signed CA certificate, not trusted");
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(e.to_string().contains("root_certificate_pem"), "names the fix: {e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_self_signed_certificate_is_still_refused() {
+    let served = SelfSigned::new(&["127.0.0.1"]);
+    let registry = self_signed_registry(&served, Ipv4Addr::LOCALHOST);
+    // Same names, same shape, another key: not the certificate the user trusted.
+    let other = SelfSigned::new(&["127.0.0.1"]);
+    let c = https(&registry).root_certificate_pem(other.cert_pem.clone()).build().unwrap();
+    let e = failure(root(c, "x").with_segment("app").get_digest("v1").await, "another self-signed certificate");
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    // A CA that signs certificates is not the server's certificate either.
+    let pki = TestPki::new();
+    let c = https(&registry).root_certificate_pem(pki.ca_pem()).build().unwrap();
+    let e = failure(root(c, "x").with_segment("app").get_digest("v1").await, "a CA, not the served certificate");
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_signed_certificate_for_another_name_is_still_refused() {
+    // Trusted, but for 127.0.0.1 while the registry is reached at 127.0.0.2.
+    let served = SelfSigned::new(&["127.0.0.1"]);
+    let registry = self_signed_registry(&served, Ipv4Addr::new(127, 0, 0, 2));
+    let c = https(&registry).root_certificate_pem(served.cert_pem.clone()).build().unwrap();
+    let e = failure(root(c, "x").with_segment("app").get_digest("v1").await, "self-signed for another name");
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(e.to_string().contains("not valid for name \"127.0.0.2\""), "names the host: {e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_self_signed_certificate_is_still_refused() {
+    let served = SelfSigned::expired(&["127.0.0.1"]);
+    let registry = self_signed_registry(&served, Ipv4Addr::LOCALHOST);
+    let c = https(&registry).root_certificate_pem(served.cert_pem.clone()).build().unwrap();
+    let e = failure(root(c, "x").with_segment("app").get_digest("v1").await, "expired self-signed certificate");
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(e.to_string().contains("expired"), "says it expired: {e}");
 }

@@ -22,6 +22,7 @@ pub struct RemoteClientBuilder {
     credentials: Vec<Credentials>,
     user_agent: Option<String>,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
     retry: RetryConfig,
     keychain: Option<Keychain>,
     root_certificates: Vec<Vec<u8>>,
@@ -47,7 +48,9 @@ impl RemoteClientBuilder {
         self
     }
 
-    /// Plain HTTP instead of HTTPS (only for registries you know serve HTTP; there is no silent fallback).
+    /// Plain HTTP instead of HTTPS (only for registries you know serve HTTP; there is no silent fallback). Without
+    /// it, a registry that answers in plain HTTP fails with `ErrorKind::Tls` saying so. The host given to
+    /// [`RemoteClient::builder`] never has a scheme.
     pub fn insecure(mut self, insecure: bool) -> RemoteClientBuilder {
         self.insecure = insecure;
         self
@@ -85,7 +88,10 @@ impl RemoteClientBuilder {
         self.keychain(Keychain::from_env())
     }
 
-    /// Trust the root certificate(s) in `pem` in addition to the system's. Invalid PEM is an error from `build()`.
+    /// Trust the root certificate(s) in `pem` in addition to the system's. A certificate trusted here also works as
+    /// the server's own certificate when the server presents exactly it, even a self-signed `CA:TRUE` one (as
+    /// `openssl req -x509` makes); its names and validity period are still checked. Invalid PEM is an error from
+    /// `build()`.
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> RemoteClientBuilder {
         self.root_certificates.push(pem.into());
         self
@@ -123,10 +129,23 @@ impl RemoteClientBuilder {
         self
     }
 
-    /// How long a connection attempt, and each read of an answer, may take (not a total deadline: a large blob
-    /// may take as long as it needs while data keeps coming).
+    /// How long a connection attempt, and each read of an answer, may take, per attempt (not a total deadline: a
+    /// large blob may take as long as it needs while data keeps coming; see [`deadline`](Self::deadline)). Without
+    /// it: 30 s to connect, 300 s per read. Zero is an error from `build()`.
     pub fn timeout(mut self, timeout: Duration) -> RemoteClientBuilder {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The most one request may take, all its attempts and the waits between them together (the token exchange
+    /// and sending the request's body included, up to the answer's headers); past it the call fails with `ErrorKind::Timeout` saying the deadline
+    /// and how many attempts were made. It applies per request: a push of many blobs, a paged listing or a
+    /// chunked upload gets it for each of its requests, not for the whole operation; reading a blob's body is
+    /// bounded by [`timeout`](Self::timeout) per read instead, so a large blob keeps going while it moves. No
+    /// deadline by default (each attempt bounded by the timeouts, retries by [`RetryConfig`]). Zero is an error
+    /// from `build()`.
+    pub fn deadline(mut self, deadline: Duration) -> RemoteClientBuilder {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -136,8 +155,8 @@ impl RemoteClientBuilder {
         self
     }
 
-    /// Build the client. Fails on a malformed host or path, conflicting credentials, a zero timeout or an invalid
-    /// user agent.
+    /// Build the client. Fails on a malformed host or path (or one with a URL scheme), conflicting credentials, a
+    /// zero timeout or deadline, or an invalid user agent.
     pub fn build(self) -> Result<RemoteClient> {
         let scope = ClientScope::parse(&self.target);
         scope.check()?;
@@ -169,6 +188,12 @@ impl RemoteClientBuilder {
             config.connect_timeout = t;
             config.read_timeout = Some(t);
         }
+        if let Some(d) = self.deadline {
+            if d.is_zero() {
+                return Err(Error::invalid_input("deadline must be greater than zero"));
+            }
+            config.deadline = Some(d);
+        }
         let blob_config = self.transfer.get_blob_config().clone();
         let transfers = Arc::new(self.transfer.start()?);
         let api = RegistryApi::new(registry, config)?.with_transfer_config(blob_config)?;
@@ -177,7 +202,9 @@ impl RemoteClientBuilder {
 }
 
 impl RemoteClient {
-    /// A builder for a client of `target`: `host[:port]`, optionally followed by a path (`host/org/app`).
+    /// A builder for a client of `target`: `host[:port]`, optionally followed by a path (`host/org/app`), without a
+    /// URL scheme (`http://host` is an `InvalidInput` error from `build()`: plain HTTP is [`insecure`](
+    /// RemoteClientBuilder::insecure)).
     pub fn builder(target: impl Into<String>) -> RemoteClientBuilder {
         RemoteClientBuilder {
             target: target.into(),
@@ -185,6 +212,7 @@ impl RemoteClient {
             credentials: Vec::new(),
             user_agent: None,
             timeout: None,
+            deadline: None,
             retry: RetryConfig::default(),
             keychain: None,
             root_certificates: Vec::new(),

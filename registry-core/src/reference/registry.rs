@@ -28,6 +28,7 @@ impl Registry {
         if s.is_empty() {
             return Err(ReferenceError::Empty);
         }
+        reject_scheme(s)?;
         parse_domain(s, s)
     }
 
@@ -101,6 +102,26 @@ impl FromStr for Registry {
 }
 
 /// Parse a registry domain, `host[:port]` or `[ipv6][:port]`; `input` is the whole input, for errors.
+/// An error naming the fix when `input` starts with a URL scheme (`http://host:5000/app`): a registry name has
+/// none, the client speaks HTTPS, or plain HTTP when built with `insecure(true)`.
+pub(super) fn reject_scheme(input: &str) -> Result<(), ReferenceError> {
+    let Some((scheme, rest)) = input.split_once("://") else {
+        return Ok(());
+    };
+    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        return Ok(());
+    }
+    let domain = rest.split('/').next().unwrap_or(rest);
+    Err(ReferenceError::InvalidDomain {
+        input: input.to_string(),
+        domain: format!("{scheme}://{domain}"),
+        reason: format!(
+            "write it without the URL scheme ({rest:?}): the client speaks HTTPS, or plain HTTP when built with \
+             insecure(true)"
+        ),
+    })
+}
+
 pub(super) fn parse_domain(input: &str, domain: &str) -> Result<Registry, ReferenceError> {
     let invalid =
         |reason: String| ReferenceError::InvalidDomain { input: input.to_string(), domain: domain.to_string(), reason };

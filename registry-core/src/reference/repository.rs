@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use super::error::ReferenceError;
 use super::grammar::{looks_like_domain, reject_image_id, split_tag, validate_path};
-use super::registry::{parse_domain, Registry};
+use super::registry::{parse_domain, reject_scheme, Registry};
 
 /// Prefix of single-component Docker Hub paths (the official images).
 const OFFICIAL_PREFIX: &str = "library/";
@@ -118,6 +118,7 @@ fn full_name(registry: &Registry, path: &str) -> String {
 
 /// Parse `[domain/]path` (no tag or digest) into a repository; `input` is the whole input, for errors.
 pub(super) fn parse_name(input: &str, name: &str) -> Result<Repository, ReferenceError> {
+    reject_scheme(input)?;
     if name.is_empty() {
         return Err(ReferenceError::InvalidPathComponent {
             input: input.to_string(),

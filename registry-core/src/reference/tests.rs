@@ -494,3 +494,23 @@ fn equality_and_hash_use_canonical_form() {
     let set: HashSet<Reference> = [a, b].into_iter().collect();
     assert_eq!(set.len(), 1);
 }
+
+#[test]
+fn a_url_scheme_names_the_fix() {
+    let registry = ["http://localhost:5000", "https://registry.example.com", "HTTP://localhost:5000"];
+    let references =
+        ["http://localhost:5000/app:v1".to_string(), format!("https://registry.example.com/org/app@{SHA256}")];
+    let errors = registry
+        .iter()
+        .map(|s| Registry::parse(s).err())
+        .chain(references.iter().map(|s| Reference::parse(s).err()))
+        .chain([Repository::parse("http://localhost:5000/org/app").err()]);
+    for e in errors {
+        let e = e.unwrap_or_else(|| panic!("a URL with a scheme was accepted"));
+        assert_eq!(variant(&e), "InvalidDomain", "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("without the URL scheme") && shown.contains("insecure(true)"), "{shown}");
+        assert!(!shown.contains("port"), "not a port-parse error: {shown}");
+    }
+    assert!(Reference::parse("localhost:5000/app:v1").is_ok());
+}

@@ -13,22 +13,35 @@ pub const DEFAULT_USER_AGENT: &str = concat!("registry-client/", env!("CARGO_PKG
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TransportConfig {
-    /// Plain HTTP instead of HTTPS. Only when asked: there is no silent fallback.
+    /// Plain HTTP instead of HTTPS. Only when asked: there is no silent fallback; without it, a server answering
+    /// in plain HTTP is an [`ErrorKind::Tls`](crate::ErrorKind::Tls) failure saying so.
     pub insecure: bool,
     /// The `User-Agent` header.
     pub user_agent: String,
-    /// How long to wait for a connection.
+    /// How long to wait for a connection, per attempt. Default 30 s.
     pub connect_timeout: Duration,
-    /// How long any single read may take (response headers, or the next chunk of a body). Not a total deadline,
-    /// so a large blob can take as long as it needs while it keeps moving.
+    /// How long any single read may take (response headers, or the next chunk of a body), per attempt. Not a total
+    /// deadline, so a large blob can take as long as it needs while it keeps moving. Default 300 s.
     pub read_timeout: Option<Duration>,
+    /// The most one call of the request path may take: every attempt (connection, token exchange, sending the
+    /// request and its body, up to the answer's headers) and every wait between attempts of one request, together. Past it the call fails
+    /// with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) saying the deadline and how many attempts were made;
+    /// a retry whose wait would end past it is not started. An operation of several requests (a push of many
+    /// blobs, a paged listing, a chunked upload) gets the deadline per request, not for the whole operation; a body
+    /// read after the answer (a blob download) is bounded by [`read_timeout`](Self::read_timeout) per read
+    /// instead, so a large blob is never cut off while it keeps moving. Default `None`: no deadline, each attempt
+    /// bounded by the timeouts and the retry policy ([`RetryConfig::max_elapsed`] decides only whether another
+    /// attempt starts).
+    pub deadline: Option<Duration>,
     /// Retry policy.
     pub retry: RetryConfig,
     /// Credentials. Explicit credentials (anything but [`Credentials::Anonymous`]) win over the keychain.
     pub credentials: Credentials,
     /// Where to look up credentials when none are given explicitly, resolved when the registry first asks.
     pub keychain: Option<Keychain>,
-    /// Extra trusted root certificates (PEM, each may hold several), added to the system and webpki roots.
+    /// Extra trusted root certificates (PEM, each may hold several), added to the system and webpki roots. Each is
+    /// also accepted as the server's own certificate when the server presents exactly it, even a self-signed
+    /// `CA:TRUE` one, its names and validity period still checked.
     pub root_certificates: Vec<Vec<u8>>,
     /// Accept any server certificate. Dangerous: only for tests and registries you reach over a trusted network.
     pub tls_skip_verify: bool,
@@ -59,6 +72,7 @@ impl Default for TransportConfig {
             user_agent: DEFAULT_USER_AGENT.to_string(),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Some(Duration::from_secs(300)),
+            deadline: None,
             retry: RetryConfig::default(),
             credentials: Credentials::Anonymous,
             keychain: None,

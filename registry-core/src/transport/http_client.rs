@@ -1,4 +1,4 @@
-//! The `reqwest::Client` of a transport: TLS roots and client identity, proxy, timeouts and redirect policy.
+//! The `reqwest::Client` of a transport: TLS (from `tls`), proxy, timeouts and redirect policy.
 
 use std::time::Duration;
 
@@ -7,6 +7,7 @@ use url::Url;
 
 use super::config::{ProxyConfig, TransportConfig};
 use super::response::{self, redact_url};
+use super::tls;
 use crate::error::{Error, Result};
 
 /// A `reqwest::Client` with the TLS, proxy, timeout and redirect settings of `config`.
@@ -24,33 +25,8 @@ pub(crate) fn http_client(
     if let Some(t) = config.read_timeout {
         builder = builder.read_timeout(t);
     }
-    for (i, pem) in config.root_certificates.iter().enumerate() {
-        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-            Error::invalid_input(format!(
-                "root certificate #{} is not valid PEM: {}",
-                i + 1,
-                without_pem(&response::error_chain(&e))
-            ))
-        })?;
-        if certs.is_empty() {
-            return Err(Error::invalid_input(format!("root certificate #{} holds no certificate", i + 1)));
-        }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    if config.tls_skip_verify {
-        builder = builder.danger_accept_invalid_certs(true);
-    }
-    if let Some(identity) = &config.client_identity {
-        let identity = reqwest::Identity::from_pem(identity.expose().as_bytes()).map_err(|e| {
-            Error::invalid_input(format!(
-                "client identity is not a PEM certificate with its PKCS#8 private key: {}",
-                without_pem(&response::error_chain(&e))
-            ))
-        })?;
-        builder = builder.identity(identity);
-    }
+    // Roots, the certificate check and the client identity: see `tls`.
+    builder = builder.use_preconfigured_tls(tls::client_config(config)?);
     builder = match &config.proxy {
         ProxyConfig::Environment => builder,
         ProxyConfig::Disabled => builder.no_proxy(),

@@ -4,7 +4,8 @@
 //!
 //! Users configure it with [`TransportConfig`] (and [`RetryConfig`], [`ProxyConfig`]); the request path itself is
 //! internal to the crate, one concern per file: `config`, `request`, `send` (the loop), `retry` (the one decision of
-//! what is worth another attempt), `response` (answers to errors), `redirect`, `http_client`.
+//! what is worth another attempt), `response` (answers to errors), `redirect`, `http_client`, `tls` (roots, the server certificate check,
+//! the client identity).
 
 mod config;
 pub(crate) mod http_client;
@@ -13,6 +14,7 @@ pub(crate) mod request;
 pub(crate) mod response;
 pub mod retry;
 pub(crate) mod send;
+mod tls;
 
 pub use config::{ProxyConfig, TransportConfig, DEFAULT_USER_AGENT};
 pub use response::{redact_url, shown_url};

@@ -64,6 +64,17 @@ pub(crate) fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
         )
         .with_source(e.without_url());
     }
+    if answered_plain_http(&e) {
+        return Error::new(
+            ErrorKind::Tls,
+            format!(
+                "{what}: TLS handshake failed: the server (or a redirect's target) answered plain HTTP, not TLS \
+                 ({detail}): a registry that serves plain HTTP needs insecure(true); a token realm, redirect or proxy \
+                 URL must name the scheme its server speaks"
+            ),
+        )
+        .with_source(e.without_url());
+    }
     let tls = tls_failure(&e);
     let kind = if tls.is_some() {
         ErrorKind::Tls
@@ -78,6 +89,14 @@ pub(crate) fn from_reqwest(e: reqwest::Error, what: &str) -> Error {
     };
     if let Some(hint) = tls {
         return Error::new(kind, format!("{what}: TLS handshake failed: {detail}{hint}")).with_source(e.without_url());
+    }
+    // A server that closes the connection on a TLS handshake may be a plain-HTTP server that drops what it cannot
+    // parse, or a busy one: worth another attempt, with the hint.
+    if detail.contains("tls handshake eof") {
+        detail.push_str(
+            " (the server closed the connection during the TLS handshake: if the registry serves plain HTTP, build \
+             the client with insecure(true))",
+        );
     }
     let msg = match (e.is_connect(), detail.is_empty()) {
         (true, false) => format!("{what}: cannot connect: {detail}"),
@@ -100,6 +119,14 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Whether `e` is a TLS handshake answered in plain HTTP: the first bytes back (`HTTP/1.1 400 ...`, `<html>`) are
+/// no TLS record, which rustls reports as a corrupt message of type `InvalidContentType`. Trying again cannot
+/// help, so this is a [`ErrorKind::Tls`] failure, never retried.
+fn answered_plain_http(e: &reqwest::Error) -> bool {
+    let all = error_chain(e);
+    all.contains("InvalidContentType")
+}
+
 /// When `e` is a failed TLS handshake, a hint on what to do (possibly empty).
 fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
     let all = error_chain(e);
@@ -109,6 +136,11 @@ fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
         Some(" (the server's certificate does not name this host)")
     } else if all.contains("Expired") {
         Some(" (the server's certificate has expired or is not yet valid)")
+    } else if all.contains("CaUsedAsEndEntity") {
+        Some(
+            " (the server's certificate is a CA certificate, as a self-signed one made with openssl req -x509 is: \
+             trust exactly this certificate with root_certificate_pem)",
+        )
     } else if all.contains("CertificateRequired") || all.contains("BadCertificate") || all.contains("UnknownCA") {
         Some(" (the server refused the client certificate, or requires one: see client_identity_pem)")
     } else if all.contains("invalid peer certificate")

@@ -2,7 +2,7 @@
 //! server hands back the token just refused), retries, the user agent, and a `tracing` span per request.
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderValue, CONTENT_LENGTH};
 use reqwest::StatusCode;
@@ -30,6 +30,24 @@ enum Attempt {
     },
 }
 
+/// The error of a call past its `deadline` after `attempts` attempts; `last` is the failure of the last attempt when
+/// the deadline left no time for the wait before another.
+fn past_deadline(what: &str, deadline: Duration, attempts: u32, last: Option<Error>) -> Error {
+    let tries = if attempts == 1 { "1 attempt".to_string() } else { format!("{attempts} attempts") };
+    let msg = match &last {
+        None => format!("{what}: no answer within the deadline of {deadline:?} ({tries} made)"),
+        Some(e) => format!(
+            "{what}: the deadline of {deadline:?} leaves no time to try again ({tries} made); last failure: {}",
+            e.message()
+        ),
+    };
+    let err = Error::new(ErrorKind::Timeout, msg).with_attempts(attempts);
+    match last.and_then(|e| e.status()) {
+        Some(status) => err.with_status(status),
+        None => err,
+    }
+}
+
 /// The request path to one registry: a pooled `reqwest::Client`, authentication state, and retry policy.
 pub(crate) struct Transport {
     registry: Registry,
@@ -37,6 +55,8 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     auth: Authenticator,
     retry: RetryConfig,
+    /// The most one call of [`Transport::send`] may take, attempts and waits together.
+    deadline: Option<Duration>,
     /// What has been learned of the registry, shared by every handle on this transport.
     capabilities: Capabilities,
 }
@@ -47,6 +67,7 @@ impl fmt::Debug for Transport {
             .field("base", &self.base.as_str())
             .field("auth", &self.auth)
             .field("retry", &self.retry)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -66,7 +87,7 @@ impl Transport {
         let auth =
             Authenticator::new(config.credentials, token_http, registry.clone(), config.insecure, capabilities.clone())
                 .with_keychain(config.keychain);
-        Ok(Transport { registry, base, http, auth, retry: config.retry, capabilities })
+        Ok(Transport { registry, base, http, auth, retry: config.retry, deadline: config.deadline, capabilities })
     }
 
     /// The registry.
@@ -98,8 +119,9 @@ impl Transport {
         Ok(url)
     }
 
-    /// Send `req`, authenticating and retrying as configured. Returns the response when its status is 2xx;
-    /// any other answer becomes an [`Error`] with the status and the registry's error codes.
+    /// Send `req`, authenticating and retrying as configured, within the deadline if one is set. Returns the
+    /// response when its status is 2xx; any other answer becomes an [`Error`] with the status and the registry's
+    /// error codes; a call past the deadline is a [`ErrorKind::Timeout`].
     pub(crate) async fn send(&self, mut req: Request) -> Result<reqwest::Response> {
         let shown = response::shown_url(&req.url);
         let what = format!("{} {shown}", req.method);
@@ -109,8 +131,18 @@ impl Transport {
             let mut attempt: u32 = 0;
             loop {
                 attempt += 1;
+                let outcome = match self.deadline {
+                    Some(deadline) => {
+                        let at = tokio::time::Instant::from_std(start) + deadline;
+                        match tokio::time::timeout_at(at, self.attempt(&mut req, &what)).await {
+                            Ok(outcome) => outcome,
+                            Err(_) => return Err(past_deadline(&what, deadline, attempt, None)),
+                        }
+                    }
+                    None => self.attempt(&mut req, &what).await,
+                };
                 // A failure, and the answer it came from (whose body is read only when giving up).
-                let (error, unsent, answer) = match self.attempt(&mut req, &what).await {
+                let (error, unsent, answer) = match outcome {
                     Attempt::Response(resp) if resp.status().is_success() => {
                         tracing::debug!(status = resp.status().as_u16(), attempt, "response");
                         return Ok(resp);
@@ -119,7 +151,18 @@ impl Transport {
                     Attempt::Failed { error, unsent } => (error, unsent, None),
                 };
                 let again = Again::Request { idempotent: req.idempotent, replayable: req.replayable(), unsent };
-                match self.retry.next_attempt(&error, again, attempt, start.elapsed()) {
+                let next = self.retry.next_attempt(&error, again, attempt, start.elapsed());
+                if let (Some(wait), Some(deadline)) = (next, self.deadline) {
+                    if start.elapsed().saturating_add(wait) >= deadline {
+                        let err = match answer {
+                            Some(resp) => response::error_from_response(resp, &what).await,
+                            None => error,
+                        };
+                        tracing::debug!(error = %err, attempt, "the deadline leaves no time for another attempt");
+                        return Err(past_deadline(&what, deadline, attempt, Some(err)));
+                    }
+                }
+                match next {
                     Some(wait) => {
                         let why = match &answer {
                             Some(r) => format!("HTTP {}", r.status().as_u16()),
