@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use reqwest::header::{HeaderValue, CONTENT_LENGTH};
 use reqwest::StatusCode;
 use tracing::Instrument;
@@ -122,7 +123,15 @@ impl Transport {
     /// Send `req`, authenticating and retrying as configured, within the deadline if one is set. Returns the
     /// response when its status is 2xx; any other answer becomes an [`Error`] with the status and the registry's
     /// error codes; a call past the deadline is a [`ErrorKind::Timeout`].
-    pub(crate) async fn send(&self, mut req: Request) -> Result<reqwest::Response> {
+    ///
+    /// The future is boxed: the request loop's state (attempts, re-challenge, token exchange) is large, and every
+    /// endpoint awaits it, so unboxed it would sit inside each caller's future and on the stack of each poll.
+    pub(crate) fn send(&self, req: Request) -> BoxFuture<'_, Result<reqwest::Response>> {
+        Box::pin(self.send_unboxed(req))
+    }
+
+    /// See [`Transport::send`].
+    async fn send_unboxed(&self, mut req: Request) -> Result<reqwest::Response> {
         let shown = response::shown_url(&req.url);
         let what = format!("{} {shown}", req.method);
         let span = tracing::debug_span!("registry_request", method = %req.method, url = %shown);
@@ -131,15 +140,16 @@ impl Transport {
             let mut attempt: u32 = 0;
             loop {
                 attempt += 1;
+                let once = Box::pin(self.attempt(&mut req, &what));
                 let outcome = match self.deadline {
                     Some(deadline) => {
                         let at = tokio::time::Instant::from_std(start) + deadline;
-                        match tokio::time::timeout_at(at, self.attempt(&mut req, &what)).await {
+                        match tokio::time::timeout_at(at, once).await {
                             Ok(outcome) => outcome,
                             Err(_) => return Err(past_deadline(&what, deadline, attempt, None)),
                         }
                     }
-                    None => self.attempt(&mut req, &what).await,
+                    None => once.await,
                 };
                 // A failure, and the answer it came from (whose body is read only when giving up).
                 let (error, unsent, answer) = match outcome {
