@@ -150,7 +150,7 @@ pub(crate) async fn error_from_response(resp: reqwest::Response, what: &str) -> 
 }
 
 /// Read at most `max` bytes of a body, dropping the rest (for error bodies).
-async fn read_prefix(resp: reqwest::Response, max: usize) -> Bytes {
+pub(crate) async fn read_prefix(resp: reqwest::Response, max: usize) -> Bytes {
     let mut out = BytesMut::new();
     let mut stream = resp.bytes_stream();
     while let Some(Ok(chunk)) = stream.next().await {
