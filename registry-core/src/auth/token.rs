@@ -1,6 +1,6 @@
 //! Token exchange at a bearer challenge's realm.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use tracing::Instrument;
@@ -9,6 +9,7 @@ use url::Url;
 use super::challenge::Challenge;
 use super::credentials::{basic_header, Credentials};
 use super::realm;
+use super::token_answer::{parse_answer, NotAToken};
 use super::token_cache::Token;
 use crate::capabilities::Capabilities;
 use crate::error::{Error, ErrorKind, Result};
@@ -20,68 +21,6 @@ const CLIENT_ID: &str = "registry-client";
 
 /// The largest token answer read, in bytes.
 const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
-/// The lifetime assumed when a token answer has no `expires_in` (the distribution token spec's default).
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    token: Option<String>,
-    access_token: Option<String>,
-    expires_in: Option<u64>,
-    issued_at: Option<String>,
-}
-
-/// How long a token answered with `expires_in` and `issued_at` still has to live. `issued_at` shortens the
-/// lifetime by the token's age when the two clocks plausibly agree; when it lies in the future, or the token
-/// would already be expired (clock skew), `expires_in` counts from now.
-fn remaining_lifetime(expires_in: Option<u64>, issued_at: Option<&str>, now: SystemTime) -> Duration {
-    let lifetime = expires_in.filter(|s| *s > 0).map(Duration::from_secs).unwrap_or(DEFAULT_LIFETIME);
-    let age = issued_at.and_then(parse_rfc3339).and_then(|issued| now.duration_since(issued).ok());
-    match age {
-        Some(age) if age < lifetime => lifetime - age,
-        _ => lifetime,
-    }
-}
-
-/// Parse an RFC 3339 timestamp (`2026-11-22T10:00:00Z`, `...T10:00:00.123+01:00`).
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let s = text.get(from..from + len)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    if b[16] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(60) - offset;
-    u64::try_from(secs).ok().map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
-}
 
 /// How a token request went wrong, kept apart so the caller can fall back from the OAuth2 POST to GET.
 enum Failure {
@@ -225,19 +164,17 @@ impl TokenRequest<'_> {
             ErrorKind::Unsupported => Failure::NoToken(e.context(format!("token response of {shown}"))),
             _ => Failure::Other(e),
         })?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            let html = body.trim_ascii_start().starts_with(b"<");
-            let what = if html { "is HTML, not JSON" } else { "is not valid JSON" };
-            Failure::NoToken(Error::protocol(format!("token response of {shown} {what}: {e}")))
+        let (value, lifetime) = parse_answer(&body, SystemTime::now()).map_err(|why| {
+            Failure::NoToken(Error::protocol(match why {
+                NotAToken::NotJson { html: true, detail } => {
+                    format!("token response of {shown} is HTML, not JSON: {detail}")
+                }
+                NotAToken::NotJson { html: false, detail } => {
+                    format!("token response of {shown} is not valid JSON: {detail}")
+                }
+                NotAToken::NoToken => format!("token response of {shown} has no `token` or `access_token`"),
+            }))
         })?;
-        let value = parsed
-            .token
-            .filter(|t| !t.is_empty())
-            .or(parsed.access_token.filter(|t| !t.is_empty()))
-            .ok_or_else(|| {
-                Failure::NoToken(Error::protocol(format!("token response of {shown} has no `token` or `access_token`")))
-            })?;
-        let lifetime = remaining_lifetime(parsed.expires_in, parsed.issued_at.as_deref(), SystemTime::now());
         tracing::debug!(lifetime_ms = lifetime.as_millis() as u64, "token acquired");
         Ok(Token::new(value, lifetime))
     }
@@ -268,37 +205,5 @@ impl TokenRequest<'_> {
             _ => format!("token request failed{user}"),
         };
         Failure::Rejected(err.context(msg))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_timestamps() {
-        let at = |s: &str| parse_rfc3339(s).and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
-        assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
-        assert_eq!(at("2026-11-22T10:00:00Z"), Some(Duration::from_secs(1_795_341_600)));
-        assert_eq!(at("2026-11-22T10:00:00.123456789Z"), Some(Duration::from_secs(1_795_341_600)));
-        assert_eq!(at("2026-11-22T11:30:00+01:30"), Some(Duration::from_secs(1_795_341_600)));
-        assert_eq!(at("2000-02-29T23:59:59-00:00"), Some(Duration::from_secs(951_868_799)));
-        for bad in ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T10:00:00+0100", "x"] {
-            assert_eq!(at(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn lifetime_counts_from_issued_at_when_clocks_agree() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_341_600);
-        let life = |e, i| remaining_lifetime(e, i, now);
-        assert_eq!(life(Some(300), None), Duration::from_secs(300));
-        assert_eq!(life(None, None), DEFAULT_LIFETIME);
-        assert_eq!(life(Some(0), None), DEFAULT_LIFETIME);
-        assert_eq!(life(Some(300), Some("2026-11-22T09:59:00Z")), Duration::from_secs(240));
-        // Issued in the future or already expired by our clock: skew, count from now.
-        assert_eq!(life(Some(300), Some("2026-11-22T10:05:00Z")), Duration::from_secs(300));
-        assert_eq!(life(Some(300), Some("2026-11-22T09:00:00Z")), Duration::from_secs(300));
-        assert_eq!(life(Some(300), Some("yesterday")), Duration::from_secs(300));
     }
 }
