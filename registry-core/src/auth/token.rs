@@ -207,3 +207,25 @@ impl TokenRequest<'_> {
         Failure::Rejected(err.context(msg))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_grant_bodies() {
+        assert!(is_invalid_grant(br#"{"error":"invalid_grant","error_description":"revoked"}"#));
+        assert!(!is_invalid_grant(br#"{"error":"unsupported_grant_type"}"#));
+        assert!(!is_invalid_grant(br#"{"errors":[{"code":"UNAUTHORIZED"}]}"#));
+        assert!(!is_invalid_grant(b"<html>invalid_grant</html>"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_oauth2_error_body_parses_without_panic(body in proptest::prelude::any::<Vec<u8>>()) {
+            let _ = is_invalid_grant(&body);
+        }
+    }
+}
