@@ -137,9 +137,14 @@ async fn identity_token_post_without_a_token_falls_back_to_get_and_is_remembered
 /// A token server answering the OAuth2 POST `answer` and the GET with a token; the registry challenges with it and
 /// accepts that token.
 fn oauth2_realm(answer: TestResponse) -> (TestServer, TestServer) {
+    realm_answering(answer, TestResponse::json(200, &serde_json::json!({"token": "from-get", "expires_in": 300})))
+}
+
+/// [`oauth2_realm`] with the GET answered `get` (which should hold the token `from-get`).
+fn realm_answering(post: TestResponse, get: TestResponse) -> (TestServer, TestServer) {
     let token_server = TestServer::start(move |req| match req.method.as_str() {
-        "POST" => answer.clone(),
-        _ => TestResponse::json(200, &serde_json::json!({"token": "from-get", "expires_in": 300})),
+        "POST" => post.clone(),
+        _ => get.clone(),
     });
     let realm = format!("{}/token", token_server.url());
     let manifest = small_image("oauth2-realm", 1).raw_manifest().clone();
@@ -445,4 +450,28 @@ async fn a_realm_redirect_is_validated_again() {
     let e = basic_client(&registry).get_digest("v1").await.unwrap_err();
     assert!(e.to_string().contains("another host"), "{e}");
     assert_eq!(other.request_count(), 0, "the password body never reached the other host");
+}
+
+/// The numbers of a token answer are the server's choice: none of them may panic or refuse the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_lifetimes_past_any_clock_are_clamped() {
+    for answer in [
+        r#"{"token":"from-get","expires_in":18446744073709551615}"#,
+        r#"{"token":"from-get","expires_in":1e300,"issued_at":"9999-12-31T23:59:59Z"}"#,
+        r#"{"token":"from-get","expires_in":-1,"issued_at":12}"#,
+        r#"{"token":"from-get","expires_in":"99999999999999999999999","issued_at":"0000-01-01T00:00:00+\u00e9\u00e90"}"#,
+    ] {
+        let get = TestResponse::new(200).header("Content-Type", "application/json").body(answer);
+        let (tokens, registry) = realm_answering(TestResponse::new(405), get);
+        let c = RemoteClient::builder(format!("127.0.0.1:{}", registry.addr().port()))
+            .insecure(true)
+            .retry(RetryConfig::none())
+            .basic_auth("alice", "pw")
+            .build()
+            .unwrap();
+        let repo = root(c, "app");
+        repo.get_digest("v1").await.unwrap_or_else(|e| panic!("{answer}: {e}"));
+        repo.get_digest("v1").await.unwrap();
+        assert_eq!(tokens.request_count(), 1, "{answer}: the token is cached");
+    }
 }
