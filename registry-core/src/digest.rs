@@ -488,4 +488,23 @@ mod tests {
             VerifyingStream::new(chunks(&[b"hel", b"lo", b"!!!"]), d, Some(5)).collect().await;
         assert!(matches!(long.last(), Some(Err(e)) if e.kind() == ErrorKind::DigestMismatch));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_digest_text_parses_without_panic(text in "\\PC*|sha(256|512):[0-9a-fA-F]{0,130}") {
+            if let Ok(d) = Digest::parse(&text) {
+                proptest::prop_assert_eq!(d.as_str(), text.as_str());
+            }
+        }
+
+        #[test]
+        fn digests_round_trip(hex in "[0-9a-f]{64}") {
+            let text = format!("sha256:{hex}");
+            let d = Digest::parse(&text);
+            proptest::prop_assert_eq!(d.as_ref().map(Digest::as_str).ok(), Some(text.as_str()));
+            proptest::prop_assert_eq!(d.ok().map(|d| d.hex().to_string()), Some(hex));
+        }
+    }
 }

@@ -362,4 +362,35 @@ mod tests {
         let err = Manifest::parse("<!DOCTYPE html><html>", None).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("looks like HTML"), "{err}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_manifest_body_parses_without_panic(
+            body in proptest::prelude::any::<Vec<u8>>(),
+            content_type in proptest::option::of("\\PC{0,40}|application/vnd\\.oci\\.image\\.(manifest|index)\\.v1\\+json"),
+        ) {
+            let _ = Manifest::parse(body, content_type.as_deref());
+        }
+
+        #[test]
+        fn any_descriptor_size_round_trips_or_is_refused(size: u64, signed: i64, float: f64) {
+            let with = |size: &str| {
+                let json = image_json(Some(media_type::OCI_MANIFEST))
+                    .replace(r#""layers":[]"#, &format!(r#""layers":[{{"mediaType":"{}","digest":"{CFG}","size":{size}}}]"#, media_type::OCI_LAYER_GZIP));
+                Manifest::parse(json, None)
+            };
+            let parsed = with(&size.to_string());
+            let got = parsed.as_ref().ok().and_then(Manifest::as_image).map(|m| m.layers()[0].size());
+            proptest::prop_assert_eq!(got, Some(size));
+            // A negative or fractional size is refused with a Protocol error, never wrapped.
+            if signed < 0 {
+                proptest::prop_assert_eq!(with(&signed.to_string()).err().map(|e| e.kind()), Some(ErrorKind::Protocol));
+            }
+            if float.is_finite() && float.fract() != 0.0 {
+                proptest::prop_assert_eq!(with(&format!("{float:?}")).err().map(|e| e.kind()), Some(ErrorKind::Protocol));
+            }
+        }
+    }
 }

@@ -2,9 +2,11 @@
 //!
 //! [`TokenIssuer`] holds an ECDSA P-256 key with a self-signed certificate
 //! (give [`TokenIssuer::cert_pem`] to the registry as `rootcertbundle`) and a
-//! list of users. [`TokenIssuer::start`] serves `GET /token` (and the OAuth2
-//! `POST /token` password grant) on a [`TestServer`], answering with ES256
-//! JWTs whose `kid` is the libtrust key id of the signing key.
+//! list of users. [`TokenIssuer::start`] serves `GET /token` (Basic credentials:
+//! a password, or an identity token as password) and the OAuth2 `POST /token`
+//! password and refresh-token grants (unless told to refuse POST) on a
+//! [`TestServer`], answering with ES256 JWTs whose `kid` is the libtrust key id
+//! of the signing key.
 
 use std::fmt;
 use std::sync::Arc;
@@ -107,6 +109,7 @@ pub struct TokenIssuer {
     key_id: String,
     refresh_tokens: Vec<(String, String)>,
     refuse_post: Option<u16>,
+    post_html: bool,
     jwt_exp_offset: Option<i64>,
     issued: std::sync::Mutex<Vec<String>>,
 }
@@ -158,6 +161,7 @@ impl TokenIssuer {
             key_id,
             refresh_tokens: Vec::new(),
             refuse_post: None,
+            post_html: false,
             jwt_exp_offset: None,
             issued: std::sync::Mutex::new(Vec::new()),
         }
@@ -175,9 +179,19 @@ impl TokenIssuer {
         self
     }
 
-    /// Answers every `POST /token` with `status`, like realms without OAuth2 support (404, 405).
+    /// Answers every `POST /token` with `status` and a JSON error body, like realms without OAuth2 support (404,
+    /// 405).
     pub fn refuse_post(mut self, status: u16) -> TokenIssuer {
         self.refuse_post = Some(status);
+        self.post_html = false;
+        self
+    }
+
+    /// Has no `POST /token` endpoint at all: every POST is answered with `status` and an HTML page (as a web server
+    /// or proxy in front of a GET-only token server answers, e.g. `501 Not Implemented`).
+    pub fn refuse_post_html(mut self, status: u16) -> TokenIssuer {
+        self.refuse_post = Some(status);
+        self.post_html = true;
         self
     }
 
@@ -329,6 +343,13 @@ impl TokenIssuer {
             }
             "POST" => {
                 if let Some(status) = self.refuse_post {
+                    if self.post_html {
+                        let page = format!(
+                            "<!DOCTYPE html><html><head><title>{status}</title></head>\
+                             <body><h1>{status} Not Implemented</h1><p>POST is not supported here.</p></body></html>"
+                        );
+                        return TestResponse::new(status).header("Content-Type", "text/html; charset=utf-8").body(page);
+                    }
                     return error_response(status, "UNSUPPORTED", "no OAuth2 here");
                 }
                 let params = parse_form(&req.body_text());
@@ -364,6 +385,11 @@ impl TokenIssuer {
 
         let user = match &credentials {
             None => None,
+            // An identity token as the Basic password (any user name, e.g. `<token>`), as docker sends it to GET.
+            Some((_, password)) if self.refresh_tokens.iter().any(|(t, _)| t == password) => {
+                let name = self.refresh_tokens.iter().find(|(t, _)| t == password).map(|(_, n)| n.as_str());
+                name.and_then(|n| self.find_user(n)).map(|u| u.name.as_str())
+            }
             Some((name, password)) => match self.find_user(name) {
                 Some(u) if &u.password == password => Some(u.name.as_str()),
                 _ => {

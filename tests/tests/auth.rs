@@ -1,4 +1,5 @@
-//! Token authentication end to end: the OAuth2 password and refresh-token grants and their GET fallback, token
+//! Token authentication end to end: the GET token flow for passwords, the OAuth2 refresh-token grant for identity
+//! tokens and its GET fallback, token
 //! lifetime and refresh, single-flight refresh after a wave of 401s, multi-repository scopes, and hostile realms.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use futures::StreamExt;
 use registry_client::core::api::MountOutcome;
 use registry_client::core::auth::Credentials;
@@ -50,33 +53,67 @@ async fn push_and_pull(repo: &Arc<dyn Client>, seed: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn password_grant_is_an_oauth2_post() {
+async fn password_uses_the_get_flow_with_basic_credentials() {
     let tokens = issuer().start();
     let registry = DockerRegistry::start(AuthMode::token(&tokens));
-    let repo =
-        root(client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap(), "oauth").with_segment("app");
-    push_and_pull(&repo, "oauth-password").await;
+    let remote = client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap();
+    let repo = root(remote.clone(), "basicget").with_segment("app");
+    push_and_pull(&repo, "get-password").await;
 
     let requests = tokens.requests();
     assert!(!requests.is_empty());
+    let basic = format!("Basic {}", STANDARD.encode("alice:alice-pw-7f3a"));
     for req in &requests {
-        assert_eq!(req.method, "POST", "token requests use the OAuth2 POST when the realm supports it");
-        assert!(req.header("authorization").is_none(), "no Basic header on the OAuth2 POST");
-        let fields = form(req);
-        assert_eq!(field(&fields, "grant_type").as_deref(), Some("password"));
-        assert_eq!(field(&fields, "username").as_deref(), Some("alice"));
-        assert_eq!(field(&fields, "service").as_deref(), Some("test-registry"));
-        assert!(field(&fields, "client_id").is_some_and(|c| !c.is_empty()));
-        assert!(field(&fields, "scope").is_some_and(|s| s.contains("repository:oauth/app:")), "{fields:?}");
+        assert_eq!(req.method, "GET", "a username and password use the distribution GET flow, never an OAuth2 POST");
+        assert_eq!(req.header("authorization"), Some(basic.as_str()), "Basic credentials on the GET");
+        assert_eq!(req.query_param("service").as_deref(), Some("test-registry"));
+        let scopes: Vec<String> = req.query_pairs().into_iter().filter(|(k, _)| k == "scope").map(|(_, v)| v).collect();
+        assert!(scopes.iter().any(|s| s.starts_with("repository:basicget/app:")), "{scopes:?}");
     }
+    assert!(!remote.capabilities().token_post_refused, "no POST was tried, so none was refused");
+
+    // A wrong password is Unauthorized, and names no secret.
+    let wrong =
+        root(client(&registry).basic_auth("alice", "wrong-pw-0000").build().unwrap(), "basicget").with_segment("app");
+    let e = wrong.get_digest("v1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
+    assert!(e.to_string().contains("alice"), "{e}");
+    assert!(!format!("{e} {e:?}").contains("wrong-pw-0000"));
+}
+
+/// A token server that implements only the distribution GET flow: it has no POST endpoint, and the web server in
+/// front of it answers a POST with `501` and an HTML page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_get_only_token_server_without_a_post_endpoint_works() {
+    let tokens = issuer().identity_token("alice", "idt-get-only-4d1e").refuse_post_html(501).start();
+    let registry = DockerRegistry::start(AuthMode::token(&tokens));
+
+    // Username and password: GET from the start.
+    let remote = client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap();
+    push_and_pull(&root(remote.clone(), "getonly").with_segment("pw"), "get-only-password").await;
+    assert!(tokens.requests().iter().all(|r| r.method == "GET"), "no POST for a username and password");
+
+    // Identity token: the OAuth2 POST once, then GET with the identity token as password, remembered.
+    tokens.clear_requests();
+    let creds = Credentials::identity_token("<token>", "idt-get-only-4d1e");
+    let remote = client(&registry).credentials(creds).build().unwrap();
+    push_and_pull(&root(remote.clone(), "getonly").with_segment("idt"), "get-only-identity-token").await;
+    assert!(remote.capabilities().token_post_refused, "the refused POST is in the registry's profile");
+    let requests = tokens.requests();
+    assert_eq!(requests.iter().filter(|r| r.method == "POST").count(), 1, "one POST, then straight to GET");
+    let gets: Vec<_> = requests.iter().filter(|r| r.method == "GET").collect();
+    assert!(gets.len() >= 2, "{} GETs", gets.len());
+    let basic = format!("Basic {}", STANDARD.encode("<token>:idt-get-only-4d1e"));
+    assert!(gets.iter().all(|r| r.header("authorization") == Some(basic.as_str())));
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn refused_post_falls_back_to_get_and_is_remembered() {
-    for status in [404, 405] {
-        let tokens = issuer().refuse_post(status).start();
+async fn identity_token_post_without_a_token_falls_back_to_get_and_is_remembered() {
+    for status in [400, 404, 405, 500, 503] {
+        let tokens = issuer().identity_token("alice", "idt-fallback-77aa").refuse_post(status).start();
         let registry = DockerRegistry::start(AuthMode::token(&tokens));
-        let remote = client(&registry).basic_auth("alice", "alice-pw-7f3a").build().unwrap();
+        let creds = Credentials::identity_token("<token>", "idt-fallback-77aa");
+        let remote = client(&registry).credentials(creds).build().unwrap();
         assert!(!remote.capabilities().token_post_refused, "nothing learned before the first answer");
         let repo = root(remote.clone(), "fallback").with_segment("a");
         push_and_pull(&repo, &format!("fallback-{status}")).await;
@@ -88,12 +125,88 @@ async fn refused_post_falls_back_to_get_and_is_remembered() {
         assert!(gets >= 2, "{gets} GETs");
         assert!(requests.iter().filter(|r| r.method == "GET").all(|r| r.header("authorization").is_some()));
 
-        // A wrong password is still Unauthorized through the fallback, and names no secret.
-        let wrong =
-            root(client(&registry).basic_auth("alice", "wrong-pw-0000").build().unwrap(), "fallback").with_segment("a");
+        // A wrong identity token is still Unauthorized through the fallback, and names no secret.
+        let bad = Credentials::identity_token("<token>", "idt-wrong-0000");
+        let wrong = root(client(&registry).credentials(bad).build().unwrap(), "fallback").with_segment("a");
         let e = wrong.get_digest("v1").await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
-        assert!(!format!("{e} {e:?}").contains("wrong-pw-0000"));
+        assert_eq!(e.kind(), ErrorKind::Unauthorized, "{status}: {e}");
+        assert!(!format!("{e} {e:?}").contains("idt-wrong-0000"));
+    }
+}
+
+/// A token server answering the OAuth2 POST `answer` and the GET with a token; the registry challenges with it and
+/// accepts that token.
+fn oauth2_realm(answer: TestResponse) -> (TestServer, TestServer) {
+    realm_answering(answer, TestResponse::json(200, &serde_json::json!({"token": "from-get", "expires_in": 300})))
+}
+
+/// [`oauth2_realm`] with the GET answered `get` (which should hold the token `from-get`).
+fn realm_answering(post: TestResponse, get: TestResponse) -> (TestServer, TestServer) {
+    let token_server = TestServer::start(move |req| match req.method.as_str() {
+        "POST" => post.clone(),
+        _ => get.clone(),
+    });
+    let realm = format!("{}/token", token_server.url());
+    let manifest = small_image("oauth2-realm", 1).raw_manifest().clone();
+    let registry = TestServer::start(move |req| {
+        if req.header("authorization") != Some("Bearer from-get") {
+            return TestResponse::json(401, &serde_json::json!({"errors": [{"code": "UNAUTHORIZED"}]}))
+                .header("WWW-Authenticate", format!("Bearer realm=\"{realm}\",service=\"oauth2\""));
+        }
+        TestResponse::new(200)
+            .header("Content-Type", manifest.media_type())
+            .header("Docker-Content-Digest", manifest.digest().to_string())
+            .body(manifest.bytes().to_vec())
+    });
+    (token_server, registry)
+}
+
+fn identity_client(registry: &TestServer, token: &str) -> (RemoteClient, Arc<dyn Client>) {
+    let c = RemoteClient::builder(format!("127.0.0.1:{}", registry.addr().port()))
+        .insecure(true)
+        .retry(RetryConfig::none())
+        .credentials(Credentials::identity_token("<token>", token))
+        .build()
+        .unwrap();
+    (c.clone(), root(c, "app"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_token_post_rejecting_the_credentials_is_final() {
+    let rejections = [
+        TestResponse::json(400, &serde_json::json!({"error": "invalid_grant", "error_description": "revoked"})),
+        TestResponse::json(401, &serde_json::json!({"error": "invalid_client"})),
+        TestResponse::json(403, &serde_json::json!({"errors": [{"code": "DENIED"}]})),
+    ];
+    for answer in rejections {
+        let (tokens, registry) = oauth2_realm(answer);
+        let (remote, repo) = identity_client(&registry, "idt-rejected-31f0");
+        let e = repo.get_digest("v1").await.unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied), "{e}");
+        assert!(e.to_string().contains("identity token"), "{e}");
+        assert!(!format!("{e} {e:?}").contains("idt-rejected-31f0"));
+        assert!(tokens.requests().iter().all(|r| r.method == "POST"), "a rejection is not worked around with GET");
+        assert!(!remote.capabilities().token_post_refused);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_token_post_answered_with_no_token_falls_back_to_get() {
+    let no_tokens = [
+        TestResponse::new(200).header("Content-Type", "text/html").body("<html><body>login page</body></html>"),
+        TestResponse::json(200, &serde_json::json!({"status": "ok"})),
+        TestResponse::new(501).header("Content-Type", "text/html").body("<html>501 Not Implemented</html>"),
+        TestResponse::json(400, &serde_json::json!({"error": "unsupported_grant_type"})),
+        TestResponse::new(502).body("bad gateway"),
+    ];
+    for answer in no_tokens {
+        let (tokens, registry) = oauth2_realm(answer);
+        let (remote, repo) = identity_client(&registry, "idt-fallback-8c2b");
+        repo.get_digest("v1").await.unwrap();
+        repo.get_digest("v1").await.unwrap();
+        assert!(remote.capabilities().token_post_refused);
+        let methods: Vec<String> = tokens.requests().into_iter().map(|r| r.method).collect();
+        assert_eq!(methods, ["POST", "GET"], "one POST, then GET (the token is cached)");
     }
 }
 
@@ -191,8 +304,9 @@ async fn mount_scope_gets_pull_and_push_in_one_token() {
 
     let requests = tokens.requests();
     assert_eq!(requests.len(), 1, "one token for both repositories");
-    let scopes = field(&form(&requests[0]), "scope").unwrap();
-    let scopes: HashSet<&str> = scopes.split(' ').collect();
+    assert_eq!(requests[0].method, "GET");
+    let scopes: HashSet<String> =
+        requests[0].query_pairs().into_iter().filter(|(k, _)| k == "scope").map(|(_, v)| v).collect();
     assert!(scopes.contains("repository:mnt/source:pull"), "{scopes:?}");
     assert!(scopes.contains("repository:mnt/target:pull,push"), "{scopes:?}");
     assert!(api.blob_exists(&repo, &digest).await.unwrap().is_some(), "the target repository has the blob");
@@ -326,7 +440,7 @@ async fn a_realm_redirect_is_validated_again() {
     assert!(e.to_string().contains("link-local"), "{e}");
     assert_eq!(realm.request_count(), 1);
 
-    // A 307 keeps the POST body (the password): it may not go to another host, even a valid one.
+    // A 307 keeps the method, the body and the request's credentials: it may not go to another host, even a valid one.
     let other = TestServer::start_on("127.0.0.2:0".parse().unwrap(), |_| {
         TestResponse::json(200, &serde_json::json!({"token": "stolen"}))
     });
@@ -336,4 +450,28 @@ async fn a_realm_redirect_is_validated_again() {
     let e = basic_client(&registry).get_digest("v1").await.unwrap_err();
     assert!(e.to_string().contains("another host"), "{e}");
     assert_eq!(other.request_count(), 0, "the password body never reached the other host");
+}
+
+/// The numbers of a token answer are the server's choice: none of them may panic or refuse the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_lifetimes_past_any_clock_are_clamped() {
+    for answer in [
+        r#"{"token":"from-get","expires_in":18446744073709551615}"#,
+        r#"{"token":"from-get","expires_in":1e300,"issued_at":"9999-12-31T23:59:59Z"}"#,
+        r#"{"token":"from-get","expires_in":-1,"issued_at":12}"#,
+        r#"{"token":"from-get","expires_in":"99999999999999999999999","issued_at":"0000-01-01T00:00:00+\u00e9\u00e90"}"#,
+    ] {
+        let get = TestResponse::new(200).header("Content-Type", "application/json").body(answer);
+        let (tokens, registry) = realm_answering(TestResponse::new(405), get);
+        let c = RemoteClient::builder(format!("127.0.0.1:{}", registry.addr().port()))
+            .insecure(true)
+            .retry(RetryConfig::none())
+            .basic_auth("alice", "pw")
+            .build()
+            .unwrap();
+        let repo = root(c, "app");
+        repo.get_digest("v1").await.unwrap_or_else(|e| panic!("{answer}: {e}"));
+        repo.get_digest("v1").await.unwrap();
+        assert_eq!(tokens.request_count(), 1, "{answer}: the token is cached");
+    }
 }

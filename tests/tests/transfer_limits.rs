@@ -467,3 +467,26 @@ async fn a_copy_within_one_registry_mounts_blobs() {
     assert_eq!(back.digest(), image.digest());
     assert_eq!(back.blob_bytes(&back.layers()[0]).await.unwrap(), blob(9000, 2 << 20));
 }
+
+/// A manifest's sizes are numbers someone else chose: layers of `u64::MAX` bytes (as a copy from a hostile registry
+/// would carry) make the push fail with an error, not overflow the total the progress reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn huge_descriptor_sizes_do_not_overflow_the_push_total() {
+    let server = RegistryServer::start().await.unwrap();
+    let (events, options) = recording(TransferOptions::new());
+    let client = client_of(&server.host(), options);
+    let built = image_of(9, &[10]);
+    let layer = built.layers()[0].clone();
+    let mut manifest: serde_json::Value = serde_json::from_slice(built.raw_manifest().bytes()).unwrap();
+    let huge = serde_json::json!({"mediaType": layer.media_type().to_string(), "digest": layer.digest().to_string(), "size": u64::MAX});
+    manifest["layers"] = serde_json::json!([huge.clone(), huge]);
+    let manifest = registry_client::Manifest::parse(serde_json::to_vec(&manifest).unwrap(), None).unwrap();
+    let image = Image::from_parts(manifest, built.config_bytes().clone(), built.source().clone()).unwrap();
+    let e = client.push_image("v1", &image).await.unwrap_err();
+    assert!(!e.to_string().is_empty());
+    let events = events.lock().unwrap().clone();
+    assert!(
+        matches!(events.first(), Some(ProgressEvent::PushStarted { bytes: u64::MAX, .. })),
+        "the total saturates: {events:#?}"
+    );
+}

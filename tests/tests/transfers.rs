@@ -331,6 +331,25 @@ async fn registry_minimum_chunk_length_is_respected() {
     assert_eq!(api.capabilities().snapshot().chunk_min_length, Some(300_000), "recorded in the profile");
 }
 
+/// `OCI-Chunk-Min-Length` is the registry's number: one past any blob (here `u64::MAX` on 64-bit) makes the upload
+/// go in one piece, for a held stream and a source that can be opened again alike.
+#[tokio::test]
+async fn a_minimum_chunk_length_past_any_blob_uploads_in_one_piece() {
+    let server = RegistryServer::start().await.unwrap();
+    let api = api(&server.host(), chunked());
+    let repo = repo(&server.host(), "min/huge");
+    let blob = data(BLOB, 16);
+    let digest = Digest::sha256(&blob);
+    server.faults().chunk_min_length(Some(usize::MAX));
+    api.upload_blob(&repo, &digest, BLOB as u64, stream_of(&blob)).await.unwrap();
+    assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
+    let other = data(BLOB, 17);
+    let other_digest = Digest::sha256(&other);
+    let source = Source::new(&other);
+    api.upload_blob_from(&repo, &other_digest, BLOB as u64, source.opener()).await.unwrap();
+    assert_eq!(read_back(&api, &repo, &other_digest, BLOB).await, other);
+}
+
 #[tokio::test]
 async fn a_wrong_digest_is_never_committed() {
     let server = RegistryServer::start().await.unwrap();

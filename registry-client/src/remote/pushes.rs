@@ -65,7 +65,8 @@ impl RemoteClient {
         self.transfers.emit(|| ProgressEvent::PushStarted {
             reference: target.to_string(),
             blobs: blobs.len(),
-            bytes: blobs.iter().map(|d| d.size()).sum(),
+            // Sizes come from the manifest (possibly a registry's): their total saturates instead of overflowing.
+            bytes: blobs.iter().fold(0u64, |total, d| total.saturating_add(d.size())),
         });
         // Every blob is started at once: the job and byte semaphores admit them in order.
         let uploads: FuturesUnordered<_> =

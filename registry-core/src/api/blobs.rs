@@ -5,7 +5,7 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::header::{HeaderValue, CONTENT_RANGE, RANGE};
 use reqwest::{Method, StatusCode};
 
-use super::headers::header_length;
+use super::headers::{header_length, parse_length};
 use super::registry_api::RegistryApi;
 use crate::auth::scope::Scope;
 use crate::digest::{skip_bytes, ByteStream, Digest, VerifyingStream};
@@ -188,15 +188,19 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
     let rest = value.trim().strip_prefix("bytes ")?;
     let (range, total) = rest.split_once('/')?;
     let (start, end) = range.split_once('-')?;
-    let start: u64 = start.trim().parse().ok()?;
-    let end: u64 = end.trim().parse().ok()?;
+    let start = parse_length(start)?;
+    let end = parse_length(end)?;
     if end < start {
         return None;
     }
     let total = match total.trim() {
         "*" => None,
-        t => Some(t.parse::<u64>().ok()?),
+        t => Some(parse_length(t)?),
     };
+    // The last byte lies inside the blob.
+    if total.is_some_and(|t| end >= t) {
+        return None;
+    }
     Some((start, total))
 }
 
@@ -352,6 +356,32 @@ mod tests {
         assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, None)));
         for bad in ["", "10-19/20", "bytes 19-10/20", "bytes x-1/2", "bytes 1-2", "bytes 1-2/x"] {
             assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
+        // Numbers the server chose: a range past the total, or past u64, is no range.
+        for bad in ["bytes 0-20/20", "bytes 0-18446744073709551616/*", "bytes -1-5/9", "bytes +1-5/9"] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_content_range("bytes 0-18446744073709551614/18446744073709551615"), Some((0, Some(u64::MAX))));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_content_range_parses_without_panic(text in "(bytes )?[0-9*/ +-]{0,50}|\\PC*") {
+            if let Some((start, total)) = parse_content_range(&text) {
+                proptest::prop_assert!(total.is_none_or(|t| start < t));
+            }
+        }
+
+        #[test]
+        fn content_range_round_trips(a: u64, b: u64, c: u64, star: bool) {
+            let mut v = [a, b, c];
+            v.sort_unstable();
+            let [start, end, total] = v;
+            let text = if star { format!("bytes {start}-{end}/*") } else { format!("bytes {start}-{end}/{total}") };
+            let want = if star { Some((start, None)) } else if end < total { Some((start, Some(total))) } else { None };
+            proptest::prop_assert_eq!(parse_content_range(&text), want);
         }
     }
 }

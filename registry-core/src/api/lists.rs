@@ -142,13 +142,7 @@ impl RegistryApi {
         let resp = self.transport.send(Request::new(Method::GET, url.clone(), scope)).await?;
         let next = next_link(&self.transport, &url, resp.headers())?;
         let body = read_capped(resp, MAX_PAGE, "list page").await?;
-        let items = match kind {
-            ListKind::Tags => serde_json::from_slice::<TagsBody>(&body).map(|b| b.tags.unwrap_or_default()),
-            ListKind::Catalog => {
-                serde_json::from_slice::<CatalogBody>(&body).map(|b| b.repositories.unwrap_or_default())
-            }
-        }
-        .map_err(|e| {
+        let items = parse_items(&body, kind).map_err(|e| {
             Error::protocol(format!("list answer is not the expected JSON ({})", describe_body(&body))).with_source(e)
         })?;
         Ok(Page { items, next })
@@ -174,5 +168,36 @@ fn add_window(url: &mut Url, n: Option<usize>, last: Option<&str>) {
     }
     if let Some(last) = last {
         q.append_pair("last", last);
+    }
+}
+
+/// The names of a tags or catalog page's body (`{"tags": [...]}`, `{"repositories": [...]}`; `null` is none).
+fn parse_items(body: &[u8], kind: ListKind) -> serde_json::Result<Vec<String>> {
+    match kind {
+        ListKind::Tags => serde_json::from_slice::<TagsBody>(body).map(|b| b.tags.unwrap_or_default()),
+        ListKind::Catalog => serde_json::from_slice::<CatalogBody>(body).map(|b| b.repositories.unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_list_body_parses_without_panic(body in proptest::prelude::any::<Vec<u8>>()) {
+            let _ = parse_items(&body, ListKind::Tags);
+            let _ = parse_items(&body, ListKind::Catalog);
+        }
+
+        #[test]
+        fn list_bodies_round_trip(names in proptest::collection::vec("\\PC{0,20}", 0..20)) {
+            let tags = serde_json::json!({"name": "x", "tags": names}).to_string();
+            proptest::prop_assert_eq!(parse_items(tags.as_bytes(), ListKind::Tags).ok(), Some(names.clone()));
+            let repos = serde_json::json!({"repositories": names}).to_string();
+            proptest::prop_assert_eq!(parse_items(repos.as_bytes(), ListKind::Catalog).ok(), Some(names));
+        }
     }
 }

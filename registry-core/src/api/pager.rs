@@ -337,4 +337,23 @@ mod tests {
         assert_eq!(parse_next_link("garbage"), None);
         assert_eq!(parse_next_link(""), None);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_link_header_parses_without_panic(text in "\\PC*|[<>;=, a-z\"/?&]{0,60}") {
+            if let Some(target) = parse_next_link(&text) {
+                proptest::prop_assert!(text.contains(target));
+            }
+        }
+
+        #[test]
+        fn next_link_round_trips(target in "[^<>,]{0,60}", n: u64, quoted: bool) {
+            let rel = if quoted { "\"next\"" } else { "next" };
+            let header = format!("<{target}&n={n}>; rel={rel}");
+            let want = format!("{target}&n={n}");
+            proptest::prop_assert_eq!(parse_next_link(&header), Some(want.as_str()));
+        }
+    }
 }

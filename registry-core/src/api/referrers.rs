@@ -354,4 +354,21 @@ mod tests {
         let e = add_to_referrers_index(Some(&image), &desc(1, None)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_referrers_body_parses_without_panic(body in proptest::prelude::any::<Vec<u8>>(), size: u64) {
+            let _ = index_descriptors(&body, "referrers");
+            // Any size a descriptor states is kept as it is, never wrapped.
+            let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                "size": size,
+            }]});
+            let got = index_descriptors(index.to_string().as_bytes(), "referrers").ok();
+            proptest::prop_assert_eq!(got.map(|d| d.iter().map(|d| d.size()).collect::<Vec<_>>()), Some(vec![size]));
+        }
+    }
 }

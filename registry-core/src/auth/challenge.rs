@@ -104,23 +104,17 @@ impl Parser<'_> {
     }
 
     fn token(&mut self) -> Option<String> {
+        let is_token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        // Skip unexpected bytes so the loop always progresses (a loop, not recursion: a long run of them in a
+        // server's header must not exhaust the stack).
+        while self.peek().is_some_and(|b| !is_token(b)) {
+            self.i += 1;
+        }
         let start = self.i;
-        while let Some(b) = self.peek() {
-            if b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b) {
-                self.i += 1;
-            } else {
-                break;
-            }
+        while self.peek().is_some_and(is_token) {
+            self.i += 1;
         }
-        if self.i == start {
-            // skip one unexpected byte so the loop always progresses
-            if self.i < self.s.len() {
-                self.i += 1;
-                return self.token();
-            }
-            return None;
-        }
-        Some(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+        (self.i > start).then(|| String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
     }
 
     fn value(&mut self) -> Option<String> {
@@ -199,5 +193,33 @@ mod tests {
             let _ = parse(s);
         }
         assert!(parse("").is_empty());
+        // A long run of bytes that start no token: no deep recursion.
+        let long = format!("{}Bearer realm=\"r\"", "\"".repeat(1 << 20));
+        assert_eq!(parse(&long).first().and_then(Challenge::realm), Some("r"));
+    }
+
+    /// A quoted-string holding `s`.
+    fn quoted(s: &str) -> String {
+        format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_header_parses_without_panic(text in "\\PC*|[a-zA-Z =,\"\\\\]{0,60}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn bearer_params_round_trip(realm in "\\PC{0,40}", service in "\\PC{0,40}", scope in "[a-z/:,]{1,30}") {
+            let header = format!("Bearer realm={}, service={},scope={}", quoted(&realm), quoted(&service), quoted(&scope));
+            let c = parse(&header);
+            proptest::prop_assert_eq!(c.len(), 1);
+            proptest::prop_assert_eq!(&c[0].scheme, &Scheme::Bearer);
+            proptest::prop_assert_eq!(c[0].realm(), Some(realm.as_str()));
+            proptest::prop_assert_eq!(c[0].service(), Some(service.as_str()));
+            proptest::prop_assert_eq!(c[0].param("scope"), Some(scope.as_str()));
+        }
     }
 }

@@ -46,7 +46,8 @@ pub enum Credentials {
     /// A registry token, sent as `Authorization: Bearer` as is.
     Bearer(Secret),
     /// An identity (OAuth2 refresh) token, as `docker login` stores it (`identitytoken`, or a credential helper's
-    /// `Secret` with username `<token>`): exchanged at the token realm with `grant_type=refresh_token`.
+    /// `Secret` with username `<token>`): exchanged at the token realm with `grant_type=refresh_token` (OAuth2
+    /// POST), or sent as the Basic password of the GET token flow when the realm answers that POST with no token.
     IdentityToken {
         /// The username, when one is known (`<token>` from credential helpers).
         username: String,
@@ -56,7 +57,7 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Basic credentials.
+    /// Basic credentials: sent to a `Basic` registry as they are, and to a token realm on the GET token flow.
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Credentials {
         Credentials::Basic { username: username.into(), password: Secret::new(password) }
     }

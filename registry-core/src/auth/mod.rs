@@ -16,6 +16,7 @@ pub mod keychain;
 pub(crate) mod realm;
 pub(crate) mod scope;
 pub(crate) mod token;
+pub(crate) mod token_answer;
 pub(crate) mod token_cache;
 
 pub use credentials::{Credentials, Secret};

@@ -1,6 +1,6 @@
 //! Token exchange at a bearer challenge's realm.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use tracing::Instrument;
@@ -9,98 +9,52 @@ use url::Url;
 use super::challenge::Challenge;
 use super::credentials::{basic_header, Credentials};
 use super::realm;
+use super::token_answer::{parse_answer, NotAToken};
 use super::token_cache::Token;
 use crate::capabilities::Capabilities;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
-use crate::transport::response::{read_capped, redact_url};
+use crate::transport::response::{error_from_response, read_capped, read_prefix, redact_url, MAX_ERROR_BODY};
 
 /// The OAuth2 `client_id` sent with POST token requests.
 const CLIENT_ID: &str = "registry-client";
 
 /// The largest token answer read, in bytes.
 const MAX_TOKEN_RESPONSE: usize = 1024 * 1024;
-/// The lifetime assumed when a token answer has no `expires_in` (the distribution token spec's default).
-const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    token: Option<String>,
-    access_token: Option<String>,
-    expires_in: Option<u64>,
-    issued_at: Option<String>,
-}
-
-/// How long a token answered with `expires_in` and `issued_at` still has to live. `issued_at` shortens the
-/// lifetime by the token's age when the two clocks plausibly agree; when it lies in the future, or the token
-/// would already be expired (clock skew), `expires_in` counts from now.
-fn remaining_lifetime(expires_in: Option<u64>, issued_at: Option<&str>, now: SystemTime) -> Duration {
-    let lifetime = expires_in.filter(|s| *s > 0).map(Duration::from_secs).unwrap_or(DEFAULT_LIFETIME);
-    let age = issued_at.and_then(parse_rfc3339).and_then(|issued| now.duration_since(issued).ok());
-    match age {
-        Some(age) if age < lifetime => lifetime - age,
-        _ => lifetime,
-    }
-}
-
-/// Parse an RFC 3339 timestamp (`2026-11-22T10:00:00Z`, `...T10:00:00.123+01:00`).
-fn parse_rfc3339(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let s = text.get(from..from + len)?;
-        s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    if b[16] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second.min(60) - offset;
-    u64::try_from(secs).ok().map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
-}
-
-/// How a token request went wrong, kept apart so the caller can fall back from POST to GET.
+/// How a token request went wrong, kept apart so the caller can fall back from the OAuth2 POST to GET.
 enum Failure {
-    /// The realm answered with this status.
-    Status(u16, Error),
-    /// Anything else.
+    /// The realm answered, but not with a token: an error status other than a credentials rejection (5xx, 404,
+    /// 405, 501, a 400 that is not `invalid_grant`...), HTML, or a body without a token. An optional protocol
+    /// feature the server lacks: GET may still work.
+    NoToken(Error),
+    /// The realm rejected the credentials (401, 403, or an OAuth2 `invalid_grant` error): GET would not help.
+    Rejected(Error),
+    /// No answer at all (connection, TLS, timeout, a refused redirect).
     Other(Error),
 }
 
 impl Failure {
     fn into_error(self) -> Error {
         match self {
-            Failure::Status(_, e) | Failure::Other(e) => e,
+            Failure::NoToken(e) | Failure::Rejected(e) | Failure::Other(e) => e,
         }
     }
 }
 
 /// The fields of an OAuth2 token form.
 type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// An OAuth2 error answer (RFC 6749 section 5.2): `{"error": "invalid_grant", ...}`.
+#[derive(Deserialize)]
+struct OAuth2Error {
+    error: String,
+}
+
+/// Whether an error body is OAuth2's `invalid_grant` (the refresh token is invalid, expired or revoked).
+fn is_invalid_grant(body: &[u8]) -> bool {
+    serde_json::from_slice::<OAuth2Error>(body).is_ok_and(|e| e.error == "invalid_grant")
+}
 
 /// One token request at a challenge's realm.
 pub(crate) struct TokenRequest<'a> {
@@ -113,11 +67,12 @@ pub(crate) struct TokenRequest<'a> {
 }
 
 impl TokenRequest<'_> {
-    /// Get a token. With a username and password, the OAuth2 password grant (POST) is tried first and the
-    /// distribution GET flow used when the realm refuses it (400, 401, 404, 405, as some registries answer a POST
-    /// they do not support); the registry's `capabilities` remember that. With an identity token, the OAuth2 refresh-token
-    /// grant, falling back to GET with the token as password only when the realm has no POST endpoint (404, 405).
-    /// Anonymous requests use GET.
+    /// Get a token. Anonymous requests and a username with a password use the distribution GET flow (Basic
+    /// credentials), which every token server supports, as docker, go-containerregistry and containers/image do.
+    /// An identity token uses the OAuth2 refresh-token grant (POST); when the realm answers that POST with anything
+    /// but a token or a credentials rejection (5xx, HTML, a 4xx other than 401, 403 or `invalid_grant`), the GET
+    /// flow is used with the identity token as password, and the registry's `capabilities` remember it
+    /// (`token_post_refused`) so later requests go straight to GET.
     pub(crate) async fn fetch(&self, capabilities: &Capabilities) -> Result<Token> {
         let realm = self
             .challenge
@@ -129,27 +84,18 @@ impl TokenRequest<'_> {
             .map_err(|why| Error::new(ErrorKind::Protocol, format!("{why} (registry {})", self.registry)))?;
         let span = tracing::debug_span!("token_request", realm = %redact_url(&url), scopes = ?self.scopes);
         async {
-            let (post, fallback): (Option<Form<'_>>, &[u16]) = match self.credentials {
-                Credentials::Basic { username, password } if !capabilities.snapshot().token_post_refused => (
-                    Some(vec![("grant_type", "password"), ("username", username), ("password", password.expose())]),
-                    &[400, 401, 404, 405],
-                ),
-                Credentials::IdentityToken { token, .. } => {
-                    (Some(vec![("grant_type", "refresh_token"), ("refresh_token", token.expose())]), &[404, 405])
-                }
-                _ => (None, &[]),
-            };
-            if let Some(form) = post {
-                match self.post(&url, &form).await {
-                    Ok(token) => return Ok(token),
-                    Err(Failure::Status(status, e)) if fallback.contains(&status) => {
-                        tracing::debug!(status, "realm refused the OAuth2 POST; using GET");
-                        capabilities.learn(&format!("the token server answered the OAuth2 POST with {status}"), |c| {
-                            c.token_post_refused = true
-                        });
-                        drop(e);
+            if let Credentials::IdentityToken { token, .. } = self.credentials {
+                if !capabilities.snapshot().token_post_refused {
+                    let form: Form<'_> = vec![("grant_type", "refresh_token"), ("refresh_token", token.expose())];
+                    match self.post(&url, &form).await {
+                        Ok(token) => return Ok(token),
+                        Err(Failure::NoToken(e)) => {
+                            let why = format!("the token server answered the OAuth2 POST with no token: {e}");
+                            tracing::debug!(error = %e, "realm answered the OAuth2 POST with no token; using GET");
+                            capabilities.learn(&why, |c| c.token_post_refused = true);
+                        }
+                        Err(f) => return Err(f.into_error()),
                     }
-                    Err(f) => return Err(f.into_error()),
                 }
             }
             self.get(url.clone()).await.map_err(Failure::into_error)
@@ -157,7 +103,6 @@ impl TokenRequest<'_> {
         .instrument(span)
         .await
     }
-
     /// The distribution token flow: GET with `service` and `scope` parameters, Basic credentials if any.
     async fn get(&self, mut url: Url) -> std::result::Result<Token, Failure> {
         {
@@ -211,33 +156,55 @@ impl TokenRequest<'_> {
         })?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let user = match self.credentials {
-                Credentials::Basic { username, .. } => format!(" for user {username:?}"),
-                Credentials::IdentityToken { .. } => " for the identity token".to_string(),
-                _ => String::new(),
-            };
-            let err = crate::transport::response::error_from_response(resp, &shown).await;
-            let msg = match status {
-                401 => format!("token server rejected the credentials{user}"),
-                403 => format!("token server denied the requested access{user}"),
-                _ => format!("token request failed{user}"),
-            };
-            return Err(Failure::Status(status, err.context(msg)));
+            return Err(self.refusal(resp, &shown, method == "POST").await);
         }
-        let body = read_capped(resp, MAX_TOKEN_RESPONSE, "token response").await.map_err(Failure::Other)?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            Failure::Other(Error::protocol(format!("token response of {shown} is not valid JSON: {e}")))
+        // Every answer from here on came from the realm: what is not a token is `NoToken` (an OAuth2 POST then falls
+        // back to GET; a GET reports it).
+        let body = read_capped(resp, MAX_TOKEN_RESPONSE, "token response").await.map_err(|e| match e.kind() {
+            ErrorKind::Unsupported => Failure::NoToken(e.context(format!("token response of {shown}"))),
+            _ => Failure::Other(e),
         })?;
-        let value = parsed
-            .token
-            .filter(|t| !t.is_empty())
-            .or(parsed.access_token.filter(|t| !t.is_empty()))
-            .ok_or_else(|| {
-                Failure::Other(Error::protocol(format!("token response of {shown} has no `token` or `access_token`")))
-            })?;
-        let lifetime = remaining_lifetime(parsed.expires_in, parsed.issued_at.as_deref(), SystemTime::now());
+        let (value, lifetime) = parse_answer(&body, SystemTime::now()).map_err(|why| {
+            Failure::NoToken(Error::protocol(match why {
+                NotAToken::NotJson { html: true, detail } => {
+                    format!("token response of {shown} is HTML, not JSON: {detail}")
+                }
+                NotAToken::NotJson { html: false, detail } => {
+                    format!("token response of {shown} is not valid JSON: {detail}")
+                }
+                NotAToken::NoToken => format!("token response of {shown} has no `token` or `access_token`"),
+            }))
+        })?;
         tracing::debug!(lifetime_ms = lifetime.as_millis() as u64, "token acquired");
         Ok(Token::new(value, lifetime))
+    }
+
+    /// What an error status from the realm means. For the OAuth2 POST (`oauth2`), only 401, 403 and an
+    /// `invalid_grant` error body reject the credentials; any other status is a server without (working) OAuth2
+    /// support. For GET, every error status is final.
+    async fn refusal(&self, resp: reqwest::Response, shown: &str, oauth2: bool) -> Failure {
+        let status = resp.status().as_u16();
+        let user = match self.credentials {
+            Credentials::Basic { username, .. } => format!(" for user {username:?}"),
+            Credentials::IdentityToken { .. } => " for the identity token".to_string(),
+            _ => String::new(),
+        };
+        if oauth2 && !matches!(status, 401 | 403) {
+            let body = read_prefix(resp, MAX_ERROR_BODY).await;
+            if (400..500).contains(&status) && is_invalid_grant(&body) {
+                let msg = format!("{shown}: token server rejected the credentials{user} (invalid_grant)");
+                return Failure::Rejected(Error::new(ErrorKind::Unauthorized, msg).with_status(status));
+            }
+            let msg = format!("{shown}: the token server answered the OAuth2 POST with {status}, not a token");
+            return Failure::NoToken(Error::new(ErrorKind::from_status(status), msg).with_status(status));
+        }
+        let err = error_from_response(resp, shown).await;
+        let msg = match status {
+            401 => format!("token server rejected the credentials{user}"),
+            403 => format!("token server denied the requested access{user}"),
+            _ => format!("token request failed{user}"),
+        };
+        Failure::Rejected(err.context(msg))
     }
 }
 
@@ -246,29 +213,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc3339_timestamps() {
-        let at = |s: &str| parse_rfc3339(s).and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
-        assert_eq!(at("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
-        assert_eq!(at("2026-11-22T10:00:00Z"), Some(Duration::from_secs(1_795_341_600)));
-        assert_eq!(at("2026-11-22T10:00:00.123456789Z"), Some(Duration::from_secs(1_795_341_600)));
-        assert_eq!(at("2026-11-22T11:30:00+01:30"), Some(Duration::from_secs(1_795_341_600)));
-        assert_eq!(at("2000-02-29T23:59:59-00:00"), Some(Duration::from_secs(951_868_799)));
-        for bad in ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T10:00:00+0100", "x"] {
-            assert_eq!(at(bad), None, "{bad}");
-        }
+    fn invalid_grant_bodies() {
+        assert!(is_invalid_grant(br#"{"error":"invalid_grant","error_description":"revoked"}"#));
+        assert!(!is_invalid_grant(br#"{"error":"unsupported_grant_type"}"#));
+        assert!(!is_invalid_grant(br#"{"errors":[{"code":"UNAUTHORIZED"}]}"#));
+        assert!(!is_invalid_grant(b"<html>invalid_grant</html>"));
     }
 
-    #[test]
-    fn lifetime_counts_from_issued_at_when_clocks_agree() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_341_600);
-        let life = |e, i| remaining_lifetime(e, i, now);
-        assert_eq!(life(Some(300), None), Duration::from_secs(300));
-        assert_eq!(life(None, None), DEFAULT_LIFETIME);
-        assert_eq!(life(Some(0), None), DEFAULT_LIFETIME);
-        assert_eq!(life(Some(300), Some("2026-11-22T09:59:00Z")), Duration::from_secs(240));
-        // Issued in the future or already expired by our clock: skew, count from now.
-        assert_eq!(life(Some(300), Some("2026-11-22T10:05:00Z")), Duration::from_secs(300));
-        assert_eq!(life(Some(300), Some("2026-11-22T09:00:00Z")), Duration::from_secs(300));
-        assert_eq!(life(Some(300), Some("yesterday")), Duration::from_secs(300));
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_oauth2_error_body_parses_without_panic(body in proptest::prelude::any::<Vec<u8>>()) {
+            let _ = is_invalid_grant(&body);
+        }
     }
 }

@@ -29,7 +29,10 @@ impl Token {
     pub(crate) fn new(value: String, lifetime: Duration) -> Token {
         // Refresh at 90% of the lifetime, and at least 5 s early when the lifetime allows it.
         let margin = (lifetime / 10).max(Duration::from_secs(5)).min(lifetime / 2);
-        Token { value: Secret::new(value), refresh_at: Instant::now() + lifetime - margin }
+        // The lifetime is the server's number: past what the clock can hold, the token is simply kept a day.
+        let now = Instant::now();
+        let refresh_at = now.checked_add(lifetime - margin).or_else(|| now.checked_add(Duration::from_secs(86_400)));
+        Token { value: Secret::new(value), refresh_at: refresh_at.unwrap_or(now) }
     }
 
     fn is_fresh(&self) -> bool {
@@ -115,6 +118,9 @@ mod tests {
         let short = Token::new("x".into(), Duration::from_secs(2));
         assert!(short.refresh_at.saturating_duration_since(Instant::now()) <= Duration::from_secs(1));
         assert_eq!(format!("{:?}", t.value), "<redacted>");
+        // A lifetime past what the clock holds (a server's `expires_in` of u64::MAX seconds) does not panic.
+        let huge = Token::new("x".into(), Duration::MAX);
+        assert!(huge.refresh_at > Instant::now());
     }
 
     #[tokio::test]

@@ -181,7 +181,7 @@ pub(crate) async fn error_from_response(resp: reqwest::Response, what: &str) -> 
     let content_type =
         resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let body = read_prefix(resp, MAX_ERROR_BODY).await;
-    let codes = serde_json::from_slice::<ErrorBody>(&body).map(|b| b.errors).unwrap_or_default();
+    let codes = error_codes(&body);
     let mut kind = ErrorKind::from_status(status);
     if codes.iter().any(|c| c.code == "DIGEST_INVALID" || c.code == "SIZE_INVALID") {
         kind = ErrorKind::DigestMismatch;
@@ -211,8 +211,14 @@ pub(crate) async fn error_from_response(resp: reqwest::Response, what: &str) -> 
     Error::new(kind, msg).with_status(status).with_codes(codes).with_retry_after(retry_after)
 }
 
+/// The registry error codes of an error body (`{"errors": [{"code": ..., "message": ...}]}`); none when it is
+/// anything else.
+fn error_codes(body: &[u8]) -> Vec<RegistryErrorCode> {
+    serde_json::from_slice::<ErrorBody>(body).map(|b| b.errors).unwrap_or_default()
+}
+
 /// Read at most `max` bytes of a body, dropping the rest (for error bodies).
-async fn read_prefix(resp: reqwest::Response, max: usize) -> Bytes {
+pub(crate) async fn read_prefix(resp: reqwest::Response, max: usize) -> Bytes {
     let mut out = BytesMut::new();
     let mut stream = resp.bytes_stream();
     while let Some(Ok(chunk)) = stream.next().await {
@@ -278,5 +284,23 @@ mod tests {
             "https://s3.example/blob"
         );
         assert_eq!(show("https://host/v2/"), "https://host/v2/");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_error_body_parses_without_panic(body in proptest::prelude::any::<Vec<u8>>()) {
+            let _ = error_codes(&body);
+        }
+
+        #[test]
+        fn error_codes_round_trip(code in "[A-Z_]{1,30}", message in "\\PC{0,40}") {
+            let body = serde_json::json!({"errors": [{"code": code, "message": message, "detail": {"n": 1}}]});
+            let codes = error_codes(body.to_string().as_bytes());
+            proptest::prop_assert_eq!(codes.len(), 1);
+            proptest::prop_assert_eq!(&codes[0].code, &code);
+            proptest::prop_assert_eq!(&codes[0].message, &message);
+        }
     }
 }

@@ -152,12 +152,18 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
 
 /// The server's `Retry-After` (delta-seconds or HTTP-date), if present and parseable.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?, SystemTime::now())
+}
+
+/// A `Retry-After` value at `now`: delta-seconds (digits only; more seconds than `u64` holds saturate at
+/// `u64::MAX` seconds), or an HTTP-date (a past date is no wait). Every user caps the wait it honours.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// A random number in [0, 1) without a dependency on a random number crate.
@@ -198,6 +204,40 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+        // Numbers the server chose: past u64 saturates (then every user caps it), signs are not delta-seconds.
+        let now = SystemTime::UNIX_EPOCH;
+        assert_eq!(parse_retry_after("99999999999999999999999", now), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(parse_retry_after("18446744073709551615", now), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("+5", now), None);
+        let config = RetryConfig::default().max_backoff(Duration::from_secs(5));
+        let told = Error::new(ErrorKind::TooManyRequests, "429")
+            .with_status(429)
+            .with_retry_after(parse_retry_after("99999999999999999999999", now));
+        assert_eq!(
+            config.next_attempt(&told, request(true, true, false), 1, Duration::ZERO),
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn retry_after_parses_any_text_without_panic(text in "\\PC*", now in 0u64..(1 << 40)) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
+            let _ = parse_retry_after(&text, now);
+        }
+
+        #[test]
+        fn retry_after_reads_back_seconds_and_dates(secs in proptest::prelude::any::<u64>(), now in 0u64..(1 << 35)) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
+            proptest::prop_assert_eq!(parse_retry_after(&secs.to_string(), now), Some(Duration::from_secs(secs)));
+            // An HTTP-date `secs % 2^34` seconds after now (within httpdate's years).
+            let ahead = Duration::from_secs(secs % (1 << 34));
+            let date = httpdate::fmt_http_date(now + ahead);
+            proptest::prop_assert_eq!(parse_retry_after(&date, now), Some(ahead), "{}", date);
+        }
     }
 
     fn request(idempotent: bool, replayable: bool, unsent: bool) -> Again {

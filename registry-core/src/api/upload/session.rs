@@ -6,7 +6,7 @@ use reqwest::header::{HeaderValue, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE}
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use crate::api::headers::DOCKER_CONTENT_DIGEST;
+use crate::api::headers::{parse_length, DOCKER_CONTENT_DIGEST};
 use crate::api::registry_api::RegistryApi;
 use crate::api::transfer::{MountOutcome, UploadSession};
 use crate::auth::scope::Scope;
@@ -41,7 +41,7 @@ impl RegistryApi {
             .headers()
             .get(OCI_CHUNK_MIN_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
+            .and_then(parse_length)
             .filter(|n| *n > 0);
         if let Some(n) = min_chunk {
             self.transport
@@ -188,7 +188,7 @@ fn parse_upload_range(value: &str) -> Option<u64> {
     if start.trim() != "0" {
         return None;
     }
-    end.trim().parse().ok()
+    parse_length(end)
 }
 
 /// The offset after a `Range: 0-<end>` answer to a request that sent up to `sent`. `0-0` means zero or one byte
@@ -235,5 +235,29 @@ mod tests {
         assert_eq!(offset_after(0, 0), 0);
         assert_eq!(offset_after(0, 10), 1);
         assert_eq!(offset_after(9, 10), 10);
+        assert_eq!(
+            offset_after(u64::MAX, 10),
+            u64::MAX,
+            "saturates; the uploader then refuses an offset past what it sent"
+        );
+        assert_eq!(parse_upload_range("0-18446744073709551616"), None);
+        assert_eq!(parse_upload_range("0-+5"), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_upload_range_parses_without_panic(text in "(bytes=)?[0-9 +-]{0,45}|\\PC*", sent: u64) {
+            if let Some(end) = parse_upload_range(&text) {
+                let _ = offset_after(end, sent);
+            }
+        }
+
+        #[test]
+        fn upload_range_round_trips(end: u64, prefix: bool) {
+            let text = if prefix { format!("bytes=0-{end}") } else { format!("0-{end}") };
+            proptest::prop_assert_eq!(parse_upload_range(&text), Some(end));
+        }
     }
 }
