@@ -79,6 +79,8 @@ async fn password_uses_the_get_flow_with_basic_credentials() {
     assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
     assert!(e.to_string().contains("alice"), "{e}");
     assert!(!format!("{e} {e:?}").contains("wrong-pw-0000"));
+    // The token URL in the message keeps what was asked for (service, scope), which carries no secret.
+    assert!(e.to_string().contains("service=test-registry") && e.to_string().contains("scope=repository"), "{e}");
 }
 
 /// A token server that implements only the distribution GET flow: it has no POST endpoint, and the web server in

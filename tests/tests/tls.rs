@@ -302,6 +302,10 @@ async fn another_self_signed_certificate_is_still_refused() {
     let c = https(&registry).root_certificate_pem(other.cert_pem.clone()).build().unwrap();
     let e = failure(root(c, "x").with_segment("app").get_digest("v1").await, "another self-signed certificate");
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert!(
+        e.to_string().contains("exactly one of the certificates given to root_certificate_pem, and it is not"),
+        "{e}"
+    );
     // A CA that signs certificates is not the server's certificate either.
     let pki = TestPki::new();
     let c = https(&registry).root_certificate_pem(pki.ca_pem()).build().unwrap();
@@ -328,4 +332,5 @@ async fn expired_self_signed_certificate_is_still_refused() {
     let e = failure(root(c, "x").with_segment("app").get_digest("v1").await, "expired self-signed certificate");
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.to_string().contains("expired"), "says it expired: {e}");
+    assert!(e.to_string().contains("has expired or is not yet valid"), "with the hint: {e}");
 }

@@ -14,7 +14,9 @@ use super::token_cache::Token;
 use crate::capabilities::Capabilities;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
-use crate::transport::response::{error_from_response, read_capped, read_prefix, redact_url, MAX_ERROR_BODY};
+use crate::transport::response::{
+    error_from_response, read_capped, read_prefix, redact_url, shown_url, MAX_ERROR_BODY,
+};
 
 /// The OAuth2 `client_id` sent with POST token requests.
 const CLIENT_ID: &str = "registry-client";
@@ -150,7 +152,7 @@ impl TokenRequest<'_> {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder, url: &Url, method: &str) -> std::result::Result<Token, Failure> {
-        let shown = format!("{method} {}", redact_url(url));
+        let shown = format!("{method} {}", shown_url(url));
         let resp = req.send().await.map_err(|e| {
             Failure::Other(crate::transport::response::from_reqwest(e, &shown).context("token request"))
         })?;

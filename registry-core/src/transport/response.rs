@@ -22,12 +22,13 @@ pub fn redact_url(url: &Url) -> String {
 }
 
 /// Query parameters that carry no secret and tell why a request failed, kept by [`shown_url`]: the page window of
-/// lists (`n`, `last`), the digest that closes an upload, a mount's source, the referrers filter.
-const SHOWN_PARAMS: &[&str] = &["n", "last", "digest", "mount", "from", "artifactType"];
+/// lists (`n`, `last`), the digest that closes an upload, a mount's source, the referrers filter, and the service
+/// and scopes a token was asked for (`service`, `scope`: repository names and actions).
+const SHOWN_PARAMS: &[&str] = &["n", "last", "digest", "mount", "from", "artifactType", "service", "scope"];
 
 /// A URL as it appears in error messages and request logs: no user info, and of the query string only the
 /// parameters that carry no secret and tell why a request failed (`n`, `last`, `digest`, `mount`, `from`,
-/// `artifactType`); anything else (upload state, signatures, tokens) is dropped, as in [`redact_url`].
+/// `artifactType`, `service`, `scope`); anything else (upload state, signatures, tokens) is dropped, as in [`redact_url`].
 pub fn shown_url(url: &Url) -> String {
     let kept: Vec<(String, String)> = url
         .query_pairs()
@@ -134,12 +135,13 @@ fn tls_failure(e: &reqwest::Error) -> Option<&'static str> {
         Some(" (the server's certificate is not signed by a trusted root: add its CA with root_certificate_pem)")
     } else if all.contains("NotValidForName") || all.contains("not valid for name") {
         Some(" (the server's certificate does not name this host)")
-    } else if all.contains("Expired") {
+    } else if all.contains("Expired") || all.contains("expired") {
         Some(" (the server's certificate has expired or is not yet valid)")
     } else if all.contains("CaUsedAsEndEntity") {
         Some(
             " (the server's certificate is a CA certificate, as a self-signed one made with openssl req -x509 is: \
-             trust exactly this certificate with root_certificate_pem)",
+             it is accepted only when it is exactly one of the certificates given to root_certificate_pem, and it is \
+             not)",
         )
     } else if all.contains("CertificateRequired") || all.contains("BadCertificate") || all.contains("UnknownCA") {
         Some(" (the server refused the client certificate, or requires one: see client_identity_pem)")
@@ -284,6 +286,10 @@ mod tests {
             "https://s3.example/blob"
         );
         assert_eq!(show("https://host/v2/"), "https://host/v2/");
+        assert_eq!(
+            show("https://auth.example/token?service=reg&scope=repository%3Aa%2Fb%3Apull&refresh_token=secret"),
+            "https://auth.example/token?service=reg&scope=repository%3Aa%2Fb%3Apull"
+        );
     }
 
     proptest::proptest! {

@@ -34,18 +34,15 @@ enum Attempt {
 /// The error of a call past its `deadline` after `attempts` attempts; `last` is the failure of the last attempt when
 /// the deadline left no time for the wait before another.
 fn past_deadline(what: &str, deadline: Duration, attempts: u32, last: Option<Error>) -> Error {
-    let tries = if attempts == 1 { "1 attempt".to_string() } else { format!("{attempts} attempts") };
-    let msg = match &last {
-        None => format!("{what}: no answer within the deadline of {deadline:?} ({tries} made)"),
-        Some(e) => format!(
-            "{what}: the deadline of {deadline:?} leaves no time to try again ({tries} made); last failure: {}",
-            e.message()
-        ),
-    };
-    let err = Error::new(ErrorKind::Timeout, msg).with_attempts(attempts);
-    match last.and_then(|e| e.status()) {
-        Some(status) => err.with_status(status),
-        None => err,
+    match last {
+        // Nothing timed out: the registry's own failure is the answer (its kind, status, codes and `Retry-After`
+        // kept, so a caller matching on `Server` or `TooManyRequests` still sees it), saying why it was not retried.
+        Some(e) => {
+            e.context(format!("the deadline of {deadline:?} leaves no time to try again")).with_attempts(attempts)
+        }
+        // The count of attempts is in the error's display ("after N attempts").
+        None => Error::new(ErrorKind::Timeout, format!("{what}: no answer within the deadline of {deadline:?}"))
+            .with_attempts(attempts),
     }
 }
 

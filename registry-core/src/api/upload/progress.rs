@@ -37,9 +37,11 @@ impl Progress {
             Some(r) => format!("the registry's Range stayed at {r}"),
             None => format!("the registry's offset stayed at {got}"),
         };
+        let bytes = if self.confirmed == 1 { "1 byte".to_string() } else { format!("{} bytes", self.confirmed) };
         Err(Error::protocol(format!(
-            "{shown} after {} chunks ({} bytes confirmed at most): upload abandoned",
-            self.stalled, self.confirmed
+            "{shown} through {} chunk answers in a row that confirmed nothing new ({bytes} confirmed in all): \
+             upload abandoned",
+            self.stalled
         )))
     }
 }
