@@ -25,6 +25,15 @@ pub struct ManifestHead {
     pub size: Option<u64>,
 }
 
+/// A manifest as fetched, verified, before it is parsed.
+struct FetchedManifest {
+    bytes: Bytes,
+    /// The `Content-Type` header, as sent.
+    content_type: Option<String>,
+    /// Its digest: the one it was checked against, else its sha256.
+    digest: Digest,
+}
+
 /// What a manifest PUT tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestPut {
@@ -75,30 +84,12 @@ impl RegistryApi {
         }
     }
 
-    /// What a HEAD would tell of `reference`, from a GET.
+    /// What a HEAD would tell of `reference`, from a GET ([`RegistryApi::fetch_manifest`], not parsed: a manifest of
+    /// a type this client does not read still has a digest).
     async fn head_manifest_by_get(&self, reference: &Reference) -> Result<ManifestHead> {
-        let url = self.manifest_url(reference)?;
-        let req = Request::new(Method::GET, url, Scope::pull(reference.repository().path()))
-            .header(ACCEPT, HeaderValue::from_static(media_type::MANIFEST_ACCEPT));
-        let resp = self.transport.send(req).await.map_err(|e| not_found_context(e, reference))?;
-        let media_type = content_type(resp.headers());
-        let context = |e: Error| e.context(format!("manifest {reference}"));
-        let claimed = header_digest(resp.headers()).map_err(context)?;
-        let bytes = read_capped(resp, MAX_MANIFEST_SIZE, "manifest").await.map_err(context)?;
-        let algorithm = reference.digest().or(claimed.as_ref()).map(Digest::algorithm);
-        let digest = match algorithm {
-            Some(a) => Digest::compute(a, &bytes),
-            None => Digest::sha256(&bytes),
-        };
-        if let Some(expected) = reference.digest().or(claimed.as_ref()) {
-            if expected != &digest {
-                return Err(Error::new(
-                    ErrorKind::DigestMismatch,
-                    format!("manifest {reference} has digest {digest}, expected {expected}"),
-                ));
-            }
-        }
-        Ok(ManifestHead { digest, media_type, size: Some(bytes.len() as u64) })
+        let fetched = self.fetch_manifest(reference).await?;
+        let media_type = fetched.content_type.as_deref().map(|s| essence(s).to_string()).unwrap_or_default();
+        Ok(ManifestHead { digest: fetched.digest, media_type, size: Some(fetched.bytes.len() as u64) })
     }
 
     /// One HEAD of a manifest.
@@ -125,6 +116,15 @@ impl RegistryApi {
     /// GET a manifest: size-capped, parsed, and verified against the reference's digest (or the registry's
     /// `Docker-Content-Digest` when fetched by tag).
     pub async fn get_manifest(&self, reference: &Reference) -> Result<Manifest> {
+        let fetched = self.fetch_manifest(reference).await?;
+        Manifest::parse(fetched.bytes, fetched.content_type.as_deref())
+            .map_err(|e| e.context(format!("manifest {reference}")))
+    }
+
+    /// GET the bytes of a manifest, size-capped and verified against the reference's digest (or the registry's
+    /// `Docker-Content-Digest` when fetched by tag; `DigestMismatch` when they differ), not parsed: the one fetch
+    /// behind [`RegistryApi::get_manifest`] and the GET that stands in for a refused HEAD.
+    async fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest> {
         let url = self.manifest_url(reference)?;
         let req = Request::new(Method::GET, url, Scope::pull(reference.repository().path()))
             .header(ACCEPT, HeaderValue::from_static(media_type::MANIFEST_ACCEPT));
@@ -133,19 +133,20 @@ impl RegistryApi {
         let context = |e: Error| e.context(format!("manifest {reference}"));
         let claimed = header_digest(resp.headers()).map_err(context)?;
         let bytes = read_capped(resp, MAX_MANIFEST_SIZE, "manifest").await.map_err(context)?;
-        let expected = reference.digest().cloned().or(claimed);
-        if let Some(expected) = &expected {
-            if !expected.matches(&bytes) {
+        let digest = match reference.digest().cloned().or(claimed) {
+            Some(expected) if expected.matches(&bytes) => expected,
+            Some(expected) => {
                 return Err(Error::new(
                     ErrorKind::DigestMismatch,
                     format!(
                         "manifest {reference} has digest {}, expected {expected}",
                         Digest::compute(expected.algorithm(), &bytes)
                     ),
-                ));
+                ))
             }
-        }
-        Manifest::parse(bytes, content_type.as_deref()).map_err(|e| e.context(format!("manifest {reference}")))
+            None => Digest::sha256(&bytes),
+        };
+        Ok(FetchedManifest { bytes, content_type, digest })
     }
 
     /// PUT a manifest's bytes under `reference` (a tag or its digest) with its media type. Returns its digest.
