@@ -9,9 +9,9 @@ use registry_core::api::BlobPushed;
 use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Reference, Repository, Result};
 
-use crate::artifact::Artifact;
 use crate::conveniences::scoped_name;
-use crate::image::{BlobSource, Image, MAX_CONFIG_SIZE};
+use crate::image::artifact::Artifact;
+use crate::image::model::{BlobSource, Image, MAX_CONFIG_SIZE};
 use crate::listing::{paged_stream, LIST_PAGE};
 use crate::manifest_result::ManifestResult;
 use crate::options::{ImageOptions, ListOptions};

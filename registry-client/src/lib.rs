@@ -14,29 +14,28 @@
 //! # Ok(()) }
 //! ```
 
-mod artifact;
 mod client;
 mod conveniences;
 mod image;
-mod image_builder;
 mod listing;
 mod manifest_result;
 mod options;
-mod platform;
 mod progress;
 mod remote;
 mod resolve;
 mod scope;
 mod transfer;
 
-pub use artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 pub use client::{digest_reference, push_reference, Client};
-pub use image::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
-pub use image_builder::{index_of, ImageBuilder};
+pub use image::artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
+pub use image::builder::{index_of, ImageBuilder};
+pub use image::compression::{Compression, DecompressionLimits};
+pub use image::extract_options::ExtractOptions;
+pub use image::model::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
+pub use image::platform::Platform;
 pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
-pub use platform::Platform;
 pub use progress::{ProgressEvent, ProgressFn};
 pub use remote::builder::RemoteClientBuilder;
 pub use remote::RemoteClient;

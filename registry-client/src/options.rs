@@ -1,6 +1,6 @@
 //! Options of the list and image calls, and the list window every implementation applies the same way.
 
-use crate::platform::Platform;
+use crate::image::platform::Platform;
 
 /// Which items a list call returns.
 ///

@@ -8,7 +8,7 @@ use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::{Digest, Error, Reference, Result};
 use serde::Deserialize;
 
-use crate::platform::Platform;
+use crate::image::platform::Platform;
 
 /// The image manifest `reference` points to: the manifest itself, or, for an index, the entry for `platform`
 /// (the host's when `None`), fetched by digest with `fetch`. No matching entry is `NotFound` listing the index's

@@ -37,6 +37,12 @@ pub mod media_type {
     pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
     /// Docker gzip-compressed layer.
     pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    /// OCI zstd-compressed layer.
+    pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+    /// Docker uncompressed layer (what skopeo and docker give the layers of a `docker-archive`).
+    pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+    /// Docker foreign (non-distributable) gzip layer, which registries may refuse to serve.
+    pub const DOCKER_FOREIGN_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
     /// The `Accept` header sent when fetching manifests: every type this client parses.
     pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \

@@ -21,9 +21,9 @@ use registry_core::api::{BlobPushed, RegistryApi};
 use registry_core::manifest::Manifest;
 use registry_core::{Digest, Repository, Result};
 
-use crate::artifact::Artifact;
 use crate::client::Client;
-use crate::image::{BlobSource, Image};
+use crate::image::artifact::Artifact;
+use crate::image::model::{BlobSource, Image};
 use crate::manifest_result::ManifestResult;
 use crate::options::ListOptions;
 use crate::scope::ClientScope;

@@ -9,9 +9,9 @@ use registry_core::manifest::descriptor_digest;
 use registry_core::{Digest, Error, ErrorKind, Reference, Repository, Result};
 
 use super::RemoteClient;
-use crate::artifact::Artifact;
 use crate::client::push_reference;
-use crate::image::{BlobSource, Image};
+use crate::image::artifact::Artifact;
+use crate::image::model::{BlobSource, Image};
 use crate::progress::ProgressEvent;
 
 impl RemoteClient {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use registry_core::{Digest, Result};
 
 use super::RemoteClient;
-use crate::image::{BlobSource, RemoteBlobs};
+use crate::image::model::{BlobSource, RemoteBlobs};
 use crate::manifest_result::ManifestResult;
 
 impl RemoteClient {

@@ -12,8 +12,8 @@ use registry_core::{Digest, Error, ErrorKind, Reference, Repository, Result};
 use serde_json::json;
 
 use super::RemoteClient;
-use crate::artifact::{as_referrer, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 use crate::client::{digest_reference, push_reference};
+use crate::image::artifact::{as_referrer, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 
 /// The annotation that marks a placeholder manifest (what a deleted tag pointed at for a moment).
 const PLACEHOLDER_ANNOTATION: &str = "io.github.registry-client.deleted-tag";

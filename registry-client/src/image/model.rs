@@ -12,7 +12,7 @@ use registry_core::api::RegistryApi;
 use registry_core::manifest::{descriptor_digest, Manifest};
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result};
 
-use crate::platform::Platform;
+use crate::image::platform::Platform;
 use crate::transfer::Transfers;
 
 /// The largest image config read into memory.

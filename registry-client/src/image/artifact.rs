@@ -12,7 +12,7 @@ use registry_core::manifest::{descriptor, descriptor_digest, media_type, Manifes
 use registry_core::{ByteStream, Digest, Error, Result};
 use serde_json::{json, Value};
 
-use crate::image::{BlobSource, MemoryBlobs};
+use crate::image::model::{BlobSource, MemoryBlobs};
 
 /// The media type of the empty JSON blob (`{}`), the config of artifacts that have none (OCI image spec 1.1).
 pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";

@@ -8,8 +8,8 @@ use registry_core::manifest::{media_type, Manifest};
 use registry_core::{Digest, Error, Result};
 use serde_json::json;
 
-use crate::image::{Image, MemoryBlobs};
-use crate::platform::Platform;
+use crate::image::model::{Image, MemoryBlobs};
+use crate::image::platform::Platform;
 
 /// Builds an [`Image`] held in memory.
 ///

@@ -1,0 +1,13 @@
+//! The image model and what can be done with an image wherever it came from (a registry, an OCI layout, an
+//! archive, memory): [`Image`](model::Image) and its [`BlobSource`](model::BlobSource), building images and
+//! artifacts, platforms.
+
+pub(crate) mod artifact;
+#[allow(dead_code)] // until extraction, layouts and archives use them
+pub(crate) mod blocking;
+pub(crate) mod builder;
+#[allow(dead_code)] // until extraction, layouts and archives use them
+pub(crate) mod compression;
+pub(crate) mod extract_options;
+pub(crate) mod model;
+pub(crate) mod platform;
