@@ -1,0 +1,1 @@
+//! OCI image layouts: `LayoutClient`, an OCI layout directory tree as a `Client`. (Being written.)
