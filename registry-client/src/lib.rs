@@ -27,6 +27,8 @@ mod scope;
 mod transfer;
 
 pub use client::{digest_reference, push_reference, Client};
+pub use image::archive::docker_read::{DockerArchive, DockerArchiveImage};
+pub use image::archive::oci_read::OciArchive;
 pub use image::artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 pub use image::builder::{index_of, ImageBuilder};
 pub use image::compression::{Compression, DecompressionLimits};
