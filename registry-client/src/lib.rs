@@ -28,7 +28,9 @@ mod transfer;
 
 pub use client::{digest_reference, push_reference, Client};
 pub use image::archive::docker_read::{DockerArchive, DockerArchiveImage};
+pub use image::archive::docker_write::DockerArchiveWriter;
 pub use image::archive::oci_read::OciArchive;
+pub use image::archive::oci_write::OciArchiveWriter;
 pub use image::artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYPE};
 pub use image::builder::{index_of, ImageBuilder};
 pub use image::compression::{Compression, DecompressionLimits};

@@ -1,0 +1,118 @@
+//! The async side of a [`TarSink`]: each write runs on a blocking thread with the sink moved there and back; the
+//! first failure ends the writer (its temporary file removed, the destination untouched) and every later call
+//! says so. Also a reader that checks a blob's digest as it is copied.
+
+use std::io::{self, Read};
+
+use registry_core::digest::DigestHasher;
+use registry_core::{Digest, Error, ErrorKind, Result};
+
+use crate::image::archive::tar_sink::TarSink;
+use crate::image::blocking::io_error;
+
+/// A [`TarSink`] driven from async code.
+#[derive(Debug)]
+pub(crate) struct SinkSlot {
+    sink: Option<TarSink>,
+    failed: Option<String>,
+    label: String,
+}
+
+impl SinkSlot {
+    /// Drive `sink`, named `label` in errors.
+    pub(crate) fn new(sink: TarSink, label: String) -> SinkSlot {
+        SinkSlot { sink: Some(sink), failed: None, label }
+    }
+
+    /// How the archive is named in errors.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn take(&mut self) -> Result<TarSink> {
+        match (self.sink.take(), &self.failed) {
+            (Some(sink), _) => Ok(sink),
+            (None, Some(why)) => Err(Error::invalid_input(format!(
+                "{}: the writer stopped at an earlier failure ({why}); nothing was written at the destination",
+                self.label
+            ))),
+            (None, None) => Err(Error::invalid_input(format!("{}: the writer is finished", self.label))),
+        }
+    }
+
+    /// Run `op` on the sink on a blocking thread. An error ends the writer.
+    pub(crate) async fn run<T: Send + 'static>(
+        &mut self,
+        op: impl FnOnce(&mut TarSink) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let mut sink = self.take()?;
+        let joined = tokio::task::spawn_blocking(move || {
+            let out = op(&mut sink);
+            (sink, out)
+        })
+        .await;
+        match joined {
+            Ok((sink, Ok(value))) => {
+                self.sink = Some(sink);
+                Ok(value)
+            }
+            Ok((_dropped, Err(e))) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+            Err(e) => {
+                let e = Error::new(ErrorKind::Io, format!("{}: a write stopped: {e}", self.label));
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Finish the archive (see [`TarSink::finish`]).
+    pub(crate) async fn finish(&mut self) -> Result<()> {
+        let sink = self.take()?;
+        let label = self.label.clone();
+        tokio::task::spawn_blocking(move || sink.finish())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: finishing stopped: {e}")))?
+    }
+}
+
+/// A reader that hashes what passes and, at its end, fails with `DigestMismatch` naming `what` when the bytes are
+/// not `digest`.
+#[derive(Debug)]
+pub(crate) struct DigestCheck<R> {
+    inner: R,
+    hasher: Option<DigestHasher>,
+    digest: Digest,
+    what: String,
+}
+
+impl<R: Read> DigestCheck<R> {
+    /// Check `inner` against `digest`.
+    pub(crate) fn new(inner: R, digest: Digest, what: String) -> DigestCheck<R> {
+        DigestCheck { inner, hasher: Some(digest.hasher()), digest, what }
+    }
+}
+
+impl<R: Read> Read for DigestCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(&buf[..n]);
+            }
+        } else if !buf.is_empty() {
+            if let Some(h) = self.hasher.take() {
+                let got = h.finish();
+                if got != self.digest {
+                    return Err(io_error(Error::new(
+                        ErrorKind::DigestMismatch,
+                        format!("{}: the bytes have digest {got}, expected {}", self.what, self.digest),
+                    )));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
