@@ -58,13 +58,12 @@ impl OciArchive {
             .await
             .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: scan stopped: {e}")))??;
         let index = Arc::new(index);
-        let layout = index.read_member("oci-layout", 64 << 10).await.map_err(|e| {
-            if e.kind() == ErrorKind::NotFound {
-                Error::invalid_input(format!("{label}: not an OCI layout: no oci-layout member"))
-            } else {
-                e
+        for required in ["oci-layout", "index.json"] {
+            if !index.contains(required) {
+                return Err(Error::invalid_input(format!("{label}: not an OCI layout: no {required} member")));
             }
-        })?;
+        }
+        let layout = index.read_member("oci-layout", 64 << 10).await?;
         let version = serde_json::from_slice::<serde_json::Value>(&layout)
             .ok()
             .and_then(|v| v.get("imageLayoutVersion").and_then(|s| s.as_str()).map(str::to_string))
@@ -72,13 +71,7 @@ impl OciArchive {
         if !version.starts_with("1.") {
             return Err(Error::unsupported(format!("{label}: imageLayoutVersion {version:?} (1.x is read)")));
         }
-        let raw = index.read_member("index.json", MAX_MANIFEST_SIZE).await.map_err(|e| {
-            if e.kind() == ErrorKind::NotFound {
-                Error::invalid_input(format!("{label}: not an OCI layout: no index.json member"))
-            } else {
-                e
-            }
-        })?;
+        let raw = index.read_member("index.json", MAX_MANIFEST_SIZE).await?;
         let top = Manifest::parse(raw, None)
             .map_err(|e| Error::invalid_input(format!("{label}: index.json is not an OCI index: {}", e.message())))?;
         let entries = top

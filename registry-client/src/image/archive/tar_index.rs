@@ -139,11 +139,17 @@ impl TarIndex {
         self.members.keys().map(String::as_str)
     }
 
+    /// Whether some member is called `name` (normalised).
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        normalise(name).is_some_and(|n| self.members.contains_key(&n))
+    }
+
     /// The data range of the regular file `name` (as an index file of the archive gives it), following one
     /// symbolic or hard link inside the archive, as docker and containers/image do. Errors name the archive and
     /// the member: `InvalidInput` for a name that is absolute or climbs out with `..`, a member that is no
-    /// regular file, a link to a link, or a name carried by several members (which one a reader takes differs
-    /// between tools, so such an archive is refused rather than guessed at); `NotFound` when no member has it.
+    /// regular file, a link to a link, a name carried by several members (which one a reader takes differs
+    /// between tools, so such an archive is refused rather than guessed at), or no member of that name (the
+    /// archive's own index names it: the archive is inconsistent).
     pub(crate) fn find(&self, name: &str) -> Result<Range> {
         let member = self.lookup(name)?;
         let target = match &member.kind {
@@ -182,7 +188,7 @@ impl TarIndex {
         let member = self
             .members
             .get(&key)
-            .ok_or_else(|| Error::not_found(format!("{}: no member {name:?} in the archive", self.label)))?;
+            .ok_or_else(|| Error::invalid_input(format!("{}: no member {name:?} in the archive", self.label)))?;
         if member.copies > 1 {
             return Err(Error::invalid_input(format!(
                 "{}: member {name:?} appears {} times in the archive; refusing to guess which one is meant",
@@ -284,7 +290,7 @@ mod tests {
         let e = index.find("../x/data").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         let e = index.find("missing").unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         assert!(e.to_string().contains("test:a.tar") && e.to_string().contains("missing"), "{e}");
         // Truncated: cut the file inside the first member's data.
         let short = dir.path().join("short.tar");
