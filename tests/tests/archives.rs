@@ -142,7 +142,7 @@ async fn docker_archive_round_trip_keeps_config_and_diff_ids() {
         app.push_image("x", &a).await.unwrap_err(),
         app.delete_tag("v2").await.unwrap_err(),
         app.tag_image("v2", "v3").await.unwrap_err(),
-        app.push_index("x", &index_of(&[&a]).unwrap(), &[a.clone()]).await.unwrap_err(),
+        app.push_index("x", &index_of(&[&a]).unwrap(), std::slice::from_ref(&a)).await.unwrap_err(),
     ] {
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
         assert!(e.to_string().contains("read-only") && e.to_string().contains("docker-archive:"), "{e}");
@@ -199,8 +199,8 @@ async fn oci_archive_round_trip_keeps_every_digest() {
     assert_eq!(child.bytes(), &amd.raw_manifest().bytes()[..]);
     assert_eq!(archive.index_json().as_index().unwrap().manifests().len(), 4);
     let gz = &amd.layers()[1];
-    assert_eq!(read_blob(&archive, &gz.digest().to_string(), gz.size()).await, amd.blob_bytes(gz).await.unwrap());
-    let e = archive.get_blob(&Digest::parse(&gz.digest().to_string()).unwrap(), gz.size() + 1).await.err().unwrap();
+    assert_eq!(read_blob(&archive, gz.digest().as_ref(), gz.size()).await, amd.blob_bytes(gz).await.unwrap());
+    let e = archive.get_blob(&Digest::parse(gz.digest().as_ref()).unwrap(), gz.size() + 1).await.err().unwrap();
     assert_eq!(e.kind(), ErrorKind::DigestMismatch, "a wrong size is refused: {e}");
 
     // From the archive to a registry (the fake): the same digests there.
