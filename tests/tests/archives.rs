@@ -33,7 +33,11 @@ fn layer_tar(name: &str, data: &[u8]) -> Vec<u8> {
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip_at(data, flate2::Compression::fast())
+}
+
+fn gzip_at(data: &[u8], level: flate2::Compression) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
     e.write_all(data).unwrap();
     e.finish().unwrap()
 }
@@ -250,7 +254,21 @@ async fn a_failed_write_leaves_the_destination_untouched() {
 
 /// A tar of `members` written byte by byte: names as given (`..` and absolute ones included), regular files.
 fn raw_tar(members: &[(&str, &[u8])]) -> Vec<u8> {
+    raw_tar_with_links(members, &[])
+}
+
+/// [`raw_tar`], then the symbolic links `links` (name, target).
+fn raw_tar_with_links(members: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
     let mut out = Vec::new();
+    for (name, target) in links {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_link_name(target).unwrap();
+        h.set_size(0);
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+    }
     for (name, data) in members {
         let mut h = tar::Header::new_ustar();
         let field = &mut h.as_old_mut().name;
@@ -441,4 +459,109 @@ async fn hostile_oci_archives_are_refused_clearly() {
     assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
     assert!(e.to_string().contains(&mblob), "{e}");
     let _ = Arc::new(archive);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// other writers' layouts
+
+/// `docker save` before docker 25: layers as `<id>/layer.tar`, one of them a symbolic link to a file elsewhere in
+/// the archive (as docker writes repeated layers and skopeo writes every layer), config as `<hex>.json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_the_classic_docker_save_layout_with_linked_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (layer_tar("one", b"1"), layer_tar("two", b"2"));
+    let diffs = [Digest::sha256(&one), Digest::sha256(&two)];
+    let config = config_with(&diffs);
+    let cfg = format!("{}.json", Digest::sha256(&config).hex());
+    let manifest = serde_json::to_vec(
+        &json!([{"Config": cfg, "RepoTags": ["busybox:latest"], "Layers": ["aaa/layer.tar", "bbb/layer.tar"]}]),
+    )
+    .unwrap();
+    let tar = raw_tar_with_links(
+        &[("manifest.json", &manifest), (&cfg, &config), ("aaa/layer.tar", &one), ("b.tar", &two)],
+        &[("bbb/layer.tar", "../b.tar")],
+    );
+    let path = dir.path().join("classic.tar");
+    std::fs::write(&path, tar).unwrap();
+    let archive = DockerArchive::open(&path).await.unwrap();
+    let image = archive.with_segment("busybox").get_image("latest", ImageOptions::default()).await.unwrap();
+    assert_eq!(image.config_descriptor().digest().to_string(), Digest::sha256(&config).to_string());
+    assert_eq!(image.blob_bytes(&image.layers()[1]).await.unwrap(), two, "read through the link");
+    assert_eq!(image.layers()[0].size(), one.len() as u64);
+}
+
+/// `docker save` of docker 25 and later: an OCI layout (`oci-layout`, `index.json`, `blobs/sha256/..`) with
+/// `manifest.json` naming blob paths. Read as a docker-archive (from `manifest.json`) and as an oci-archive (from
+/// `index.json`, where the manifest keeps its digest).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_the_docker_25_save_layout_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = ImageBuilder::new().layer(layer_tar("f", b"docker 25")).build().unwrap();
+    let blob = |d: &str| format!("blobs/sha256/{}", d.trim_start_matches("sha256:"));
+    let layer = &image.layers()[0];
+    let (lpath, cpath, mpath) = (
+        blob(layer.digest().as_ref()),
+        blob(image.config_descriptor().digest().as_ref()),
+        blob(image.digest().as_ref()),
+    );
+    let layer_bytes = image.blob_bytes(layer).await.unwrap();
+    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": [{
+        "mediaType": media_type::OCI_MANIFEST, "digest": image.digest().to_string(), "size": image.raw_manifest().size(),
+        "annotations": {"io.containerd.image.name": "docker.io/library/app:v1", "org.opencontainers.image.ref.name": "v1"}
+    }]}))
+    .unwrap();
+    let manifest = serde_json::to_vec(&json!([{"Config": cpath, "RepoTags": ["app:v1"], "Layers": [lpath]}])).unwrap();
+    let tar = raw_tar(&[
+        (&lpath, &layer_bytes),
+        (&cpath, image.config_bytes()),
+        (&mpath, image.raw_manifest().bytes()),
+        ("index.json", &index),
+        ("manifest.json", &manifest),
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#),
+        ("repositories", br#"{"app":{"v1":"x"}}"#),
+    ]);
+    let path = dir.path().join("docker25.tar");
+    std::fs::write(&path, tar).unwrap();
+    let as_docker = DockerArchive::open(&path).await.unwrap();
+    let read = as_docker.with_segment("app").get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(read.config_bytes(), image.config_bytes());
+    assert_eq!(diff_ids(&read), diff_ids(&image));
+    let as_oci = OciArchive::open(&path).await.unwrap();
+    let read = as_oci.get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(read.digest(), image.digest());
+    assert_eq!(read.blob_bytes(&read.layers()[0]).await.unwrap(), layer_bytes);
+}
+
+/// A layer that expands more than the default ratio cap is refused by default and written when the writer is
+/// told to allow it; its size (not known until decompressed) is patched into its tar header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_decompression_limits_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = layer_tar("zeros", &vec![0u8; 24 << 20]);
+    let image = ImageBuilder::new()
+        .compressed_layer(
+            gzip_at(&inner, flate2::Compression::best()),
+            media_type::OCI_LAYER_GZIP,
+            Digest::sha256(&inner),
+        )
+        .build()
+        .unwrap();
+    let path = dir.path().join("zeros.tar");
+    let mut w = DockerArchiveWriter::create(&path).await.unwrap();
+    let e = w.add_image(&image, &["z:v1"]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(e.to_string().contains("ratio"), "{e}");
+    let limits = registry_client::DecompressionLimits::new().max_ratio(0);
+    let mut w = DockerArchiveWriter::create(&path).await.unwrap().decompression_limits(limits);
+    w.add_image(&image, &["z:v1"]).await.unwrap();
+    w.finish().await.unwrap();
+    let archive = DockerArchive::open(&path).await.unwrap();
+    let read = archive.with_segment("z").get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(read.layers()[0].size(), inner.len() as u64);
+    let mut hasher = registry_client::core::DigestHasher::new(registry_client::core::Algorithm::Sha256);
+    let mut stream = read.open_blob(&read.layers()[0]).await.unwrap();
+    while let Some(piece) = stream.try_next().await.unwrap() {
+        hasher.update(&piece);
+    }
+    assert_eq!(hasher.finish(), Digest::sha256(&inner));
 }

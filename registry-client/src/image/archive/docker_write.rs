@@ -42,10 +42,12 @@ use crate::image::model::Image;
 pub struct DockerArchiveWriter {
     slot: SinkSlot,
     layers: HashSet<Digest>,
+    budget: OutputBudget,
     configs: HashSet<Digest>,
     legacy: HashSet<String>,
     items: Vec<ManifestItem>,
     repositories: BTreeMap<String, BTreeMap<String, String>>,
+    limits: DecompressionLimits,
 }
 
 /// The `<hex>` of a sha256 digest, which names files in the archive; other algorithms are `Unsupported`.
@@ -69,11 +71,23 @@ impl DockerArchiveWriter {
         Ok(DockerArchiveWriter {
             slot: SinkSlot::new(sink, label),
             layers: HashSet::new(),
+            budget: OutputBudget::new(),
             configs: HashSet::new(),
             legacy: HashSet::new(),
             items: Vec::new(),
             repositories: BTreeMap::new(),
+            limits: DecompressionLimits::default(),
         })
+    }
+
+    /// Caps on the decompression of compressed layers on their way in (default: [`DecompressionLimits::default`],
+    /// whose ratio cap refuses layers that expand over 200 times: raise it, or turn it off with `max_ratio(0)`, for
+    /// layers known to be that compressible). A layer past a cap is `Unsupported` and ends the writer. The total
+    /// cap counts every layer written by this writer.
+    #[must_use]
+    pub fn decompression_limits(mut self, limits: DecompressionLimits) -> DockerArchiveWriter {
+        self.limits = limits;
+        self
     }
 
     /// Add `image` under `names` (each `repo:tag`, e.g. `app:v1` or `localhost:5000/org/app:v1`; none: untagged).
@@ -83,7 +97,8 @@ impl DockerArchiveWriter {
     /// a config whose `diff_ids` disagree in number with the layers. While writing (the writer then ends):
     /// `Unsupported` for a layer that is no tar (its media type) or a non-sha256 digest; `DigestMismatch` when a
     /// layer's bytes do not match its digest or do not decompress to its `diff_id`; the source's own errors
-    /// (network, `NotFound`); `Unsupported` when a layer passes the default decompression caps.
+    /// (network, `NotFound`); `Unsupported` when a layer passes the decompression caps
+    /// ([`decompression_limits`](Self::decompression_limits)).
     pub async fn add_image(&mut self, image: &Image, names: &[&str]) -> Result<()> {
         let label = self.slot.label().to_string();
         let mut parsed = Vec::with_capacity(names.len());
@@ -168,10 +183,10 @@ impl DockerArchiveWriter {
         let reader = stream_reader(image.open_blob(layer).await?)?;
         let (file, size, diff_id) = (file.to_string(), layer.size(), diff_id.clone());
         let name = format!("{} of image {}", layer.digest(), image.digest());
+        let (limits, budget) = (self.limits, self.budget.clone());
         self.slot
             .run(move |sink| {
-                let limits = DecompressionLimits::default();
-                let reader = LayerReader::new(compression, reader, name, Some(diff_id), limits, OutputBudget::new());
+                let reader = LayerReader::new(compression, reader, name, Some(diff_id), limits, budget);
                 match compression {
                     Compression::None => sink.append_exact(&file, size, reader),
                     _ => sink.append_streamed(&file, reader).map(|_| ()),
