@@ -383,6 +383,23 @@ async fn hostile_docker_archives_are_refused_clearly() {
         );
         assert!(shown.contains(says), "{name} says {says:?}: {shown}");
     }
+    // A PAX header whose size runs past the end of the file (the tar crate takes the PAX size, as GNU tar does).
+    let mut pax = Vec::new();
+    let record = "18 size=999999999\n";
+    let mut h = tar::Header::new_ustar();
+    h.set_path("PaxHeader").unwrap();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(record.len() as u64);
+    h.set_cksum();
+    pax.extend_from_slice(h.as_bytes());
+    pax.extend_from_slice(record.as_bytes());
+    pax.resize(512 * 2, 0);
+    pax.extend_from_slice(&raw_tar(&[("manifest.json", &good)]));
+    let e = docker_open_err(dir.path(), "pax-size", &pax).await;
+    assert!(e.to_string().contains("truncated") && e.to_string().contains("manifest.json"), "{e}");
+    // A gzip-compressed archive (docker save | gzip) is named as such.
+    let e = docker_open_err(dir.path(), "gzipped", &gzip(&raw_tar(&[("manifest.json", &good)]))).await;
+    assert!(e.to_string().contains("compressed"), "{e}");
     // Truncated inside the layer's data.
     let whole = raw_tar(&[("manifest.json", &good), ("c.json", &config), ("l.tar", &layer)]);
     let e = docker_open_err(dir.path(), "truncated", &whole[..whole.len() - 1024 - 600]).await;

@@ -13,6 +13,8 @@ use bytes::Bytes;
 use registry_core::{Error, ErrorKind, Result};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::image::compression::Compression;
+
 /// At most this many members are indexed (a tar of a million empty files is no image archive).
 pub(crate) const MAX_MEMBERS: usize = 1_000_000;
 
@@ -88,6 +90,16 @@ impl TarIndex {
         })?;
         let len = file.metadata().map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))?.len();
         let bad = |what: String| Error::invalid_input(format!("{label}: not a readable tar archive: {what}"));
+        let mut head = [0u8; 4];
+        let got = (&file).read(&mut head).map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))?;
+        if Compression::sniff(&head[..got]) != Compression::None {
+            return Err(Error::invalid_input(format!(
+                "{label}: the archive is compressed ({:?}); archives are read in place, without unpacking: decompress \
+                 it first (e.g. gunzip)",
+                Compression::sniff(&head[..got])
+            )));
+        }
+        (&file).seek(SeekFrom::Start(0)).map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))?;
         let mut archive = tar::Archive::new(file);
         let entries = archive.entries_with_seek().map_err(|e| bad(e.to_string()))?;
         let mut members: HashMap<String, Member> = HashMap::new();
