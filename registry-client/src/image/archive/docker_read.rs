@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::image::archive::blobs::{ArchiveBlobs, BlobEntry};
 use crate::image::archive::contents::{split_name, Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
-use crate::image::archive::tar_index::TarIndex;
+use crate::image::archive::tar_index::{Range, TarIndex};
 use crate::image::blocking::from_io;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::MAX_CONFIG_SIZE;

@@ -83,9 +83,16 @@ impl OciArchive {
         let mut contents = Contents::new(Arc::new(ArchiveBlobs::new(index, blobs)));
         for entry in &entries {
             let digest = descriptor_digest(entry).map_err(|e| e.context(format!("{label}: index.json")))?;
-            let blob = contents.blobs().get(&digest).ok_or_else(|| {
-                Error::invalid_input(format!("{label}: index.json names {digest}, which is not in the archive"))
-            })?;
+            let Some(blob) = contents.blobs().get(&digest) else {
+                let member = format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex());
+                // A member that is there but unreadable (twice in the archive, not a file) says why.
+                if contents.blobs().index().contains(&member) {
+                    contents.blobs().index().find(&member)?;
+                }
+                return Err(Error::invalid_input(format!(
+                    "{label}: index.json names {digest}, which is not in the archive"
+                )));
+            };
             if blob.size != entry.size() {
                 return Err(Error::new(
                     ErrorKind::DigestMismatch,
