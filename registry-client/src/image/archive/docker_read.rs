@@ -229,9 +229,8 @@ async fn read_image(
 /// a blocking thread, for its size, its `diff_id` checked.
 async fn layer_entry(index: &Arc<TarIndex>, member: &str, diff_id: &Digest) -> Result<BlobEntry> {
     let range = index.find(member)?;
-    let head =
-        index.read_range(crate::image::archive::tar_index::Range { offset: range.offset, size: range.size.min(4) });
-    let compression = Compression::sniff(&head.await?);
+    let head = index.read_range(Range { offset: range.offset, size: range.size.min(4) }).await?;
+    let compression = Compression::sniff(&head);
     if compression == Compression::None {
         return Ok(BlobEntry { member: member.to_string(), range, compression, size: range.size });
     }
