@@ -88,13 +88,13 @@ pub(crate) fn unpack(tar: &mut dyn Read, dir: &Path, options: &ExtractOptions) -
         None => "reading the tar stream".to_string(),
     };
     {
-        let mut entries = archive.entries().map_err(|e| from_io(e, "reading the tar stream"))?;
+        let mut entries = archive.entries().map_err(|e| stream_error(e, &gate, "reading the tar stream"))?;
         loop {
             gate.headers();
             let next = entries.next();
             gate.data();
             let Some(entry) = next else { break };
-            let mut entry = entry.map_err(|e| from_io(e, &after(&last)))?;
+            let mut entry = entry.map_err(|e| stream_error(e, &gate, &after(&last)))?;
             writer.entry(&mut entry)?;
             // What the entry's kind does not read (a directory or link with data): read past it here, uncapped
             // but streamed.
@@ -105,6 +105,16 @@ pub(crate) fn unpack(tar: &mut dyn Read, dir: &Path, options: &ExtractOptions) -
     }
     drain_trailing(archive.into_inner().into_inner(), &after(&last))?;
     writer.finish()
+}
+
+/// The error for `e`, met by the tar reader while `context`: the stream's own (kind kept, see `from_io`) when the
+/// reader inside failed, else a malformed stream (`InvalidInput`: a bad checksum, a truncated header, headers past
+/// the cap).
+fn stream_error(e: std::io::Error, gate: &Gate, context: &str) -> Error {
+    if gate.reader_failed() {
+        return from_io(e, context);
+    }
+    Error::invalid_input(format!("{context}: {e}")).with_source(e)
 }
 
 /// Read what follows the end-of-archive blocks to the end, at most [`TRAILING_BYTES`]. Errors: the stream's own;

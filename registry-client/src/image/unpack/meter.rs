@@ -15,6 +15,7 @@ pub(crate) const HEADER_BYTES: u64 = 1 << 20;
 pub(crate) struct Gate {
     capped: Cell<bool>,
     used: Cell<u64>,
+    failed: Cell<bool>,
 }
 
 impl Gate {
@@ -27,6 +28,11 @@ impl Gate {
     /// An entry's data next: no cap.
     pub(crate) fn data(&self) {
         self.capped.set(false);
+    }
+
+    /// Whether the reader inside failed (else an error of the tar reader is about the stream's format).
+    pub(crate) fn reader_failed(&self) -> bool {
+        self.failed.get()
     }
 }
 
@@ -56,7 +62,7 @@ impl<'a> Metered<'a> {
 
 impl Read for Metered<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).inspect_err(|_| self.gate.failed.set(true))?;
         if self.gate.capped.get() {
             let used = self.gate.used.get().saturating_add(n as u64);
             self.gate.used.set(used);

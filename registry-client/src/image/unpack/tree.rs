@@ -3,6 +3,7 @@
 //! open fails and the entry is refused) and a path checked is the path written (no check-then-use by name).
 //! Making room for an entry (unlinking what is in its place, never writing through it) is here too.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -16,10 +17,14 @@ use crate::image::unpack::confine::shown;
 /// Mode of the directories made for an entry whose parent the stream has not given (yet).
 pub(crate) const IMPLICIT_DIR_MODE: u32 = 0o755;
 
-/// The extraction directory, open.
+/// The extraction directory, open, and the directory the last walk ended in (entries come grouped by directory:
+/// the next walk starts there when it can, so a deep tree costs one `openat` per new component, not per component
+/// of every entry). The cached directory was reached like any other, with `O_NOFOLLOW` at every step; it is
+/// forgotten whenever a directory is removed.
 #[derive(Debug)]
 pub(crate) struct Tree {
     root: OwnedFd,
+    last: RefCell<Option<(Vec<Vec<u8>>, OwnedFd)>>,
 }
 
 /// A directory inside the tree, open: the root itself or one opened by a walk.
@@ -69,7 +74,7 @@ impl Tree {
         })?;
         let root = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| io_error(format!("opening the extraction directory {}", dir.display()), e))?;
-        Ok(Tree { root })
+        Ok(Tree { root, last: RefCell::new(None) })
     }
 
     /// The extraction directory itself.
@@ -82,8 +87,8 @@ impl Tree {
     /// otherwise. With [`Walk::Create`] a missing component is made ([`IMPLICIT_DIR_MODE`]); with
     /// [`Walk::Existing`] it is `InvalidInput` ("does not exist"). Other failures: `Io`.
     pub(crate) fn walk(&self, components: &[Vec<u8>], entry: &[u8], walk: Walk) -> Result<Dir<'_>> {
-        let mut dir = self.root();
-        for (depth, component) in components.iter().enumerate() {
+        let (mut dir, start) = self.resume(components, entry)?;
+        for (depth, component) in components.iter().enumerate().skip(start) {
             let here = || components[..=depth].join(&b'/');
             let opened = match open_dir(&dir, component) {
                 Err(Errno::NOENT) if walk == Walk::Create => {
@@ -105,7 +110,25 @@ impl Tree {
                 Err(e) => return Err(why_not_a_directory(&dir, component, e, entry, &here())),
             };
         }
+        if let Dir::Below(fd) = &dir {
+            if start < components.len() {
+                let copy = fd.try_clone().map_err(|e| io_error_std(format!("extracting {}", shown(entry)), e))?;
+                *self.last.borrow_mut() = Some((components.to_vec(), copy));
+            }
+        }
         Ok(dir)
+    }
+
+    /// Where a walk to `components` starts: the last walk's directory when it is on the way (a copy of its
+    /// descriptor, and how many components it covers), else the root.
+    fn resume(&self, components: &[Vec<u8>], entry: &[u8]) -> Result<(Dir<'_>, usize)> {
+        if let Some((done, fd)) = self.last.borrow().as_ref() {
+            if !done.is_empty() && components.starts_with(done) {
+                let copy = fd.try_clone().map_err(|e| io_error_std(format!("extracting {}", shown(entry)), e))?;
+                return Ok((Dir::Below(copy), done.len()));
+            }
+        }
+        Ok((self.root(), 0))
     }
 
     /// Clear the place `name` in `parent` for the entry `entry`: nothing there, fine; a directory, kept when
@@ -122,6 +145,7 @@ impl Tree {
             if want_dir {
                 return Ok(Room::Directory);
             }
+            self.last.borrow_mut().take();
             return match rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
                 Ok(()) => Ok(Room::Free),
                 Err(Errno::NOTEMPTY | Errno::EXIST) => Err(Error::invalid_input(format!(
@@ -184,6 +208,9 @@ fn why_not_a_directory(dir: &Dir<'_>, component: &[u8], e: Errno, entry: &[u8], 
 
 /// An `Io` error saying `context` and the system's error.
 pub(crate) fn io_error(context: String, e: Errno) -> Error {
-    let e = std::io::Error::from(e);
+    io_error_std(context, std::io::Error::from(e))
+}
+
+fn io_error_std(context: String, e: std::io::Error) -> Error {
     Error::new(ErrorKind::Io, format!("{context}: {e}")).with_source(e)
 }
