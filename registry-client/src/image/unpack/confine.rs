@@ -20,27 +20,46 @@ pub(crate) const MAX_COMPONENT: usize = 255;
 /// How many bytes of a name error messages show before cutting it short.
 const SHOWN: usize = 160;
 
-/// A member name that stays inside the extraction directory: its components, none empty, `.`, `..`, or holding a
-/// `/` or NUL. No components: the extraction directory itself.
+/// A member name that stays inside the extraction directory: its components joined by single `/`s, none empty,
+/// `.`, `..`, or holding a NUL (one allocation, whatever the depth). No components: the extraction directory itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Inside {
-    components: Vec<Vec<u8>>,
+    joined: Vec<u8>,
+    depth: usize,
 }
 
 impl Inside {
     /// The components, outermost first.
-    pub(crate) fn components(&self) -> &[Vec<u8>] {
-        &self.components
+    #[cfg(test)]
+    fn components(&self) -> impl Iterator<Item = &[u8]> {
+        self.joined.split(|b| *b == b'/').filter(|c| !c.is_empty())
+    }
+
+    /// The components joined by `/` (empty for the root): the path relative to the extraction directory.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.joined
+    }
+
+    /// How many components.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
     }
 
     /// Whether this is the extraction directory itself.
     pub(crate) fn is_root(&self) -> bool {
-        self.components.is_empty()
+        self.joined.is_empty()
     }
 
-    /// The components of the parent directory and the last component (`None` for the root).
-    pub(crate) fn split_last(&self) -> Option<(&[u8], &[Vec<u8>])> {
-        self.components.split_last().map(|(last, parents)| (last.as_slice(), parents))
+    /// The last component and the parent directory's path (components joined by `/`, empty for the root);
+    /// `None` for the root.
+    pub(crate) fn split_last(&self) -> Option<(&[u8], &[u8])> {
+        if self.joined.is_empty() {
+            return None;
+        }
+        Some(match self.joined.iter().rposition(|b| *b == b'/') {
+            Some(slash) => (&self.joined[slash + 1..], &self.joined[..slash]),
+            None => (&self.joined[..], &[][..]),
+        })
     }
 }
 
@@ -84,16 +103,23 @@ pub(crate) fn confine(raw: &[u8]) -> Result<Inside, Refusal> {
     if raw.len() > MAX_NAME {
         return Err(Refusal::TooLong);
     }
-    let mut components = Vec::new();
+    let mut joined = Vec::with_capacity(raw.len());
+    let mut depth = 0;
     for component in raw.split(|b| *b == b'/') {
         match component {
             b"" | b"." => {}
             b".." => return Err(Refusal::DotDot),
             c if c.len() > MAX_COMPONENT => return Err(Refusal::ComponentTooLong),
-            c => components.push(c.to_vec()),
+            c => {
+                if depth > 0 {
+                    joined.push(b'/');
+                }
+                joined.extend_from_slice(c);
+                depth += 1;
+            }
         }
     }
-    Ok(Inside { components })
+    Ok(Inside { joined, depth })
 }
 
 /// `raw` for an error message: quoted, non-UTF-8 bytes and control characters escaped, cut after 160 bytes with
@@ -115,7 +141,12 @@ mod tests {
     use super::*;
 
     fn parts(raw: &[u8]) -> Result<Vec<String>, Refusal> {
-        confine(raw).map(|inside| inside.components().iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect())
+        confine(raw).map(|inside| {
+            let parts: Vec<String> = inside.components().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+            assert_eq!(parts.len(), inside.depth());
+            assert_eq!(parts.join("/").as_bytes(), String::from_utf8_lossy(inside.as_bytes()).as_bytes());
+            parts
+        })
     }
 
     #[test]
@@ -161,23 +192,26 @@ mod tests {
     #[test]
     fn lengths_are_capped() {
         let longest = vec![b'a'; MAX_COMPONENT];
-        assert_eq!(confine(&longest).unwrap().components().len(), 1);
+        assert_eq!(confine(&longest).unwrap().depth(), 1);
         assert_eq!(confine(&vec![b'a'; MAX_COMPONENT + 1]), Err(Refusal::ComponentTooLong));
         let deep = "a/".repeat(10_000);
         assert_eq!(confine(deep.as_bytes()), Err(Refusal::TooLong));
         let at_limit = "a/".repeat(MAX_NAME / 2) + "b";
         assert_eq!(at_limit.len(), MAX_NAME);
-        assert_eq!(confine(at_limit.as_bytes()).unwrap().components().len(), MAX_NAME / 2 + 1);
+        assert_eq!(confine(at_limit.as_bytes()).unwrap().depth(), MAX_NAME / 2 + 1);
     }
 
     #[test]
     fn root_and_split() {
         assert!(confine(b"./").unwrap().is_root());
         assert!(confine(b"./").unwrap().split_last().is_none());
-        let inside = confine(b"a/b/c").unwrap();
-        let (last, parents) = inside.split_last().unwrap();
-        assert_eq!(last, b"c");
-        assert_eq!(parents, [b"a".to_vec(), b"b".to_vec()]);
+        let inside = confine(b"/a//b/./c/").unwrap();
+        assert_eq!(inside.as_bytes(), b"a/b/c");
+        let (last, parent) = inside.split_last().unwrap();
+        assert_eq!((last, parent), (&b"c"[..], &b"a/b"[..]));
+        let top = confine(b"./top").unwrap();
+        let (last, parent) = top.split_last().unwrap();
+        assert_eq!((last, parent), (&b"top"[..], &b""[..]));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub(crate) const IMPLICIT_DIR_MODE: u32 = 0o755;
 #[derive(Debug)]
 pub(crate) struct Tree {
     root: OwnedFd,
-    last: RefCell<Option<(Vec<Vec<u8>>, OwnedFd)>>,
+    last: RefCell<Option<(Vec<u8>, OwnedFd)>>,
 }
 
 /// A directory inside the tree, open: the root itself or one opened by a walk.
@@ -82,21 +82,25 @@ impl Tree {
         Dir::Root(self.root.as_fd())
     }
 
-    /// Open the directory `components` names inside the tree, for the entry `entry` (bytes, for messages). Each
-    /// component must be a directory, not a symlink to one: `InvalidInput` naming the entry and the component
-    /// otherwise. With [`Walk::Create`] a missing component is made ([`IMPLICIT_DIR_MODE`]); with
-    /// [`Walk::Existing`] it is `InvalidInput` ("does not exist"). Other failures: `Io`.
-    pub(crate) fn walk(&self, components: &[Vec<u8>], entry: &[u8], walk: Walk) -> Result<Dir<'_>> {
-        let (mut dir, start) = self.resume(components, entry)?;
-        for (depth, component) in components.iter().enumerate().skip(start) {
-            let here = || components[..=depth].join(&b'/');
+    /// Open the directory `path` names inside the tree (its components joined by `/`, as `confine` makes them;
+    /// empty for the root), for the entry `entry` (bytes, for messages). Each component must be a directory, not a
+    /// symlink to one: `InvalidInput` naming the entry and the component otherwise. With [`Walk::Create`] a
+    /// missing component is made ([`IMPLICIT_DIR_MODE`]); with [`Walk::Existing`] it is `InvalidInput` ("does not
+    /// exist"). Other failures: `Io`.
+    pub(crate) fn walk(&self, path: &[u8], entry: &[u8], walk: Walk) -> Result<Dir<'_>> {
+        let (mut dir, start) = self.resume(path, entry)?;
+        let mut offset = start;
+        while offset < path.len() {
+            let end = path[offset..].iter().position(|b| *b == b'/').map_or(path.len(), |p| offset + p);
+            let component = &path[offset..end];
+            let here = &path[..end];
             let opened = match open_dir(&dir, component) {
                 Err(Errno::NOENT) if walk == Walk::Create => {
-                    match rustix::fs::mkdirat(&dir, component.as_slice(), Mode::from_raw_mode(IMPLICIT_DIR_MODE)) {
+                    match rustix::fs::mkdirat(&dir, component, Mode::from_raw_mode(IMPLICIT_DIR_MODE)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => {
                             return Err(io_error(
-                                format!("extracting {}: creating directory {}", shown(entry), shown(&here())),
+                                format!("extracting {}: creating directory {}", shown(entry), shown(here)),
                                 e,
                             ))
                         }
@@ -107,25 +111,28 @@ impl Tree {
             };
             dir = match opened {
                 Ok(fd) => Dir::Below(fd),
-                Err(e) => return Err(why_not_a_directory(&dir, component, e, entry, &here())),
+                Err(e) => return Err(why_not_a_directory(&dir, component, e, entry, here)),
             };
+            offset = end.saturating_add(1);
         }
         if let Dir::Below(fd) = &dir {
-            if start < components.len() {
+            if start < path.len() {
                 let copy = fd.try_clone().map_err(|e| io_error_std(format!("extracting {}", shown(entry)), e))?;
-                *self.last.borrow_mut() = Some((components.to_vec(), copy));
+                *self.last.borrow_mut() = Some((path.to_vec(), copy));
             }
         }
         Ok(dir)
     }
 
-    /// Where a walk to `components` starts: the last walk's directory when it is on the way (a copy of its
-    /// descriptor, and how many components it covers), else the root.
-    fn resume(&self, components: &[Vec<u8>], entry: &[u8]) -> Result<(Dir<'_>, usize)> {
+    /// Where a walk to `path` starts: the last walk's directory when it is on the way (a copy of its descriptor,
+    /// and the offset in `path` of the first component left to open), else the root.
+    fn resume(&self, path: &[u8], entry: &[u8]) -> Result<(Dir<'_>, usize)> {
         if let Some((done, fd)) = self.last.borrow().as_ref() {
-            if !done.is_empty() && components.starts_with(done) {
+            let on_the_way =
+                path.starts_with(done) && (path.len() == done.len() || path.get(done.len()) == Some(&b'/'));
+            if !done.is_empty() && on_the_way {
                 let copy = fd.try_clone().map_err(|e| io_error_std(format!("extracting {}", shown(entry)), e))?;
-                return Ok((Dir::Below(copy), done.len()));
+                return Ok((Dir::Below(copy), done.len().saturating_add(1).min(path.len())));
             }
         }
         Ok((self.root(), 0))
@@ -149,8 +156,9 @@ impl Tree {
             return match rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR) {
                 Ok(()) => Ok(Room::Free),
                 Err(Errno::NOTEMPTY | Errno::EXIST) => Err(Error::invalid_input(format!(
-                    "tar entry {}: a directory that is not empty is in its place (the stream gave the directory \
-                     and its contents before this entry)",
+                    "tar entry {}: a directory that is not empty is in its place: entries below this path came \
+                     earlier in the stream (in an image: a later layer writes below a path that an earlier layer \
+                     makes a symlink or file, which would write through it)",
                     shown(entry)
                 ))),
                 Err(e) => Err(io_error(format!("extracting {}: removing the directory in its place", shown(entry)), e)),

@@ -21,7 +21,6 @@ const COPY_BUFFER: usize = 256 * 1024;
 #[derive(Debug)]
 struct Deferred {
     path: Inside,
-    name: Vec<u8>,
     meta: Meta,
 }
 
@@ -82,7 +81,7 @@ impl Writer {
         }
         match kind {
             EntryType::Regular | EntryType::GNUSparse => self.file(entry, path, &name, &meta),
-            EntryType::Directory => self.directory(path, name, meta),
+            EntryType::Directory => self.directory(path, &name, meta),
             EntryType::Symlink => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
                 self.symlink(&path, &target, &name, &meta)
@@ -105,17 +104,18 @@ impl Writer {
     pub(crate) fn finish(mut self) -> Result<()> {
         let mut directories = std::mem::take(&mut self.directories);
         // Stable: of two entries for one directory the later is applied last.
-        directories.sort_by_key(|d| std::cmp::Reverse(d.path.components().len()));
+        directories.sort_by_key(|d| std::cmp::Reverse(d.path.depth()));
         for dir in &directories {
             let Some((last, parents)) = dir.path.split_last() else { continue };
-            let parent = match self.tree.walk(parents, &dir.name, Walk::Existing) {
+            let name = dir.path.as_bytes();
+            let parent = match self.tree.walk(parents, name, Walk::Existing) {
                 Ok(parent) => parent,
                 // A later entry replaced a parent with something that is no directory: nothing left to set.
                 Err(e) if e.kind() == ErrorKind::InvalidInput => continue,
                 Err(e) => return Err(e),
             };
-            if let Some(file) = self.tree.open_existing_dir(&parent, last, &dir.name)? {
-                dir.meta.apply_to(&file, &dir.name)?;
+            if let Some(file) = self.tree.open_existing_dir(&parent, last, name)? {
+                dir.meta.apply_to(&file, name)?;
             }
         }
         if self.skipped > 0 {
@@ -164,18 +164,18 @@ impl Writer {
         meta.apply_to(&file, name)
     }
 
-    fn directory(&mut self, path: Inside, name: Vec<u8>, meta: Meta) -> Result<()> {
-        let (last, parents) = path.split_last().ok_or_else(|| root_error(&name))?;
-        let parent = self.tree.walk(parents, &name, Walk::Create)?;
-        if self.tree.make_room(&parent, last, &name, true)? == Room::Free {
+    fn directory(&mut self, path: Inside, name: &[u8], meta: Meta) -> Result<()> {
+        let (last, parents) = path.split_last().ok_or_else(|| root_error(name))?;
+        let parent = self.tree.walk(parents, name, Walk::Create)?;
+        if self.tree.make_room(&parent, last, name, true)? == Room::Free {
             let mode = Mode::from_raw_mode(IMPLICIT_DIR_MODE);
             match rustix::fs::mkdirat(&parent, last, mode) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => return Err(io_error(format!("extracting {}: creating the directory", shown(&name)), e)),
+                Err(e) => return Err(io_error(format!("extracting {}: creating the directory", shown(name)), e)),
             }
         }
         drop(parent);
-        self.directories.push(Deferred { path, name, meta });
+        self.directories.push(Deferred { path, meta });
         Ok(())
     }
 
