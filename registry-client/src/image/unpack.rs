@@ -61,14 +61,16 @@ const TRAILING_BYTES: u64 = 1 << 20;
 /// Ownership only with [`ExtractOptions::preserve_ownership`] when running as root (effective uid 0). Modification
 /// times kept (PAX `mtime` fractions too); directories' modes and times set at the end. The directory `dir` itself
 /// keeps its own mode. Tar formats: ustar, GNU (long names, sparse files), PAX (a PAX `size` wins over the header's,
-/// as GNU tar, Go and Python read it); at most 1 MiB of headers per entry.
+/// as GNU tar, Go and Python read it); at most 1 MiB of headers per entry; after the end-of-archive blocks `tar` is
+/// read to its end (so an error its producer reports after the last entry is seen), at most 1 MiB.
 ///
 /// Errors: `InvalidInput` naming the entry (its name, quoted) for every refusal above, a truncated entry, an
 /// entry type no file system holds, a malformed header (nothing outside `dir` is created, changed or deleted;
 /// entries before the bad one stay written); the stream's own [`Error`] with its kind when `tar` fails with an
 /// `io::Error` carrying one (as `Image::extract`'s does: a `DigestMismatch` stays one), else `Io`; `Unsupported`
 /// past [`DecompressionLimits::max_bytes`](crate::DecompressionLimits::max_bytes) bytes of file contents; `Io` when
-/// `dir` cannot be written (naming the entry).
+/// `dir` cannot be written (naming the entry). After an error, directories keep the mode they were made with
+/// (0755 less the umask), not the archive's.
 pub fn unpack_tar(mut tar: impl Read, dir: impl AsRef<Path>, options: &ExtractOptions) -> Result<()> {
     unpack(&mut tar, dir.as_ref(), options)
 }

@@ -11,7 +11,7 @@ use tar::EntryType;
 use crate::image::blocking::from_io;
 use crate::image::unpack::confine::{confine, shown, Inside};
 use crate::image::unpack::meta::{Meta, Policy};
-use crate::image::unpack::tree::{io_error, Room, Tree, Walk, IMPLICIT_DIR_MODE};
+use crate::image::unpack::tree::{io_error, Dir, Room, Tree, Walk, IMPLICIT_DIR_MODE};
 
 /// The copy buffer for file contents, in bytes (one per extraction).
 const COPY_BUFFER: usize = 256 * 1024;
@@ -255,11 +255,36 @@ impl Writer {
         let (last, parents) = path.split_last().ok_or_else(|| root_error(name))?;
         let parent = self.tree.walk(parents, name, Walk::Create)?;
         self.tree.make_room(&parent, last, name, false)?;
-        let dev = rustix::fs::makedev(major, minor);
-        rustix::fs::mknodat(&parent, last, file_type, Mode::from_raw_mode(meta.mode() & 0o777), dev)
+        make_node(&parent, last, file_type, Mode::from_raw_mode(meta.mode() & 0o777), major, minor)
             .map_err(|e| io_error(format!("extracting {}: creating the device node or FIFO", shown(name)), e))?;
         meta.apply_to_node(&parent, last, name)
     }
+}
+
+/// `mknodat`: a device node or FIFO `name` in `parent`, never through a symlink (it fails when `name` exists).
+#[cfg(not(target_vendor = "apple"))]
+fn make_node(
+    parent: &Dir<'_>,
+    name: &[u8],
+    file_type: FileType,
+    mode: Mode,
+    major: u32,
+    minor: u32,
+) -> rustix::io::Result<()> {
+    rustix::fs::mknodat(parent, name, file_type, mode, rustix::fs::makedev(major, minor))
+}
+
+/// Apple systems have no `mknodat` in rustix: device nodes and FIFOs are not made there.
+#[cfg(target_vendor = "apple")]
+fn make_node(
+    _parent: &Dir<'_>,
+    _name: &[u8],
+    _file_type: FileType,
+    _mode: Mode,
+    _major: u32,
+    _minor: u32,
+) -> rustix::io::Result<()> {
+    Err(rustix::io::Errno::NOSYS)
 }
 
 fn root_error(name: &[u8]) -> Error {
