@@ -37,6 +37,7 @@ pub use image::compression::{Compression, DecompressionLimits};
 pub use image::extract_options::ExtractOptions;
 pub use image::model::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
 pub use image::platform::Platform;
+pub use image::unpack::unpack_tar;
 pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
