@@ -32,6 +32,7 @@ pub use image::builder::{index_of, ImageBuilder};
 pub use image::compression::{Compression, DecompressionLimits};
 pub use image::extract_options::ExtractOptions;
 pub use image::model::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
+pub use image::mutate::Mutation;
 pub use image::platform::Platform;
 pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
