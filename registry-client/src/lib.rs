@@ -34,6 +34,8 @@ pub use image::extract_options::ExtractOptions;
 pub use image::model::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
 pub use image::mutate::Mutation;
 pub use image::platform::Platform;
+pub use image::validate::report::{Problem, ProblemKind, ValidationReport};
+pub use image::validate::{validate, validate_image, validate_with, ValidateOptions};
 pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
