@@ -221,6 +221,11 @@ impl<'a> Walk<'a> {
         self.seen_manifests.insert(digest.clone());
         let client = self.client?;
         match client.get_manifest(&format!("@{digest}")).await {
+            Ok(m) if m.digest() != &digest => {
+                let msg = format!("the source served the manifest {} when asked for this one", m.digest());
+                self.problem(ProblemKind::ChildUnreadable, &digest, Some(parent), msg);
+                None
+            }
             Ok(m) => {
                 let entry = Entry { descriptor: child.clone(), parent: parent.clone(), ancestors: chain.to_vec() };
                 Some((m.into_manifest(), Some(entry)))
@@ -271,11 +276,12 @@ impl<'a> Walk<'a> {
             self.problem(ProblemKind::ConfigMediaType, cd, Some(&me), msg);
         }
         let mut diff_ids: Vec<Option<Digest>> = Vec::new();
+        let mut attestation = false;
         if let Some(cd) = config_digest {
             let reading = if is_image_config { Reading::Keep(MAX_CONFIG_SIZE) } else { Reading::Plain };
             let outcome = self.read_blob(&cd, image.config().size(), &me, reading).await;
             if let Some(config) = outcome.and_then(|o| o.content) {
-                diff_ids = self.check_config(&config, &cd, &me, image.layers().len(), platform);
+                (diff_ids, attestation) = self.check_config(&config, &cd, &me, image.layers().len(), platform);
             }
         }
         let mut checks = Vec::new();
@@ -290,11 +296,16 @@ impl<'a> Walk<'a> {
             let mt = layer.media_type().to_string();
             let reading = match (is_image_config, Compression::from_media_type(&mt)) {
                 (false, _) => Reading::Plain,
+                (true, _) if !self.options.diff_ids => Reading::Plain,
                 (true, None) => {
-                    self.problem(ProblemKind::LayerMediaType, &digest, Some(&me), format!("{mt} is no tar layer type"));
-                    Reading::Plain
+                    // BuildKit's attestation manifests (config os "unknown") carry in-toto statements as layers,
+                    // their diff_ids the blobs' own digests; anywhere else a non-tar layer is an error.
+                    if !attestation {
+                        let msg = format!("{mt} is no tar layer type");
+                        self.problem(ProblemKind::LayerMediaType, &digest, Some(&me), msg);
+                    }
+                    Reading::Layer(Compression::None, diff_ids.get(i).cloned().flatten())
                 }
-                (true, Some(_)) if !self.options.diff_ids => Reading::Plain,
                 (true, Some(c)) => Reading::Layer(c, diff_ids.get(i).cloned().flatten()),
             };
             let key = (
@@ -354,7 +365,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The config against its manifest: parsed, layer count, platform. Returns the parsed `diff_ids` (`None` for
-    /// one that is no digest).
+    /// one that is no digest) and whether the config's os is `unknown` (an attestation manifest).
     fn check_config(
         &mut self,
         bytes: &[u8],
@@ -362,12 +373,12 @@ impl<'a> Walk<'a> {
         manifest: &Digest,
         layers: usize,
         platform: Option<Platform>,
-    ) -> Vec<Option<Digest>> {
+    ) -> (Vec<Option<Digest>>, bool) {
         let config: ImageConfiguration = match serde_json::from_slice(bytes) {
             Ok(c) => c,
             Err(e) => {
                 self.problem(ProblemKind::ConfigInvalid, digest, Some(manifest), format!("not an image config: {e}"));
-                return Vec::new();
+                return (Vec::new(), false);
             }
         };
         if config.rootfs().typ() != "layers" {
@@ -398,7 +409,7 @@ impl<'a> Walk<'a> {
                 self.problem(ProblemKind::PlatformMismatch, manifest, None, msg);
             }
         }
-        diff_ids
+        (diff_ids, config.os().to_string() == "unknown")
     }
 }
 

@@ -144,3 +144,122 @@ async fn config_and_manifest_disagreements() {
         assert!(kinds.contains(&want), "{want} missing from {report}");
     }
 }
+
+/// A read-only client over manifests in memory, counting `get_manifest` calls; `lies` maps a digest asked for to
+/// another manifest served instead.
+#[derive(Debug, Default)]
+struct MapClient {
+    manifests: std::collections::HashMap<String, Manifest>,
+    lies: std::collections::HashMap<String, Manifest>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl MapClient {
+    fn add(&mut self, tag: &str, m: &Manifest) {
+        self.manifests.insert(tag.to_string(), m.clone());
+        self.manifests.insert(format!("@{}", m.digest()), m.clone());
+    }
+}
+
+fn refused<T>() -> Result<T> {
+    Err(registry_core::Error::unsupported("read-only test client"))
+}
+
+#[async_trait::async_trait]
+impl Client for MapClient {
+    fn with_segment(&self, _: &str) -> Arc<dyn Client> {
+        Arc::new(MapClient::default())
+    }
+    fn get_registry(&self) -> String {
+        "memory".into()
+    }
+    async fn get_manifest(&self, reference: &str) -> Result<crate::manifest_result::ManifestResult> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let m = self.lies.get(reference).or_else(|| self.manifests.get(reference));
+        m.cloned()
+            .map(crate::manifest_result::ManifestResult::new)
+            .ok_or_else(|| registry_core::Error::not_found(format!("manifest {reference}")))
+    }
+    async fn put_manifest(&self, _: &str, _: &Manifest) -> Result<Digest> {
+        refused()
+    }
+    fn blobs(&self) -> Result<Arc<dyn BlobSource>> {
+        Ok(Arc::new(MemoryBlobs::new()))
+    }
+    async fn push_blob(
+        &self,
+        _: &Descriptor,
+        _: &dyn BlobSource,
+        _: Option<&registry_core::Repository>,
+    ) -> Result<registry_core::api::BlobPushed> {
+        refused()
+    }
+    async fn push_image(&self, _: &str, _: &Image) -> Result<()> {
+        refused()
+    }
+    async fn list_tags(&self, _: crate::options::ListOptions) -> Result<Vec<String>> {
+        refused()
+    }
+    async fn list_repositories(&self, _: crate::options::ListOptions) -> Result<Vec<String>> {
+        refused()
+    }
+    async fn delete_tag(&self, _: &str) -> Result<()> {
+        refused()
+    }
+    async fn delete_by_digest(&self, _: &str) -> Result<()> {
+        refused()
+    }
+    async fn list_referrers(&self, _: &str, _: Option<&str>) -> Result<Vec<Descriptor>> {
+        refused()
+    }
+    async fn push_artifact(&self, _: &crate::image::artifact::Artifact) -> Result<Digest> {
+        refused()
+    }
+}
+
+fn index(children: &[(String, u64)]) -> Manifest {
+    let manifests: Vec<serde_json::Value> = children
+        .iter()
+        .map(|(d, size)| serde_json::json!({"mediaType": media_type::OCI_INDEX, "digest": d, "size": size}))
+        .collect();
+    let v = serde_json::json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": manifests});
+    Manifest::parse(serde_json::to_vec(&v).unwrap(), Some(media_type::OCI_INDEX)).unwrap()
+}
+
+#[tokio::test]
+async fn a_hostile_index_is_bounded() {
+    // Thousands of children that do not exist: at most max_manifests requests.
+    let children: Vec<(String, u64)> =
+        (0..20_000u32).map(|i| (Digest::sha256(&i.to_be_bytes()).to_string(), 100)).collect();
+    let mut client = MapClient::default();
+    client.add("wide", &index(&children));
+    let report = validate(&client, "wide").await.unwrap();
+    let calls = client.calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(calls, 10_000, "the top and 9,999 children asked for");
+    assert_eq!(report.problems_of(ProblemKind::LimitReached).count(), 1);
+    assert_eq!(report.problems_of(ProblemKind::ChildMissing).count(), 9_999);
+
+    // Indexes nested 12 deep: followed 8 levels down.
+    let mut client = MapClient::default();
+    let mut below = index(&[]);
+    client.add("level12", &below);
+    for level in (0..12).rev() {
+        let m = index(&[(below.digest().to_string(), below.size())]);
+        client.add(&format!("level{level}"), &m);
+        below = m;
+    }
+    let report = validate(&client, "level0").await.unwrap();
+    assert_eq!(report.manifests_checked(), 9, "{report}");
+    assert_eq!(report.problems_of(ProblemKind::LimitReached).count(), 1, "{report}");
+
+    // A source that serves the parent when asked for a child: a cycle in all but name, refused.
+    let mut client = MapClient::default();
+    let child = index(&[]);
+    let top = index(&[(child.digest().to_string(), child.size())]);
+    client.add("top", &top);
+    client.lies.insert(format!("@{}", child.digest()), top.clone());
+    let report = validate(&client, "top").await.unwrap();
+    let kinds: Vec<ProblemKind> = report.problems().iter().map(|p| p.kind()).collect();
+    assert_eq!(kinds, [ProblemKind::ChildUnreadable], "{report}");
+    assert!(report.problems()[0].message().contains("served the manifest"), "{report}");
+}
