@@ -247,3 +247,29 @@ async fn reproducible_mutations_repeat_and_others_differ_only_by_time() {
     let c: Value = serde_json::from_slice(first.config_bytes()).unwrap();
     assert_eq!(c["created"], "2023-11-14T22:13:20Z");
 }
+
+/// A docker-typed image keeps docker media types: a zstd tar appended to it is stored as gzip (docker has no zstd
+/// layer type), and skopeo and the validator read the result.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_docker_image_stays_docker() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let events: Events = Arc::default();
+    let repo = client(&registry, "docker/app", &events);
+    let base = ImageBuilder::new().docker_media_types().layer(tar_of(&[("a", b"a")])).build().unwrap();
+    repo.push_image("v1", &base).await.unwrap();
+    let pulled = repo.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "amd64"))).await;
+    let tar = tar_of(&[("z/zstd.txt", b"zstd in, gzip out\n")]);
+    let zst = ruzstd::encoding::compress_to_vec(&tar[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let image = pulled.unwrap().mutate().append_layer_bytes(zst).user("nobody").build().await.unwrap();
+    assert_eq!(image.media_type(), media_type::DOCKER_MANIFEST);
+    assert_eq!(image.config_descriptor().media_type().to_string(), media_type::DOCKER_CONFIG);
+    assert_eq!(image.layers()[1].media_type().to_string(), media_type::DOCKER_LAYER_GZIP);
+    let mut back = Vec::new();
+    flate2::read::GzDecoder::new(&blob(&image, 1).await[..]).read_to_end(&mut back).unwrap();
+    assert_eq!(back, tar, "the zstd tar, recompressed");
+    repo.push_image("v2", &image).await.unwrap();
+    let info = skopeo_inspect(&format!("{}/docker/app:v2", registry.host()), false).await;
+    assert_eq!(info["Layers"].as_array().map(Vec::len), Some(2), "{info:#}");
+    let report = validate(repo.as_ref(), "v2").await.unwrap();
+    assert!(report.is_valid(), "{report}");
+}

@@ -87,6 +87,19 @@ impl ValidateOptions {
 
 /// Validate the image or index `reference` (a tag or `@digest`, relative to the client's scope) of `client`,
 /// with the default [`ValidateOptions`]. See [`validate_with`].
+///
+/// ```no_run
+/// use registry_client::{validate, Client, ProblemKind, RemoteClient};
+/// # async fn demo() -> registry_client::Result<()> {
+/// let client = RemoteClient::builder("registry.example.com").build()?;
+/// let report = validate(client.with_segment("org/app").as_ref(), "v1").await?;
+/// for problem in report.problems() {
+///     eprintln!("{problem}"); // e.g. "diff_id sha256:...: ... (in sha256:...)"
+/// }
+/// let missing = report.problems_of(ProblemKind::BlobMissing).count();
+/// # let _ = missing;
+/// # Ok(()) }
+/// ```
 pub async fn validate(client: &dyn Client, reference: &str) -> Result<ValidationReport> {
     validate_with(client, reference, ValidateOptions::default()).await
 }
