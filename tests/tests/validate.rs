@@ -140,3 +140,22 @@ async fn every_problem_of_an_index_is_in_one_report() {
     assert_eq!(report.problems_of(ProblemKind::ChildMissing).next().unwrap().manifest(), Some(index.digest()));
     assert_eq!(report.manifests_checked(), 5, "the top index and four children read: {report}");
 }
+
+/// The same checks on the in-memory fake: a clean index, then the same index with one child deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fake_is_validated_the_same_way() {
+    let fake = mocks::FakeClient::new("registry.example.com");
+    let repo = fake.with_segment("team/app");
+    let amd = gz_layer(ImageBuilder::new(), "a", b"amd64").build().unwrap();
+    let arm = gz_layer(ImageBuilder::new().platform(Platform::new("linux", "arm64")), "a", b"arm").build().unwrap();
+    let index = index_of(&[&amd, &arm]).unwrap();
+    repo.push_index("v1", &index, &[amd.clone(), arm.clone()]).await.unwrap();
+    let report = validate(repo.as_ref(), "v1").await.unwrap();
+    assert!(report.is_valid(), "{report}");
+    assert_eq!((report.manifests_checked(), report.blobs_checked()), (3, 4), "{report}");
+
+    repo.delete_by_digest(arm.digest().as_ref()).await.unwrap();
+    let report = validate(repo.as_ref(), "v1").await.unwrap();
+    let found: Vec<(ProblemKind, &Digest)> = report.problems().iter().map(|p| (p.kind(), p.subject())).collect();
+    assert_eq!(found, [(ProblemKind::ChildMissing, arm.digest())], "{report}");
+}
