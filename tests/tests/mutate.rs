@@ -191,6 +191,7 @@ async fn a_pulled_image_mutated_and_pushed_never_downloads_its_base() {
         let e = e.unwrap();
         let link = e.link_name().unwrap().map(|l| l.display().to_string());
         let kind = e.header().entry_type();
+        assert_eq!((e.header().uid().unwrap(), e.header().gid().unwrap()), (0, 0), "owned by root, as COPY makes it");
         entries.push((e.path().unwrap().display().to_string(), e.header().mode().unwrap(), kind, link));
     }
     let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();

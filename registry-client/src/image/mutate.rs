@@ -58,8 +58,8 @@ impl LayerInput {
 /// The new config gets one history entry per appended layer and, when config fields change, one
 /// `empty_layer` entry naming them (as a Dockerfile build records its instructions); `rootfs.diff_ids` grows by
 /// the new layers; `created` is set to now (or the time given). When [`Mutation::reproducible`] is on, every
-/// timestamp (config, history, tar entries) is the time given or else the Unix epoch, tar entries of a directory
-/// get uid/gid 0, and the same inputs give the same digests. The manifest keeps the base's media-type family: a
+/// timestamp (config, history, tar entries) is the time given or else the Unix epoch, and the same inputs give the
+/// same digests. The manifest keeps the base's media-type family: a
 /// docker base gets docker layer types, an OCI base OCI ones.
 ///
 /// ```no_run
@@ -118,8 +118,10 @@ impl Mutation {
     }
 
     /// Append a layer holding the tree under `path`, as `tar -C path .` would, with entry names relative to it:
-    /// regular files, directories and symlinks (stored, never followed) with their permission bits, sorted by
-    /// name; hard links become copies. At build: `InvalidInput` naming the path when it is missing, not a
+    /// regular files, directories and symlinks (stored, never followed) with their permission bits and mtimes,
+    /// each directory's entries sorted by name and a directory before its contents; hard links become copies.
+    /// Every entry is owned by uid/gid 0 with no user or group name, as a Dockerfile `COPY` makes them (the
+    /// numbers of the machine building the image mean nothing inside it). At build: `InvalidInput` naming the path when it is missing, not a
     /// directory, or holds a device, FIFO or socket; `Io` when a file cannot be read.
     pub fn append_directory(mut self, path: impl AsRef<Path>) -> Mutation {
         self.layers.push(LayerInput::Directory(path.as_ref().to_path_buf()));
@@ -197,8 +199,9 @@ impl Mutation {
         self
     }
 
-    /// Make the result depend only on the inputs: every timestamp the [`Mutation::created`] time or the Unix epoch,
-    /// directory entries owned by uid/gid 0 (gzip headers never carry a name or time). A tar file or bytes given
+    /// Make the result depend only on the inputs: every timestamp (config, history, a directory's tar entries) the
+    /// [`Mutation::created`] time or the Unix epoch (gzip headers never carry a name or time, entries are always
+    /// sorted and owned by uid/gid 0). A tar file or bytes given
     /// as a layer are stored as given.
     pub fn reproducible(mut self, on: bool) -> Mutation {
         self.reproducible = on;
@@ -227,7 +230,7 @@ impl Mutation {
         };
         let created_text = time::rfc3339(created);
         let docker = self.base.media_type() == media_type::DOCKER_MANIFEST;
-        let tree = TreeOptions { mtime: self.reproducible.then_some(created), zero_owners: self.reproducible };
+        let tree = TreeOptions { mtime: self.reproducible.then_some(created), zero_owners: true };
         let temp_dir = layer_file::temp_dir_or_default(self.temp_dir.as_ref());
         let mut added: Vec<Arc<LayerFile>> = Vec::with_capacity(self.layers.len());
         for input in &self.layers {

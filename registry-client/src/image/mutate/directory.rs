@@ -1,7 +1,8 @@
-//! A directory tree as a tar stream, the way a layer should hold it: entries relative to the root, sorted by name
-//! bytes (parents first), regular files, directories and symlinks (never followed) with their permission bits;
-//! anything else (a device, a FIFO, a socket) is refused, naming it. Hard-linked files are stored as separate
-//! copies. Timestamps and owners come from the disk, or are fixed for a reproducible layer.
+//! A directory tree as a tar stream, the way a layer should hold it: entries relative to the root, each directory's
+//! entries sorted by name bytes and a directory before its contents, regular files, directories and symlinks (never
+//! followed) with their permission bits; anything else (a device, a FIFO, a socket) is refused, naming it.
+//! Hard-linked files are stored as separate copies. Timestamps come from the disk or are fixed; owners too, or
+//! uid/gid 0.
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
