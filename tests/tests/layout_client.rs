@@ -349,3 +349,41 @@ async fn concurrent_writers_lose_no_tag() {
         assert_eq!(&root.with_segment("app").get_digest(&format!("t{i:02}")).await.unwrap(), image.digest());
     }
 }
+
+/// A hostile layout cannot hang a read (a FIFO where a blob or the index should be) nor have blobs written through
+/// a symbolic link out of the layout.
+#[tokio::test]
+async fn fifos_and_symlinked_blob_dirs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await.with_segment("app");
+    let image = conformance::small_image("fifo", 1);
+    app.push_image("v1", &image).await.unwrap();
+    let blobs = dir.path().join("app/blobs/sha256");
+    let layer = blobs.join(image.layers()[0].digest().digest());
+    std::fs::remove_file(&layer).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&layer).status().unwrap();
+    assert!(made.success());
+    let got = app.get_image("v1", ImageOptions::default()).await.unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), got.blob_bytes(&got.layers()[0])).await;
+    let e = read.expect("a FIFO blob hung the read").unwrap_err();
+    assert!(
+        e.to_string().contains("not a regular file") && e.to_string().contains(&layer.display().to_string()),
+        "{e}"
+    );
+    let index = dir.path().join("app/index.json");
+    std::fs::remove_file(&index).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(&index).status().unwrap().success());
+    let listed = tokio::time::timeout(std::time::Duration::from_secs(10), app.list_tags(ListOptions::default())).await;
+    let e = listed.expect("a FIFO index.json hung the read").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+
+    // blobs/ pointing elsewhere: nothing is written there.
+    let outside = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::os::unix::fs::symlink(outside.path(), other.join("blobs")).unwrap();
+    let e = open(dir.path()).await.with_segment("other").push_image("v1", &image).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside the layout");
+}

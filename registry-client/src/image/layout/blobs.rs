@@ -11,7 +11,7 @@ use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result, Ve
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
-use super::errors::{blob_unknown, io_at};
+use super::errors::{blob_unknown, corrupt, io_at};
 use super::index::sync_dir;
 use crate::image::model::BlobSource;
 use crate::transfer::Transfers;
@@ -38,6 +38,29 @@ pub(crate) async fn blob_exists(dir: &Path, digest: &Digest) -> bool {
     tokio::fs::metadata(blob_path(dir, digest)).await.is_ok_and(|m| m.is_file())
 }
 
+/// The length of the file at `path`: `None` when there is none; `Protocol` naming it when it is no regular file
+/// (a directory, a FIFO that would block a read, a device), so a hostile layout cannot hang or mislead a read.
+pub(crate) async fn regular_file_len(path: &Path) -> Result<Option<u64>> {
+    match tokio::fs::metadata(path).await {
+        Ok(m) if m.is_file() => Ok(Some(m.len())),
+        Ok(_) => Err(corrupt(path, "not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_at("stat", path, e)),
+    }
+}
+
+/// `Ok` unless `dir` is a symbolic link: blobs are never written through one (a hostile layout could point
+/// `blobs/` elsewhere).
+async fn not_a_symlink(dir: &Path) -> Result<()> {
+    match tokio::fs::symlink_metadata(dir).await {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::invalid_input(format!(
+            "{} is a symbolic link: refusing to write blobs through it",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Write blob `digest` of `size` bytes from `stream` into the layout at `dir`: into a temp file in `dir/blobs/`,
 /// hashing and counting as it goes, then, when digest and size match, synced and renamed to
 /// `blobs/<alg>/<hex>`. `DigestMismatch` (and nothing stored) when they do not; `Io` naming the file on a write
@@ -45,8 +68,10 @@ pub(crate) async fn blob_exists(dir: &Path, digest: &Digest) -> bool {
 pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, mut stream: ByteStream) -> Result<()> {
     let target = blob_path(dir, digest);
     let alg_dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.join(BLOBS_DIR));
-    tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
     let blobs = dir.join(BLOBS_DIR);
+    not_a_symlink(&blobs).await?;
+    not_a_symlink(&alg_dir).await?;
+    tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
     let temp = tokio::task::spawn_blocking(move || {
         tempfile::Builder::new()
             .prefix(".tmp-")
@@ -115,6 +140,9 @@ impl LayoutBlobs {
     /// The file of `digest`, opened and checked to hold `size` bytes, from `offset` on.
     async fn open_file(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
         let path = blob_path(&self.dir, digest);
+        if regular_file_len(&path).await?.is_none() {
+            return Err(blob_unknown(digest, &path));
+        }
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(blob_unknown(digest, &path)),

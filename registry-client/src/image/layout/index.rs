@@ -224,6 +224,11 @@ impl LayoutIndex {
 /// bytes; `Protocol` when it is not a valid index; `Io` naming the file on a read failure. Blocking.
 pub(crate) fn read_index(dir: &Path) -> Result<Option<LayoutIndex>> {
     let path = dir.join(INDEX_FILE);
+    match std::fs::metadata(&path) {
+        Ok(m) if !m.is_file() => return Err(corrupt(&path, "not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -16,7 +16,7 @@ use registry_core::{Digest, Error, ErrorKind, Result};
 use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedMutexGuard;
 
-use super::blobs::blob_path;
+use super::blobs::{blob_path, regular_file_len};
 use super::errors::{io_at, manifest_unknown};
 use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX_FILE};
 
@@ -139,6 +139,9 @@ impl Layout {
     ) -> Result<Manifest> {
         let path = blob_path(&self.dir, digest);
         let shown = self.shown(&format!("@{digest}"));
+        if regular_file_len(&path).await?.is_none() {
+            return Err(manifest_unknown(&shown));
+        }
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(manifest_unknown(&shown)),
