@@ -387,3 +387,30 @@ async fn fifos_and_symlinked_blob_dirs_are_refused() {
     assert!(e.to_string().contains("symbolic link"), "{e}");
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside the layout");
 }
+
+/// `list_repositories` lists the directories holding `oci-layout` below the scope, and nothing else: not what a
+/// layout's `blobs/` holds, not directories no segment could name (hidden, upper case), not through symbolic links.
+#[tokio::test]
+async fn repositories_are_the_layouts_below_the_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = LayoutClient::open(dir.path()).await.unwrap();
+    let image = conformance::small_image("listing", 1);
+    for path in ["a", "a/b", "c/d/e"] {
+        root.scoped(path).push_image("v1", &image).await.unwrap();
+    }
+    assert_eq!(root.scoped("c/d").layout_dir().unwrap(), dir.path().canonicalize().unwrap().join("c/d"));
+    for odd in ["a/blobs/x", ".hidden/y", "Upper/z", "c/.tmp-1"] {
+        std::fs::create_dir_all(dir.path().join(odd)).unwrap();
+        std::fs::write(dir.path().join(odd).join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    }
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("c/loop")).unwrap();
+    let listed = root.list_repositories(ListOptions::default()).await.unwrap();
+    assert_eq!(listed, vec!["a", "a/b", "c/d/e"]);
+    assert_eq!(root.scoped("c").list_repositories(ListOptions::default()).await.unwrap(), vec!["d/e"]);
+    assert_eq!(root.list_repositories(ListOptions::default().limit(1).last("a")).await.unwrap(), vec!["a/b"]);
+    // The root itself is a layout too (skopeo's oci:DIR:TAG with DIR the root), never listed as its own child.
+    root.push_image("top", &image).await.unwrap();
+    assert!(dir.path().join("oci-layout").is_file());
+    assert_eq!(root.list_tags(ListOptions::default()).await.unwrap(), vec!["top"]);
+    assert_eq!(root.list_repositories(ListOptions::default()).await.unwrap(), listed);
+}

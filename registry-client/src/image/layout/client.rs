@@ -102,6 +102,13 @@ impl LayoutClient {
         &self.root.path
     }
 
+    /// This client scoped one path segment deeper, as its concrete type (what [`Client::with_segment`] returns as
+    /// a trait object): `root.scoped("org/app").layout_dir()` is `root/org/app`. An invalid segment makes every
+    /// call of the returned client fail with `InvalidInput` naming it.
+    pub fn scoped(&self, segment: &str) -> LayoutClient {
+        LayoutClient { root: self.root.clone(), scope: self.scope.join(segment) }
+    }
+
     /// The layout directory of this client's scope (`root/org/app`). `InvalidInput` when a segment was invalid.
     pub fn layout_dir(&self) -> Result<PathBuf> {
         self.scope.check()?;
@@ -143,7 +150,7 @@ impl LayoutClient {
 #[async_trait::async_trait]
 impl Client for LayoutClient {
     fn with_segment(&self, segment: &str) -> Arc<dyn Client> {
-        Arc::new(LayoutClient { root: self.root.clone(), scope: self.scope.join(segment) })
+        Arc::new(self.scoped(segment))
     }
 
     /// `oci:` and the layout's absolute path: `oci:/abs/root/org/app`.
