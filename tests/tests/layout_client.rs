@@ -255,6 +255,8 @@ async fn blobs_are_written_once() {
     root.with_segment("mirror").push_image("v1", &pulled).await.unwrap();
     let third = std::mem::take(&mut *events.lock().unwrap());
     assert_eq!(count(&third, |e| matches!(e, ProgressEvent::BlobMounted { .. })), 4, "{third:?}");
+    let from = format!("oci:{}", dir.path().canonicalize().unwrap().join("app").display());
+    assert!(third.iter().all(|e| !matches!(e, ProgressEvent::BlobMounted { from: f, .. } if f != &from)), "{third:?}");
     assert_eq!(count(&third, |e| matches!(e, ProgressEvent::BlobStarted { .. })), 0, "{third:?}");
     let linked = dir.path().join("mirror/blobs/sha256").join(image.layers()[0].digest().digest());
     assert_eq!(std::fs::metadata(&linked).unwrap().ino(), after.ino(), "a hard link");
@@ -413,4 +415,16 @@ async fn repositories_are_the_layouts_below_the_scope() {
     assert!(dir.path().join("oci-layout").is_file());
     assert_eq!(root.list_tags(ListOptions::default()).await.unwrap(), vec!["top"]);
     assert_eq!(root.list_repositories(ListOptions::default()).await.unwrap(), listed);
+}
+
+/// Copies between the in-memory fake registry and a layout, both ways, through the conformance suite's copy.
+#[tokio::test]
+async fn copies_between_a_registry_and_a_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = open(dir.path()).await;
+    let fake: Arc<dyn Client> = Arc::new(mocks::FakeClient::new("registry.example.com"));
+    let image = conformance::check_copy(&fake, &layout).await;
+    let back = Arc::new(mocks::FakeClient::new("mirror.example.com")) as Arc<dyn Client>;
+    conformance::check_copy(&layout.with_segment("again"), &back).await;
+    assert_eq!(&layout.with_segment("mirror/app").get_digest("v1").await.unwrap(), image.digest());
 }

@@ -44,7 +44,8 @@ impl LayoutClient {
         if let Some((repo, dir)) = from {
             if has_blob(&dir, &digest, size).await {
                 link_or_copy(&dir, layout.dir(), &digest, size, repo).await?;
-                progress.emit(|digest, size| ProgressEvent::BlobMounted { digest, size, from: repo.to_string() });
+                let from = format!("oci:{}", dir.display());
+                progress.emit(|digest, size| ProgressEvent::BlobMounted { digest, size, from });
                 return Ok(BlobPushed::Mounted);
             }
         }
