@@ -90,7 +90,7 @@ async fn a_push_writes_an_oci_image_layout() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .filter(|n| n.starts_with('.'))
         .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(leftovers, vec![".lock"], "the advisory lock file only, no temp file");
     // The manifest blob holds the exact bytes.
     assert_eq!(std::fs::read(blob(image.digest().as_str())).unwrap(), image.raw_manifest().bytes().to_vec());
     assert_eq!(root.list_repositories(ListOptions::default()).await.unwrap(), vec!["org/app"]);
@@ -427,4 +427,35 @@ async fn copies_between_a_registry_and_a_layout() {
     let back = Arc::new(mocks::FakeClient::new("mirror.example.com")) as Arc<dyn Client>;
     conformance::check_copy(&layout.with_segment("again"), &back).await;
     assert_eq!(&layout.with_segment("mirror/app").get_digest("v1").await.unwrap(), image.digest());
+}
+
+/// Another process holding the layout's advisory lock (`flock` on `.lock`, util-linux's `flock(1)` here) makes an
+/// index write wait for it: two processes writing one layout take turns.
+#[tokio::test]
+async fn another_process_holding_the_lock_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await.with_segment("app");
+    let image = conformance::small_image("flock", 1);
+    app.push_image("v1", &image).await.unwrap();
+    let layout = dir.path().join("app");
+    let held = layout.join("held");
+    let mut holder = tokio::process::Command::new("flock")
+        .arg("-x")
+        .arg(layout.join(".lock"))
+        .arg("-c")
+        .arg(format!("touch {} && sleep 2", held.display()))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("flock(1) from util-linux");
+    let start = std::time::Instant::now();
+    while !held.exists() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "flock never took the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let locked_at = std::time::Instant::now();
+    app.tag_image("v1", "v2").await.unwrap();
+    let waited = locked_at.elapsed();
+    assert!(holder.wait().await.unwrap().success());
+    assert!(waited >= std::time::Duration::from_millis(1500), "the write did not wait for the lock: {waited:?}");
+    assert_eq!(app.list_tags(ListOptions::default()).await.unwrap(), vec!["v1", "v2"]);
 }

@@ -46,8 +46,9 @@ struct Root {
 /// `MANIFEST_UNKNOWN` for manifests, `BLOB_UNKNOWN` for blobs, `NAME_UNKNOWN` for the tag list); the layout is
 /// created by the first write. Writes are atomic: a blob is written to a temp file in `blobs/`, its digest and
 /// size checked while it is written, then renamed into place (a blob present already is not written again);
-/// `index.json` is rewritten through a temp file and a rename after every change, under a lock per layout shared
-/// by every client of the process. Two processes writing one layout at once are not coordinated.
+/// `index.json` is rewritten through a temp file and a rename after every change, under a lock per layout: a mutex
+/// shared by every client of the process, then (on Unix) an exclusive `flock` on the layout's `.lock` file, so two
+/// processes using `LayoutClient` take turns; a tool that takes no such lock (skopeo) is not coordinated with.
 ///
 /// `delete_by_digest` removes every entry of the manifest and its blob (a later `get_manifest("@digest")` is
 /// `NotFound`, as on docker-registry); its layers and config stay. `delete_tag` removes the tag; the manifest stays,

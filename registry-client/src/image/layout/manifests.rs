@@ -60,7 +60,7 @@ impl LayoutClient {
             let bytes: Bytes = manifest.bytes().clone();
             write_blob(layout.dir(), digest, size, Box::pin(futures::stream::once(async move { Ok(bytes) }))).await?;
         }
-        let _guard = layout.lock().await;
+        let _guard = layout.lock(true).await?;
         layout.create_locked().await?;
         let mut index = layout.index().await?.unwrap_or_default();
         let entry = Entry::new(manifest.media_type(), digest, size, None);
@@ -91,7 +91,7 @@ impl LayoutClient {
         registry_core::Reference::check_tag(tag).map_err(registry_core::Error::from)?;
         let layout = self.layout()?;
         let shown = layout.shown(tag);
-        let _guard = layout.lock().await;
+        let _guard = layout.lock(false).await?;
         let mut index = layout.index().await?.ok_or_else(|| manifest_unknown(&shown).context("delete"))?;
         index.remove_tag(tag).ok_or_else(|| manifest_unknown(&shown).context("delete"))?;
         layout.write_index(&index).await
@@ -103,7 +103,7 @@ impl LayoutClient {
         let layout = self.layout()?;
         let digest = parse_digest_arg(digest)?;
         let shown = layout.shown(&format!("@{digest}"));
-        let _guard = layout.lock().await;
+        let _guard = layout.lock(false).await?;
         let mut index = layout.index().await?.ok_or_else(|| manifest_unknown(&shown).context("delete"))?;
         let entry = index.find_digest(&digest).cloned();
         let read = layout.read_manifest(&digest, entry.as_ref().map(Entry::media_type), None).await;

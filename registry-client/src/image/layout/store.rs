@@ -3,8 +3,10 @@
 //! the first write, index updates under the layout's lock, and manifests read from its blobs.
 //!
 //! The lock is a `tokio::sync::Mutex` per layout directory, process-wide (every client of this process writing a
-//! layout, clones and children or not, takes the same one). Two processes writing one layout at once are not
-//! coordinated: each index write is atomic, but one may undo the other's last change.
+//! layout, clones and children or not, takes the same one), then, on Unix, an exclusive `flock(2)` on the layout's
+//! `.lock` file, so two processes (two `LayoutClient`s, or anything else that takes the same advisory lock) take
+//! turns too. Tools that do not take it (skopeo) are not coordinated with: each index write is atomic, but a
+//! concurrent writer may undo the other's last change.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,38 @@ use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX
 pub(crate) const OCI_LAYOUT_FILE: &str = "oci-layout";
 /// Its content (OCI image-layout spec 1.0.0).
 const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// The advisory lock file of a layout (skopeo and other readers ignore it).
+const LOCK_FILE: &str = ".lock";
+
+/// What holds a layout's write lock: the in-process mutex and, on Unix, the locked lock file (unlocked when
+/// closed).
+#[derive(Debug)]
+pub(crate) struct LayoutGuard {
+    _file: Option<std::fs::File>,
+    _mutex: OwnedMutexGuard<()>,
+}
+
+/// Open (creating) `path` and take an exclusive `flock` on it, waiting for another process to release it.
+/// Blocking.
+#[cfg(unix)]
+fn lock_file(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_at("open", path, e))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| io_at("lock", path, std::io::Error::from(e)))?;
+    Ok(file)
+}
+
+/// Open (creating) `path`; no advisory lock on this platform. Blocking.
+#[cfg(not(unix))]
+fn lock_file(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| io_at("open", path, e))
+}
 
 /// The write lock of every layout directory this process wrote, by path.
 fn locks() -> &'static Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>> {
@@ -85,19 +119,35 @@ impl Layout {
         .await
     }
 
-    /// Take the layout's write lock (see the module doc).
-    pub(crate) async fn lock(&self) -> OwnedMutexGuard<()> {
+    /// Take the layout's write lock (see the module doc), creating the layout directory first when `create` (a
+    /// write), else taking only the in-process lock when the directory does not exist (a delete, which then
+    /// finds nothing). `Io` naming the lock file when it cannot be opened or locked.
+    pub(crate) async fn lock(&self, create: bool) -> Result<LayoutGuard> {
         let lock = {
             let mut map = locks().lock().unwrap_or_else(PoisonError::into_inner);
             map.entry(self.dir.clone()).or_default().clone()
         };
-        lock.lock_owned().await
+        let mutex = lock.lock_owned().await;
+        let dir = self.dir.clone();
+        let file = blocking(move || {
+            if create {
+                std::fs::create_dir_all(&dir).map_err(|e| io_at("create", &dir, e))?;
+            } else if !dir.is_dir() {
+                return Ok(None);
+            }
+            lock_file(&dir.join(LOCK_FILE)).map(Some)
+        })
+        .await?;
+        Ok(LayoutGuard { _file: file, _mutex: mutex })
     }
 
     /// Create the layout unless it exists: the directory, `oci-layout`, an empty `index.json` (each written
     /// atomically, an existing one left as it is). Takes the lock for the index.
     pub(crate) async fn create(&self) -> Result<()> {
-        let _guard = self.lock().await;
+        if self.dir.join(OCI_LAYOUT_FILE).is_file() && self.dir.join(INDEX_FILE).is_file() {
+            return Ok(());
+        }
+        let _guard = self.lock(true).await?;
         self.create_locked().await
     }
 
