@@ -459,3 +459,41 @@ async fn another_process_holding_the_lock_is_waited_for() {
     assert!(waited >= std::time::Duration::from_millis(1500), "the write did not wait for the lock: {waited:?}");
     assert_eq!(app.list_tags(ListOptions::default()).await.unwrap(), vec!["v1", "v2"]);
 }
+
+/// Referrers live in the `sha256-<hex>` tag's index; each update replaces that index's blob, and the replaced one
+/// is removed, so the layout holds exactly the blobs its entries need.
+#[tokio::test]
+async fn referrers_tag_updates_leave_no_stale_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await.with_segment("app");
+    let image = conformance::small_image("referred", 1);
+    app.push_image("v1", &image).await.unwrap();
+    let subject = image.raw_manifest().descriptor().unwrap();
+    let mut artifacts = Vec::new();
+    for kind in ["application/vnd.test.a", "application/vnd.test.b", "application/vnd.test.c"] {
+        let a = registry_client::Artifact::builder(kind).subject(subject.clone()).build().unwrap();
+        app.push_artifact(&a).await.unwrap();
+        artifacts.push(a);
+    }
+    app.delete_by_digest(artifacts[1].digest().as_str()).await.unwrap();
+    let listed = app.list_referrers(image.digest().as_str(), None).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let tag = format!("sha256-{}", image.digest().hex());
+    assert_eq!(app.list_tags(ListOptions::default()).await.unwrap(), vec![tag.clone(), "v1".to_string()]);
+    let referrers_index = app.get_digest(&tag).await.unwrap();
+    let blobs = dir.path().join("app/blobs/sha256");
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(&blobs).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    on_disk.sort();
+    let mut wanted: Vec<String> = vec![image.digest().hex().to_string(), referrers_index.hex().to_string()];
+    wanted.extend(image.layers().iter().chain([image.config_descriptor()]).map(|d| d.digest().digest().to_string()));
+    for a in [&artifacts[0], &artifacts[2]] {
+        wanted.push(a.digest().hex().to_string());
+        wanted.extend(a.blobs().iter().map(|d| d.digest().digest().to_string()));
+    }
+    // The deleted artifact's blobs stay, as a registry keeps them until garbage collection; its manifest goes.
+    wanted.extend(artifacts[1].blobs().iter().map(|d| d.digest().digest().to_string()));
+    wanted.sort();
+    wanted.dedup();
+    assert_eq!(on_disk, wanted);
+}

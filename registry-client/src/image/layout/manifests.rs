@@ -10,7 +10,7 @@ use super::blobs::{blob_exists, blob_path, has_blob, write_blob};
 use super::client::LayoutClient;
 use super::errors::{io_at, manifest_blob_unknown, manifest_unknown};
 use super::index::Entry;
-use super::referrers::{add_referrer, remove_referrer};
+use super::referrers::{add_referrer, remove_referrer, remove_stale};
 use super::refs::{parse_digest_arg, parse_reference, push_target, Target};
 use super::store::Layout;
 use crate::image::artifact::as_referrer;
@@ -74,13 +74,17 @@ impl LayoutClient {
             }
             Target::Digest => index.add_untagged(entry),
         };
+        let mut stale = None;
         if let Some((subject, descriptor)) = as_referrer(manifest)? {
-            changed |= add_referrer(layout, &mut index, &subject, &descriptor)
+            let (added, replaced) = add_referrer(layout, &mut index, &subject, &descriptor)
                 .await
                 .map_err(|e| e.context(format!("put {shown}, but updating the referrers tag failed")))?;
+            changed |= added;
+            stale = replaced;
         }
         if changed {
             layout.write_index(&index).await?;
+            remove_stale(layout, &index, stale).await;
         }
         Ok(())
     }
@@ -114,12 +118,14 @@ impl LayoutClient {
             (Err(e), None) => return Err(e.context("delete")),
         };
         index.remove_digest(&digest);
+        let mut stale = None;
         if let Some(subject) = subject {
-            remove_referrer(&layout, &mut index, &subject, &digest)
+            stale = remove_referrer(&layout, &mut index, &subject, &digest)
                 .await
                 .map_err(|e| e.context(format!("delete {shown}: updating the referrers tag failed")))?;
         }
         layout.write_index(&index).await?;
+        remove_stale(&layout, &index, stale).await;
         let path = blob_path(layout.dir(), &digest);
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
