@@ -144,7 +144,11 @@ impl Layout {
     /// Create the layout unless it exists: the directory, `oci-layout`, an empty `index.json` (each written
     /// atomically, an existing one left as it is). Takes the lock for the index.
     pub(crate) async fn create(&self) -> Result<()> {
-        if self.dir.join(OCI_LAYOUT_FILE).is_file() && self.dir.join(INDEX_FILE).is_file() {
+        let is_file = |name: &str| {
+            let path = self.dir.join(name);
+            async move { tokio::fs::metadata(path).await.is_ok_and(|m| m.is_file()) }
+        };
+        if is_file(OCI_LAYOUT_FILE).await && is_file(INDEX_FILE).await {
             return Ok(());
         }
         let _guard = self.lock(true).await?;
