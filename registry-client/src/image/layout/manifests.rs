@@ -55,13 +55,13 @@ impl LayoutClient {
         check_references(layout, manifest, &shown).await?;
         let digest = manifest.digest();
         let size = manifest.size();
+        let _guard = layout.lock(true).await?;
+        layout.create_locked().await?;
+        // Under the lock, so a concurrent delete of the same manifest cannot remove the blob in between.
         if !has_blob(layout.dir(), digest, size).await {
-            layout.create().await?;
             let bytes: Bytes = manifest.bytes().clone();
             write_blob(layout.dir(), digest, size, Box::pin(futures::stream::once(async move { Ok(bytes) }))).await?;
         }
-        let _guard = layout.lock(true).await?;
-        layout.create_locked().await?;
         let mut index = layout.index().await?.unwrap_or_default();
         let entry = Entry::new(manifest.media_type(), digest, size, None);
         let mut changed = match target {
