@@ -35,6 +35,7 @@ pub use image::artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYP
 pub use image::builder::{index_of, ImageBuilder};
 pub use image::compression::{Compression, DecompressionLimits};
 pub use image::extract_options::ExtractOptions;
+pub use image::layout::client::LayoutClient;
 pub use image::model::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
 pub use image::mutate::Mutation;
 pub use image::platform::Platform;

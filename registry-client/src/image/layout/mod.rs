@@ -1,1 +1,13 @@
-//! OCI image layouts: `LayoutClient`, an OCI layout directory tree as a `Client`. (Being written.)
+//! OCI image layouts: [`LayoutClient`](client::LayoutClient), a tree of OCI image layout directories as a
+//! `Client`.
+
+mod blobs;
+pub(crate) mod client;
+mod errors;
+mod index;
+mod listing;
+mod manifests;
+mod pushes;
+mod referrers;
+mod refs;
+mod store;

@@ -1,0 +1,235 @@
+//! Blobs of an OCI image layout, `blobs/<alg>/<hex>` (OCI image-layout spec): [`LayoutBlobs`], the
+//! [`BlobSource`] of a layout (files streamed, verified, never whole in memory), and the atomic write of a blob
+//! (a temp file in `blobs/`, digest and size checked while writing, synced, renamed into place).
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result, VerifyingStream};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use super::errors::{blob_unknown, corrupt, io_at};
+use super::index::sync_dir;
+use crate::image::model::BlobSource;
+use crate::transfer::Transfers;
+
+/// The directory of blobs in a layout.
+pub(crate) const BLOBS_DIR: &str = "blobs";
+/// Bytes read from a blob file at a time.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The file of blob `digest` in the layout at `dir`: `dir/blobs/<alg>/<hex>` (the digest was validated by
+/// [`Digest::parse`]: its hex cannot name another path).
+pub(crate) fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
+    dir.join(BLOBS_DIR).join(digest.algorithm().as_str()).join(digest.hex())
+}
+
+/// Whether the layout at `dir` holds blob `digest` with `size` bytes (a file of another size, a torn copy by
+/// another tool, counts as absent and is written again).
+pub(crate) async fn has_blob(dir: &Path, digest: &Digest, size: u64) -> bool {
+    tokio::fs::metadata(blob_path(dir, digest)).await.is_ok_and(|m| m.is_file() && m.len() == size)
+}
+
+/// Whether the layout at `dir` holds a file for blob `digest`, whatever its size.
+pub(crate) async fn blob_exists(dir: &Path, digest: &Digest) -> bool {
+    tokio::fs::metadata(blob_path(dir, digest)).await.is_ok_and(|m| m.is_file())
+}
+
+/// The length of the file at `path`: `None` when there is none; `Protocol` naming it when it is no regular file
+/// (a directory, a FIFO that would block a read, a device), so a hostile layout cannot hang or mislead a read.
+pub(crate) async fn regular_file_len(path: &Path) -> Result<Option<u64>> {
+    match tokio::fs::metadata(path).await {
+        Ok(m) if m.is_file() => Ok(Some(m.len())),
+        Ok(_) => Err(corrupt(path, "not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_at("stat", path, e)),
+    }
+}
+
+/// `Ok` unless `dir` is a symbolic link: blobs are never written through one (a hostile layout could point
+/// `blobs/` elsewhere).
+async fn not_a_symlink(dir: &Path) -> Result<()> {
+    match tokio::fs::symlink_metadata(dir).await {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::invalid_input(format!(
+            "{} is a symbolic link: refusing to write blobs through it",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Write blob `digest` of `size` bytes from `stream` into the layout at `dir`: into a temp file in `dir/blobs/`,
+/// hashing and counting as it goes, then, when digest and size match, synced and renamed to
+/// `blobs/<alg>/<hex>`. `DigestMismatch` (and nothing stored) when they do not; `Io` naming the file on a write
+/// failure. Memory stays flat: one chunk of the stream at a time.
+pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, mut stream: ByteStream) -> Result<()> {
+    let target = blob_path(dir, digest);
+    let alg_dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.join(BLOBS_DIR));
+    let blobs = dir.join(BLOBS_DIR);
+    not_a_symlink(&blobs).await?;
+    not_a_symlink(&alg_dir).await?;
+    tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
+    let temp = tokio::task::spawn_blocking(move || {
+        tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&blobs)
+            .map_err(|e| io_at("create a temp file in", &blobs, e))
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Io, format!("temp file task failed: {e}")))??;
+    let (file, temp_path) = temp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut hasher = digest.hasher();
+    let mut written: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.context(format!("blob {digest}")))?;
+        written = written.saturating_add(chunk.len() as u64);
+        if written > size {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("blob {digest}: the source sent more than the {size} bytes its descriptor says"),
+            ));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(|e| io_at("write", &temp_path, e))?;
+    }
+    let actual = hasher.finish();
+    if written != size || &actual != digest {
+        return Err(Error::new(
+            ErrorKind::DigestMismatch,
+            format!("blob {digest}: the source sent {written} bytes with digest {actual}, expected {size} bytes"),
+        ));
+    }
+    file.flush().await.map_err(|e| io_at("write", &temp_path, e))?;
+    file.sync_all().await.map_err(|e| io_at("sync", &temp_path, e))?;
+    drop(file);
+    tokio::task::spawn_blocking(move || {
+        temp_path.persist(&target).map_err(|e| io_at("rename a temp file to", &target, e.error))?;
+        sync_dir(&alg_dir);
+        Ok::<(), Error>(())
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Io, format!("rename task failed: {e}")))?
+}
+
+/// The blobs of one layout, read from its files: `open` verified against the digest and size, `open_unverified`
+/// seeking to the offset. Reads report `Download*` progress events to the client's callback, if it has one.
+#[derive(Clone)]
+pub(crate) struct LayoutBlobs {
+    dir: PathBuf,
+    repository: Repository,
+    transfers: Option<Arc<Transfers>>,
+}
+
+impl std::fmt::Debug for LayoutBlobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LayoutBlobs").field(&self.dir.display().to_string()).finish()
+    }
+}
+
+impl LayoutBlobs {
+    /// The blobs of the layout at `dir`, which `repository` names for mounts between layouts of one root; reads
+    /// report progress to `transfers` when given.
+    pub(crate) fn new(dir: PathBuf, repository: Repository, transfers: Option<Arc<Transfers>>) -> LayoutBlobs {
+        LayoutBlobs { dir, repository, transfers }
+    }
+
+    /// The file of `digest`, opened and checked to hold `size` bytes, from `offset` on.
+    async fn open_file(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
+        let path = blob_path(&self.dir, digest);
+        if regular_file_len(&path).await?.is_none() {
+            return Err(blob_unknown(digest, &path));
+        }
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(blob_unknown(digest, &path)),
+            Err(e) => return Err(io_at("open", &path, e)),
+        };
+        let len = file.metadata().await.map_err(|e| io_at("stat", &path, e))?.len();
+        if len != size {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("blob {digest}: {} is {len} bytes, its descriptor says {size}", path.display()),
+            ));
+        }
+        if offset > size {
+            return Err(Error::invalid_input(format!("blob {digest}: offset {offset} is past its {size} bytes")));
+        }
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset)).await.map_err(|e| io_at("seek in", &path, e))?;
+        }
+        let shown = path.display().to_string();
+        let stream = ReaderStream::with_capacity(file, READ_CHUNK)
+            .map_err(move |e| Error::new(ErrorKind::Io, format!("read {shown}: {e}")).with_source(e));
+        let stream: ByteStream = Box::pin(stream);
+        Ok(match &self.transfers {
+            Some(t) => t.download(digest, size).track(stream, offset),
+            None => stream,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobSource for LayoutBlobs {
+    async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
+        let stream = self.open_file(digest, size, 0).await?;
+        Ok(Box::pin(VerifyingStream::new(stream, digest.clone(), Some(size))))
+    }
+
+    async fn open_unverified(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
+        self.open_file(digest, size, offset).await
+    }
+
+    fn repository(&self) -> Option<&Repository> {
+        Some(&self.repository)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn stream(parts: Vec<&'static [u8]>) -> ByteStream {
+        Box::pin(futures::stream::iter(parts.into_iter().map(|p| Ok(Bytes::from_static(p)))))
+    }
+
+    #[tokio::test]
+    async fn written_once_verified_and_read_back_from_an_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Digest::sha256(b"hello world");
+        write_blob(dir.path(), &d, 11, stream(vec![b"hello", b" world"])).await.unwrap();
+        assert!(has_blob(dir.path(), &d, 11).await);
+        assert!(!has_blob(dir.path(), &d, 12).await);
+        let repo = Repository::parse("layout.invalid/app").unwrap();
+        let blobs = LayoutBlobs::new(dir.path().to_path_buf(), repo, None);
+        let all: Vec<Bytes> = blobs.open(&d, 11).await.unwrap().try_collect().await.unwrap();
+        assert_eq!(all.concat(), b"hello world");
+        let tail: Vec<Bytes> = blobs.open_unverified(&d, 11, 6).await.unwrap().try_collect().await.unwrap();
+        assert_eq!(tail.concat(), b"world");
+        assert_eq!(blobs.open(&d, 12).await.err().unwrap().kind(), ErrorKind::DigestMismatch);
+        let missing = Digest::sha256(b"missing");
+        let e = blobs.open(&missing, 1).await.err().unwrap();
+        assert!(e.has_code("BLOB_UNKNOWN") && e.to_string().contains(missing.hex()), "{e}");
+
+        // Wrong content, short or long: refused, nothing stored, no temp file left.
+        let other = Digest::sha256(b"other");
+        for parts in [vec![&b"othe"[..]], vec![b"othex"], vec![b"other", b"!"]] {
+            let e = write_blob(dir.path(), &other, 5, stream(parts)).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
+        }
+        assert!(!blob_exists(dir.path(), &other).await);
+        let left: Vec<_> = std::fs::read_dir(dir.path().join(BLOBS_DIR)).unwrap().collect();
+        assert_eq!(left.len(), 1, "only blobs/sha256: {left:?}");
+
+        // A file changed behind our back fails the verified read.
+        std::fs::write(blob_path(dir.path(), &d), b"HELLO WORLD").unwrap();
+        let r: Result<Vec<Bytes>> = blobs.open(&d, 11).await.unwrap().try_collect().await;
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::DigestMismatch);
+    }
+}
