@@ -5,6 +5,7 @@
 //! are written by Python's `tarfile` (PAX format) from member lists covering whiteouts, an opaque directory, a
 //! whiteout of a directory that a higher layer recreates, files replaced across layers (content and mode), a
 //! directory replaced by a symlink and a symlink by a directory, hard links within a layer and to a lower layer,
+//! hard links whose target a higher layer replaces or whites out (they keep the content they had),
 //! symlinks, a same-layer duplicate, long (> 100 and > 255 bytes) and deep names, `./`-prefixed names, owners,
 //! modes (setuid), mtimes, an xattr, AUFS metadata names; the second layer stays uncompressed, the others are
 //! gzipped. The script writes them as an OCI image layout, which `skopeo copy --preserve-digests oci:... docker://`
@@ -121,6 +122,8 @@ async fn our_flattened_tree_equals_the_python_reference() {
     assert_eq!(want["dirsym"]["type"], "s");
     assert_eq!(want["symdir"]["type"], "d");
     assert_eq!(want["usr/bin/tool3"]["sha256"], want["usr/bin/tool"]["sha256"]);
+    assert_ne!(want["lib/libx-link"]["sha256"], want["lib/libx.so.1"]["sha256"], "the link keeps the old content");
+    assert!(want.contains_key("share/doc-link") && !want.contains_key("share/doc"));
 
     let mut differences = Vec::new();
     for path in want.keys().chain(got.keys().filter(|k| !want.contains_key(*k))) {

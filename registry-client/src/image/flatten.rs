@@ -7,6 +7,7 @@
 //! digest, bad tar, a cap) is returned by the read that would otherwise have seen the end, as an `io::Error`
 //! carrying our [`Error`]; so is a panic of the producer. Dropping the reader stops the producer at its next write.
 
+mod entries;
 mod guard;
 mod merge;
 mod path;
@@ -151,7 +152,16 @@ fn produce(image: &Image, options: ExtractOptions, handle: Handle, out: impl Wri
         );
         state.layer(index, &name, reader, &mut tar)?;
     }
-    let left_out = state.finish(&mut tar)?;
+    let mut reopen = |index: usize| -> Result<(String, Box<dyn Read + Send>)> {
+        let layer = layers.get(index).ok_or_else(|| Error::invalid_input(format!("no layer {index}")))?;
+        let name =
+            format!("{} ({} of {}, read again for a hard link)", descriptor_digest(layer)?, index + 1, layers.len());
+        let stream = handle.block_on(image.open_blob(layer))?;
+        let (compression, input) = compression_of(layer, stream_reader(stream)?, &name)?;
+        let limits = options.decompression_limits();
+        Ok((name.clone(), Box::new(LayerReader::new(compression, input, name, None, limits, budget.clone()))))
+    };
+    let left_out = state.finish(&mut tar, &mut reopen)?;
     if left_out > 0 {
         tracing::warn!(image = %image.digest(), left_out, "hard links left out of the flattened image");
     }

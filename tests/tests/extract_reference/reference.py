@@ -176,6 +176,9 @@ def layers():
         ("file", "home/user/.profile", b"export A=1\n", {"uid": 1000, "gid": 1000, "mtime": 1_234_567_890}),
         ("file", "cap", b"capable\n", {"xattrs": {"SCHILY.xattr.user.note": "kept"}}),
         ("file", "empty", b""),
+        ("dir", "lib"), ("file", "lib/libx.so.1", blob(30_000, 4), {"mode": 0o755}),
+        ("link", "lib/libx-link", "lib/libx.so.1"), ("link", "lib/libx-link2", "lib/libx.so.1"),
+        ("dir", "share"), ("file", "share/doc", b"documentation\n"), ("link", "share/doc-link", "share/doc"),
     ]
     l2 = [
         ("wh", "etc/.wh.passwd"), ("file", "etc/hosts", b"10.0.0.1 changed\n", {"mode": 0o600}),
@@ -187,6 +190,7 @@ def layers():
         ("link", "usr/bin/tool3", "usr/bin/tool"),
         ("wh", "opt/.wh.old"),
         ("wh", ".wh.does-not-exist"),
+        ("wh", "share/.wh.doc"),
     ]
     l3 = [
         ("dir", "opt/old", {"mode": 0o711}), ("file", "opt/old/new", b"recreated\n"),
@@ -194,6 +198,7 @@ def layers():
         ("dir", "l3"), ("file", "l3/a", blob(70_000, 3)), ("link", "l3/b", "l3/a"),
         ("wh", "etc/.wh..wh.plnk"),
         ("file", "replaced/f", b"third version\n", {"mode": 0o640}),
+        ("file", "lib/libx.so.1", blob(31_000, 5), {"mode": 0o755}),
     ]
     # Layer 2 is written the way `tar -C dir .` names members: with a leading "./".
     return [(layer_tar(l1), True), (layer_tar(l2, prefix="./"), False), (layer_tar(l3), True)]

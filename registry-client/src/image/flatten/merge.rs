@@ -10,24 +10,22 @@
 //! ends with the later one, as a runtime applying the layer does.
 //!
 //! Hard links are written last (a link must come after its target in a tar, and its target may come from a lower
-//! layer, which is written later), and only when their target is emitted, from the link's layer or a lower one: a
-//! link whose target a higher layer replaced or removed would point at the wrong content, and is left out (logged
-//! as a warning, counted in [`Flattener::finish`]'s result).
+//! layer, which is written later), linking to their target when it is emitted from the link's layer or a lower
+//! one. A link whose target a higher layer replaced or removed gets the target's content as its own layer had it
+//! (that layer is read a second time, see [`Flattener::finish`]).
 //!
 //! Names are normalised before any comparison (`./a//b/` is `a/b`); a name with a `..` component ends the stream
 //! with an `InvalidInput` error naming the layer and the entry.
 
-use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
-use std::io::{self, Read, Write};
-use std::rc::Rc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read, Write};
 
-use registry_core::{Error, Result};
+use registry_core::Result;
 
 use crate::image::blocking::from_io;
-use crate::image::flatten::guard::{HeaderGuard, HEADER_CAP};
-use crate::image::flatten::path::{ancestors, classify, normalise, shown, Kind};
-use crate::image::flatten::tar_out::{keeps_pax_key, EntryKind, EntryMeta, TarOut};
+use crate::image::flatten::entries::{each_entry, read_meta, LayerEntry};
+use crate::image::flatten::path::{ancestors, classify, shown, Kind};
+use crate::image::flatten::tar_out::{EntryKind, EntryMeta, TarOut};
 
 /// A path some layer emitted.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +38,8 @@ struct Seen {
 #[derive(Debug)]
 struct PendingLink {
     layer: usize,
+    /// Its ordinal in its layer.
+    ordinal: u64,
     meta: EntryMeta,
 }
 
@@ -53,6 +53,9 @@ pub(crate) struct Flattener {
     opaque: HashSet<Vec<u8>>,
     links: Vec<PendingLink>,
 }
+
+/// Hard-link targets to find again in a layer: target -> (the ordinal of the first link to it, that link's path).
+type Targets = HashMap<Vec<u8>, (u64, Vec<u8>)>;
 
 /// What one layer hides from the layers below it, applied once the layer is done.
 #[derive(Debug, Default)]
@@ -95,44 +98,26 @@ impl Flattener {
         input: R,
         out: &mut TarOut<W>,
     ) -> Result<()> {
-        let allowance = Rc::new(Cell::new(u64::MAX));
-        let mut archive = tar::Archive::new(HeaderGuard::new(input, allowance.clone(), name));
         let mut marks = LayerMarks::default();
-        {
-            let context = format!("layer {name}: reading the tar");
-            let mut entries = archive.entries().map_err(|e| from_io(e, &context))?;
-            loop {
-                allowance.set(HEADER_CAP);
-                let next = entries.next();
-                allowance.set(u64::MAX);
-                let Some(entry) = next else { break };
-                let mut entry = entry.map_err(|e| from_io(e, &context))?;
-                self.entry(index, name, &mut entry, &mut marks, out)?;
-            }
-        }
-        let mut rest = archive.into_inner().into_inner();
-        io::copy(&mut rest, &mut io::sink()).map_err(|e| from_io(e, &format!("layer {name}: reading its end")))?;
+        each_entry(input, name, |entry, ordinal, path| self.entry(index, name, entry, ordinal, path, &mut marks, out))?;
         self.hidden.extend(marks.hidden);
         self.opaque.extend(marks.opaque);
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)] // one call site, each argument a different thing
     fn entry<R: Read, W: Write>(
         &mut self,
         layer: usize,
         name: &str,
-        entry: &mut tar::Entry<'_, R>,
+        entry: &mut LayerEntry<'_, R>,
+        ordinal: u64,
+        path: Vec<u8>,
         marks: &mut LayerMarks,
         out: &mut TarOut<W>,
     ) -> Result<()> {
-        let raw = entry.path_bytes().into_owned();
-        let path = normalise(&raw).map_err(|_| {
-            Error::invalid_input(format!(
-                "layer {name}: entry {}: a `..` component would leave the image's root",
-                shown(&raw)
-            ))
-        })?;
-        let kind = EntryKind::from_type(entry.header().entry_type());
+        let entry_type = entry.header().entry_type();
+        let kind = EntryKind::from_type(entry_type);
         let mut scratch = Vec::new();
         let visible = match classify(&path, &mut scratch) {
             Kind::Whiteout(target) => {
@@ -147,38 +132,79 @@ impl Flattener {
             Kind::Plain => !path.is_empty() && kind.is_some() && self.visible(&path, layer),
         };
         let (Some(kind), true) = (kind, visible) else {
-            if kind.is_none() && !path.is_empty() && !entry.header().entry_type().is_pax_global_extensions() {
-                tracing::debug!(layer = name, entry = %shown(&path), "tar entry type {:?} left out", entry.header().entry_type());
+            if kind.is_none() && !path.is_empty() && !entry_type.is_pax_global_extensions() {
+                tracing::debug!(layer = name, entry = %shown(&path), "tar entry type {entry_type:?} left out");
             }
-            return drain(entry, name, &path);
+            return Ok(());
         };
         let meta = read_meta(entry, path, kind, name)?;
         self.emitted.insert(meta.path.clone(), Seen { layer, dir: kind == EntryKind::Dir });
         if kind == EntryKind::HardLink {
-            self.links.push(PendingLink { layer, meta });
-            return drain(entry, name, &raw);
+            self.links.push(PendingLink { layer, ordinal, meta });
+            return Ok(());
         }
         let data: Option<&mut dyn Read> = if kind == EntryKind::File { Some(entry) } else { None };
-        out.entry(&meta, data).map_err(|e| from_io(e, &format!("layer {name}: entry {}", shown(&meta.path))))?;
-        if kind != EntryKind::File {
-            drain(entry, name, &meta.path)?;
-        }
-        Ok(())
+        out.entry(&meta, data).map_err(|e| from_io(e, &format!("layer {name}: entry {}", shown(&meta.path))))
     }
 
-    /// Write the pending hard links, base layer's first (each after its target), those whose target is emitted
-    /// from the link's layer or a lower one. Returns how many were left out.
-    pub(crate) fn finish<W: Write>(mut self, out: &mut TarOut<W>) -> Result<usize> {
-        let links = std::mem::take(&mut self.links);
+    /// Whether `link`'s target is emitted as the link's layer saw it: from that layer or a lower one (a higher
+    /// layer's version is other content).
+    fn target_emitted(&self, layer: usize, target: &[u8]) -> bool {
+        self.emitted.get(target).is_some_and(|s| !s.dir && s.layer <= layer)
+    }
+
+    /// Write the pending hard links, base layer's first, each after its target.
+    ///
+    /// A link whose target a higher layer replaced or removed needs the target's content as the link's layer
+    /// had it: the layer is read again (`reopen(layer)`, giving its name and uncompressed tar) and the target's
+    /// data written under the first such link's name, the other links to it then linking to that one. A target
+    /// that is not in the link's own layer (a link to a lower layer's file that a higher layer then replaced) is
+    /// left out, logged as a warning. Returns how many links were left out.
+    pub(crate) fn finish<W: Write>(
+        mut self,
+        out: &mut TarOut<W>,
+        reopen: &mut dyn FnMut(usize) -> Result<(String, Box<dyn Read + Send>)>,
+    ) -> Result<usize> {
+        let mut links = std::mem::take(&mut self.links);
+        links.sort_by_key(|l| l.layer); // stable: a layer's links keep their order
         let pending: HashSet<Vec<u8>> = links.iter().map(|l| l.meta.path.clone()).collect();
-        let mut written: HashSet<Vec<u8>> = HashSet::new();
-        let mut left_out = 0;
-        let mut by_layer: Vec<&PendingLink> = links.iter().collect();
-        by_layer.sort_by_key(|l| l.layer); // stable: a layer's links keep their order
-        for link in by_layer {
+        // Per layer, the targets to find again: target -> (the first link's ordinal, its path).
+        let mut wanted: BTreeMap<usize, Targets> = BTreeMap::new();
+        for link in &links {
             let Some(target) = link.meta.link.as_deref() else { continue };
-            let ok = self.emitted.get(target).is_some_and(|s| !s.dir && s.layer <= link.layer)
-                && (!pending.contains(target) || written.contains(target));
+            if !self.target_emitted(link.layer, target) && !pending.contains(target) {
+                wanted
+                    .entry(link.layer)
+                    .or_default()
+                    .entry(target.to_vec())
+                    .or_insert((link.ordinal, link.meta.path.clone()));
+            }
+        }
+        let mut written: HashSet<Vec<u8>> = HashSet::new();
+        let mut relinked: HashMap<(usize, Vec<u8>), Vec<u8>> = HashMap::new();
+        for (layer, targets) in wanted {
+            let (name, input) = reopen(layer)?;
+            let found = copy_targets(input, &name, &targets, out)?;
+            for target in found {
+                if let Some((_, first)) = targets.get(&target) {
+                    written.insert(first.clone());
+                    relinked.insert((layer, target), first.clone());
+                }
+            }
+        }
+        let mut left_out = 0;
+        for link in &links {
+            let Some(target) = link.meta.link.as_deref() else { continue };
+            if written.contains(&link.meta.path) {
+                continue; // written with its target's data
+            }
+            let (target, ok) = match relinked.get(&(link.layer, target.to_vec())) {
+                Some(first) => (first.as_slice(), true),
+                None => (
+                    target,
+                    self.target_emitted(link.layer, target) && (!pending.contains(target) || written.contains(target)),
+                ),
+            };
             if !ok {
                 tracing::warn!(
                     entry = %shown(&link.meta.path),
@@ -188,83 +214,34 @@ impl Flattener {
                 left_out += 1;
                 continue;
             }
-            out.entry(&link.meta, None).map_err(|e| from_io(e, &format!("hard link {}", shown(&link.meta.path))))?;
-            written.insert(link.meta.path.clone());
+            let mut meta = link.meta.clone();
+            meta.link = Some(target.to_vec());
+            out.entry(&meta, None).map_err(|e| from_io(e, &format!("hard link {}", shown(&meta.path))))?;
+            written.insert(meta.path);
         }
         Ok(left_out)
     }
 }
 
-/// Read the rest of `entry`'s data (an entry left out, or one with data it should not have).
-fn drain<R: Read>(entry: &mut tar::Entry<'_, R>, layer: &str, path: &[u8]) -> Result<()> {
-    io::copy(entry, &mut io::sink())
-        .map(|_| ())
-        .map_err(|e| from_io(e, &format!("layer {layer}: entry {}", shown(path))))
-}
-
-/// A numeric header field: `parsed`, or 0 when the field is empty (all NULs or spaces, as some writers leave the
-/// fields they do not use; GNU tar and Python's `tarfile` read those as 0 too).
-fn number(parsed: io::Result<u64>, field: &[u8]) -> io::Result<u64> {
-    match parsed {
-        Err(_) if field.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
-        other => other,
-    }
-}
-
-/// The metadata of `entry` at the normalised `path`.
-fn read_meta<R: Read>(entry: &mut tar::Entry<'_, R>, path: Vec<u8>, kind: EntryKind, layer: &str) -> Result<EntryMeta> {
-    let bad = |what: &str, e: io::Error| {
-        Error::invalid_input(format!("layer {layer}: entry {}: bad {what} field: {e}", shown(&path)))
-    };
-    let h = entry.header();
-    let old = h.as_old();
-    let mode = number(h.mode().map(u64::from), &old.mode).map_err(|e| bad("mode", e))?;
-    let mode = u32::try_from(mode).map_err(|_| bad("mode", io::Error::other(format!("{mode:o} is too large"))))?;
-    let uid = number(h.uid(), &old.uid).map_err(|e| bad("uid", e))?;
-    let gid = number(h.gid(), &old.gid).map_err(|e| bad("gid", e))?;
-    let mtime = number(h.mtime(), &old.mtime).map_err(|e| bad("mtime", e))?;
-    let uname = h.username_bytes().unwrap_or_default().to_vec();
-    let gname = h.groupname_bytes().unwrap_or_default().to_vec();
-    let device = if matches!(kind, EntryKind::Char | EntryKind::Block) {
-        let major = h.device_major().map_err(|e| bad("device major", e))?.unwrap_or(0);
-        let minor = h.device_minor().map_err(|e| bad("device minor", e))?.unwrap_or(0);
-        Some((major, minor))
-    } else {
-        None
-    };
-    let link = match kind {
-        EntryKind::Symlink | EntryKind::HardLink => {
-            let raw = entry.link_name_bytes().map(|l| l.into_owned()).unwrap_or_default();
-            if kind == EntryKind::Symlink {
-                Some(raw)
-            } else {
-                let target = normalise(&raw).map_err(|_| {
-                    Error::invalid_input(format!(
-                        "layer {layer}: hard link {}: its target {} has a `..` component",
-                        shown(&path),
-                        shown(&raw)
-                    ))
-                })?;
-                if target.is_empty() {
-                    return Err(Error::invalid_input(format!(
-                        "layer {layer}: hard link {}: it names no target",
-                        shown(&path)
-                    )));
-                }
-                Some(target)
-            }
+/// Read the layer tar `input` again and write each regular file of `targets` (target -> the ordinal of the first
+/// link to it, and that link's path) that comes before that link, under the link's path. Returns the targets
+/// written.
+fn copy_targets<W: Write>(
+    input: Box<dyn Read + Send>,
+    name: &str,
+    targets: &Targets,
+    out: &mut TarOut<W>,
+) -> Result<HashSet<Vec<u8>>> {
+    let mut found = HashSet::new();
+    each_entry(input, name, |entry, ordinal, path| {
+        let Some((before, as_path)) = targets.get(&path) else { return Ok(()) };
+        if ordinal >= *before || EntryKind::from_type(entry.header().entry_type()) != Some(EntryKind::File) {
+            return Ok(());
         }
-        _ => None,
-    };
-    let size = if kind == EntryKind::File { entry.size() } else { 0 };
-    let mut pax = Vec::new();
-    if let Some(records) = entry.pax_extensions().map_err(|e| bad("PAX", e))? {
-        for r in records {
-            let r = r.map_err(|e| bad("PAX", io::Error::other(e)))?;
-            if keeps_pax_key(r.key_bytes()) {
-                pax.push((r.key_bytes().to_vec(), r.value_bytes().to_vec()));
-            }
-        }
-    }
-    Ok(EntryMeta { path, kind, link, mode, uid, gid, mtime, size, uname, gname, device, pax })
+        let meta = read_meta(entry, as_path.clone(), EntryKind::File, name)?;
+        out.entry(&meta, Some(entry)).map_err(|e| from_io(e, &format!("layer {name}: entry {}", shown(&path))))?;
+        found.insert(path);
+        Ok(())
+    })?;
+    Ok(found)
 }

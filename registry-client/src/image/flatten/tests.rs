@@ -200,14 +200,22 @@ async fn whiteout_rules_table() {
             ]),
         ),
         (
-            "hard link whose target a higher layer replaced is left out",
-            vec![layer(&[E::File("r", "old"), E::Link("rl", "r")]), layer(&[E::File("r", "new")])],
-            expect(&[("r", 'f', "new")]),
+            "hard links whose target a higher layer replaced keep the old content",
+            vec![
+                layer(&[E::File("r", "old"), E::Link("rl", "r"), E::Link("rl2", "r")]),
+                layer(&[E::File("r", "new")]),
+            ],
+            expect(&[("r", 'f', "new"), ("rl", 'f', "old"), ("rl2", 'h', "rl")]),
         ),
         (
-            "hard link to a whited-out target is left out",
+            "hard link to a whited-out target keeps its content",
             vec![layer(&[E::File("w", "w"), E::Link("wl", "w")]), layer(&[E::File(".wh.w", "")])],
-            expect(&[]),
+            expect(&[("wl", 'f', "w")]),
+        ),
+        (
+            "hard link to a lower layer's file that a higher layer replaced is left out",
+            vec![layer(&[E::File("x", "1")]), layer(&[E::Link("xl", "x")]), layer(&[E::File("x", "3")])],
+            expect(&[("x", 'f', "3")]),
         ),
         (
             "whited-out dir comes back empty",
