@@ -12,7 +12,9 @@
 //! Hard links are written last (a link must come after its target in a tar, and its target may come from a lower
 //! layer, which is written later), linking to their target when it is emitted from the link's layer or a lower
 //! one. A link whose target a higher layer replaced or removed gets the target's content as its own layer had it
-//! (that layer is read a second time, see [`Flattener::finish`]).
+//! (that layer is read a second time, see [`Flattener::finish`]). Left out, with a warning in the log: a link to
+//! a lower layer's file that a layer above the link replaced (layer tools write a link's target into the link's
+//! own layer, so this takes a hand-made layer).
 //!
 //! Names are normalised before any comparison (`./a//b/` is `a/b`); a name with a `..` component ends the stream
 //! with an `InvalidInput` error naming the layer and the entry.
