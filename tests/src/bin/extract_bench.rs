@@ -218,10 +218,17 @@ fn child_extract(args: &[String]) {
                 0
             }
             "tar" => {
+                // Large reads and writes: tokio's file does each write on a blocking thread.
                 let mut f = tokio::fs::File::create(&out).await.map_err(to_error)?;
-                tokio::io::copy(&mut image.extract(), &mut f).await.map_err(carried)?
+                let mut stream = tokio::io::BufReader::with_capacity(1 << 20, image.extract());
+                let n = tokio::io::copy_buf(&mut stream, &mut f).await.map_err(carried)?;
+                tokio::io::AsyncWriteExt::flush(&mut f).await.map_err(to_error)?;
+                n
             }
-            _ => tokio::io::copy(&mut image.extract(), &mut tokio::io::sink()).await.map_err(carried)?,
+            _ => {
+                let mut stream = tokio::io::BufReader::with_capacity(1 << 20, image.extract());
+                tokio::io::copy_buf(&mut stream, &mut tokio::io::sink()).await.map_err(carried)?
+            }
         };
         Ok::<u64, registry_client::Error>(bytes)
     });
