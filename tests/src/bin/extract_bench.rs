@@ -23,8 +23,9 @@
 //! skopeo, a lower bound). Medians over `--runs` (default 1), the tools taking turns to go first.
 //!
 //! The bomb: one gzip layer holding a single file of 1 GiB of zeros (about 1 MiB compressed, generated as it is
-//! compressed), extracted by our child in `null` mode: it must end in the decompression cap's error, with its
-//! peak RSS printed.
+//! compressed), extracted by our child in `null` mode, once with the default caps (the ratio cap ends it) and
+//! once with the ratio cap off and a total cap of 768 MiB (the zeros stream through until then): each must end
+//! in the decompression cap's error, with its peak RSS under 64 MiB.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -38,7 +39,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use registry_client::core::manifest::{media_type, Manifest};
 use registry_client::core::{ByteStream, DigestHasher};
-use registry_client::{async_trait, BlobSource, Client, Digest, Image, ImageOptions, RemoteClient, Result};
+use registry_client::{
+    async_trait, BlobSource, Client, DecompressionLimits, Digest, ExtractOptions, Image, ImageOptions, RemoteClient,
+    Result,
+};
 use registry_tests::{AuthMode, DockerRegistry};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -196,11 +200,20 @@ fn image_of(layers: &[StoredLayer]) -> Image {
 // ---------------------------------------------------------------------------------------------------------------
 // our extraction (child mode)
 
-/// `extract HOST/REPO:TAG MODE OUT`: MODE `tar` (the stream into the file OUT), `dir` (`extract_to` OUT) or
+/// `extract HOST/REPO:TAG MODE OUT [--max-bytes N] [--max-ratio R]`: MODE `tar` (the stream into the file OUT), `dir` (`extract_to` OUT) or
 /// `null` (read and dropped). Prints `BYTES n` (stream bytes, not for `dir`), then `VmHWM_KB n`; on an error,
 /// `EXTRACT_ERROR kind: message` and exit code 3.
 fn child_extract(args: &[String]) {
     let (src, mode, out) = (&args[0], args[1].as_str(), PathBuf::from(&args[2]));
+    let value = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].parse::<u64>().unwrap());
+    let mut limits = DecompressionLimits::new();
+    if let Some(n) = value("--max-bytes") {
+        limits = limits.max_bytes(n);
+    }
+    if let Some(r) = value("--max-ratio") {
+        limits = limits.max_ratio(r);
+    }
+    let options = ExtractOptions::new().limits(limits);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let result = runtime.block_on(async {
         let (repo, tag) = src.rsplit_once(':').unwrap();
@@ -214,19 +227,19 @@ fn child_extract(args: &[String]) {
         };
         let bytes = match mode {
             "dir" => {
-                image.extract_to(&out).await?;
+                image.extract_to_with(&out, options).await?;
                 0
             }
             "tar" => {
                 // Large reads and writes: tokio's file does each write on a blocking thread.
                 let mut f = tokio::fs::File::create(&out).await.map_err(to_error)?;
-                let mut stream = tokio::io::BufReader::with_capacity(1 << 20, image.extract());
+                let mut stream = tokio::io::BufReader::with_capacity(1 << 20, image.extract_with(options));
                 let n = tokio::io::copy_buf(&mut stream, &mut f).await.map_err(carried)?;
                 tokio::io::AsyncWriteExt::flush(&mut f).await.map_err(to_error)?;
                 n
             }
             _ => {
-                let mut stream = tokio::io::BufReader::with_capacity(1 << 20, image.extract());
+                let mut stream = tokio::io::BufReader::with_capacity(1 << 20, image.extract_with(options));
                 tokio::io::copy_buf(&mut stream, &mut tokio::io::sink()).await.map_err(carried)?
             }
         };
@@ -443,8 +456,8 @@ async fn bench(s: Settings) {
             }
         }
     }
-    let bomb = if s.bomb { Some(bomb(&pusher, &me, &host, work.path(), ticks).await) } else { None };
-    report(&s, tar_bytes, &ours, &theirs, bomb.as_ref());
+    let bombs = if s.bomb { bomb(&pusher, &me, &host, work.path(), ticks).await } else { Vec::new() };
+    report(&s, tar_bytes, &ours, &theirs, &bombs);
 }
 
 fn line(m: &Measure, bytes: u64) -> String {
@@ -509,7 +522,7 @@ async fn skopeo_and_tar(binary: &str, src: &str, work: &Path, run: usize, ticks:
 }
 
 /// Push the bomb (1 GiB of zeros in one file, gzip level 9) and extract it in `null` mode.
-async fn bomb(pusher: &RemoteClient, me: &str, host: &str, work: &Path, ticks: f64) -> Measure {
+async fn bomb(pusher: &RemoteClient, me: &str, host: &str, work: &Path, ticks: f64) -> Vec<(String, Measure)> {
     eprintln!("generating the bomb (1 GiB of zeros, gzip -9) ...");
     let path = work.join("bomb.tar.gz");
     let layer = write_layer(&path, 256, 9, |buf, n| {
@@ -519,9 +532,20 @@ async fn bomb(pusher: &RemoteClient, me: &str, host: &str, work: &Path, ticks: f
     eprintln!("  bomb layer: {} bytes of gzip for {} bytes of tar", layer.size, layer.tar_bytes);
     pusher.with_segment("bench/bomb").push_image("v1", &image_of(std::slice::from_ref(&layer))).await.unwrap();
     remove(&path);
-    let m = measure(me, &["extract".into(), format!("{host}/bench/bomb:v1"), "null".into(), "-".into()], ticks).await;
-    eprintln!("  bomb: {}", m.stderr.lines().find(|l| l.starts_with("EXTRACT_ERROR")).unwrap_or("no error"));
-    m
+    let mut out = Vec::new();
+    // The default caps (the ratio cap ends it past 16 MiB), then the ratio cap off and a total cap of 768 MiB: the
+    // zeros stream through, memory flat, until that cap.
+    let runs: [(&str, &[&str]); 2] =
+        [("default caps", &[]), ("ratio cap off, 768 MiB cap", &["--max-ratio", "0", "--max-bytes", "805306368"])];
+    for (name, extra) in runs {
+        let mut args = vec!["extract".to_string(), format!("{host}/bench/bomb:v1"), "null".into(), "-".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let m = measure(me, &args, ticks).await;
+        let error = m.stderr.lines().find(|l| l.starts_with("EXTRACT_ERROR")).unwrap_or("no error");
+        eprintln!("  bomb, {name}: {error}");
+        out.push((name.to_string(), m));
+    }
+    out
 }
 
 fn skopeo_version(binary: &str) -> String {
@@ -534,7 +558,7 @@ fn skopeo_version(binary: &str) -> String {
         .unwrap_or_default()
 }
 
-fn report(s: &Settings, bytes: u64, ours: &[Measure], theirs: &[Measure], bomb: Option<&Measure>) {
+fn report(s: &Settings, bytes: u64, ours: &[Measure], theirs: &[Measure], bombs: &[(String, Measure)]) {
     let summary = |runs: &[Measure]| {
         let wall = median(runs.iter().map(|m| m.wall.as_secs_f64()).collect());
         let cpu = median(runs.iter().map(|m| m.cpu).collect());
@@ -572,14 +596,14 @@ fn report(s: &Settings, bytes: u64, ours: &[Measure], theirs: &[Measure], bomb: 
         None => println!("SKIP faster than skopeo + tar: no skopeo"),
     }
     println!("{} peak RSS {:.1} MiB < 64 MiB", verdict(ours_s.2 < 64.0), ours_s.2);
-    if let Some(b) = bomb {
+    for (name, b) in bombs {
         let capped = !b.ok && b.stderr.contains("EXTRACT_ERROR") && b.stderr.contains("cap");
         println!(
-            "{} bomb (1 GiB of zeros): ends in the decompression cap error ({:.2} s)",
-            verdict(capped),
-            b.wall.as_secs_f64()
+            "{} bomb (1 GiB of zeros), {name}: ends in the decompression cap error ({:.2} s), peak RSS {:.1} MiB < 64 MiB",
+            verdict(capped && b.rss_kb < 64 * 1024),
+            b.wall.as_secs_f64(),
+            b.rss_kb as f64 / 1024.0
         );
-        println!("{} bomb: peak RSS {:.1} MiB < 64 MiB", verdict(b.rss_kb < 64 * 1024), b.rss_kb as f64 / 1024.0);
     }
     if s.ours != "dir" {
         println!("(ours wrote the flattened tar stream ({} mode), not a directory tree)", s.ours);
