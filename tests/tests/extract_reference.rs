@@ -84,12 +84,22 @@ fn seed(registry: &DockerRegistry, dir: &Path, repo: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn our_flattened_tree_equals_the_python_reference() {
+    check_against_reference("extract/reference").await;
+}
+
+/// The same on a current-thread runtime: the flattening thread's network reads are driven by the one runtime
+/// thread, which waits on the stream.
+#[tokio::test]
+async fn the_same_on_a_current_thread_runtime() {
+    check_against_reference("extract/current-thread").await;
+}
+
+async fn check_against_reference(repo: &str) {
     let registry = DockerRegistry::start(AuthMode::Anonymous);
     let dir = tempfile::tempdir().unwrap();
-    let reference = seed(&registry, dir.path(), "extract/reference");
+    let reference = seed(&registry, dir.path(), repo);
 
-    let client =
-        RemoteClient::builder(format!("{}/extract/reference", registry.host())).insecure(true).build().unwrap();
+    let client = RemoteClient::builder(format!("{}/{repo}", registry.host())).insecure(true).build().unwrap();
     let image = client.get_image("v1", ImageOptions::default()).await.unwrap();
     assert_eq!(image.layers().len(), 3);
     let media_types: Vec<String> = image.layers().iter().map(|l| l.media_type().to_string()).collect();

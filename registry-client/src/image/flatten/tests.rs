@@ -201,10 +201,7 @@ async fn whiteout_rules_table() {
         ),
         (
             "hard links whose target a higher layer replaced keep the old content",
-            vec![
-                layer(&[E::File("r", "old"), E::Link("rl", "r"), E::Link("rl2", "r")]),
-                layer(&[E::File("r", "new")]),
-            ],
+            vec![layer(&[E::File("r", "old"), E::Link("rl", "r"), E::Link("rl2", "r")]), layer(&[E::File("r", "new")])],
             expect(&[("r", 'f', "new"), ("rl", 'f', "old"), ("rl2", 'h', "rl")]),
         ),
         (
@@ -551,4 +548,33 @@ fn reading_outside_a_runtime_is_an_error_not_a_panic() {
     let e = from_io(e, "reading");
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     assert!(e.to_string().contains("runtime"), "{e}");
+}
+
+#[tokio::test]
+async fn works_on_a_current_thread_runtime() {
+    let image = image_of(&[layer(&[E::File("a", "one")]), layer(&[E::File("b", "two")])]);
+    let out = read_all(&image, ExtractOptions::default()).await.unwrap();
+    assert_eq!(tree(&out), expect(&[("a", 'f', "one"), ("b", 'f', "two")]));
+}
+
+/// A layer source whose stream panics when read.
+#[derive(Debug)]
+struct Panics;
+
+#[async_trait::async_trait]
+impl BlobSource for Panics {
+    async fn open(&self, _: &Digest, _: u64) -> Result<ByteStream> {
+        Ok(Box::pin(futures::stream::poll_fn(|_| -> std::task::Poll<Option<Result<Bytes>>> {
+            panic!("the scripted source panics")
+        })))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_of_the_producer_is_an_error_not_an_end() {
+    let good = image_of(&[layer(&[E::File("a", "a")])]);
+    let image = Image::from_parts(good.raw_manifest().clone(), good.config_bytes().clone(), Arc::new(Panics)).unwrap();
+    let e = read_all(&image, ExtractOptions::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.to_string().contains("panicked"), "{e}");
 }
