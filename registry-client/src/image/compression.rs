@@ -190,11 +190,6 @@ impl<'a> LayerReader<'a> {
         }
     }
 
-    /// The uncompressed bytes read so far.
-    pub(crate) fn produced(&self) -> u64 {
-        self.produced
-    }
-
     fn over_cap(&self, n: u64) -> Option<Error> {
         let total = self.budget.used.fetch_add(n, Ordering::Relaxed).saturating_add(n);
         if total > self.limits.max_bytes {

@@ -13,14 +13,24 @@ use crate::image::{flatten, unpack};
 
 impl Image {
     /// The image's filesystem as one tar stream (go-containerregistry `mutate.Extract`, `crane export`): the
-    /// layers applied base first, whiteouts (`.wh.<name>`) and opaque directories (`.wh..wh..opq`) applied and
-    /// never emitted, a later layer's entry replacing an earlier one's, hard links and symlinks kept. Each layer is
-    /// streamed from the image's source, decompressed (gzip, zstd or none) within [`DecompressionLimits`]
-    /// (crate::DecompressionLimits) and checked against the config's `rootfs.diff_ids`.
+    /// layers applied base first as the OCI image spec's "Representing Changes" says, whiteouts (`.wh.<name>`) and
+    /// opaque directories (`.wh..wh..opq`) applied to lower layers and never emitted, a later layer's entry
+    /// replacing an earlier one's, symlinks kept. Each layer is streamed from the image's source, decompressed
+    /// (gzip, zstd or none, by media type or else by its first bytes) within the
+    /// [`DecompressionLimits`](crate::DecompressionLimits) of the options, and checked against the config's
+    /// `rootfs.diff_ids`.
     ///
-    /// Errors (a network failure, a digest or `diff_id` mismatch, a bad tar, a cap reached) end the stream with an
-    /// `io::Error` whose inner error is this crate's [`Error`] (`err.get_ref()`, downcast); a stream that ends
-    /// without an error is the whole filesystem. Must be read inside a tokio runtime.
+    /// The stream holds each path once, upper layers' entries first (so an entry may come before its parent
+    /// directory's), hard links last. A hard link whose target a higher layer replaced or removed carries the
+    /// target's old content instead. Two entries for one path in one layer are both emitted, in order (the later
+    /// one wins on extraction). Memory holds per-path metadata only (about 100 bytes a path), never content.
+    ///
+    /// Errors end the stream with an `io::Error` whose inner error is this crate's [`Error`] (`err.get_ref()`,
+    /// downcast): `InvalidInput` for a `..` name or a bad tar (naming the layer and entry) or a layer count
+    /// that differs from `rootfs.diff_ids`; `DigestMismatch` for a blob or `diff_id` that does not match;
+    /// `Unsupported` when a decompression cap is reached; the source's own errors (network, `NotFound`). A stream
+    /// that ends without an error is the whole filesystem. Read it inside a tokio runtime (outside one the first
+    /// read fails with `Unsupported`).
     pub fn extract(&self) -> impl AsyncRead + Send + Unpin + 'static {
         self.extract_with(ExtractOptions::default())
     }
@@ -30,12 +40,16 @@ impl Image {
         flatten::flatten(self.clone(), options)
     }
 
-    /// Write the image's filesystem (as [`Image::extract`] gives it) into `dir`, created if missing, safely: no
-    /// entry writes outside `dir` (`..`, absolute paths, writes through a symlink, hard links to paths outside),
-    /// device nodes and FIFOs are skipped, modes are kept, ownership is not applied.
+    /// Write the image's filesystem (as [`Image::extract`] gives it) into `dir`, created if missing, safely (see
+    /// [`unpack_tar`](crate::unpack_tar), which does the writing): no entry writes outside `dir` (`..` is refused,
+    /// a leading `/` is taken as relative to `dir`, a write through a symlink and a hard link to a path outside
+    /// are refused; symlinks themselves may point anywhere), device nodes and FIFOs are skipped, permission bits
+    /// and mtimes are kept, setuid/setgid bits and ownership only with
+    /// [`ExtractOptions::preserve_ownership`] when running as root. What is in an entry's place is replaced, never
+    /// written through.
     ///
-    /// Errors: `InvalidInput` naming the entry that would escape `dir` (nothing outside `dir` is touched);
-    /// the errors of [`Image::extract`]; `Io` when `dir` cannot be written.
+    /// Errors: `InvalidInput` naming the entry that would escape `dir` (nothing outside `dir` is touched); the
+    /// errors of [`Image::extract`]; `Io` when `dir` cannot be written. On an error, what was written so far stays.
     pub async fn extract_to(&self, dir: impl AsRef<Path>) -> Result<()> {
         self.extract_to_with(dir, ExtractOptions::default()).await
     }

@@ -5,10 +5,8 @@
 
 pub(crate) mod archive;
 pub(crate) mod artifact;
-#[allow(dead_code)] // until extraction, layouts and archives use them
 pub(crate) mod blocking;
 pub(crate) mod builder;
-#[allow(dead_code)] // until extraction, layouts and archives use them
 pub(crate) mod compression;
 pub(crate) mod extract;
 pub(crate) mod extract_options;

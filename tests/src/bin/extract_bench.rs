@@ -12,8 +12,8 @@
 //! layers of 16 MiB.
 //!
 //! Ours runs as a child process (`extract_bench extract HOST/REPO:TAG MODE OUT`): `get_image`, then the flattened
-//! filesystem written to OUT. `--ours tar` (the default while `Image::extract_to` is built in another branch): the
-//! `extract()` stream into a tar file; `dir`: `extract_to` into a directory (what skopeo + tar does); `null`: the
+//! filesystem written to OUT. `--ours dir` (the default): `extract_to` into a directory (what skopeo + tar does); `tar`: the
+//! `extract()` stream into a tar file; `null`: the
 //! stream read and dropped. Skopeo's side is two child processes, timed together: `skopeo copy` to `dir:`, then
 //! `sh` running `tar -xf` on each layer file in manifest order into a fresh directory.
 //!
@@ -388,7 +388,7 @@ fn main() {
         layers: value("--layers").map_or(if quick { 4 } else { 8 }, |v| v.parse().unwrap()),
         layer_mib: value("--layer-mib").map_or(if quick { 16 } else { 128 }, |v| v.parse().unwrap()),
         runs: value("--runs").map_or(1, |v| v.parse::<usize>().unwrap().max(1)),
-        ours: value("--ours").unwrap_or_else(|| "tar".to_string()),
+        ours: value("--ours").unwrap_or_else(|| "dir".to_string()),
         skopeo,
         bomb: !flag("--no-bomb"),
         quick,
