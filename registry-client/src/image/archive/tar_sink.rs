@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use registry_core::{Error, ErrorKind, Result};
 use tempfile::NamedTempFile;
 
+use crate::image::temp_files::publishable_temp_file;
+
 const BLOCK: u64 = 512;
 
 /// A tar being written.
@@ -46,10 +48,7 @@ impl TarSink {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".archive-")
-            .suffix(".partial")
-            .tempfile_in(&dir)
+        let tmp = publishable_temp_file(&dir, ".archive-", ".partial")
             .map_err(|e| io_err(label, "create a temporary file", e))?;
         Ok(TarSink {
             out: BufWriter::with_capacity(1 << 20, tmp),

@@ -14,6 +14,7 @@ use tokio_util::io::ReaderStream;
 use super::errors::{blob_unknown, corrupt, io_at};
 use super::index::sync_dir;
 use crate::image::model::BlobSource;
+use crate::image::temp_files::publishable_temp_file;
 use crate::transfer::Transfers;
 
 /// The directory of blobs in a layout.
@@ -73,10 +74,7 @@ pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, mut strea
     not_a_symlink(&alg_dir).await?;
     tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
     let temp = tokio::task::spawn_blocking(move || {
-        tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&blobs)
-            .map_err(|e| io_at("create a temp file in", &blobs, e))
+        publishable_temp_file(&blobs, ".tmp-", "").map_err(|e| io_at("create a temp file in", &blobs, e))
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Io, format!("temp file task failed: {e}")))??;

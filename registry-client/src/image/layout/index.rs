@@ -12,6 +12,7 @@ use registry_core::{Digest, Error, Reference, Result};
 use serde_json::{json, Map, Value};
 
 use super::errors::{corrupt, io_at};
+use crate::image::temp_files::publishable_temp_file;
 
 /// The annotation that names an entry's tag (skopeo's `oci:DIR:TAG`, ggcr, umoci).
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -251,10 +252,11 @@ pub(crate) fn read_index(dir: &Path) -> Result<Option<LayoutIndex>> {
 pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let path = dir.join(name);
     let prefix = if name == INDEX_FILE { TEMP_PREFIX.to_string() } else { format!(".{name}.tmp-") };
-    let mut temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .tempfile_in(dir)
-        .map_err(|e| io_at("create a temp file in", dir, e))?;
+    let mut temp = publishable_temp_file(dir, &prefix, "").map_err(|e| io_at("create a temp file in", dir, e))?;
+    // A file being replaced keeps its mode (a user's 0640 index.json stays 0640).
+    if let Ok(existing) = std::fs::metadata(&path) {
+        temp.as_file().set_permissions(existing.permissions()).map_err(|e| io_at("set the mode of", temp.path(), e))?;
+    }
     temp.write_all(bytes).map_err(|e| io_at("write", temp.path(), e))?;
     temp.as_file().sync_all().map_err(|e| io_at("sync", temp.path(), e))?;
     temp.persist(&path).map_err(|e| io_at("rename a temp file to", &path, e.error))?;
