@@ -41,7 +41,7 @@ pub use image::mutate::Mutation;
 pub use image::platform::Platform;
 pub use image::unpack::unpack_tar;
 pub use image::validate::report::{Problem, ProblemKind, ValidationReport};
-pub use image::validate::{validate, validate_image, validate_with, ValidateOptions};
+pub use image::validate::{validate, validate_image, validate_image_with, validate_with, ValidateOptions};
 pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};

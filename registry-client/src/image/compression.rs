@@ -64,12 +64,14 @@ pub struct DecompressionLimits {
     max_ratio: u64,
 }
 
-/// Output below this many bytes is never refused for its ratio (a tiny layer of zeros is no bomb).
-const RATIO_SLACK: u64 = 16 << 20;
+/// Output below this many bytes is never refused for its ratio: real layers hold zero-filled files (preallocated
+/// logs and databases) that compress a thousand times; a bomb is still stopped a quarter of a gigabyte in.
+const RATIO_SLACK: u64 = 256 << 20;
 
 impl Default for DecompressionLimits {
-    /// At most 64 GiB of uncompressed output per image, at most 200 times the compressed bytes read (past the first
-    /// 16 MiB). Real layers compress 2 to 20 times; a gigabyte of zeros compresses about 1000 times.
+    /// At most 64 GiB of uncompressed output per image, at most 200 times the compressed bytes read once past the
+    /// first 256 MiB of a layer. Real layers compress 2 to 20 times overall, though a zero-filled file inside one
+    /// compresses about 1000 times; a gigabyte of zeros compresses about 1000 times.
     fn default() -> DecompressionLimits {
         DecompressionLimits { max_bytes: 64 << 30, max_ratio: 200 }
     }
@@ -87,7 +89,7 @@ impl DecompressionLimits {
         self
     }
 
-    /// At most `ratio` bytes out for each compressed byte in, per layer, once past 16 MiB of output. 0 turns the
+    /// At most `ratio` bytes out for each compressed byte in, per layer, once past 256 MiB of output. 0 turns the
     /// ratio check off.
     pub fn max_ratio(mut self, ratio: u64) -> DecompressionLimits {
         self.max_ratio = ratio;
@@ -351,11 +353,21 @@ mod tests {
 
     #[test]
     fn caps_end_a_bomb() {
+        // A zero-filled 64 MiB file is a real thing in a layer: no bomb.
         let zeros = vec![0u8; 64 << 20];
         let gz = gzip(&zeros);
         assert!(gz.len() < 128 << 10, "zeros compress about 1000 times: {}", gz.len());
+        let mut r =
+            LayerReader::new(Compression::Gzip, &gz[..], "legit", None, Default::default(), OutputBudget::new());
+        assert_eq!(count_all(&mut r).unwrap(), 64 << 20, "under 256 MiB the ratio is not checked");
+        // 320 MiB of zeros, compressed as generated.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        for _ in 0..320 {
+            e.write_all(&zeros[..1 << 20]).unwrap();
+        }
+        let bomb = e.finish().unwrap();
         let limits = DecompressionLimits::new();
-        let mut r = LayerReader::new(Compression::Gzip, &gz[..], "bomb", None, limits, OutputBudget::new());
+        let mut r = LayerReader::new(Compression::Gzip, &bomb[..], "bomb", None, limits, OutputBudget::new());
         let e = count_all(&mut r).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
         assert!(e.to_string().contains("ratio cap of 200:1"), "{e}");
@@ -365,8 +377,8 @@ mod tests {
         let e = count_all(&mut r).unwrap_err();
         assert!(e.to_string().contains("cap of 1048576 bytes"), "{e}");
         let limits = DecompressionLimits::new().max_ratio(0);
-        let mut r = LayerReader::new(Compression::Gzip, &gz[..], "fine", None, limits, OutputBudget::new());
-        assert_eq!(count_all(&mut r).unwrap(), 64 << 20, "without the ratio cap it decodes");
+        let mut r = LayerReader::new(Compression::Gzip, &bomb[..], "fine", None, limits, OutputBudget::new());
+        assert_eq!(count_all(&mut r).unwrap(), 320 << 20, "without the ratio cap it decodes");
         let mut r =
             LayerReader::new(Compression::Gzip, &b"\x1f\x8bnot gzip"[..], "bad", None, limits, OutputBudget::new());
         let e = count_all(&mut r).unwrap_err();

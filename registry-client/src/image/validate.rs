@@ -122,8 +122,15 @@ pub async fn validate_with(client: &dyn Client, reference: &str, options: Valida
 /// image was made), the same checks as [`validate_with`] with the default options. Never fails: every problem is
 /// in the report.
 pub async fn validate_image(image: &Image) -> ValidationReport {
+    validate_image_with(image, ValidateOptions::default()).await
+}
+
+/// [`validate_image`] with options (decompression caps, `diff_id` checks, concurrency). A layer that reaches a
+/// decompression cap is reported as [`ProblemKind::LimitReached`] (what lies past the cap was not checked), not
+/// as a corrupt layer.
+pub async fn validate_image_with(image: &Image, options: ValidateOptions) -> ValidationReport {
     let source: Arc<dyn BlobSource> = Arc::new(image.clone());
-    let mut walk = Walk::new(None, source, ValidateOptions::default(), image.raw_manifest());
+    let mut walk = Walk::new(None, source, options, image.raw_manifest());
     walk.run(image.raw_manifest().clone()).await;
     walk.report
 }

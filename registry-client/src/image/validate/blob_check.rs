@@ -144,7 +144,12 @@ pub(crate) async fn check_blob(
     } else if let Some(e) = measured.error {
         out.problems.push(problem(ProblemKind::BlobUnreadable, e.to_string()));
     } else if let Some(e) = layer_error {
-        let kind = if e.kind() == ErrorKind::DigestMismatch { ProblemKind::DiffId } else { ProblemKind::LayerCorrupt };
+        // A decompression cap reached is a limit of this check, not a fault of the layer.
+        let kind = match e.kind() {
+            ErrorKind::DigestMismatch => ProblemKind::DiffId,
+            ErrorKind::Unsupported => ProblemKind::LimitReached,
+            _ => ProblemKind::LayerCorrupt,
+        };
         out.problems.push(problem(kind, e.to_string()));
     } else {
         out.content = measured.keep.map(Bytes::from);

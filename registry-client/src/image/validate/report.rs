@@ -39,7 +39,8 @@ pub enum ProblemKind {
     PlatformMismatch,
     /// An index names itself or one of the indexes that lead to it.
     Cycle,
-    /// The validation stopped at a limit (manifests or depth): what lies beyond was not checked.
+    /// The validation stopped at a limit (manifests, depth, or a layer's decompression caps): what lies beyond was
+    /// not checked.
     LimitReached,
 }
 

@@ -263,3 +263,18 @@ async fn a_hostile_index_is_bounded() {
     assert_eq!(kinds, [ProblemKind::ChildUnreadable], "{report}");
     assert!(report.problems()[0].message().contains("served the manifest"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decompression_cap_is_a_limit_not_corruption() {
+    let big = tar_of("zeros", &[0u8; 64 << 10]);
+    let image = ImageBuilder::new()
+        .compressed_layer(gzip(&big), media_type::OCI_LAYER_GZIP, Digest::sha256(&big))
+        .build()
+        .unwrap();
+    assert!(validate_image(&image).await.is_valid(), "under the default caps");
+    let tight = ValidateOptions::new().decompression_limits(DecompressionLimits::new().max_bytes(4 << 10));
+    let report = validate_image_with(&image, tight).await;
+    let kinds: Vec<ProblemKind> = report.problems().iter().map(|p| p.kind()).collect();
+    assert_eq!(kinds, vec![ProblemKind::LimitReached], "{report}");
+    assert!(report.to_string().contains("cap of 4096 bytes"), "{report}");
+}
