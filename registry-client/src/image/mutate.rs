@@ -35,7 +35,8 @@ const CREATED_BY: &str = "registry-client mutate";
 #[derive(Debug, Clone)]
 enum LayerInput {
     File(PathBuf),
-    Directory(PathBuf),
+    /// A tree and where in the image its contents go (as given: checked at build).
+    Directory(PathBuf, PathBuf),
     Bytes(Bytes),
 }
 
@@ -46,7 +47,14 @@ impl LayerInput {
         let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| ".".into());
         match self {
             LayerInput::File(p) => format!("append layer file {}", name(p)),
-            LayerInput::Directory(p) => format!("append directory {}", name(p)),
+            LayerInput::Directory(p, dest) => {
+                let dest = directory::normalise_dest(dest).unwrap_or_default();
+                if dest.as_os_str().is_empty() {
+                    format!("append directory {}", name(p))
+                } else {
+                    format!("append directory {} at /{}", name(p), dest.display())
+                }
+            }
             LayerInput::Bytes(b) => format!("append layer of {} bytes", b.len()),
         }
     }
@@ -70,9 +78,9 @@ impl LayerInput {
 /// let base = app.get_image("base", ImageOptions::default()).await?;
 /// let image = base
 ///     .mutate()
-///     .append_directory("./dist")
+///     .append_directory_at("./dist", "/app") // ./dist/server is /app/server in the image
 ///     .env("MODE", "production")
-///     .entrypoint(["/dist/server"])
+///     .entrypoint(["/app/server"])
 ///     .expose("8080/tcp")
 ///     .label("org.opencontainers.image.version", "1.2.0")
 ///     .build()
@@ -117,14 +125,27 @@ impl Mutation {
         self
     }
 
-    /// Append a layer holding the tree under `path`, as `tar -C path .` would, with entry names relative to it:
-    /// regular files, directories and symlinks (stored, never followed) with their permission bits and mtimes,
+    /// Append a layer holding the contents of the tree under `path` at the image root, as `tar -C path .` would:
+    /// `./dist/server` becomes `/server`, not `/dist/server` (for that, see [`Mutation::append_directory_at`]).
+    /// Regular files, directories and symlinks (stored, never followed) keep their permission bits and mtimes,
     /// each directory's entries sorted by name and a directory before its contents; hard links become copies.
     /// Every entry is owned by uid/gid 0 with no user or group name, as a Dockerfile `COPY` makes them (the
-    /// numbers of the machine building the image mean nothing inside it). At build: `InvalidInput` naming the path when it is missing, not a
-    /// directory, or holds a device, FIFO or socket; `Io` when a file cannot be read.
-    pub fn append_directory(mut self, path: impl AsRef<Path>) -> Mutation {
-        self.layers.push(LayerInput::Directory(path.as_ref().to_path_buf()));
+    /// numbers of the machine building the image mean nothing inside it). At build: `InvalidInput` naming the
+    /// path when it is missing, not a directory, or holds a device, FIFO or socket; `Io` when a file cannot be
+    /// read.
+    pub fn append_directory(self, path: impl AsRef<Path>) -> Mutation {
+        self.append_directory_at(path, "/")
+    }
+
+    /// Append a layer holding the contents of the tree under `path` inside the image directory `dest`, as a
+    /// Dockerfile `COPY dist /app` does: `./dist/server` becomes `/app/server`. `dest` is absolute or relative to
+    /// `/` (`app`, `/app` and `/app/` are the same; `/` is [`Mutation::append_directory`]). The layer holds `dest`
+    /// and each of its parents as directories first (mode 0755, uid/gid 0, the fixed time when
+    /// [`Mutation::reproducible`], else the mtime of `path`), then the tree's entries as `append_directory`
+    /// stores them. At build: `InvalidInput` naming `dest` when it holds `..`, and the errors of
+    /// `append_directory`.
+    pub fn append_directory_at(mut self, path: impl AsRef<Path>, dest: impl AsRef<Path>) -> Mutation {
+        self.layers.push(LayerInput::Directory(path.as_ref().to_path_buf(), dest.as_ref().to_path_buf()));
         self
     }
 
@@ -218,11 +239,18 @@ impl Mutation {
     /// Build the new image: each new layer written once to a temp file (on a blocking thread) while its digest
     /// and `diff_id` are computed, then the new config and manifest. The base's layers are not read.
     ///
-    /// Errors: `InvalidInput` for a bad setting (env key, port, a time before 1970), a missing layer path, an
-    /// input that is no tar, a special file in a directory, each naming it; `Io` when a temp file cannot be
-    /// written or an input file read; `Protocol` when the base config is no JSON object.
+    /// Errors: `InvalidInput` for a bad setting (env key, port, a time before 1970, a destination holding `..`),
+    /// a missing layer path, an input that is no tar, a special file in a directory, each naming it; `Io` when a
+    /// temp file cannot be written or an input file read; `Protocol` when the base config is no JSON object.
     pub async fn build(self) -> Result<Image> {
         self.edits.check()?;
+        let mut dests = Vec::with_capacity(self.layers.len());
+        for input in &self.layers {
+            dests.push(match input {
+                LayerInput::Directory(_, dest) => directory::normalise_dest(dest)?,
+                _ => PathBuf::new(),
+            });
+        }
         let created = match self.created {
             Some(t) => time::unix_seconds(t)?,
             None if self.reproducible => 0,
@@ -233,12 +261,12 @@ impl Mutation {
         let tree = TreeOptions { mtime: self.reproducible.then_some(created), zero_owners: true };
         let temp_dir = layer_file::temp_dir_or_default(self.temp_dir.as_ref());
         let mut added: Vec<Arc<LayerFile>> = Vec::with_capacity(self.layers.len());
-        for input in &self.layers {
+        for (input, dest) in self.layers.iter().zip(dests) {
             let input2 = input.clone();
             let dir = temp_dir.clone();
             let layer = tokio::task::spawn_blocking(move || match input2 {
                 LayerInput::File(p) => layer_file::from_file(&p, !docker, &dir),
-                LayerInput::Directory(p) => layer_file::from_directory(&p, &tree, &dir),
+                LayerInput::Directory(p, _) => layer_file::from_directory(&p, &dest, &tree, &dir),
                 LayerInput::Bytes(b) => layer_file::from_reader(&b[..], "layer bytes", !docker, &dir),
             })
             .await

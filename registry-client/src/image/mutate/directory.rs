@@ -6,7 +6,7 @@
 
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use registry_core::{Error, ErrorKind, Result};
 
@@ -32,16 +32,51 @@ fn disk_error(path: &Path, e: io::Error) -> Error {
     Error::new(ErrorKind::Io, format!("{}: {e}", path.display())).with_source(e)
 }
 
-/// Write the tree under `root` as a tar to `out` (closed with the end-of-archive blocks). `InvalidInput` naming
-/// the path when `root` is missing or no directory, or holds a special file; `Io` for a read or write failure
-/// (naming the file), including a file that changed size while it was read.
-pub(crate) fn write_tree(root: &Path, options: &TreeOptions, out: impl Write) -> Result<()> {
+/// Mode of the directories made for a destination (`dest` and its parents), as a Dockerfile `COPY` makes them.
+const DEST_DIR_MODE: u32 = 0o755;
+
+/// The destination of a copied tree as a relative path inside the image: `/app`, `app` and `./app/` are all `app`,
+/// `/opt//app` is `opt/app`; `/` and the empty path are the root (an empty path). `InvalidInput` naming `dest`
+/// when it holds `..` (or, on Windows, a drive prefix): a layer's entries never point above the root.
+pub(crate) fn normalise_dest(dest: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for part in dest.components() {
+        match part {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(name) => out.push(name),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Error::invalid_input(format!(
+                    "destination {} holds `..` or a drive prefix: give a path inside the image (absolute, or \
+                     relative to /)",
+                    dest.display()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Write the tree under `root` as a tar to `out` (closed with the end-of-archive blocks), its entries under
+/// `dest` (a relative path from [`normalise_dest`]; empty for the image root). `dest` and each of its parents
+/// come first as directories: mode 0755, uid/gid 0, the fixed mtime or else `root`'s. `InvalidInput` naming the
+/// path when `root` is missing or no directory, or holds a special file; `Io` for a read or write failure (naming
+/// the file), including a file that changed size while it was read.
+pub(crate) fn write_tree(root: &Path, dest: &Path, options: &TreeOptions, out: impl Write) -> Result<()> {
     let meta = fs::symlink_metadata(root).map_err(|e| missing(root, e))?;
     if !meta.is_dir() {
         return Err(Error::invalid_input(format!("{} is not a directory", root.display())));
     }
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
+    let mut made = PathBuf::new();
+    for part in dest.components() {
+        made.push(part);
+        let mut header = header_for(&meta, &TreeOptions { mtime: options.mtime, zero_owners: true });
+        header.set_mode(DEST_DIR_MODE);
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_size(0);
+        builder.append_data(&mut header, &made, io::empty()).map_err(|e| disk_error(root, e))?;
+    }
     // Depth-first with an explicit stack of (relative path) in reverse order, so entries come out sorted.
     let mut stack: Vec<PathBuf> = children(root, Path::new(""))?;
     stack.reverse();
@@ -55,13 +90,14 @@ pub(crate) fn write_tree(root: &Path, options: &TreeOptions, out: impl Write) ->
             )));
         }
         let full = root.join(&rel);
+        let name = dest.join(&rel);
         let meta = fs::symlink_metadata(&full).map_err(|e| disk_error(&full, e))?;
         let kind = meta.file_type();
         let mut header = header_for(&meta, options);
         if kind.is_dir() {
             header.set_entry_type(tar::EntryType::Directory);
             header.set_size(0);
-            builder.append_data(&mut header, &rel, io::empty()).map_err(|e| disk_error(&full, e))?;
+            builder.append_data(&mut header, &name, io::empty()).map_err(|e| disk_error(&full, e))?;
             let mut below = children(root, &rel)?;
             below.reverse();
             stack.extend(below);
@@ -69,14 +105,14 @@ pub(crate) fn write_tree(root: &Path, options: &TreeOptions, out: impl Write) ->
             let target = fs::read_link(&full).map_err(|e| disk_error(&full, e))?;
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_size(0);
-            builder.append_link(&mut header, &rel, &target).map_err(|e| disk_error(&full, e))?;
+            builder.append_link(&mut header, &name, &target).map_err(|e| disk_error(&full, e))?;
         } else if kind.is_file() {
             let len = meta.len();
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(len);
             let file = File::open(&full).map_err(|e| disk_error(&full, e))?;
             let mut counted = Counted { inner: file.take(len), count: 0 };
-            builder.append_data(&mut header, &rel, &mut counted).map_err(|e| disk_error(&full, e))?;
+            builder.append_data(&mut header, &name, &mut counted).map_err(|e| disk_error(&full, e))?;
             if counted.count != len {
                 return Err(Error::new(
                     ErrorKind::Io,
@@ -174,7 +210,7 @@ mod tests {
         std::os::unix::fs::symlink("../nowhere", root.join("c")).unwrap();
         let opts = TreeOptions { mtime: Some(7), zero_owners: true };
         let mut out = Vec::new();
-        write_tree(root, &opts, &mut out).unwrap();
+        write_tree(root, Path::new(""), &opts, &mut out).unwrap();
         let mut archive = tar::Archive::new(&out[..]);
         let got: Vec<(String, u32, u64, String)> = archive
             .entries()
@@ -192,7 +228,7 @@ mod tests {
         assert!(got.iter().all(|g| g.2 == 7));
         assert_eq!(got[4].3, "../nowhere", "the symlink is stored, not followed");
         let mut again = Vec::new();
-        write_tree(root, &opts, &mut again).unwrap();
+        write_tree(root, Path::new(""), &opts, &mut again).unwrap();
         assert_eq!(out, again, "the same tree gives the same bytes");
     }
 
@@ -201,10 +237,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("s.sock");
         let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let e = write_tree(dir.path(), &TreeOptions::default(), io::sink()).unwrap_err();
+        let e = write_tree(dir.path(), Path::new(""), &TreeOptions::default(), io::sink()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         assert!(e.to_string().contains("s.sock"), "{e}");
-        let e = write_tree(&dir.path().join("nope"), &TreeOptions::default(), io::sink()).unwrap_err();
+        let e = write_tree(&dir.path().join("nope"), Path::new(""), &TreeOptions::default(), io::sink()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         assert!(e.to_string().contains("nope"), "{e}");
     }

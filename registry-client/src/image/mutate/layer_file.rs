@@ -141,12 +141,13 @@ pub(crate) fn from_reader(
     Ok(LayerFile { path, digest, size, diff_id, compression: stored })
 }
 
-/// A layer holding the tree under `root` (see [`write_tree`] for what is stored and refused), gzip-compressed.
-pub(crate) fn from_directory(root: &Path, options: &TreeOptions, temp_dir: &Path) -> Result<LayerFile> {
+/// A layer holding the tree under `root`, its entries under `dest` (see [`write_tree`] for what is stored and
+/// refused), gzip-compressed.
+pub(crate) fn from_directory(root: &Path, dest: &Path, options: &TreeOptions, temp_dir: &Path) -> Result<LayerFile> {
     let (file, path, what) = temp_file(temp_dir)?;
     let disk = DiskWriter::new(BufWriter::with_capacity(256 << 10, file), what.clone());
     let mut plain = HashingWriter::new(gzip(HashingWriter::new(disk)));
-    write_tree(root, options, &mut plain)?;
+    write_tree(root, dest, options, &mut plain)?;
     let (diff_id, _, encoder) = plain.finish();
     let (digest, size, disk) = encoder.finish().map_err(|e| from_io(e, &what))?.finish();
     close(disk, &what)?;

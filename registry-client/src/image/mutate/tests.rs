@@ -190,3 +190,55 @@ async fn zstd_is_kept_on_oci_and_recompressed_on_docker() {
     assert_eq!(gunzip(&blob(&d, 0).await), tar);
     assert_eq!(d.config().rootfs().diff_ids()[0], Digest::sha256(&tar).to_string());
 }
+
+#[tokio::test]
+async fn a_directory_goes_where_asked_with_its_parents() {
+    let base = ImageBuilder::new().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir_all(dist.join("lib")).unwrap();
+    std::fs::write(dist.join("server"), b"#!/bin/sh\n").unwrap();
+    std::fs::write(dist.join("lib/x.so"), b"x").unwrap();
+    let at = |dest: &str| base.mutate().append_directory_at(&dist, dest).reproducible(true).build();
+
+    let image = at("/opt/app").await.unwrap();
+    let tar = gunzip(&blob(&image, 0).await);
+    let entries: Vec<(String, u32, u64, u64, u64)> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            let name = e.path().unwrap().display().to_string();
+            (name, h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap(), h.mtime().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(names, ["opt", "opt/app", "opt/app/lib", "opt/app/lib/x.so", "opt/app/server"]);
+    assert_eq!(&entries[..2], &[("opt".into(), 0o755, 0, 0, 0), ("opt/app".into(), 0o755, 0, 0, 0)]);
+    let history: Value = serde_json::from_slice(image.config_bytes()).unwrap();
+    assert!(history["history"][0]["created_by"].as_str().unwrap().ends_with("append directory dist at /opt/app"));
+
+    // Relative, trailing slash, `.` parts: the same place, the same layer.
+    for same in ["opt/app", "/opt/app/", "./opt//app"] {
+        assert_eq!(at(same).await.unwrap().layers(), image.layers(), "{same}");
+    }
+    // `/` is the image root, as append_directory.
+    let root = at("/").await.unwrap();
+    let plain = base.mutate().append_directory(&dist).reproducible(true).build().await.unwrap();
+    assert_eq!(root.layers(), plain.layers());
+    let tar = gunzip(&blob(&plain, 0).await);
+    let first = tar::Archive::new(&tar[..]).entries().unwrap().next().unwrap().unwrap().path().unwrap().into_owned();
+    assert_eq!(first, std::path::Path::new("lib"), "append_directory puts the contents at the root");
+
+    // Extracted, the file is where the entrypoint of the doc example points.
+    let out = tempfile::tempdir().unwrap();
+    image.extract_to(out.path().join("rootfs")).await.unwrap();
+    assert_eq!(std::fs::read(out.path().join("rootfs/opt/app/server")).unwrap(), b"#!/bin/sh\n");
+
+    for bad in ["../etc", "/opt/../../x", "app/.."] {
+        let e = at(bad).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(bad), "{e}");
+    }
+}
