@@ -13,16 +13,24 @@ use crate::image::platform::Platform;
 
 /// Builds an [`Image`] held in memory.
 ///
+/// A layer is the bytes of a tar archive (here one file, `/hello.txt`), as a runtime or
+/// [`Image::extract`] reads it:
+///
 /// ```
 /// use registry_client::{ImageBuilder, Platform};
+/// let mut tar = tar::Builder::new(Vec::new());
+/// let mut header = tar::Header::new_gnu();
+/// header.set_size(5);
+/// header.set_mode(0o644);
+/// tar.append_data(&mut header, "hello.txt", &b"hello"[..])?;
 /// let image = ImageBuilder::new()
-///     .layer(&b"layer one"[..])
+///     .layer(tar.into_inner()?)
 ///     .label("org.opencontainers.image.title", "demo")
 ///     .platform(Platform::new("linux", "arm64"))
 ///     .build()?;
 /// assert_eq!(image.layers().len(), 1);
 /// assert_eq!(image.platform().to_string(), "linux/arm64");
-/// # Ok::<(), registry_client::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -53,12 +61,15 @@ impl ImageBuilder {
         }
     }
 
-    /// Add an uncompressed tar layer with these bytes.
+    /// Add an uncompressed layer: `data` is a tar archive (`application/vnd.oci.image.layer.v1.tar`). It is not
+    /// checked here (an artifact may carry any bytes, see `layer_with_media_type`); bytes that are no tar make
+    /// [`Image::extract`] fail with `InvalidInput` ("layer <digest> (i of n) is not a valid tar").
     pub fn layer(self, data: impl Into<Bytes>) -> ImageBuilder {
         self.layer_with_media_type(data, media_type::OCI_LAYER_TAR)
     }
 
-    /// Add an uncompressed layer with an explicit media type (its `diff_id` is the digest of `data`).
+    /// Add an uncompressed layer with an explicit media type (its `diff_id` is the digest of `data`): a tar for an
+    /// image's filesystem layer, any bytes for another media type.
     pub fn layer_with_media_type(mut self, data: impl Into<Bytes>, media_type: &str) -> ImageBuilder {
         self.layers.push((data.into(), media_type.to_string(), None));
         self

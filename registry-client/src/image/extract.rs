@@ -26,8 +26,9 @@ impl Image {
     /// one wins on extraction). Memory holds per-path metadata only (about 100 bytes a path), never content.
     ///
     /// Errors end the stream with an `io::Error` whose inner error is this crate's [`Error`] (`err.get_ref()`,
-    /// downcast): `InvalidInput` for a `..` name or a bad tar (naming the layer and entry) or a layer count
-    /// that differs from `rootfs.diff_ids`; `DigestMismatch` for a blob or `diff_id` that does not match;
+    /// downcast): `InvalidInput` for a `..` name (naming the layer and entry), a layer that is not a valid tar
+    /// (`layer <digest> (i of n) is not a valid tar: <detail>`: a bad header, a block or an entry's data cut
+    /// short) or a layer count that differs from `rootfs.diff_ids`; `DigestMismatch` for a blob or `diff_id` that does not match;
     /// `Unsupported` when a decompression cap is reached; the source's own errors (network, `NotFound`). A stream
     /// that ends without an error is the whole filesystem. Read it inside a tokio runtime (outside one the first
     /// read fails with `Unsupported`).

@@ -14,6 +14,8 @@ mod path;
 mod tar_out;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;
 
 use std::future::Future;
 use std::io::{self, Read, Write};

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use registry_core::{Error, Result};
 
-use crate::image::blocking::from_io;
+use crate::image::blocking::{carries_error, from_io};
 use crate::image::flatten::guard::{HeaderGuard, HEADER_CAP};
 use crate::image::flatten::path::{normalise, shown};
 use crate::image::flatten::tar_out::{keeps_pax_key, EntryKind, EntryMeta};
@@ -29,15 +29,14 @@ pub(crate) fn each_entry<R: Read>(
     let allowance = Rc::new(Cell::new(u64::MAX));
     let mut archive = tar::Archive::new(HeaderGuard::new(input, allowance.clone(), layer));
     {
-        let context = format!("layer {layer}: reading the tar");
-        let mut entries = archive.entries().map_err(|e| from_io(e, &context))?;
+        let mut entries = archive.entries().map_err(|e| tar_error(e, layer, None))?;
         let mut ordinal = 0u64;
         loop {
             allowance.set(HEADER_CAP);
             let next = entries.next();
             allowance.set(u64::MAX);
             let Some(entry) = next else { break };
-            let mut entry = entry.map_err(|e| from_io(e, &context))?;
+            let mut entry = entry.map_err(|e| tar_error(e, layer, None))?;
             let raw = entry.path_bytes().into_owned();
             let path = normalise(&raw).map_err(|_| {
                 Error::invalid_input(format!(
@@ -57,9 +56,29 @@ pub(crate) fn each_entry<R: Read>(
 
 /// Read the rest of `entry`'s data (an entry left out, or one with data it should not have).
 pub(crate) fn drain<R: Read>(entry: &mut tar::Entry<'_, R>, layer: &str, path: &[u8]) -> Result<()> {
-    io::copy(entry, &mut io::sink())
-        .map(|_| ())
-        .map_err(|e| from_io(e, &format!("layer {layer}: entry {}", shown(path))))
+    io::copy(entry, &mut io::sink()).map(|_| ()).map_err(|e| tar_error(e, layer, Some(path)))
+}
+
+/// The error for `e`, met while copying the entry `path` of `layer` to the output (see `TarOut::entry`): data that
+/// ends before the entry's size is a truncated tar (`InvalidInput`, as [`tar_error`] says it); the errors the
+/// layer's reader or the output carry are kept; any other is `Io`.
+pub(crate) fn copy_error(e: io::Error, layer: &str, path: &[u8]) -> Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof && !carries_error(&e) {
+        return tar_error(e, layer, Some(path));
+    }
+    from_io(e, &format!("layer {layer}: entry {}", shown(path)))
+}
+
+/// The error for `e`, met by the tar reader in `layer` (at the entry `path` when known). The layer's reader
+/// (decompression, digest check, header cap, blob source) fails only with an `io::Error` carrying our [`Error`],
+/// returned unchanged; an OS error is `Io`; any other is the tar reader's own complaint (a bad checksum, a block
+/// cut short, a malformed extension): `InvalidInput`, "layer <digest> (i of n) is not a valid tar: <detail>".
+pub(crate) fn tar_error(e: io::Error, layer: &str, path: Option<&[u8]>) -> Error {
+    let at = path.map(|p| format!(" (at entry {})", shown(p))).unwrap_or_default();
+    if carries_error(&e) || e.raw_os_error().is_some() {
+        return from_io(e, &format!("layer {layer}{at}"));
+    }
+    Error::invalid_input(format!("layer {layer} is not a valid tar{at}: {e}")).with_source(e)
 }
 
 /// A numeric header field: `parsed`, or 0 when the field is empty (all NULs or spaces, as some writers leave the

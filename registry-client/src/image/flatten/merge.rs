@@ -25,7 +25,7 @@ use std::io::{Read, Write};
 use registry_core::Result;
 
 use crate::image::blocking::from_io;
-use crate::image::flatten::entries::{each_entry, read_meta, LayerEntry};
+use crate::image::flatten::entries::{copy_error, each_entry, read_meta, LayerEntry};
 use crate::image::flatten::path::{ancestors, classify, shown, Kind};
 use crate::image::flatten::tar_out::{EntryKind, EntryMeta, TarOut};
 
@@ -146,7 +146,7 @@ impl Flattener {
             return Ok(());
         }
         let data: Option<&mut dyn Read> = if kind == EntryKind::File { Some(entry) } else { None };
-        out.entry(&meta, data).map_err(|e| from_io(e, &format!("layer {name}: entry {}", shown(&meta.path))))
+        out.entry(&meta, data).map_err(|e| copy_error(e, name, &meta.path))
     }
 
     /// Whether `link`'s target is emitted as the link's layer saw it: from that layer or a lower one (a higher
@@ -241,7 +241,7 @@ fn copy_targets<W: Write>(
             return Ok(());
         }
         let meta = read_meta(entry, as_path.clone(), EntryKind::File, name)?;
-        out.entry(&meta, Some(entry)).map_err(|e| from_io(e, &format!("layer {name}: entry {}", shown(&path))))?;
+        out.entry(&meta, Some(entry)).map_err(|e| copy_error(e, name, &path))?;
         found.insert(path);
         Ok(())
     })?;

@@ -24,14 +24,14 @@ type Tree = BTreeMap<String, (char, String)>;
 
 /// One entry of a hand-built layer.
 #[derive(Debug, Clone, Copy)]
-enum E<'a> {
+pub(super) enum E<'a> {
     File(&'a str, &'a str),
     Dir(&'a str),
     Sym(&'a str, &'a str),
     Link(&'a str, &'a str),
 }
 
-fn layer(entries: &[E<'_>]) -> Vec<u8> {
+pub(super) fn layer(entries: &[E<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
         let mut h = tar::Header::new_gnu();
@@ -61,7 +61,7 @@ fn layer(entries: &[E<'_>]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn image_of(layers: &[Vec<u8>]) -> Image {
+pub(super) fn image_of(layers: &[Vec<u8>]) -> Image {
     layers.iter().fold(ImageBuilder::new(), |b, l| b.layer(l.clone())).build().unwrap()
 }
 
@@ -86,7 +86,7 @@ fn image_with(layers: &[(Vec<u8>, &str)], diff_ids: &[String]) -> Image {
     Image::from_parts(manifest, config, Arc::new(blobs)).unwrap()
 }
 
-async fn read_all(image: &Image, options: ExtractOptions) -> Result<Vec<u8>> {
+pub(super) async fn read_all(image: &Image, options: ExtractOptions) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     image.extract_with(options).read_to_end(&mut out).await.map_err(|e| from_io(e, "reading the flattened tar"))?;
     Ok(out)
@@ -347,6 +347,7 @@ async fn a_wrong_diff_id_or_count_is_an_error() {
     assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
     let layer_digest = Digest::sha256(&other).to_string();
     assert!(e.to_string().contains(&layer_digest) && e.to_string().contains("diff_id"), "{e}");
+    assert_eq!(e.to_string().matches("(2 of 2)").count(), 1, "the layer is named once: {e}");
     let out = read_all(&image, ExtractOptions::default().verify_diff_ids(false)).await.unwrap();
     assert_eq!(tree(&out).len(), 2, "without the check it flattens");
 
