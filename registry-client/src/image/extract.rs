@@ -28,9 +28,11 @@ impl Image {
     /// Errors end the stream with an `io::Error` whose inner error is this crate's [`Error`] (`err.get_ref()`,
     /// downcast): `InvalidInput` for a `..` name (naming the layer and entry), a layer that is not a valid tar
     /// (`layer <digest> (i of n) is not a valid tar: <detail>`: a bad header, a block or an entry's data cut
-    /// short) or a layer count that differs from `rootfs.diff_ids`; `DigestMismatch` for a blob or `diff_id` that does not match;
-    /// `Unsupported` when a decompression cap is reached; the source's own errors (network, `NotFound`). A stream
-    /// that ends without an error is the whole filesystem. Read it inside a tokio runtime (outside one the first
+    /// short) or a layer count that differs from `rootfs.diff_ids`; `DigestMismatch` for a blob or `diff_id` that
+    /// does not match; `Unsupported` when a decompression cap is reached; the source's own errors (network,
+    /// `NotFound`, `DigestMismatch`) with their kind, status and registry codes kept, the message prefixed with
+    /// the layer (`layer <digest> (i of n) from <repository>: `). A stream that ends without an error is the
+    /// whole filesystem. Read it inside a tokio runtime (outside one the first
     /// read fails with `Unsupported`).
     pub fn extract(&self) -> impl AsyncRead + Send + Unpin + 'static {
         self.extract_with(ExtractOptions::default())

@@ -142,26 +142,33 @@ fn produce(image: &Image, options: ExtractOptions, handle: Handle, out: impl Wri
         let digest = descriptor_digest(layer)?;
         let name = format!("{digest} ({} of {})", index + 1, layers.len());
         let expected = diff_ids.as_ref().and_then(|d| d.get(index).cloned());
-        let stream = handle.block_on(image.open_blob(layer))?;
-        let (compression, input) = compression_of(layer, stream_reader(stream)?, &name)?;
-        let reader = LayerReader::new(
-            compression,
-            input,
-            name.clone(),
-            expected,
-            options.decompression_limits(),
-            budget.clone(),
-        );
-        state.layer(index, &name, reader, &mut tar)?;
+        let one = || -> Result<()> {
+            let stream = handle.block_on(image.open_blob(layer))?;
+            let (compression, input) = compression_of(layer, stream_reader(stream)?, &name)?;
+            let reader = LayerReader::new(
+                compression,
+                input,
+                name.clone(),
+                expected,
+                options.decompression_limits(),
+                budget.clone(),
+            );
+            state.layer(index, &name, reader, &mut tar)
+        };
+        one().map_err(|e| in_layer(e, &name, image))?;
     }
     let mut reopen = |index: usize| -> Result<(String, Box<dyn Read + Send>)> {
         let layer = layers.get(index).ok_or_else(|| Error::invalid_input(format!("no layer {index}")))?;
         let name =
             format!("{} ({} of {}, read again for a hard link)", descriptor_digest(layer)?, index + 1, layers.len());
-        let stream = handle.block_on(image.open_blob(layer))?;
-        let (compression, input) = compression_of(layer, stream_reader(stream)?, &name)?;
-        let limits = options.decompression_limits();
-        Ok((name.clone(), Box::new(LayerReader::new(compression, input, name, None, limits, budget.clone()))))
+        let opened = || -> Result<Box<dyn Read + Send>> {
+            let stream = handle.block_on(image.open_blob(layer))?;
+            let (compression, input) = compression_of(layer, stream_reader(stream)?, &name)?;
+            let limits = options.decompression_limits();
+            Ok(Box::new(LayerReader::new(compression, input, name.clone(), None, limits, budget.clone())))
+        };
+        let reader = opened().map_err(|e| in_layer(e, &name, image))?;
+        Ok((name, reader))
     };
     let left_out = state.finish(&mut tar, &mut reopen)?;
     if left_out > 0 {
@@ -170,6 +177,21 @@ fn produce(image: &Image, options: ExtractOptions, handle: Handle, out: impl Wri
     let mut out = tar.finish().map_err(|e| from_io(e, "writing the flattened tar"))?;
     out.flush().map_err(|e| from_io(e, "writing the flattened tar"))?;
     Ok(())
+}
+
+/// `e`, met while reading the layer called `name` (its digest and position) from `image`'s blob source, with that
+/// said in front (`layer sha256:… (1 of 2) from registry.example.com/org/app: …`, the repository when the source
+/// has one) unless its message names the layer already (the tar and decompression errors do): an error of the
+/// blob source (a digest mismatch, a network failure) says which layer it was reading. Kind, status and registry
+/// codes are kept.
+fn in_layer(e: Error, name: &str, image: &Image) -> Error {
+    if e.message().contains(name) {
+        return e;
+    }
+    match image.source().repository() {
+        Some(repository) => e.context(format!("layer {name} from {repository}")),
+        None => e.context(format!("layer {name}")),
+    }
 }
 
 /// The config's `rootfs.diff_ids`, one per layer. `InvalidInput` when the counts differ or one is no digest.
