@@ -165,7 +165,7 @@ pub(crate) fn as_referrer(manifest: &Manifest) -> Result<Option<(Digest, Descrip
 
 /// Builds an [`Artifact`] held in memory. Without a config the artifact gets the empty one
 /// ([`EMPTY_MEDIA_TYPE`], `{}`); without layers, the empty blob as its one layer, as the OCI image spec advises.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct ArtifactBuilder {
     artifact_type: String,
@@ -173,6 +173,20 @@ pub struct ArtifactBuilder {
     config: Option<(Bytes, String)>,
     layers: Vec<(Bytes, String)>,
     annotations: BTreeMap<String, String>,
+}
+
+/// The config and layers as their sizes and media types, never their content.
+impl fmt::Debug for ArtifactBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sized = |(data, media_type): &(Bytes, String)| format!("{media_type} ({} bytes)", data.len());
+        f.debug_struct("ArtifactBuilder")
+            .field("artifact_type", &self.artifact_type)
+            .field("subject", &self.subject.as_ref().map(|d| d.digest().to_string()))
+            .field("config", &self.config.as_ref().map(sized))
+            .field("layers", &self.layers.iter().map(sized).collect::<Vec<_>>())
+            .field("annotations", &self.annotations)
+            .finish()
+    }
 }
 
 impl ArtifactBuilder {

@@ -1,6 +1,7 @@
 //! Building images and indexes in memory: layers from bytes, labels, platform.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -32,7 +33,7 @@ use crate::image::platform::Platform;
 /// assert_eq!(image.platform().to_string(), "linux/arm64");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct ImageBuilder {
     /// (bytes, media type, diff_id when it differs from the bytes' digest)
@@ -41,6 +42,21 @@ pub struct ImageBuilder {
     platform: Platform,
     docker: bool,
     created: Option<String>,
+}
+
+/// The layers as their count and total bytes, never their content.
+impl fmt::Debug for ImageBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.layers.iter().fold(0u64, |n, l| n.saturating_add(l.0.len() as u64));
+        f.debug_struct("ImageBuilder")
+            .field("layers", &self.layers.len())
+            .field("layer_bytes", &bytes)
+            .field("labels", &self.labels)
+            .field("platform", &self.platform)
+            .field("docker", &self.docker)
+            .field("created", &self.created)
+            .finish()
+    }
 }
 
 impl Default for ImageBuilder {
@@ -200,6 +216,27 @@ mod tests {
         assert!(index.is_index());
         let picked = Platform::new("linux", "arm64").select(index.as_index().ok_or_else(|| Error::protocol("x"))?)?;
         assert_eq!(picked.digest().to_string(), other.digest().to_string());
+        Ok(())
+    }
+
+    #[test]
+    fn debug_shows_sizes_not_content() -> Result<()> {
+        let layer = vec![b'q'; 30 << 10];
+        let builder = ImageBuilder::new().layer(layer.clone()).layer(layer.clone()).label("k", "v");
+        let shown = format!("{builder:?}");
+        assert!(shown.len() < 300 && shown.contains("layers: 2") && shown.contains("layer_bytes: 61440"), "{shown}");
+        let image = builder.build()?; // one layer blob (both are the same) and the config
+        let shown = format!("{image:?}");
+        assert!(shown.len() < 400 && shown.contains("MemoryBlobs { blobs: 2, bytes: 30975 }"), "{shown}");
+        assert!(!shown.contains("qqqq"), "no content in {shown}");
+        let mutation = image.mutate().append_layer_bytes(layer);
+        let shown = format!("{mutation:?}");
+        assert!(shown.len() < 2000 && shown.contains("Bytes(30720 bytes)"), "{shown}");
+        assert!(!shown.contains("qqqq"), "no content in {shown}");
+        let artifact =
+            crate::image::artifact::Artifact::builder("application/vnd.test").layer(vec![b'q'; 30 << 10], "a/b");
+        let shown = format!("{artifact:?}");
+        assert!(shown.len() < 300 && shown.contains("a/b (30720 bytes)"), "{shown}");
         Ok(())
     }
 }

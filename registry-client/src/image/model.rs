@@ -78,10 +78,18 @@ pub fn slices_from(data: &Bytes, offset: u64, piece: usize) -> ByteStream {
     Box::pin(futures::stream::iter(pieces))
 }
 
-/// Blobs held in memory, keyed by their digest (computed on insert, so always right).
-#[derive(Debug, Default, Clone)]
+/// Blobs held in memory, keyed by their digest (computed on insert, so always right). `Debug` shows how many
+/// blobs and their total bytes, never their content.
+#[derive(Default, Clone)]
 pub struct MemoryBlobs {
     blobs: HashMap<Digest, Bytes>,
+}
+
+impl fmt::Debug for MemoryBlobs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.blobs.values().fold(0u64, |n, b| n.saturating_add(b.len() as u64));
+        f.debug_struct("MemoryBlobs").field("blobs", &self.blobs.len()).field("bytes", &bytes).finish()
+    }
 }
 
 impl MemoryBlobs {

@@ -32,12 +32,23 @@ use crate::image::platform::Platform;
 const CREATED_BY: &str = "registry-client mutate";
 
 /// A layer to append.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum LayerInput {
     File(PathBuf),
     /// A tree and where in the image its contents go (as given: checked at build).
     Directory(PathBuf, PathBuf),
     Bytes(Bytes),
+}
+
+/// Paths as they are; bytes as their count, never their content.
+impl std::fmt::Debug for LayerInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LayerInput::File(p) => f.debug_tuple("File").field(p).finish(),
+            LayerInput::Directory(p, dest) => f.debug_tuple("Directory").field(p).field(dest).finish(),
+            LayerInput::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+        }
+    }
 }
 
 impl LayerInput {
