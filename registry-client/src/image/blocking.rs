@@ -12,7 +12,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 /// A stream error reaches the reader as an `io::Error` carrying the stream's [`Error`] (see [`from_io`]).
 pub(crate) fn stream_reader(stream: ByteStream) -> Result<impl io::Read + Send, Error> {
     let handle = tokio::runtime::Handle::try_current()
-        .map_err(|_| Error::unsupported("image content is read inside a tokio runtime; none is running"))?;
+        .map_err(|_| Error::unsupported("image content must be read inside a tokio runtime (none is running)"))?;
     let reader = StreamReader::new(stream.map_err(io_error));
     Ok(SyncIoBridge::new_with_handle(reader, handle))
 }

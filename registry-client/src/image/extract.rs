@@ -51,8 +51,9 @@ impl Image {
     /// [`ExtractOptions::preserve_ownership`] when running as root. What is in an entry's place is replaced, never
     /// written through.
     ///
-    /// Errors: `InvalidInput` naming the entry that would escape `dir` (nothing outside `dir` is touched); the
-    /// errors of [`Image::extract`]; `Io` when `dir` cannot be written. On an error, what was written so far stays.
+    /// Errors: `InvalidInput` naming the entry that would escape `dir` (nothing outside `dir` is touched), or
+    /// naming `dir` (or its parent) when it exists and is not a directory; the errors of [`Image::extract`]; `Io`
+    /// when `dir` cannot be written. On an error, what was written so far stays.
     pub async fn extract_to(&self, dir: impl AsRef<Path>) -> Result<()> {
         self.extract_to_with(dir, ExtractOptions::default()).await
     }

@@ -84,7 +84,7 @@ impl AsyncRead for FlattenReader {
                         Err(_) => {
                             self.state = State::Failed;
                             return Poll::Ready(Err(io_error(Error::unsupported(
-                                "an image's filesystem is read inside a tokio runtime; none is running",
+                                "an image's filesystem must be read inside a tokio runtime (none is running)",
                             ))));
                         }
                     }

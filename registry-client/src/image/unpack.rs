@@ -68,8 +68,9 @@ const TRAILING_BYTES: u64 = 1 << 20;
 /// entry type no file system holds, a malformed header (nothing outside `dir` is created, changed or deleted;
 /// entries before the bad one stay written); the stream's own [`Error`] with its kind when `tar` fails with an
 /// `io::Error` carrying one (as `Image::extract`'s does: a `DigestMismatch` stays one), else `Io`; `Unsupported`
-/// past [`DecompressionLimits::max_bytes`](crate::DecompressionLimits::max_bytes) bytes of file contents; `Io` when
-/// `dir` cannot be written (naming the entry). After an error, directories keep the mode they were made with
+/// past [`DecompressionLimits::max_bytes`](crate::DecompressionLimits::max_bytes) bytes of file contents;
+/// `InvalidInput` naming `dir` (or its parent) when it exists and is not a directory; `Io` when `dir` cannot be
+/// written (naming the entry). After an error, directories keep the mode they were made with
 /// (0755 less the umask), not the archive's.
 pub fn unpack_tar(mut tar: impl Read, dir: impl AsRef<Path>, options: &ExtractOptions) -> Result<()> {
     unpack(&mut tar, dir.as_ref(), options)

@@ -66,9 +66,22 @@ pub(crate) enum Walk {
 
 impl Tree {
     /// Open `dir` (following symlinks: `dir` is the caller's, not the archive's), creating it and its parents when
-    /// missing. Errors: `Io` naming `dir`.
+    /// missing. Errors: `InvalidInput` naming the path when `dir` or one of its parents exists and is not a
+    /// directory; `Io` naming `dir` for any other failure.
     pub(crate) fn open(dir: &Path) -> Result<Tree> {
         std::fs::create_dir_all(dir).map_err(|e| {
+            if let Some(file) = dir.ancestors().find(|p| p.metadata().is_ok_and(|m| !m.is_dir())) {
+                let message = if file == dir {
+                    format!("the extraction directory {} exists and is not a directory", dir.display())
+                } else {
+                    format!(
+                        "cannot create the extraction directory {}: {} exists and is not a directory",
+                        dir.display(),
+                        file.display()
+                    )
+                };
+                return Error::invalid_input(message).with_source(e);
+            }
             Error::new(ErrorKind::Io, format!("creating the extraction directory {}: {e}", dir.display()))
                 .with_source(e)
         })?;
@@ -221,4 +234,31 @@ pub(crate) fn io_error(context: String, e: Errno) -> Error {
 
 fn io_error_std(context: String, e: std::io::Error) -> Error {
     Error::new(ErrorKind::Io, format!("{context}: {e}")).with_source(e)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_in_the_directorys_place_is_named() {
+        let top = tempfile::tempdir().unwrap();
+        let file = top.path().join("layer1.tar");
+        std::fs::write(&file, b"x").unwrap();
+        let e = Tree::open(&file).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert_eq!(e.message(), format!("the extraction directory {} exists and is not a directory", file.display()));
+        let below = file.join("rootfs");
+        let e = Tree::open(&below).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        let want = format!(
+            "cannot create the extraction directory {}: {} exists and is not a directory",
+            below.display(),
+            file.display()
+        );
+        assert_eq!(e.message(), want);
+        assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is left as it was");
+        assert!(Tree::open(&top.path().join("a/b")).is_ok(), "missing parents are made");
+    }
 }
