@@ -53,7 +53,11 @@ impl Image {
     ///
     /// Errors: `InvalidInput` naming the entry that would escape `dir` (nothing outside `dir` is touched), or
     /// naming `dir` (or its parent) when it exists and is not a directory; the errors of [`Image::extract`]; `Io`
-    /// when `dir` cannot be written. On an error, what was written so far stays.
+    /// when `dir` cannot be written.
+    ///
+    /// On an error `dir` is left half-written, as [`unpack_tar`](crate::unpack_tar) leaves it: the entries
+    /// written before the error stay, directories with the mode they were made with (0755 less the umask), not
+    /// the image's; nothing is rolled back. Extract into a new directory and remove it when this fails.
     pub async fn extract_to(&self, dir: impl AsRef<Path>) -> Result<()> {
         self.extract_to_with(dir, ExtractOptions::default()).await
     }
