@@ -116,3 +116,15 @@ async fn a_source_error_names_the_layer_and_keeps_its_kind() {
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(e.message().starts_with(&format!("{name} from registry.example.com/org/app: reading the body")), "{e}");
 }
+
+#[tokio::test]
+async fn extract_to_leaves_what_it_wrote_before_an_error() {
+    // Layers are read top first: the top one's file is written before the bad lower layer is met.
+    let image = image_of(&[b"not a tar".to_vec(), layer(&[E::Dir("etc"), E::File("etc/top.txt", "top")])]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("rootfs");
+    let e = image.extract_to(&root).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("(1 of 2) is not a valid tar"), "{e}");
+    assert_eq!(std::fs::read(root.join("etc/top.txt")).unwrap(), b"top", "half-written: the entry stays");
+}
