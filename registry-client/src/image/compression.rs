@@ -221,6 +221,10 @@ impl Read for LayerReader<'_> {
         let n = self.decoder.read(buf).map_err(|e| {
             if carries_error(&e) {
                 e // the source's own error (network, digest): kept as it is
+            } else if e.raw_os_error().is_some() {
+                // An OS error of a plain source (a file): an I/O failure, not a bad layer.
+                let message = format!("layer {}: reading: {e}", self.name);
+                io_error(Error::new(ErrorKind::Io, message).with_source(e))
             } else {
                 io_error(Error::new(ErrorKind::InvalidInput, format!("layer {}: cannot decompress: {e}", self.name)))
             }
@@ -384,5 +388,21 @@ mod tests {
         let e = count_all(&mut r).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         assert!(e.to_string().contains("layer bad: cannot decompress"), "{e}");
+    }
+
+    #[test]
+    fn an_os_error_of_the_source_stays_io() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::from_raw_os_error(5))
+            }
+        }
+        for c in [Compression::None, Compression::Gzip] {
+            let mut r = LayerReader::new(c, Failing, "disk", None, DecompressionLimits::new(), OutputBudget::new());
+            let e = count_all(&mut r).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Io, "{c:?}: {e}");
+            assert!(e.to_string().contains("layer disk: reading"), "{c:?}: {e}");
+        }
     }
 }
