@@ -47,7 +47,8 @@ pub struct OciArchiveWriter {
 
 impl OciArchiveWriter {
     /// Start an oci-archive to be put at `path` (its directory must exist; a file there is replaced at
-    /// [`finish`](Self::finish)). `Io` when no temporary file can be made beside it.
+    /// [`finish`](Self::finish)). Refused before anything is written: `InvalidInput` when `path` is a
+    /// directory, `NotFound` when its directory does not exist; `Io` when no temporary file can be made beside it.
     pub async fn create(path: impl AsRef<Path>) -> Result<OciArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", dest.display());
