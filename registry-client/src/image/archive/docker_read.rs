@@ -106,7 +106,7 @@ impl DockerArchive {
     /// config read; layer files are checked to exist (and a compressed one decompressed once for its size).
     ///
     /// Errors name the archive and the member: `NotFound` when the file does not exist; `InvalidInput` when it is
-    /// no readable tar, has no `manifest.json`, or that is over 8 MiB or not the expected JSON, names a member
+    /// a directory or no readable tar, has no `manifest.json`, or that is over 8 MiB or not the expected JSON, names a member
     /// that is missing, absolute, escapes with `..` or appears twice, a config that is no image config or whose
     /// `diff_ids` disagree in number with the layers, a layer that is no tar, or a `RepoTags` entry that is no
     /// `repo:tag` or names two images; `DigestMismatch` when a compressed layer does not decompress to its

@@ -47,7 +47,7 @@ impl OciArchive {
     /// `index.json` entry is checked to be a blob of the archive of the size it says.
     ///
     /// Errors name the archive and the member: `NotFound` when the file does not exist; `InvalidInput` when it is
-    /// no readable tar, lacks `oci-layout` or `index.json`, `index.json` is over 4 MiB or not an index, an entry
+    /// a directory or no readable tar, lacks `oci-layout` or `index.json`, `index.json` is over 4 MiB or not an index, an entry
     /// names a blob the archive lacks, or a member name appears twice; `DigestMismatch` when an entry's size
     /// differs from its blob's; `Unsupported` for an `imageLayoutVersion` other than 1.x.
     pub async fn open(path: impl AsRef<Path>) -> Result<OciArchive> {

@@ -73,7 +73,8 @@ pub struct LayoutClient {
 
 impl LayoutClient {
     /// The layout tree at `root` (a directory, created if missing), with the default transfer options (4 blobs
-    /// written at once, no progress callback). `Io` naming the directory when it cannot be created or resolved.
+    /// written at once, no progress callback). `InvalidInput` naming `root` when it exists and is not a directory
+    /// (a file); `Io` naming the directory when it cannot be created or resolved.
     pub async fn open(root: impl AsRef<Path>) -> Result<LayoutClient> {
         LayoutClient::open_with(root, TransferOptions::default()).await
     }
@@ -86,6 +87,12 @@ impl LayoutClient {
         let transfers = Arc::new(options.start()?);
         let given = root.as_ref().to_path_buf();
         let path = blocking(move || {
+            if std::fs::metadata(&given).is_ok_and(|m| !m.is_dir()) {
+                return Err(Error::invalid_input(format!(
+                    "layout root {} exists and is not a directory",
+                    given.display()
+                )));
+            }
             std::fs::create_dir_all(&given).map_err(|e| super::errors::io_at("create", &given, e))?;
             std::fs::canonicalize(&given).map_err(|e| super::errors::io_at("resolve", &given, e))
         })
@@ -213,5 +220,23 @@ impl Client for LayoutClient {
 
     async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest> {
         self.push_artifact_at(artifact).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_as_root_is_named_as_not_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("layer1.tar");
+        std::fs::write(&file, b"x").unwrap();
+        let e = LayoutClient::open(&file).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains(&file.display().to_string()) && shown.contains("is not a directory"), "{shown}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is left as it was");
     }
 }
