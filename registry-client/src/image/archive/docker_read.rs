@@ -2,10 +2,12 @@
 //! read it) opened as a read-only [`Client`](crate::Client), without unpacking it.
 //!
 //! The format has no manifests: `manifest.json` lists each image's config file, its layer files (uncompressed
-//! tars, base first) and its `RepoTags`. Each image gets a Docker v2 schema2 manifest made as containers/image
-//! makes it (same fields, order and values), whose layer digests are the config's `diff_ids` and sizes the
-//! uncompressed sizes; so the config digest and `diff_ids` round-trip, but the manifest digest cannot (the
-//! registry's manifest, compressed layers and all, is not in the archive). Both layouts of the files are read: the
+//! tars, base first) and its `RepoTags`. Each image gets a Docker v2 schema2 manifest whose config is the archive's
+//! config file (its digest is the image ID docker shows) and whose layer digests are the config's `diff_ids`, sizes
+//! the uncompressed sizes, media type `application/vnd.docker.image.rootfs.diff.tar`. What is kept is the config
+//! digest and the `diff_ids`; the manifest digest is not: the registry's manifest (compressed layers and all) is
+//! not in the archive, and other readers make other bytes (skopeo 1.9 labels the same uncompressed layers
+//! `...diff.tar.gzip`), so compare images read from archives by config digest, not manifest digest. Both layouts of the files are read: the
 //! classic one (`<hex>.json`, `<id>/layer.tar` or `<hex>.tar`) and docker 25's (`blobs/sha256/<hex>`), since
 //! both are named from `manifest.json`.
 
@@ -45,8 +47,8 @@ pub(crate) struct ManifestItem {
 /// One image of a docker-archive, as [`DockerArchive::images`] lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerArchiveImage {
-    /// The digest of the manifest made for it: `get_manifest("@<digest>")` reaches it at any scope, tagged or
-    /// not.
+    /// The digest of the manifest made for it at open (not the registry's, not skopeo's: see [`DockerArchive`]):
+    /// `get_manifest("@<digest>")` reaches it at any scope, tagged or not.
     pub manifest_digest: Digest,
     /// The digest of its config (`sha256:<hex>`; the image ID docker shows).
     pub config_digest: Digest,
@@ -65,6 +67,13 @@ pub struct DockerArchiveImage {
 /// once at open to learn its size. Writes (`push_*`, `put_manifest`, `tag_image`, deletes) are `Unsupported`,
 /// naming the archive.
 ///
+/// The archive holds no manifests: each image's Docker schema2 manifest is made at open, from its config file and
+/// its layers (digests the config's `diff_ids`, sizes the uncompressed sizes, media type
+/// `application/vnd.docker.image.rootfs.diff.tar`). The config digest (the image ID) and the `diff_ids` are the
+/// archive's and match what docker and skopeo report; the manifest digest is this crate's own: the registry's
+/// manifest is not in the archive, and skopeo 1.9 makes other bytes for the same archive (it labels the
+/// uncompressed layers `...diff.tar.gzip`). Compare images read from archives by config digest.
+///
 /// ```no_run
 /// use registry_client::{Client, DockerArchive, ImageOptions};
 /// # async fn demo() -> registry_client::Result<()> {
@@ -81,8 +90,9 @@ pub struct DockerArchive {
 
 delegate_client!(DockerArchive);
 
-/// A manifest in containers/image's field order (`mediaType`, `size`, `digest`), so the bytes are the ones skopeo
-/// makes for the same archive.
+/// A descriptor of the generated manifest, fields in containers/image's order (`mediaType`, `size`, `digest`).
+/// The bytes still differ from skopeo's for the same archive (see the module doc: the layer media type), so only
+/// the config digest and the `diff_ids` match what other tools report.
 #[derive(Serialize)]
 struct GeneratedDescriptor<'a> {
     #[serde(rename = "mediaType")]
