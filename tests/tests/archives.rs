@@ -367,6 +367,12 @@ async fn hostile_docker_archives_are_refused_clearly() {
             "\"app\"",
         ),
         (
+            "layer-not-a-tar",
+            raw_tar(&[("manifest.json", &good), ("c.json", &config), ("l.tar", &b"plain text, no tar".repeat(40))]),
+            ErrorKind::InvalidInput,
+            "layer \"l.tar\" is no tar archive",
+        ),
+        (
             "lying-gzip",
             raw_tar(&[("manifest.json", &good), ("c.json", &config), ("l.tar", &gzip(b"other"))]),
             ErrorKind::DigestMismatch,

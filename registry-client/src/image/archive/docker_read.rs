@@ -235,13 +235,43 @@ async fn read_image(
     Ok((manifest, image))
 }
 
-/// Where layer `member` (of `diff_id`) is: an uncompressed tar as it is; a gzip or zstd one decompressed once, on
+/// The size of a tar block, in bytes.
+const TAR_BLOCK: usize = 512;
+
+/// Whether `head`, the first bytes of an uncompressed layer, starts a tar archive: a full 512-byte block that is a
+/// header whose checksum field (octal) equals the sum of its bytes with that field read as spaces (POSIX ustar,
+/// GNU and v7 headers alike), or an all-zero end-of-archive block (an empty layer).
+fn starts_like_a_tar(head: &[u8]) -> bool {
+    let Some(block) = head.get(..TAR_BLOCK) else { return false };
+    if block.iter().all(|b| *b == 0) {
+        return true;
+    }
+    let field = &block[148..156];
+    let digits: String =
+        field.iter().map(|b| *b as char).skip_while(|c| *c == ' ').take_while(|c| c.is_digit(8)).collect();
+    let Ok(want) = u32::from_str_radix(&digits, 8) else { return false };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(*b) })
+        .sum();
+    sum == want
+}
+
+/// Where layer `member` (of `diff_id`) is: an uncompressed tar as it is (its first block checked to be a tar's); a gzip or zstd one decompressed once, on
 /// a blocking thread, for its size, its `diff_id` checked.
 async fn layer_entry(index: &Arc<TarIndex>, member: &str, diff_id: &Digest) -> Result<BlobEntry> {
     let range = index.find(member)?;
-    let head = index.read_range(Range { offset: range.offset, size: range.size.min(4) }).await?;
+    let head = index.read_range(Range { offset: range.offset, size: range.size.min(TAR_BLOCK as u64) }).await?;
     let compression = Compression::sniff(&head);
     if compression == Compression::None {
+        if !starts_like_a_tar(&head) {
+            return Err(Error::invalid_input(format!(
+                "{}: layer {member:?} is no tar archive (its first 512 bytes are neither a tar header with a valid \
+                 checksum nor an end-of-archive block)",
+                index.label()
+            )));
+        }
         return Ok(BlobEntry { member: member.to_string(), range, compression, size: range.size });
     }
     let index = index.clone();
@@ -262,4 +292,29 @@ async fn layer_entry(index: &Arc<TarIndex>, member: &str, diff_id: &Digest) -> R
     .await
     .map_err(|e| Error::new(ErrorKind::Io, format!("layer {member:?}: decompression stopped: {e}")))??;
     Ok(BlobEntry { member: member.to_string(), range, compression, size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_head_is_checked_to_be_a_tar() {
+        let mut header = tar::Header::new_ustar();
+        assert!(header.set_path("etc/hosts").is_ok());
+        header.set_size(3);
+        header.set_cksum();
+        assert!(starts_like_a_tar(header.as_bytes()), "a ustar header");
+        let mut gnu = tar::Header::new_gnu();
+        assert!(gnu.set_path("a").is_ok());
+        gnu.set_cksum();
+        assert!(starts_like_a_tar(gnu.as_bytes()), "a GNU header");
+        assert!(starts_like_a_tar(&[0u8; 1024]), "an empty tar");
+        let mut bad = *header.as_bytes();
+        bad[0] ^= 1;
+        assert!(!starts_like_a_tar(&bad), "a wrong checksum");
+        assert!(!starts_like_a_tar(&[b'x'; 512]), "text");
+        assert!(!starts_like_a_tar(&header.as_bytes()[..511]), "short");
+        assert!(!starts_like_a_tar(b""), "empty file");
+    }
 }
