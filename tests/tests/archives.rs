@@ -555,8 +555,9 @@ async fn reads_the_docker_25_save_layout_both_ways() {
     assert_eq!(read.blob_bytes(&read.layers()[0]).await.unwrap(), layer_bytes);
 }
 
-/// A layer that expands more than the default ratio cap is refused by default and written when the writer is
-/// told to allow it; its size (not known until decompressed) is patched into its tar header.
+/// A layer that expands past the writer's cap of uncompressed bytes is refused, and written under the default
+/// limits (the ratio cap starts 256 MiB into a layer); its size (not known until decompressed) is patched into its
+/// tar header.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writer_decompression_limits_apply() {
     let dir = tempfile::tempdir().unwrap();
@@ -570,12 +571,13 @@ async fn writer_decompression_limits_apply() {
         .build()
         .unwrap();
     let path = dir.path().join("zeros.tar");
-    let mut w = DockerArchiveWriter::create(&path).await.unwrap();
+    let small = registry_client::DecompressionLimits::new().max_bytes(16 << 20);
+    let mut w = DockerArchiveWriter::create(&path).await.unwrap().decompression_limits(small);
     let e = w.add_image(&image, &["z:v1"]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-    assert!(e.to_string().contains("ratio"), "{e}");
-    let limits = registry_client::DecompressionLimits::new().max_ratio(0);
-    let mut w = DockerArchiveWriter::create(&path).await.unwrap().decompression_limits(limits);
+    assert!(e.to_string().contains("cap of 16777216 bytes"), "{e}");
+    assert!(!path.exists(), "nothing at the destination after a failed write");
+    let mut w = DockerArchiveWriter::create(&path).await.unwrap();
     w.add_image(&image, &["z:v1"]).await.unwrap();
     w.finish().await.unwrap();
     let archive = DockerArchive::open(&path).await.unwrap();
