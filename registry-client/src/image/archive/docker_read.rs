@@ -20,12 +20,13 @@ use registry_core::{Digest, Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::image::archive::blobs::{ArchiveBlobs, BlobEntry};
-use crate::image::archive::contents::{split_name, Contents, Target};
+use crate::image::archive::contents::{Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
 use crate::image::archive::tar_index::{Range, TarIndex};
 use crate::image::blocking::from_io;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::MAX_CONFIG_SIZE;
+use crate::image::ref_names::split_name;
 
 /// The largest `manifest.json` read (8 MiB: thousands of images).
 pub(crate) const MAX_INDEX_FILE: usize = 8 << 20;
@@ -59,9 +60,13 @@ pub struct DockerArchiveImage {
 /// A docker-archive file (`docker save`, `skopeo copy .. docker-archive:FILE`) as a read-only
 /// [`Client`](crate::Client).
 ///
-/// Tags are the archive's `RepoTags`: `org/app:v1` is tag `v1` of `with_segment("org/app")` (the repository as the
-/// archive spells it, a `host:port/` prefix included: `with_segment("localhost:5000/app")`), listed by
-/// `list_repositories` from the root. Every image, tagged or not, is also reachable by `"@<manifest digest>"` at
+/// Tags are the archive's `RepoTags`: `org/app:v1` is tag `v1` of `with_segment("org/app")` (a `host:port/` prefix
+/// included: `with_segment("localhost:5000/app")`). Repositories compare as docker normalises them (`docker.io/`
+/// for a name without a host, `library/` for a one-component Docker Hub name): skopeo's
+/// `docker.io/trial/app:v1` is reached by `with_segment("trial/app")` and `with_segment("docker.io/trial/app")`,
+/// `ubuntu:22.04` also by `with_segment("docker.io/library/ubuntu")`. `list_repositories` from the root lists them
+/// as docker shows them (`trial/app`, `ubuntu`, `localhost:5000/app`). A tag or repository the archive lacks is
+/// `NotFound` listing the tags or repositories it has. Every image, tagged or not, is also reachable by `"@<manifest digest>"` at
 /// any scope (see [`DockerArchive::images`]). Blobs are byte ranges of the file, read with a seek and verified; a
 /// layer stored compressed (some tools write gzip layers) is decompressed as it is read, and was decompressed
 /// once at open to learn its size. Writes (`push_*`, `put_manifest`, `tag_image`, deletes) are `Unsupported`,

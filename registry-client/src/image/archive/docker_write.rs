@@ -8,13 +8,13 @@ use registry_core::manifest::descriptor_digest;
 use registry_core::{Digest, Error, ErrorKind, Reference, Result};
 use serde_json::{json, Map, Value};
 
-use crate::image::archive::contents::split_name;
 use crate::image::archive::docker_read::ManifestItem;
 use crate::image::archive::sink_slot::SinkSlot;
 use crate::image::archive::tar_sink::TarSink;
 use crate::image::blocking::stream_reader;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::Image;
+use crate::image::ref_names::split_name;
 
 /// Writes a docker-archive: the `docker save` format (`docker load`, skopeo's `docker-archive:FILE`).
 ///
