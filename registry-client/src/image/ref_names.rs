@@ -41,6 +41,14 @@ pub(crate) fn familiar_name(repository: &str) -> String {
     }
 }
 
+/// A hint for a reference `repo:tag` given where a tag is expected: `with_segment("repo")` then the tag. `None`
+/// when `reference` is no such name.
+pub(crate) fn scope_hint(reference: &str) -> Option<String> {
+    let (repo, tag) = split_name(reference);
+    (!repo.is_empty() && !tag.is_empty())
+        .then(|| format!("a name repo:tag is read as with_segment({repo:?}) and then tag {tag:?}"))
+}
+
 /// `names` for an error message: sorted as given, at most 20, then how many more (`a, b and 3 more`), or `none`.
 pub(crate) fn shown_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
     const SHOWN: usize = 20;
@@ -57,6 +65,7 @@ pub(crate) fn shown_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -83,6 +92,8 @@ mod tests {
         assert_eq!(repository_key(""), "");
         assert_eq!(repository_key("Bad Name"), "Bad Name");
         assert_eq!(shown_list(Vec::<&str>::new()), "none");
+        assert!(scope_hint("example.com/app:v1").unwrap().contains("with_segment(\"example.com/app\")"));
+        assert_eq!(scope_hint("v1"), None);
         let many: Vec<String> = (0..25).map(|i| format!("r{i}")).collect();
         assert!(shown_list(many.iter().map(String::as_str)).ends_with("r19 and 5 more"));
     }

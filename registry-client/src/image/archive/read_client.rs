@@ -13,6 +13,7 @@ use crate::client::Client;
 use crate::image::archive::contents::Contents;
 use crate::image::artifact::Artifact;
 use crate::image::model::{BlobSource, Image};
+use crate::image::ref_names::scope_hint;
 use crate::manifest_result::ManifestResult;
 use crate::options::ListOptions;
 
@@ -97,7 +98,12 @@ impl Client for ArchiveClient {
             let digest = self.parse_digest(digest)?;
             return Ok(ManifestResult::new(self.contents.manifest(&digest, None).await?));
         }
-        Reference::check_tag(reference).map_err(Error::from)?;
+        Reference::check_tag(reference).map_err(|e| match scope_hint(reference) {
+            Some(hint) => {
+                Error::invalid_input(format!("{}: invalid tag {reference:?}: {e} ({hint})", self.get_registry()))
+            }
+            None => Error::from(e),
+        })?;
         let target = self.contents.tags(&self.path).and_then(|t| t.get(reference)).ok_or_else(|| {
             Error::not_found(format!("{}: {}", self.get_registry(), self.contents.missing(&self.path, Some(reference))))
         })?;
