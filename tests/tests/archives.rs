@@ -367,6 +367,12 @@ async fn hostile_docker_archives_are_refused_clearly() {
             "\"app\"",
         ),
         (
+            "layer-not-a-tar",
+            raw_tar(&[("manifest.json", &good), ("c.json", &config), ("l.tar", &b"plain text, no tar".repeat(40))]),
+            ErrorKind::InvalidInput,
+            "layer \"l.tar\" is no tar archive",
+        ),
+        (
             "lying-gzip",
             raw_tar(&[("manifest.json", &good), ("c.json", &config), ("l.tar", &gzip(b"other"))]),
             ErrorKind::DigestMismatch,
@@ -549,8 +555,9 @@ async fn reads_the_docker_25_save_layout_both_ways() {
     assert_eq!(read.blob_bytes(&read.layers()[0]).await.unwrap(), layer_bytes);
 }
 
-/// A layer that expands more than the default ratio cap is refused by default and written when the writer is
-/// told to allow it; its size (not known until decompressed) is patched into its tar header.
+/// A layer that expands past the writer's cap of uncompressed bytes is refused, and written under the default
+/// limits (the ratio cap starts 256 MiB into a layer); its size (not known until decompressed) is patched into its
+/// tar header.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writer_decompression_limits_apply() {
     let dir = tempfile::tempdir().unwrap();
@@ -571,6 +578,7 @@ async fn writer_decompression_limits_apply() {
     let e = w.add_image(&image, &["z:v1"]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     assert!(e.to_string().contains("cap of 8388608 bytes"), "{e}");
+    assert!(!path.exists(), "nothing at the destination after a failed write");
     let mut w = DockerArchiveWriter::create(&path).await.unwrap();
     w.add_image(&image, &["z:v1"]).await.unwrap();
     w.finish().await.unwrap();
@@ -583,4 +591,58 @@ async fn writer_decompression_limits_apply() {
         hasher.update(&piece);
     }
     assert_eq!(hasher.finish(), Digest::sha256(&inner));
+}
+
+/// Names are compared as docker normalises them (`docker.io/` and `library/` implied), in both archive formats:
+/// an image skopeo names `docker.io/trial/app:v1` is reached as `trial/app` too, `ubuntu:22.04` as
+/// `docker.io/library/ubuntu`; listings show docker's short names; a miss lists what the archive has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_names_compare_as_docker_normalises_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = image_with(b"base", b"a", Platform::new("linux", "amd64"), true);
+    let docker_path = dir.path().join("docker.tar");
+    let mut w = DockerArchiveWriter::create(&docker_path).await.unwrap();
+    w.add_image(&a, &["docker.io/trial/app:v1", "ubuntu:22.04"]).await.unwrap();
+    w.finish().await.unwrap();
+    let oci_path = dir.path().join("oci.tar");
+    let mut w = OciArchiveWriter::create(&oci_path).await.unwrap();
+    w.add_image("docker.io/trial/app:v1", &a).await.unwrap();
+    w.add_image("ubuntu:22.04", &a).await.unwrap();
+    w.finish().await.unwrap();
+
+    let docker: Arc<dyn Client> = Arc::new(DockerArchive::open(&docker_path).await.unwrap());
+    let oci: Arc<dyn Client> = Arc::new(OciArchive::open(&oci_path).await.unwrap());
+    for archive in [docker, oci] {
+        let label = archive.get_registry();
+        assert_eq!(
+            archive.list_repositories(ListOptions::default()).await.unwrap(),
+            ["trial/app", "ubuntu"],
+            "{label}"
+        );
+        for (repo, tag) in [
+            ("trial/app", "v1"),
+            ("docker.io/trial/app", "v1"),
+            ("ubuntu", "22.04"),
+            ("library/ubuntu", "22.04"),
+            ("docker.io/library/ubuntu", "22.04"),
+        ] {
+            let scoped = archive.with_segment(repo);
+            let image = scoped.get_image(tag, ImageOptions::default()).await.unwrap();
+            assert_eq!(image.config_descriptor().digest(), a.config_descriptor().digest(), "{label} {repo}:{tag}");
+            assert_eq!(scoped.list_tags(ListOptions::default()).await.unwrap(), [tag], "{label} {repo}");
+        }
+        assert_eq!(
+            archive.with_segment("docker.io").list_repositories(ListOptions::default()).await.unwrap(),
+            ["library/ubuntu", "trial/app"],
+            "{label}"
+        );
+        let e = archive.with_segment("trial/app").get_manifest("v2").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        assert!(e.to_string().contains("no tag \"v2\" for trial/app") && e.to_string().contains("its tags: v1"), "{e}");
+        let e = archive.list_tags(ListOptions::default()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        assert!(e.to_string().contains("its repositories: trial/app, ubuntu"), "{e}");
+        let e = archive.with_segment("other/app").get_manifest("v1").await.unwrap_err();
+        assert!(e.to_string().contains("names no image other/app (its repositories: trial/app, ubuntu)"), "{e}");
+    }
 }

@@ -166,6 +166,10 @@ async fn skopeo_reads_and_copies_our_docker_archive() {
     let manifest = ours.with_segment("arc/app").get_manifest("v1").await.unwrap();
     let raw = skopeo(&["inspect", "--raw", &format!("docker-archive:{}", path.display())]).await;
     assert_eq!(skopeo_manifest(&raw), String::from_utf8_lossy(manifest.bytes()), "skopeo makes the same manifest");
+    // ... but for the layers' media type, so the manifest digests differ (as DockerArchive's doc says).
+    assert_ne!(&Digest::sha256(&raw), manifest.digest(), "skopeo labels the layers .tar.gzip");
+    assert!(String::from_utf8_lossy(&raw).contains(media_type::DOCKER_LAYER_GZIP));
+    assert!(!String::from_utf8_lossy(manifest.bytes()).contains(media_type::DOCKER_LAYER_GZIP));
     let config = skopeo(&["inspect", "--config", "--raw", &arg(&path, "docker-archive", "arc/app:v1")]).await;
     assert_eq!(Digest::sha256(&config), Digest::sha256(source.config_bytes()), "skopeo reads our config");
     let info = skopeo_json(&["inspect", &format!("docker-archive:{}", path.display())]).await;

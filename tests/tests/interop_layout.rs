@@ -305,3 +305,51 @@ async fn layout_to_registry_and_back_moves_each_blob_once() {
     }
     assert_eq!(raw(&oci(&dir.path().join("back"), "v1")).await, index.bytes().to_vec(), "skopeo reads the copy");
 }
+
+/// skopeo's `oci:DIR:repo:tag` names (`example.com/app:v1`, `docker.io/trial/app:v2` in the layout's
+/// `index.json`) are read as `OciArchive` reads them: tags of the child scope `repo` (when no layout directory is
+/// there), repositories compared as docker normalises them, listed by `list_repositories`; the layout's own tags
+/// stay the plain ones; a write to the scope makes its own layout directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn we_read_skopeos_repo_tag_names() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let source = remote(&registry, TransferOptions::new()).with_segment("src");
+    let one = image(Platform::new("linux", "amd64"), &[("one.txt", b"named one\n")]);
+    let two = image(Platform::new("linux", "amd64"), &[("two.txt", b"named two\n")]);
+    source.push_image("v1", &one).await.unwrap();
+    source.push_image("v2", &two).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("l");
+    std::fs::create_dir_all(&layout).unwrap();
+    copy(&[], &format!("docker://{}/src:v1", registry.host()), &oci(&layout, "example.com/app:v1")).await;
+    copy(&[], &format!("docker://{}/src:v2", registry.host()), &oci(&layout, "docker.io/trial/app:v2")).await;
+    copy(&[], &format!("docker://{}/src:v1", registry.host()), &oci(&layout, "plain")).await;
+    let written = std::fs::read_to_string(layout.join("index.json")).unwrap();
+    assert!(written.contains("\"example.com/app:v1\""), "{written}");
+
+    let root = LayoutClient::open(&layout).await.unwrap();
+    assert_eq!(root.list_tags(ListOptions::default()).await.unwrap(), vec!["plain"]);
+    assert_eq!(root.list_repositories(ListOptions::default()).await.unwrap(), vec!["example.com/app", "trial/app"]);
+    let app = root.with_segment("example.com/app");
+    assert_eq!(app.list_tags(ListOptions::default()).await.unwrap(), vec!["v1"]);
+    assert_eq!(&app.get_digest("v1").await.unwrap(), one.digest());
+    let got = app.get_image("v1", ImageOptions::default()).await.unwrap();
+    assert_eq!(got.config_bytes(), one.config_bytes());
+    assert_eq!(layers(&got).await, layers(&one).await);
+    for name in ["trial/app", "docker.io/trial/app"] {
+        let trial = root.with_segment(name);
+        assert_eq!(&trial.get_digest("v2").await.unwrap(), two.digest(), "{name}");
+        let got = trial.get_image("v2", ImageOptions::default()).await.unwrap();
+        assert_eq!(layers(&got).await, layers(&two).await, "{name}");
+    }
+    let e = app.get_digest("v2").await.unwrap_err();
+    assert!(e.is_not_found() && e.to_string().contains(&format!("oci:{}:example.com/app:v2", layout.display())), "{e}");
+    let e = root.with_segment("other/app").list_tags(ListOptions::default()).await.unwrap_err();
+    assert!(e.is_not_found() && e.has_code("NAME_UNKNOWN"), "{e}");
+
+    // A write goes to the scope's own directory, which then wins.
+    app.push_image("v3", &two).await.unwrap();
+    assert!(layout.join("example.com/app/oci-layout").is_file());
+    assert_eq!(app.list_tags(ListOptions::default()).await.unwrap(), vec!["v3"]);
+    assert_eq!(raw(&oci(&layout.join("example.com/app"), "v3")).await, two.raw_manifest().bytes().to_vec());
+}

@@ -15,6 +15,7 @@ pub(crate) mod layout;
 pub(crate) mod model;
 pub(crate) mod mutate;
 pub(crate) mod platform;
+pub(crate) mod ref_names;
 pub(crate) mod temp_files;
 pub(crate) mod unpack;
 pub(crate) mod validate;

@@ -1,5 +1,6 @@
 //! What an opened archive holds, whatever its format: its tags (by repository, the root's under `""`), the
-//! manifests generated for it (docker-archive) and its blobs. The archive clients answer from this.
+//! manifests generated for it (docker-archive) and its blobs. The archive clients answer from this. Repository
+//! names are compared as docker compares them (see `ref_names`): `trial/app` and `docker.io/trial/app` are one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use registry_core::{Digest, Error, ErrorKind, Result};
 
 use crate::image::archive::blobs::ArchiveBlobs;
 use crate::image::compression::Compression;
+use crate::image::ref_names::{familiar_name, repository_key, shown_list};
 
 /// What a tag points at: a manifest digest and, when the archive says it, its media type.
 #[derive(Debug, Clone)]
@@ -20,25 +22,19 @@ pub(crate) struct Target {
 /// An opened archive's tags, manifests and blobs.
 #[derive(Debug)]
 pub(crate) struct Contents {
-    /// Repository (`""` for the root, `host/org/app`, as the archive names it) -> tag -> target.
+    /// Repository (`""` for the root, else its [`repository_key`]: `docker.io/trial/app`) -> tag -> target.
     tags: BTreeMap<String, BTreeMap<String, Target>>,
+    /// Repository key -> how docker shows it ([`familiar_name`]: `trial/app`).
+    familiar: BTreeMap<String, String>,
     /// Manifests made at open (docker-archive's), by digest; others are read from the blobs on demand.
     manifests: HashMap<Digest, Manifest>,
     blobs: Arc<ArchiveBlobs>,
 }
 
-/// `name` (`repo:tag`, `host:port/org/app:tag`, or a bare `tag`) as (repository, tag); a bare tag is the root's.
-pub(crate) fn split_name(name: &str) -> (&str, &str) {
-    match name.rfind(':') {
-        Some(i) if !name[i..].contains('/') => (&name[..i], &name[i + 1..]),
-        _ => ("", name),
-    }
-}
-
 impl Contents {
     /// No tags and no manifests yet, over `blobs`.
     pub(crate) fn new(blobs: Arc<ArchiveBlobs>) -> Contents {
-        Contents { tags: BTreeMap::new(), manifests: HashMap::new(), blobs }
+        Contents { tags: BTreeMap::new(), familiar: BTreeMap::new(), manifests: HashMap::new(), blobs }
     }
 
     /// How the archive is named in errors (`docker-archive:/path`).
@@ -56,11 +52,16 @@ impl Contents {
         self.manifests.insert(manifest.digest().clone(), manifest);
     }
 
-    /// Point `tag` of `repository` at `target`. `InvalidInput` when the archive already tagged another manifest
-    /// so: an archive naming two images the same is ambiguous.
+    /// Point `tag` of `repository` (as the archive spells it: `ubuntu`, `docker.io/library/ubuntu`) at `target`.
+    /// `InvalidInput` when the archive already tagged another manifest so (under any spelling of the repository):
+    /// an archive naming two images the same is ambiguous.
     pub(crate) fn add_tag(&mut self, repository: &str, tag: &str, target: Target) -> Result<()> {
         let label = self.blobs.index().label();
-        let tags = self.tags.entry(repository.to_string()).or_default();
+        let key = repository_key(repository);
+        if !key.is_empty() {
+            self.familiar.entry(key.clone()).or_insert_with(|| familiar_name(repository));
+        }
+        let tags = self.tags.entry(key).or_default();
         if let Some(old) = tags.get(tag) {
             if old.digest != target.digest {
                 return Err(Error::invalid_input(format!(
@@ -73,14 +74,53 @@ impl Contents {
         Ok(())
     }
 
-    /// The tags of `repository`.
+    /// The tags of `repository`, however it is spelt (`trial/app` or `docker.io/trial/app`; `""`: the root's).
     pub(crate) fn tags(&self, repository: &str) -> Option<&BTreeMap<String, Target>> {
-        self.tags.get(repository).filter(|t| !t.is_empty())
+        self.tags.get(&repository_key(repository)).filter(|t| !t.is_empty())
     }
 
-    /// Every repository with tags (the root's `""` left out).
-    pub(crate) fn repositories(&self) -> impl Iterator<Item = &str> {
-        self.tags.iter().filter(|(r, t)| !r.is_empty() && !t.is_empty()).map(|(r, _)| r.as_str())
+    /// Every repository with tags (the root's `""` left out), as (how docker shows it, its canonical form):
+    /// (`trial/app`, `docker.io/trial/app`), sorted by the first.
+    pub(crate) fn repositories(&self) -> Vec<(&str, &str)> {
+        let mut all: Vec<(&str, &str)> = self
+            .tags
+            .iter()
+            .filter(|(r, t)| !r.is_empty() && !t.is_empty())
+            .map(|(r, _)| (self.familiar.get(r).map_or(r.as_str(), String::as_str), r.as_str()))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// Why `tag` of `repository` (or, for `None`, the repository itself) is not in the archive, with what is:
+    /// `no tag "v2" for trial/app in the archive (its tags: v1)`, `no repository x/y in the archive (it has:
+    /// trial/app, ubuntu)`.
+    pub(crate) fn missing(&self, repository: &str, tag: Option<&str>) -> String {
+        let shown = if repository.is_empty() { "the archive's root".to_string() } else { familiar_name(repository) };
+        match (self.tags(repository), tag) {
+            (Some(tags), Some(tag)) => {
+                format!(
+                    "no tag {tag:?} for {shown} in the archive (its tags: {})",
+                    shown_list(tags.keys().map(String::as_str))
+                )
+            }
+            _ => {
+                let names = self.repositories();
+                let root = self.tags("").map(|t| shown_list(t.keys().map(String::as_str)));
+                let mut why = match tag {
+                    Some(tag) => format!("no tag {tag:?} for {shown} in the archive: "),
+                    None => String::new(),
+                };
+                why.push_str(&format!(
+                    "the archive names no image {shown} (its repositories: {})",
+                    shown_list(names.iter().map(|(f, _)| *f))
+                ));
+                if let Some(root) = root {
+                    why.push_str(&format!("; tags at its root: {root}"));
+                }
+                why
+            }
+        }
     }
 
     /// The manifest `digest`, parsed under `media_type` when known: one made at open, else the blob of that
@@ -106,18 +146,5 @@ impl Contents {
             ));
         }
         Manifest::parse(bytes, media_type).map_err(|e| e.context(format!("{label}: manifest {digest}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_split_into_repository_and_tag() {
-        assert_eq!(split_name("app:v1"), ("app", "v1"));
-        assert_eq!(split_name("localhost:5000/org/app:v1"), ("localhost:5000/org/app", "v1"));
-        assert_eq!(split_name("localhost:5000/org/app"), ("", "localhost:5000/org/app"));
-        assert_eq!(split_name("v1"), ("", "v1"));
     }
 }

@@ -2,10 +2,12 @@
 //! read it) opened as a read-only [`Client`](crate::Client), without unpacking it.
 //!
 //! The format has no manifests: `manifest.json` lists each image's config file, its layer files (uncompressed
-//! tars, base first) and its `RepoTags`. Each image gets a Docker v2 schema2 manifest made as containers/image
-//! makes it (same fields, order and values), whose layer digests are the config's `diff_ids` and sizes the
-//! uncompressed sizes; so the config digest and `diff_ids` round-trip, but the manifest digest cannot (the
-//! registry's manifest, compressed layers and all, is not in the archive). Both layouts of the files are read: the
+//! tars, base first) and its `RepoTags`. Each image gets a Docker v2 schema2 manifest whose config is the archive's
+//! config file (its digest is the image ID docker shows) and whose layer digests are the config's `diff_ids`, sizes
+//! the uncompressed sizes, media type `application/vnd.docker.image.rootfs.diff.tar`. What is kept is the config
+//! digest and the `diff_ids`; the manifest digest is not: the registry's manifest (compressed layers and all) is
+//! not in the archive, and other readers make other bytes (skopeo 1.9 labels the same uncompressed layers
+//! `...diff.tar.gzip`), so compare images read from archives by config digest, not manifest digest. Both layouts of the files are read: the
 //! classic one (`<hex>.json`, `<id>/layer.tar` or `<hex>.tar`) and docker 25's (`blobs/sha256/<hex>`), since
 //! both are named from `manifest.json`.
 
@@ -18,12 +20,13 @@ use registry_core::{Digest, Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::image::archive::blobs::{ArchiveBlobs, BlobEntry};
-use crate::image::archive::contents::{split_name, Contents, Target};
+use crate::image::archive::contents::{Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
 use crate::image::archive::tar_index::{Range, TarIndex};
 use crate::image::blocking::from_io;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::MAX_CONFIG_SIZE;
+use crate::image::ref_names::split_name;
 
 /// The largest `manifest.json` read (8 MiB: thousands of images).
 pub(crate) const MAX_INDEX_FILE: usize = 8 << 20;
@@ -45,8 +48,8 @@ pub(crate) struct ManifestItem {
 /// One image of a docker-archive, as [`DockerArchive::images`] lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerArchiveImage {
-    /// The digest of the manifest made for it: `get_manifest("@<digest>")` reaches it at any scope, tagged or
-    /// not.
+    /// The digest of the manifest made for it at open (not the registry's, not skopeo's: see [`DockerArchive`]):
+    /// `get_manifest("@<digest>")` reaches it at any scope, tagged or not.
     pub manifest_digest: Digest,
     /// The digest of its config (`sha256:<hex>`; the image ID docker shows).
     pub config_digest: Digest,
@@ -57,13 +60,24 @@ pub struct DockerArchiveImage {
 /// A docker-archive file (`docker save`, `skopeo copy .. docker-archive:FILE`) as a read-only
 /// [`Client`](crate::Client).
 ///
-/// Tags are the archive's `RepoTags`: `org/app:v1` is tag `v1` of `with_segment("org/app")` (the repository as the
-/// archive spells it, a `host:port/` prefix included: `with_segment("localhost:5000/app")`), listed by
-/// `list_repositories` from the root. Every image, tagged or not, is also reachable by `"@<manifest digest>"` at
+/// Tags are the archive's `RepoTags`: `org/app:v1` is tag `v1` of `with_segment("org/app")` (a `host:port/` prefix
+/// included: `with_segment("localhost:5000/app")`). Repositories compare as docker normalises them (`docker.io/`
+/// for a name without a host, `library/` for a one-component Docker Hub name): skopeo's
+/// `docker.io/trial/app:v1` is reached by `with_segment("trial/app")` and `with_segment("docker.io/trial/app")`,
+/// `ubuntu:22.04` also by `with_segment("docker.io/library/ubuntu")`. `list_repositories` from the root lists them
+/// as docker shows them (`trial/app`, `ubuntu`, `localhost:5000/app`). A tag or repository the archive lacks is
+/// `NotFound` listing the tags or repositories it has. Every image, tagged or not, is also reachable by `"@<manifest digest>"` at
 /// any scope (see [`DockerArchive::images`]). Blobs are byte ranges of the file, read with a seek and verified; a
 /// layer stored compressed (some tools write gzip layers) is decompressed as it is read, and was decompressed
 /// once at open to learn its size. Writes (`push_*`, `put_manifest`, `tag_image`, deletes) are `Unsupported`,
 /// naming the archive.
+///
+/// The archive holds no manifests: each image's Docker schema2 manifest is made at open, from its config file and
+/// its layers (digests the config's `diff_ids`, sizes the uncompressed sizes, media type
+/// `application/vnd.docker.image.rootfs.diff.tar`). The config digest (the image ID) and the `diff_ids` are the
+/// archive's and match what docker and skopeo report; the manifest digest is this crate's own: the registry's
+/// manifest is not in the archive, and skopeo 1.9 makes other bytes for the same archive (it labels the
+/// uncompressed layers `...diff.tar.gzip`). Compare images read from archives by config digest.
 ///
 /// ```no_run
 /// use registry_client::{Client, DockerArchive, ImageOptions};
@@ -81,8 +95,9 @@ pub struct DockerArchive {
 
 delegate_client!(DockerArchive);
 
-/// A manifest in containers/image's field order (`mediaType`, `size`, `digest`), so the bytes are the ones skopeo
-/// makes for the same archive.
+/// A descriptor of the generated manifest, fields in containers/image's order (`mediaType`, `size`, `digest`).
+/// The bytes still differ from skopeo's for the same archive (see the module doc: the layer media type), so only
+/// the config digest and the `diff_ids` match what other tools report.
 #[derive(Serialize)]
 struct GeneratedDescriptor<'a> {
     #[serde(rename = "mediaType")]
@@ -106,7 +121,7 @@ impl DockerArchive {
     /// config read; layer files are checked to exist (and a compressed one decompressed once for its size).
     ///
     /// Errors name the archive and the member: `NotFound` when the file does not exist; `InvalidInput` when it is
-    /// no readable tar, has no `manifest.json`, or that is over 8 MiB or not the expected JSON, names a member
+    /// a directory or no readable tar, has no `manifest.json`, or that is over 8 MiB or not the expected JSON, names a member
     /// that is missing, absolute, escapes with `..` or appears twice, a config that is no image config or whose
     /// `diff_ids` disagree in number with the layers, a layer that is no tar, or a `RepoTags` entry that is no
     /// `repo:tag` or names two images; `DigestMismatch` when a compressed layer does not decompress to its
@@ -225,13 +240,43 @@ async fn read_image(
     Ok((manifest, image))
 }
 
-/// Where layer `member` (of `diff_id`) is: an uncompressed tar as it is; a gzip or zstd one decompressed once, on
+/// The size of a tar block, in bytes.
+const TAR_BLOCK: usize = 512;
+
+/// Whether `head`, the first bytes of an uncompressed layer, starts a tar archive: a full 512-byte block that is a
+/// header whose checksum field (octal) equals the sum of its bytes with that field read as spaces (POSIX ustar,
+/// GNU and v7 headers alike), or an all-zero end-of-archive block (an empty layer).
+fn starts_like_a_tar(head: &[u8]) -> bool {
+    let Some(block) = head.get(..TAR_BLOCK) else { return false };
+    if block.iter().all(|b| *b == 0) {
+        return true;
+    }
+    let field = &block[148..156];
+    let digits: String =
+        field.iter().map(|b| *b as char).skip_while(|c| *c == ' ').take_while(|c| c.is_digit(8)).collect();
+    let Ok(want) = u32::from_str_radix(&digits, 8) else { return false };
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(*b) })
+        .sum();
+    sum == want
+}
+
+/// Where layer `member` (of `diff_id`) is: an uncompressed tar as it is (its first block checked to be a tar's); a gzip or zstd one decompressed once, on
 /// a blocking thread, for its size, its `diff_id` checked.
 async fn layer_entry(index: &Arc<TarIndex>, member: &str, diff_id: &Digest) -> Result<BlobEntry> {
     let range = index.find(member)?;
-    let head = index.read_range(Range { offset: range.offset, size: range.size.min(4) }).await?;
+    let head = index.read_range(Range { offset: range.offset, size: range.size.min(TAR_BLOCK as u64) }).await?;
     let compression = Compression::sniff(&head);
     if compression == Compression::None {
+        if !starts_like_a_tar(&head) {
+            return Err(Error::invalid_input(format!(
+                "{}: layer {member:?} is no tar archive (its first 512 bytes are neither a tar header with a valid \
+                 checksum nor an end-of-archive block)",
+                index.label()
+            )));
+        }
         return Ok(BlobEntry { member: member.to_string(), range, compression, size: range.size });
     }
     let index = index.clone();
@@ -252,4 +297,29 @@ async fn layer_entry(index: &Arc<TarIndex>, member: &str, diff_id: &Digest) -> R
     .await
     .map_err(|e| Error::new(ErrorKind::Io, format!("layer {member:?}: decompression stopped: {e}")))??;
     Ok(BlobEntry { member: member.to_string(), range, compression, size })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_head_is_checked_to_be_a_tar() {
+        let mut header = tar::Header::new_ustar();
+        assert!(header.set_path("etc/hosts").is_ok());
+        header.set_size(3);
+        header.set_cksum();
+        assert!(starts_like_a_tar(header.as_bytes()), "a ustar header");
+        let mut gnu = tar::Header::new_gnu();
+        assert!(gnu.set_path("a").is_ok());
+        gnu.set_cksum();
+        assert!(starts_like_a_tar(gnu.as_bytes()), "a GNU header");
+        assert!(starts_like_a_tar(&[0u8; 1024]), "an empty tar");
+        let mut bad = *header.as_bytes();
+        bad[0] ^= 1;
+        assert!(!starts_like_a_tar(&bad), "a wrong checksum");
+        assert!(!starts_like_a_tar(&[b'x'; 512]), "text");
+        assert!(!starts_like_a_tar(&header.as_bytes()[..511]), "short");
+        assert!(!starts_like_a_tar(b""), "empty file");
+    }
 }

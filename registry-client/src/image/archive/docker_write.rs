@@ -8,13 +8,13 @@ use registry_core::manifest::descriptor_digest;
 use registry_core::{Digest, Error, ErrorKind, Reference, Result};
 use serde_json::{json, Map, Value};
 
-use crate::image::archive::contents::split_name;
 use crate::image::archive::docker_read::ManifestItem;
 use crate::image::archive::sink_slot::SinkSlot;
 use crate::image::archive::tar_sink::TarSink;
 use crate::image::blocking::stream_reader;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::Image;
+use crate::image::ref_names::split_name;
 
 /// Writes a docker-archive: the `docker save` format (`docker load`, skopeo's `docker-archive:FILE`).
 ///
@@ -60,7 +60,8 @@ fn hex_of(digest: &Digest, what: &str) -> Result<String> {
 
 impl DockerArchiveWriter {
     /// Start a docker-archive to be put at `path` (its directory must exist; a file there is replaced at
-    /// [`finish`](Self::finish)). `Io` when no temporary file can be made beside it.
+    /// [`finish`](Self::finish)). Refused before anything is written: `InvalidInput` when `path` is a
+    /// directory, `NotFound` when its directory does not exist; `Io` when no temporary file can be made beside it.
     pub async fn create(path: impl AsRef<Path>) -> Result<DockerArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", dest.display());

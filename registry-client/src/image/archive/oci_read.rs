@@ -9,10 +9,11 @@ use registry_core::manifest::{descriptor_digest, Manifest, MAX_MANIFEST_SIZE};
 use registry_core::{Digest, Error, ErrorKind, Reference, Result};
 
 use crate::image::archive::blobs::{ArchiveBlobs, BlobEntry};
-use crate::image::archive::contents::{split_name, Contents, Target};
+use crate::image::archive::contents::{Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
 use crate::image::archive::tar_index::TarIndex;
 use crate::image::compression::Compression;
+use crate::image::ref_names::split_name;
 
 /// The annotation naming an `index.json` entry (OCI image spec, "Pre-Defined Annotation Keys").
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -21,7 +22,10 @@ pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 ///
 /// Tags are the `org.opencontainers.image.ref.name` annotations of `index.json`, as skopeo's `oci:` transport
 /// reads them: a plain tag (`v1`) is a tag of the root client; a name of the form `repo:tag` (`example.com/app:v1`)
-/// is tag `tag` of `with_segment("repo")`; other names (no valid tag) are not reachable by name. Every manifest of
+/// is tag `tag` of `with_segment("repo")`, repositories compared as docker normalises them (as
+/// [`DockerArchive`](crate::DockerArchive) does: `docker.io/trial/app:v1` is reached by `with_segment("trial/app")`
+/// too, and listed as `trial/app`); other names (no valid tag) are not reachable by name. A missing tag is
+/// `NotFound` listing what the archive has. Every manifest of
 /// the archive (each `index.json` entry, its children) is reachable by `"@<digest>"` at any scope, with its exact
 /// bytes, so indexes keep their digests. Blobs (`blobs/<alg>/<hex>`) are byte ranges of the file, read with a
 /// seek and verified. Writes are `Unsupported`, naming the archive.
@@ -47,7 +51,7 @@ impl OciArchive {
     /// `index.json` entry is checked to be a blob of the archive of the size it says.
     ///
     /// Errors name the archive and the member: `NotFound` when the file does not exist; `InvalidInput` when it is
-    /// no readable tar, lacks `oci-layout` or `index.json`, `index.json` is over 4 MiB or not an index, an entry
+    /// a directory or no readable tar, lacks `oci-layout` or `index.json`, `index.json` is over 4 MiB or not an index, an entry
     /// names a blob the archive lacks, or a member name appears twice; `DigestMismatch` when an entry's size
     /// differs from its blob's; `Unsupported` for an `imageLayoutVersion` other than 1.x.
     pub async fn open(path: impl AsRef<Path>) -> Result<OciArchive> {

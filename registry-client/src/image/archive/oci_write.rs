@@ -9,12 +9,12 @@ use registry_core::manifest::{descriptor_digest, media_type, Manifest};
 use registry_core::{Digest, Error, ErrorKind, Reference, Result};
 use serde_json::json;
 
-use crate::image::archive::contents::split_name;
 use crate::image::archive::oci_read::REF_NAME;
 use crate::image::archive::sink_slot::{DigestCheck, SinkSlot};
 use crate::image::archive::tar_sink::TarSink;
 use crate::image::blocking::stream_reader;
 use crate::image::model::Image;
+use crate::image::ref_names::split_name;
 
 /// Writes an oci-archive: a tar holding an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/<hex>`),
 /// OCI image spec "Image Layout", as skopeo's `oci-archive:` transport reads and writes it.
@@ -47,7 +47,8 @@ pub struct OciArchiveWriter {
 
 impl OciArchiveWriter {
     /// Start an oci-archive to be put at `path` (its directory must exist; a file there is replaced at
-    /// [`finish`](Self::finish)). `Io` when no temporary file can be made beside it.
+    /// [`finish`](Self::finish)). Refused before anything is written: `InvalidInput` when `path` is a
+    /// directory, `NotFound` when its directory does not exist; `Io` when no temporary file can be made beside it.
     pub async fn create(path: impl AsRef<Path>) -> Result<OciArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", dest.display());

@@ -1,5 +1,6 @@
 //! The read-only [`Client`] over an opened archive's [`Contents`], scoped by repository path like a registry:
-//! `with_segment("org/app")` reaches the tags the archive gives `org/app`; every write is `Unsupported`.
+//! `with_segment("org/app")` reaches the tags the archive gives `org/app` (or `docker.io/org/app`: names compare as
+//! docker normalises them); every write is `Unsupported`.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::client::Client;
 use crate::image::archive::contents::Contents;
 use crate::image::artifact::Artifact;
 use crate::image::model::{BlobSource, Image};
+use crate::image::ref_names::scope_hint;
 use crate::manifest_result::ManifestResult;
 use crate::options::ListOptions;
 
@@ -96,11 +98,15 @@ impl Client for ArchiveClient {
             let digest = self.parse_digest(digest)?;
             return Ok(ManifestResult::new(self.contents.manifest(&digest, None).await?));
         }
-        Reference::check_tag(reference).map_err(Error::from)?;
-        let target =
-            self.contents.tags(&self.path).and_then(|t| t.get(reference)).ok_or_else(|| {
-                Error::not_found(format!("{}: no tag {reference:?} in the archive", self.get_registry()))
-            })?;
+        Reference::check_tag(reference).map_err(|e| match scope_hint(reference) {
+            Some(hint) => {
+                Error::invalid_input(format!("{}: invalid tag {reference:?}: {e} ({hint})", self.get_registry()))
+            }
+            None => Error::from(e),
+        })?;
+        let target = self.contents.tags(&self.path).and_then(|t| t.get(reference)).ok_or_else(|| {
+            Error::not_found(format!("{}: {}", self.get_registry(), self.contents.missing(&self.path, Some(reference))))
+        })?;
         let manifest = self.contents.manifest(&target.digest, target.media_type.as_deref()).await?;
         Ok(ManifestResult::new(manifest))
     }
@@ -124,18 +130,26 @@ impl Client for ArchiveClient {
 
     async fn list_tags(&self, opts: ListOptions) -> Result<Vec<String>> {
         self.check()?;
-        let tags = self
-            .contents
-            .tags(&self.path)
-            .ok_or_else(|| Error::not_found(format!("{}: no tags in the archive here", self.get_registry())))?;
+        let tags = self.contents.tags(&self.path).ok_or_else(|| {
+            Error::not_found(format!("{}: {}", self.get_registry(), self.contents.missing(&self.path, None)))
+        })?;
         Ok(opts.apply(tags.keys().cloned().collect()))
     }
 
     async fn list_repositories(&self, opts: ListOptions) -> Result<Vec<String>> {
         self.check()?;
+        // Below a scope spelt either way: `trial` or `docker.io/trial` lists `app` for `docker.io/trial/app`.
         let prefix = if self.path.is_empty() { String::new() } else { format!("{}/", self.path) };
-        let names = self.contents.repositories().filter_map(|r| r.strip_prefix(&prefix)).map(str::to_string);
-        Ok(opts.apply(names.collect()))
+        let mut names: Vec<String> = self
+            .contents
+            .repositories()
+            .into_iter()
+            .filter_map(|(familiar, key)| familiar.strip_prefix(&prefix).or_else(|| key.strip_prefix(&prefix)))
+            .map(str::to_string)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(opts.apply(names))
     }
 
     async fn push_index(&self, tag: &str, _index: &Manifest, _children: &[Image]) -> Result<()> {

@@ -88,7 +88,14 @@ impl TarIndex {
             let kind = if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Io };
             Error::new(kind, format!("{label}: cannot open: {e}")).with_source(e)
         })?;
-        let len = file.metadata().map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))?.len();
+        let meta = file.metadata().map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))?;
+        if meta.is_dir() {
+            return Err(Error::invalid_input(format!(
+                "{label}: {} is a directory, not an archive file",
+                path.display()
+            )));
+        }
+        let len = meta.len();
         let bad = |what: String| Error::invalid_input(format!("{label}: not a readable tar archive: {what}"));
         let mut head = [0u8; 4];
         let got = (&file).read(&mut head).map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))?;
@@ -310,5 +317,9 @@ mod tests {
         std::fs::write(&short, &data[..514]).unwrap();
         let e = TarIndex::scan(&short, "test:short.tar").unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
+        // A directory is named as one, not an I/O error.
+        let e = TarIndex::scan(dir.path(), "test:dir").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("is a directory, not an archive file"), "{e}");
     }
 }

@@ -42,12 +42,33 @@ fn header(name: &str, kind: tar::EntryType, size: u64) -> io::Result<tar::Header
 
 impl TarSink {
     /// Start writing the archive that [`TarSink::finish`] puts at `dest` (its directory must exist). `label` names
-    /// it in errors.
+    /// it in errors. Refused before anything is written: `InvalidInput` when `dest` is a directory, `NotFound`
+    /// when its parent directory does not exist, `InvalidInput` when that parent is no directory.
     pub(crate) fn create(dest: &Path, label: &str) -> Result<TarSink> {
         let dir = match dest.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        if dest.is_dir() {
+            return Err(Error::invalid_input(format!(
+                "{label}: {} is a directory; name the archive file to write",
+                dest.display()
+            )));
+        }
+        match std::fs::metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::invalid_input(format!("{label}: {} is not a directory", dir.display())));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::not_found(format!(
+                    "{label}: directory {} does not exist (create it first)",
+                    dir.display()
+                ))
+                .with_source(e));
+            }
+            Err(e) => return Err(io_err(label, &format!("read {}", dir.display()), e)),
+        }
         let tmp = publishable_temp_file(&dir, ".archive-", ".partial")
             .map_err(|e| io_err(label, "create a temporary file", e))?;
         Ok(TarSink {
@@ -160,6 +181,24 @@ fn io_err(label: &str, what: &str, e: io::Error) -> Error {
 mod tests {
     use super::*;
     use crate::image::archive::tar_index::TarIndex;
+
+    #[test]
+    fn a_directory_or_a_missing_parent_is_refused_at_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = TarSink::create(dir.path(), "oci-archive:x").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("is a directory") && shown.contains(&dir.path().display().to_string()), "{shown}");
+        let missing = dir.path().join("no/such/dir/out.tar");
+        let e = TarSink::create(&missing, "oci-archive:x").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        assert!(e.to_string().contains(&dir.path().join("no/such/dir").display().to_string()), "{e}");
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = TarSink::create(&file.join("out.tar"), "oci-archive:x").unwrap_err();
+        assert!(e.to_string().contains("is not a directory"), "{e}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written");
+    }
 
     #[tokio::test]
     async fn streamed_members_get_their_size_patched_in() {

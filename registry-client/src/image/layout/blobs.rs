@@ -12,7 +12,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use super::errors::{blob_unknown, corrupt, io_at};
-use super::index::sync_dir;
+use super::index::{sync_dir, INDEX_FILE, OCI_LAYOUT_FILE};
 use crate::image::model::BlobSource;
 use crate::image::temp_files::publishable_temp_file;
 use crate::transfer::Transfers;
@@ -26,6 +26,16 @@ const READ_CHUNK: usize = 256 * 1024;
 /// [`Digest::parse`]: its hex cannot name another path).
 pub(crate) fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
     dir.join(BLOBS_DIR).join(digest.algorithm().as_str()).join(digest.hex())
+}
+
+/// Whether `dir` is a layout: it holds `oci-layout` or `index.json` (a layout being created may lack one).
+pub(crate) async fn is_layout(dir: &Path) -> bool {
+    for name in [OCI_LAYOUT_FILE, INDEX_FILE] {
+        if tokio::fs::metadata(dir.join(name)).await.is_ok_and(|m| m.is_file()) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether the layout at `dir` holds blob `digest` with `size` bytes (a file of another size, a torn copy by
@@ -120,6 +130,9 @@ pub(crate) struct LayoutBlobs {
     dir: PathBuf,
     repository: Repository,
     transfers: Option<Arc<Transfers>>,
+    /// The layouts above `dir` to read a blob from when `dir` is no layout (names `repo:tag` in a parent's
+    /// `index.json`), nearest first.
+    parents: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for LayoutBlobs {
@@ -132,12 +145,35 @@ impl LayoutBlobs {
     /// The blobs of the layout at `dir`, which `repository` names for mounts between layouts of one root; reads
     /// report progress to `transfers` when given.
     pub(crate) fn new(dir: PathBuf, repository: Repository, transfers: Option<Arc<Transfers>>) -> LayoutBlobs {
-        LayoutBlobs { dir, repository, transfers }
+        LayoutBlobs { dir, repository, transfers, parents: Vec::new() }
+    }
+
+    /// These blobs, read from the nearest of `parents` (directories above, nearest first) holding the blob when
+    /// the layout directory is no layout (neither `oci-layout` nor `index.json`).
+    pub(crate) fn with_parents(mut self, parents: Vec<PathBuf>) -> LayoutBlobs {
+        self.parents = parents;
+        self
+    }
+
+    /// The file of `digest`: in the layout directory, or, when that is no layout, in the nearest parent layout
+    /// holding it (else the layout directory's, which then does not exist).
+    async fn locate(&self, digest: &Digest) -> PathBuf {
+        let own = blob_path(&self.dir, digest);
+        if self.parents.is_empty() || is_layout(&self.dir).await {
+            return own;
+        }
+        for parent in &self.parents {
+            let path = blob_path(parent, digest);
+            if is_layout(parent).await && tokio::fs::metadata(&path).await.is_ok() {
+                return path;
+            }
+        }
+        own
     }
 
     /// The file of `digest`, opened and checked to hold `size` bytes, from `offset` on.
     async fn open_file(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
-        let path = blob_path(&self.dir, digest);
+        let path = self.locate(digest).await;
         if regular_file_len(&path).await?.is_none() {
             return Err(blob_unknown(digest, &path));
         }

@@ -42,6 +42,15 @@ struct Root {
 /// put by digest gets an entry without the annotation (unless it has one already). Manifests are blobs too, stored
 /// with their exact bytes.
 ///
+/// Names of the form `repo:tag` in a layout's `index.json` (skopeo's `oci:/srv/l:example.com/app:v1` writes
+/// `example.com/app:v1`) are no tags of that layout; they are read the way [`OciArchive`](crate::OciArchive) reads
+/// them: as tag `tag` of the child scope `repo`. So when the scope `example.com/app` has no layout directory
+/// (neither `oci-layout` nor `index.json` at `root/example.com/app`), its reads (tags, manifests, blobs,
+/// referrers) go to the nearest layout above it whose `index.json` names `example.com/app:<tag>`, repositories
+/// compared as docker normalises them (`trial/app` finds `docker.io/trial/app:v1`); `list_repositories` lists
+/// such names too (`example.com/app`, as docker shows them, below the layout that holds them). A layout
+/// directory, once there, wins; writes always go to the scope's own directory, creating it.
+///
 /// Reads of a layout that does not exist answer like docker-registry for an unknown repository (`NotFound`, with
 /// `MANIFEST_UNKNOWN` for manifests, `BLOB_UNKNOWN` for blobs, `NAME_UNKNOWN` for the tag list); the layout is
 /// created by the first write. Writes are atomic: a blob is written to a temp file in `blobs/`, its digest and
@@ -73,7 +82,8 @@ pub struct LayoutClient {
 
 impl LayoutClient {
     /// The layout tree at `root` (a directory, created if missing), with the default transfer options (4 blobs
-    /// written at once, no progress callback). `Io` naming the directory when it cannot be created or resolved.
+    /// written at once, no progress callback). `InvalidInput` naming `root` when it exists and is not a directory
+    /// (a file); `Io` naming the directory when it cannot be created or resolved.
     pub async fn open(root: impl AsRef<Path>) -> Result<LayoutClient> {
         LayoutClient::open_with(root, TransferOptions::default()).await
     }
@@ -86,6 +96,12 @@ impl LayoutClient {
         let transfers = Arc::new(options.start()?);
         let given = root.as_ref().to_path_buf();
         let path = blocking(move || {
+            if std::fs::metadata(&given).is_ok_and(|m| !m.is_dir()) {
+                return Err(Error::invalid_input(format!(
+                    "layout root {} exists and is not a directory",
+                    given.display()
+                )));
+            }
             std::fs::create_dir_all(&given).map_err(|e| super::errors::io_at("create", &given, e))?;
             std::fs::canonicalize(&given).map_err(|e| super::errors::io_at("resolve", &given, e))
         })
@@ -117,6 +133,19 @@ impl LayoutClient {
         Ok(if path.is_empty() { self.root.path.clone() } else { self.root.path.join(path) })
     }
 
+    /// The directories above the scope's layout directory, up to the root, nearest first, each with the scope's
+    /// path relative to it (`root/a/b` and `c`, then `root/a` and `b/c`, then `root` and `a/b/c` for scope
+    /// `a/b/c`). `InvalidInput` when a segment was invalid.
+    pub(super) fn parents(&self) -> Result<Vec<(PathBuf, String)>> {
+        self.scope.check()?;
+        let path = self.scope.path();
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        Ok((0..parts.len())
+            .rev()
+            .map(|k| (parts[..k].iter().fold(self.root.path.clone(), |dir, p| dir.join(p)), parts[k..].join("/")))
+            .collect())
+    }
+
     /// The scoped layout; `InvalidInput` when a segment was invalid.
     pub(super) fn layout(&self) -> Result<Layout> {
         Ok(Layout::new(self.layout_dir()?, self.get_registry()))
@@ -144,7 +173,9 @@ impl LayoutClient {
 
     /// The blobs of the scoped layout.
     pub(super) fn layout_blobs(&self) -> Result<LayoutBlobs> {
-        Ok(LayoutBlobs::new(self.layout_dir()?, self.repository()?, Some(self.root.transfers.clone())))
+        let parents = self.parents()?.into_iter().map(|(dir, _)| dir).collect();
+        Ok(LayoutBlobs::new(self.layout_dir()?, self.repository()?, Some(self.root.transfers.clone()))
+            .with_parents(parents))
     }
 }
 
@@ -213,5 +244,23 @@ impl Client for LayoutClient {
 
     async fn push_artifact(&self, artifact: &Artifact) -> Result<Digest> {
         self.push_artifact_at(artifact).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_as_root_is_named_as_not_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("layer1.tar");
+        std::fs::write(&file, b"x").unwrap();
+        let e = LayoutClient::open(&file).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains(&file.display().to_string()) && shown.contains("is not a directory"), "{shown}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is left as it was");
     }
 }

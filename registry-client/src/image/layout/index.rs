@@ -12,12 +12,15 @@ use registry_core::{Digest, Error, Reference, Result};
 use serde_json::{json, Map, Value};
 
 use super::errors::{corrupt, io_at};
+use crate::image::ref_names::{familiar_name, repository_key, split_name};
 use crate::image::temp_files::publishable_temp_file;
 
 /// The annotation that names an entry's tag (skopeo's `oci:DIR:TAG`, ggcr, umoci).
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The file name of the index.
 pub(crate) const INDEX_FILE: &str = "index.json";
+/// The file that marks a layout directory.
+pub(crate) const OCI_LAYOUT_FILE: &str = "oci-layout";
 /// The largest `index.json` read, in bytes (4 MiB, the cap of a manifest).
 pub(crate) const MAX_INDEX_SIZE: u64 = 4 * 1024 * 1024;
 /// Prefix of the temp files the index is written through (ignored by readers; a crash may leave one behind).
@@ -176,6 +179,50 @@ impl LayoutIndex {
         tags
     }
 
+    /// The entries named `repo:tag` (skopeo's `oci:DIR:example.com/app:v1`) whose `repo` is `key` (a
+    /// [`repository_key`]: names compare as docker normalises them), each tagged plain `tag` in the copy: the index
+    /// as the child scope `repo` of the layout sees it. A view to read, never written back.
+    pub(crate) fn named_view(&self, key: &str) -> LayoutIndex {
+        let entries = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let (repo, tag) = split_name(e.ref_name()?);
+                let wanted = !repo.is_empty() && Reference::check_tag(tag).is_ok() && repository_key(repo) == key;
+                wanted.then(|| {
+                    let mut view = e.clone().untagged();
+                    view.raw.entry("annotations").or_insert_with(|| json!({}));
+                    if let Some(Value::Object(a)) = view.raw.get_mut("annotations") {
+                        a.insert(REF_NAME.into(), json!(tag));
+                    }
+                    view
+                })
+            })
+            .collect();
+        LayoutIndex { top: self.top.clone(), entries }
+    }
+
+    /// The repositories of the entries named `repo:tag` with a valid tag, as docker shows them (`trial/app` for
+    /// `docker.io/trial/app`), sorted, each once.
+    pub(crate) fn named_repositories(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let (repo, tag) = split_name(e.ref_name()?);
+                (!repo.is_empty() && Reference::check_tag(tag).is_ok()).then(|| familiar_name(repo))
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Whether the index has no entry.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Point `tag` at `entry`'s manifest: every entry tagged `tag` is replaced by `entry` (tagged), appended at the
     /// end as skopeo does. An untagged entry of the same digest is dropped: the tagged one stands for it.
     pub(crate) fn set_tag(&mut self, tag: &str, entry: Entry) {
@@ -328,6 +375,27 @@ mod tests {
         assert_eq!(out["annotations"]["x"], "y");
         assert_eq!(out["manifests"][0]["platform"]["os"], "linux");
         assert_eq!(out["manifests"][0]["annotations"][REF_NAME], "../../etc");
+    }
+
+    #[test]
+    fn named_entries_are_seen_by_their_repository() {
+        let named = |n: u8, name: &str| Entry::new(media_type::OCI_MANIFEST, &d(n), u64::from(n), Some(name));
+        let entries = vec![
+            named(1, "example.com/app:v1"),
+            named(2, "docker.io/trial/app:v2"),
+            named(1, "plain"),
+            named(1, "example.com/app:Bad Tag"),
+        ];
+        let idx = LayoutIndex { entries, ..LayoutIndex::default() };
+        assert_eq!(idx.named_repositories(), vec!["example.com/app", "trial/app"]);
+        let app = idx.named_view("example.com/app");
+        assert_eq!(app.tags(), vec!["v1"]);
+        assert_eq!(app.find_tag("v1").unwrap().digest(), &d(1));
+        let trial = idx.named_view(&repository_key("trial/app"));
+        assert_eq!(trial.tags(), vec!["v2"]);
+        assert_eq!(trial.find_tag("v2").unwrap().digest(), &d(2));
+        assert!(idx.named_view(&repository_key("other")).is_empty());
+        assert_eq!(idx.tags(), vec!["plain"], "the layout's own tags are the plain ones");
     }
 
     #[test]

@@ -10,7 +10,8 @@ use registry_core::{Error, Registry, Repository, Result};
 use super::blobs::BLOBS_DIR;
 use super::client::LayoutClient;
 use super::errors::{io_at, name_unknown};
-use super::store::{blocking, OCI_LAYOUT_FILE};
+use super::index::{read_index, OCI_LAYOUT_FILE};
+use super::store::blocking;
 use crate::options::ListOptions;
 
 /// The deepest a layout is looked for below a scope, in directories.
@@ -22,16 +23,18 @@ impl LayoutClient {
     /// See [`Client::list_tags`](crate::Client::list_tags): the valid tags of `index.json`, windowed.
     /// `NotFound` (`NAME_UNKNOWN`) when there is no layout.
     pub(super) async fn tags(&self, opts: ListOptions) -> Result<Vec<String>> {
-        let layout = self.layout()?;
+        let own = self.layout()?;
         if opts.get_limit() == Some(0) {
             return Ok(Vec::new());
         }
-        let index = layout.index().await?.ok_or_else(|| name_unknown(layout.name()))?;
+        let (_, index) = self.read_view().await?;
+        let index = index.ok_or_else(|| name_unknown(own.name()))?;
         Ok(opts.apply(index.tags()))
     }
 
     /// See [`Client::list_repositories`](crate::Client::list_repositories): the directories below the scope that
-    /// hold `oci-layout`, relative to it, windowed.
+    /// hold `oci-layout`, relative to it, and the repositories of names `repo:tag` in the `index.json` of the
+    /// scope's layout and of those below it (`rel/repo`, as docker shows `repo`), sorted, windowed.
     pub(super) async fn layouts_below(&self, opts: ListOptions) -> Result<Vec<String>> {
         let dir = self.layout_dir()?;
         if opts.get_limit() == Some(0) {
@@ -67,6 +70,20 @@ fn walk(top: PathBuf, registry: &Registry) -> Result<Vec<String>> {
         if is_layout && !rel.is_empty() {
             found.push(rel.clone());
         }
+        if is_layout {
+            // Names `repo:tag` of its index.json; an unreadable index lists none (reading it says why).
+            match read_index(&dir) {
+                Ok(Some(index)) => found.extend(index.named_repositories().into_iter().map(|name| {
+                    if rel.is_empty() {
+                        name
+                    } else {
+                        format!("{rel}/{name}")
+                    }
+                })),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(layout = %dir.display(), error = %e, "index.json not read for names"),
+            }
+        }
         if depth >= MAX_DEPTH {
             continue;
         }
@@ -87,5 +104,7 @@ fn walk(top: PathBuf, registry: &Registry) -> Result<Vec<String>> {
             queue.push_back((entry.path(), child, depth + 1));
         }
     }
+    found.sort_unstable();
+    found.dedup();
     Ok(found)
 }

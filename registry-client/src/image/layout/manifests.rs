@@ -19,10 +19,10 @@ impl LayoutClient {
     /// See [`Client::get_manifest`](crate::Client::get_manifest): by the digest when `reference` has one, else by
     /// the entry tagged so.
     pub(super) async fn manifest_at(&self, reference: &str) -> Result<Manifest> {
-        let layout = self.layout()?;
         let parsed = parse_reference(reference)?;
+        let (layout, index) = self.read_view().await?;
         let shown = layout.shown(reference);
-        let Some(index) = layout.index().await? else { return Err(manifest_unknown(&shown)) };
+        let Some(index) = index else { return Err(manifest_unknown(&shown)) };
         match (&parsed.digest, &parsed.tag) {
             (Some(digest), _) => {
                 let entry = index.find_digest(digest);

@@ -7,6 +7,7 @@ mod errors;
 mod index;
 mod listing;
 mod manifests;
+mod named;
 mod pushes;
 mod referrers;
 mod refs;

@@ -78,9 +78,9 @@ impl LayoutClient {
     /// See [`Client::list_referrers`](crate::Client::list_referrers): the entries of the referrers tag's index, of
     /// `artifact_type` when given; empty without a referrers tag or a layout.
     pub(super) async fn referrers(&self, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Descriptor>> {
-        let layout = self.layout()?;
         let subject = parse_digest_arg(digest)?;
-        let Some(index) = layout.index().await? else { return Ok(Vec::new()) };
+        let (layout, index) = self.read_view().await?;
+        let Some(index) = index else { return Ok(Vec::new()) };
         let Some(found) = referrers_index(&layout, &index, &subject).await? else { return Ok(Vec::new()) };
         let listed = found.as_index().map(|i| i.manifests().clone()).unwrap_or_default();
         Ok(filter_artifact_type(listed, artifact_type))

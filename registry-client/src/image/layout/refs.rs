@@ -4,6 +4,8 @@
 
 use registry_core::{Digest, Error, Reference, Result};
 
+use crate::image::ref_names::scope_hint;
+
 /// What a reference names: a tag, a digest, or both (`v1@sha256:...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Parsed {
@@ -22,8 +24,10 @@ pub(crate) fn parse_reference(reference: &str) -> Result<Parsed> {
     };
     let tag = match tag {
         Some(t) => {
-            Reference::check_tag(t)
-                .map_err(|e| Error::invalid_input(format!("invalid reference {reference:?}: {e}")))?;
+            Reference::check_tag(t).map_err(|e| {
+                let hint = scope_hint(t).map(|h| format!(" ({h})")).unwrap_or_default();
+                Error::invalid_input(format!("invalid reference {reference:?}: {e}{hint}"))
+            })?;
             Some(t.to_string())
         }
         None => None,
@@ -84,6 +88,8 @@ mod tests {
         for bad in ["", "@", "Not:Valid", "-x", "../x", "a/b", "@sha256:zz", "v1@"] {
             assert_eq!(parse_reference(bad).unwrap_err().kind(), ErrorKind::InvalidInput, "{bad:?}");
         }
+        let e = parse_reference("example.com/app:v1").unwrap_err();
+        assert!(e.to_string().contains("with_segment(\"example.com/app\")"), "{e}");
         assert_eq!(parse_digest_arg(&format!("@{d}")).unwrap(), d);
         assert!(parse_digest_arg("v1").is_err());
         assert_eq!(push_target("oci:/x", "v1", &d).unwrap(), Target::Tag("v1".into()));

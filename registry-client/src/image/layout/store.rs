@@ -20,10 +20,8 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::blobs::{blob_path, regular_file_len};
 use super::errors::{io_at, manifest_unknown};
-use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX_FILE};
+use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX_FILE, OCI_LAYOUT_FILE};
 
-/// The file that marks a layout directory.
-pub(crate) const OCI_LAYOUT_FILE: &str = "oci-layout";
 /// Its content (OCI image-layout spec 1.0.0).
 const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
