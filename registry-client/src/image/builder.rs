@@ -79,7 +79,7 @@ impl ImageBuilder {
 
     /// Add an uncompressed layer: `data` is a tar archive (`application/vnd.oci.image.layer.v1.tar`). It is not
     /// checked here (an artifact may carry any bytes, see `layer_with_media_type`); bytes that are no tar make
-    /// [`Image::extract`] fail with `InvalidInput` ("layer <digest> (i of n) is not a valid tar").
+    /// [`Image::extract`] fail with `InvalidInput` (`layer <digest> (i of n) is not a valid tar`).
     pub fn layer(self, data: impl Into<Bytes>) -> ImageBuilder {
         self.layer_with_media_type(data, media_type::OCI_LAYER_TAR)
     }
