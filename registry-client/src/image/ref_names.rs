@@ -7,6 +7,10 @@
 
 use registry_core::Repository;
 
+/// The annotation naming an `index.json` entry (OCI image spec, "Pre-Defined Annotation Keys"): a tag, or a
+/// `repo:tag` name (skopeo's `oci:DIR:TAG`, ggcr, umoci).
+pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
 /// `name` (`repo:tag`, `host:port/org/app:tag`, or a bare `tag`) as (repository, tag); a bare tag has the
 /// repository `""`. The tag is what follows the last `:` after the last `/`; it is not validated here.
 pub(crate) fn split_name(name: &str) -> (&str, &str) {

@@ -13,10 +13,7 @@ use crate::image::archive::contents::{Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
 use crate::image::archive::tar_index::TarIndex;
 use crate::image::compression::Compression;
-use crate::image::ref_names::split_name;
-
-/// The annotation naming an `index.json` entry (OCI image spec, "Pre-Defined Annotation Keys").
-pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
+use crate::image::ref_names::{split_name, REF_NAME};
 
 /// An oci-archive file (`skopeo copy .. oci-archive:FILE:TAG`) as a read-only [`Client`](crate::Client).
 ///

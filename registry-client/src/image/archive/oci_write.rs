@@ -9,12 +9,11 @@ use registry_core::manifest::{descriptor_digest, media_type, Manifest};
 use registry_core::{Digest, Error, ErrorKind, Reference, Result};
 use serde_json::json;
 
-use crate::image::archive::oci_read::REF_NAME;
 use crate::image::archive::sink_slot::{DigestCheck, SinkSlot};
 use crate::image::archive::tar_sink::TarSink;
 use crate::image::blocking::stream_reader;
 use crate::image::model::Image;
-use crate::image::ref_names::split_name;
+use crate::image::ref_names::{split_name, REF_NAME};
 
 /// Writes an oci-archive: a tar holding an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/<hex>`),
 /// OCI image spec "Image Layout", as skopeo's `oci-archive:` transport reads and writes it.
