@@ -223,6 +223,32 @@ async fn oci_archive_round_trip_keeps_every_digest() {
     assert_eq!(back.blob_bytes(&back.layers()[0]).await.unwrap(), amd.blob_bytes(&amd.layers()[0]).await.unwrap());
 }
 
+/// A source that does not verify: every blob is that many `x` bytes.
+#[derive(Debug)]
+struct Forged;
+
+#[registry_client::async_trait]
+impl registry_client::BlobSource for Forged {
+    async fn open(&self, _digest: &Digest, size: u64) -> registry_client::Result<registry_client::ByteStream> {
+        let bytes = Bytes::from(vec![b'x'; usize::try_from(size).unwrap()]);
+        Ok(Box::pin(futures::stream::once(async move { Ok(bytes) })))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oci_archive_writer_checks_each_blob_it_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.tar");
+    let good = image_with(b"a", b"b", Platform::new("linux", "amd64"), false);
+    let forged = Image::from_parts(good.raw_manifest().clone(), good.config_bytes().clone(), Arc::new(Forged)).unwrap();
+    let mut w = OciArchiveWriter::create(&path).await.unwrap();
+    let e = w.add_image("v1", &forged).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("oci-archive:") && shown.contains(good.layers()[0].digest().as_ref()), "{shown}");
+    assert!(!path.exists(), "nothing at the destination");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_write_leaves_the_destination_untouched() {
     let dir = tempfile::tempdir().unwrap();

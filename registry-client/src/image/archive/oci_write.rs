@@ -4,12 +4,13 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use futures::StreamExt;
 use oci_spec::image::Descriptor;
 use registry_core::manifest::{descriptor_digest, media_type, Manifest};
-use registry_core::{Digest, Error, ErrorKind, Reference, Result};
+use registry_core::{Digest, Error, ErrorKind, Reference, Result, VerifyingStream};
 use serde_json::json;
 
-use crate::image::archive::sink_slot::{DigestCheck, SinkSlot};
+use crate::image::archive::sink_slot::SinkSlot;
 use crate::image::archive::tar_sink::TarSink;
 use crate::image::blocking::stream_reader;
 use crate::image::model::Image;
@@ -140,10 +141,13 @@ impl OciArchiveWriter {
             return Ok(());
         }
         let member = self.member(&digest)?;
-        let reader = stream_reader(image.open_blob(desc).await?)?;
-        let (size, what) = (desc.size(), format!("{} blob {digest}", self.slot.label()));
-        let checked = DigestCheck::new(reader, digest.clone(), what);
-        self.slot.run(move |sink| sink.append_exact(&member, size, checked)).await?;
+        // Unverified from the source and verified here, so the bytes are hashed once whatever the source.
+        let size = desc.size();
+        let what = format!("{} blob {digest}", self.slot.label());
+        let verified = VerifyingStream::new(image.open_blob_unverified(desc, 0).await?, digest.clone(), Some(size))
+            .map(move |piece| piece.map_err(|e| e.context(&what)));
+        let reader = stream_reader(Box::pin(verified))?;
+        self.slot.run(move |sink| sink.append_exact(&member, size, reader)).await?;
         self.blobs.insert(digest);
         Ok(())
     }

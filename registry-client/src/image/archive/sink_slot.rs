@@ -1,14 +1,10 @@
 //! The async side of a [`TarSink`]: each write runs on a blocking thread with the sink moved there and back; the
 //! first failure ends the writer (its temporary file removed, the destination untouched) and every later call
-//! says so. Also a reader that checks a blob's digest as it is copied.
+//! says so.
 
-use std::io::{self, Read};
-
-use registry_core::digest::DigestHasher;
-use registry_core::{Digest, Error, ErrorKind, Result};
+use registry_core::{Error, ErrorKind, Result};
 
 use crate::image::archive::tar_sink::TarSink;
-use crate::image::blocking::io_error;
 
 /// A [`TarSink`] driven from async code.
 #[derive(Debug)]
@@ -75,44 +71,5 @@ impl SinkSlot {
         tokio::task::spawn_blocking(move || sink.finish())
             .await
             .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: finishing stopped: {e}")))?
-    }
-}
-
-/// A reader that hashes what passes and, at its end, fails with `DigestMismatch` naming `what` when the bytes are
-/// not `digest`.
-#[derive(Debug)]
-pub(crate) struct DigestCheck<R> {
-    inner: R,
-    hasher: Option<DigestHasher>,
-    digest: Digest,
-    what: String,
-}
-
-impl<R: Read> DigestCheck<R> {
-    /// Check `inner` against `digest`.
-    pub(crate) fn new(inner: R, digest: Digest, what: String) -> DigestCheck<R> {
-        DigestCheck { inner, hasher: Some(digest.hasher()), digest, what }
-    }
-}
-
-impl<R: Read> Read for DigestCheck<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            if let Some(h) = self.hasher.as_mut() {
-                h.update(&buf[..n]);
-            }
-        } else if !buf.is_empty() {
-            if let Some(h) = self.hasher.take() {
-                let got = h.finish();
-                if got != self.digest {
-                    return Err(io_error(Error::new(
-                        ErrorKind::DigestMismatch,
-                        format!("{}: the bytes have digest {got}, expected {}", self.what, self.digest),
-                    )));
-                }
-            }
-        }
-        Ok(n)
     }
 }
