@@ -74,9 +74,9 @@ async fn not_a_symlink(dir: &Path) -> Result<()> {
 
 /// Write blob `digest` of `size` bytes from `stream` into the layout at `dir`: into a temp file in `dir/blobs/`,
 /// hashing and counting as it goes, then, when digest and size match, synced and renamed to
-/// `blobs/<alg>/<hex>`. `DigestMismatch` (and nothing stored) when they do not; `Io` naming the file on a write
-/// failure. Memory stays flat: one chunk of the stream at a time.
-pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, mut stream: ByteStream) -> Result<()> {
+/// `blobs/<alg>/<hex>` (the check is registry_core's [`VerifyingStream`]). `DigestMismatch` (and nothing stored)
+/// when they do not; `Io` naming the file on a write failure. Memory stays flat: one chunk of the stream at a time.
+pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: ByteStream) -> Result<()> {
     let target = blob_path(dir, digest);
     let alg_dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.join(BLOBS_DIR));
     let blobs = dir.join(BLOBS_DIR);
@@ -90,26 +90,11 @@ pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, mut strea
     .map_err(|e| Error::new(ErrorKind::Io, format!("temp file task failed: {e}")))??;
     let (file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
-    let mut hasher = digest.hasher();
-    let mut written: u64 = 0;
-    while let Some(chunk) = stream.next().await {
+    // Stops past `size`; a short stream or another digest is an error at its end, before the rename.
+    let mut verified = VerifyingStream::new(stream, digest.clone(), Some(size));
+    while let Some(chunk) = verified.next().await {
         let chunk = chunk.map_err(|e| e.context(format!("blob {digest}")))?;
-        written = written.saturating_add(chunk.len() as u64);
-        if written > size {
-            return Err(Error::new(
-                ErrorKind::DigestMismatch,
-                format!("blob {digest}: the source sent more than the {size} bytes its descriptor says"),
-            ));
-        }
-        hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(|e| io_at("write", &temp_path, e))?;
-    }
-    let actual = hasher.finish();
-    if written != size || &actual != digest {
-        return Err(Error::new(
-            ErrorKind::DigestMismatch,
-            format!("blob {digest}: the source sent {written} bytes with digest {actual}, expected {size} bytes"),
-        ));
     }
     file.flush().await.map_err(|e| io_at("write", &temp_path, e))?;
     file.sync_all().await.map_err(|e| io_at("sync", &temp_path, e))?;
