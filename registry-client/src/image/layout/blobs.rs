@@ -2,25 +2,22 @@
 //! [`BlobSource`] of a layout (files streamed, verified, never whole in memory), and the atomic write of a blob
 //! (a temp file in `blobs/`, digest and size checked while writing, synced, renamed into place).
 
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result, VerifyingStream};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
-use tokio_util::io::ReaderStream;
+use tokio::io::AsyncWriteExt;
 
 use super::errors::{blob_unknown, corrupt, io_at};
 use super::index::{sync_dir, INDEX_FILE, OCI_LAYOUT_FILE};
+use crate::image::file_range::range_stream;
 use crate::image::model::BlobSource;
 use crate::image::temp_files::publishable_temp_file;
 use crate::transfer::Transfers;
 
 /// The directory of blobs in a layout.
 pub(crate) const BLOBS_DIR: &str = "blobs";
-/// Bytes read from a blob file at a time.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// The file of blob `digest` in the layout at `dir`: `dir/blobs/<alg>/<hex>` (the digest was validated by
 /// [`Digest::parse`]: its hex cannot name another path).
@@ -162,7 +159,7 @@ impl LayoutBlobs {
         if regular_file_len(&path).await?.is_none() {
             return Err(blob_unknown(digest, &path));
         }
-        let mut file = match tokio::fs::File::open(&path).await {
+        let file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(blob_unknown(digest, &path)),
             Err(e) => return Err(io_at("open", &path, e)),
@@ -177,13 +174,7 @@ impl LayoutBlobs {
         if offset > size {
             return Err(Error::invalid_input(format!("blob {digest}: offset {offset} is past its {size} bytes")));
         }
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset)).await.map_err(|e| io_at("seek in", &path, e))?;
-        }
-        let shown = path.display().to_string();
-        let stream = ReaderStream::with_capacity(file, READ_CHUNK)
-            .map_err(move |e| Error::new(ErrorKind::Io, format!("read {shown}: {e}")).with_source(e));
-        let stream: ByteStream = Box::pin(stream);
+        let stream = range_stream(file, offset, size - offset, format!("read {}", path.display())).await?;
         Ok(match &self.transfers {
             Some(t) => t.download(digest, size).track(stream, offset),
             None => stream,
@@ -211,6 +202,7 @@ impl BlobSource for LayoutBlobs {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use bytes::Bytes;
+    use futures::TryStreamExt;
 
     use super::*;
 
