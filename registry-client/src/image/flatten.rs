@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 
 use oci_spec::image::Descriptor;
 use registry_core::manifest::descriptor_digest;
-use registry_core::{Digest, Error, ErrorKind, Result};
+use registry_core::{Error, ErrorKind, Result};
 use tokio::io::{AsyncRead, DuplexStream, ReadBuf};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -134,7 +134,7 @@ fn join_failure(e: &tokio::task::JoinError) -> &'static str {
 /// Write the flattened tar of `image` into `out`. Runs on a blocking thread of the runtime `handle`.
 fn produce(image: &Image, options: ExtractOptions, handle: Handle, out: impl Write) -> Result<()> {
     let layers = image.layers();
-    let diff_ids = if options.verifies_diff_ids() { Some(diff_ids(image)?) } else { None };
+    let diff_ids = if options.verifies_diff_ids() { Some(image.diff_ids()?) } else { None };
     let budget = OutputBudget::new();
     let mut tar = TarOut::new(io::BufWriter::with_capacity(WRITE_BUFFER, out));
     let mut state = Flattener::new();
@@ -192,27 +192,6 @@ fn in_layer(e: Error, name: &str, image: &Image) -> Error {
         Some(repository) => e.context(format!("layer {name} from {repository}")),
         None => e.context(format!("layer {name}")),
     }
-}
-
-/// The config's `rootfs.diff_ids`, one per layer. `InvalidInput` when the counts differ or one is no digest.
-fn diff_ids(image: &Image) -> Result<Vec<Digest>> {
-    let listed = image.config().rootfs().diff_ids();
-    if listed.len() != image.layers().len() {
-        return Err(Error::invalid_input(format!(
-            "image {}: the manifest has {} layers, the config's rootfs.diff_ids {} entries",
-            image.digest(),
-            image.layers().len(),
-            listed.len()
-        )));
-    }
-    listed
-        .iter()
-        .map(|d| {
-            Digest::parse(d).map_err(|e| {
-                Error::invalid_input(format!("image {}: config diff_id {d:?} is no digest: {e}", image.digest()))
-            })
-        })
-        .collect()
 }
 
 /// The layer's compression: from its media type, or, when that says nothing, from its first bytes (which are

@@ -113,22 +113,7 @@ impl DockerArchiveWriter {
             }
             parsed.push((name.to_string(), repo.to_string(), tag.to_string()));
         }
-        let diff_ids = image
-            .config()
-            .rootfs()
-            .diff_ids()
-            .iter()
-            .map(|d| Digest::parse(d))
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.context(format!("{label}: image {}: a diff_id", image.digest())))?;
-        if diff_ids.len() != image.layers().len() {
-            return Err(Error::invalid_input(format!(
-                "{label}: image {} has {} layers and {} diff_ids",
-                image.digest(),
-                image.layers().len(),
-                diff_ids.len()
-            )));
-        }
+        let diff_ids = image.diff_ids().map_err(|e| e.context(&label))?;
         let mut layer_files = Vec::with_capacity(diff_ids.len());
         for (layer, diff_id) in image.layers().iter().zip(&diff_ids) {
             let file = format!("{}.tar", hex_of(diff_id, "layer diff_id")?);
