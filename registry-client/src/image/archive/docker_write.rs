@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use registry_core::manifest::descriptor_digest;
-use registry_core::{Digest, Error, ErrorKind, Reference, Result};
+use registry_core::{Digest, Error, Reference, Result};
 use serde_json::{json, Map, Value};
 
 use crate::image::archive::docker_read::ManifestItem;
 use crate::image::archive::sink_slot::SinkSlot;
 use crate::image::archive::tar_sink::TarSink;
-use crate::image::blocking::stream_reader;
+use crate::image::blocking::{run_blocking, stream_reader};
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::Image;
 use crate::image::ref_names::split_name;
@@ -66,9 +66,7 @@ impl DockerArchiveWriter {
         let dest = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", dest.display());
         let l = label.clone();
-        let sink = tokio::task::spawn_blocking(move || TarSink::create(&dest, &l))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))??;
+        let sink = run_blocking(&label, move || TarSink::create(&dest, &l)).await?;
         Ok(DockerArchiveWriter {
             slot: SinkSlot::new(sink, label),
             layers: HashSet::new(),

@@ -7,12 +7,12 @@ use std::path::Path;
 use futures::StreamExt;
 use oci_spec::image::Descriptor;
 use registry_core::manifest::{descriptor_digest, media_type, Manifest};
-use registry_core::{Digest, Error, ErrorKind, Reference, Result, VerifyingStream};
+use registry_core::{Digest, Error, Reference, Result, VerifyingStream};
 use serde_json::json;
 
 use crate::image::archive::sink_slot::SinkSlot;
 use crate::image::archive::tar_sink::TarSink;
-use crate::image::blocking::stream_reader;
+use crate::image::blocking::{run_blocking, stream_reader};
 use crate::image::model::Image;
 use crate::image::ref_names::{split_name, REF_NAME};
 
@@ -53,9 +53,7 @@ impl OciArchiveWriter {
         let dest = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", dest.display());
         let l = label.clone();
-        let sink = tokio::task::spawn_blocking(move || TarSink::create(&dest, &l))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))??;
+        let sink = run_blocking(&label, move || TarSink::create(&dest, &l)).await?;
         Ok(OciArchiveWriter { slot: SinkSlot::new(sink, label), blobs: HashSet::new(), entries: Vec::new() })
     }
 

@@ -5,6 +5,7 @@
 use registry_core::{Error, ErrorKind, Result};
 
 use crate::image::archive::tar_sink::TarSink;
+use crate::image::blocking::run_blocking;
 
 /// A [`TarSink`] driven from async code.
 #[derive(Debug)]
@@ -68,8 +69,6 @@ impl SinkSlot {
     pub(crate) async fn finish(&mut self) -> Result<()> {
         let sink = self.take()?;
         let label = self.label.clone();
-        tokio::task::spawn_blocking(move || sink.finish())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: finishing stopped: {e}")))?
+        run_blocking(&format!("{label}: finishing stopped"), move || sink.finish()).await
     }
 }

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::errors::{blob_unknown, corrupt, io_at};
 use super::index::{sync_dir, INDEX_FILE, OCI_LAYOUT_FILE};
+use crate::image::blocking::run_blocking;
 use crate::image::file_range::range_stream;
 use crate::image::model::BlobSource;
 use crate::image::temp_files::publishable_temp_file;
@@ -80,11 +81,10 @@ pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: B
     not_a_symlink(&blobs).await?;
     not_a_symlink(&alg_dir).await?;
     tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
-    let temp = tokio::task::spawn_blocking(move || {
+    let temp = run_blocking("temp file task failed", move || {
         publishable_temp_file(&blobs, ".tmp-", "").map_err(|e| io_at("create a temp file in", &blobs, e))
     })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Io, format!("temp file task failed: {e}")))??;
+    .await?;
     let (file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     // Stops past `size`; a short stream or another digest is an error at its end, before the rename.
@@ -96,13 +96,12 @@ pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: B
     file.flush().await.map_err(|e| io_at("write", &temp_path, e))?;
     file.sync_all().await.map_err(|e| io_at("sync", &temp_path, e))?;
     drop(file);
-    tokio::task::spawn_blocking(move || {
+    run_blocking("rename task failed", move || {
         temp_path.persist(&target).map_err(|e| io_at("rename a temp file to", &target, e.error))?;
         sync_dir(&alg_dir);
         Ok::<(), Error>(())
     })
     .await
-    .map_err(|e| Error::new(ErrorKind::Io, format!("rename task failed: {e}")))?
 }
 
 /// The blobs of one layout, read from its files: `open` verified against the digest and size, `open_unverified`

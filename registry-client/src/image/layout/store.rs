@@ -21,6 +21,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::blobs::{blob_path, regular_file_len};
 use super::errors::{io_at, manifest_unknown};
 use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX_FILE, OCI_LAYOUT_FILE};
+use crate::image::blocking::run_blocking;
 
 /// Its content (OCI image-layout spec 1.0.0).
 const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -65,9 +66,7 @@ fn locks() -> &'static Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>> {
 
 /// Run the blocking `f` on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Io, format!("layout file task failed: {e}")))?
+    run_blocking("layout file task failed", f).await
 }
 
 /// One layout directory.
