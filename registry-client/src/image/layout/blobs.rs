@@ -47,15 +47,23 @@ pub(crate) async fn blob_exists(dir: &Path, digest: &Digest) -> bool {
     tokio::fs::metadata(blob_path(dir, digest)).await.is_ok_and(|m| m.is_file())
 }
 
-/// The length of the file at `path`: `None` when there is none; `Protocol` naming it when it is no regular file
-/// (a directory, a FIFO that would block a read, a device), so a hostile layout cannot hang or mislead a read.
-pub(crate) async fn regular_file_len(path: &Path) -> Result<Option<u64>> {
+/// The file at `path`, opened, and its length (taken from the open file): `None` when there is none (or it went
+/// before the open); `Protocol` naming it when it is no regular file (a directory, a FIFO that would block the
+/// open, a device), so a hostile layout cannot hang or mislead a read; `Io` naming it when it cannot be read.
+pub(crate) async fn open_regular_file(path: &Path) -> Result<Option<(tokio::fs::File, u64)>> {
     match tokio::fs::metadata(path).await {
-        Ok(m) if m.is_file() => Ok(Some(m.len())),
-        Ok(_) => Err(corrupt(path, "not a regular file")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_at("stat", path, e)),
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(corrupt(path, "not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at("stat", path, e)),
     }
+    let file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at("open", path, e)),
+    };
+    let len = file.metadata().await.map_err(|e| io_at("stat", path, e))?.len();
+    Ok(Some((file, len)))
 }
 
 /// `Ok` unless `dir` is a symbolic link: blobs are never written through one (a hostile layout could point
@@ -155,15 +163,9 @@ impl LayoutBlobs {
     /// The file of `digest`, opened and checked to hold `size` bytes, from `offset` on.
     async fn open_file(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
         let path = self.locate(digest).await;
-        if regular_file_len(&path).await?.is_none() {
+        let Some((file, len)) = open_regular_file(&path).await? else {
             return Err(blob_unknown(digest, &path));
-        }
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(blob_unknown(digest, &path)),
-            Err(e) => return Err(io_at("open", &path, e)),
         };
-        let len = file.metadata().await.map_err(|e| io_at("stat", &path, e))?.len();
         if len != size {
             return Err(Error::new(
                 ErrorKind::DigestMismatch,
