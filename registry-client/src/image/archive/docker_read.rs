@@ -129,9 +129,7 @@ impl DockerArchive {
     pub async fn open(path: impl AsRef<Path>) -> Result<DockerArchive> {
         let path = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", path.display());
-        let scan_label = label.clone();
-        let index = run_blocking(&format!("{label}: scan stopped"), move || TarIndex::scan(&path, &scan_label)).await?;
-        let index = Arc::new(index);
+        let index = TarIndex::open(path, label.clone()).await?;
         let raw = index.read_member("manifest.json", MAX_INDEX_FILE).await?;
         let items: Vec<ManifestItem> = serde_json::from_slice(&raw).map_err(|e| {
             Error::invalid_input(format!("{label}: manifest.json is not a docker-archive manifest list: {e}"))

@@ -10,8 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::image::archive::docker_read::ManifestItem;
 use crate::image::archive::sink_slot::SinkSlot;
-use crate::image::archive::tar_sink::TarSink;
-use crate::image::blocking::{run_blocking, stream_reader};
+use crate::image::blocking::stream_reader;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::Image;
 use crate::image::ref_names::split_name;
@@ -65,10 +64,9 @@ impl DockerArchiveWriter {
     pub async fn create(path: impl AsRef<Path>) -> Result<DockerArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", dest.display());
-        let l = label.clone();
-        let sink = run_blocking(&label, move || TarSink::create(&dest, &l)).await?;
+        let slot = SinkSlot::create(dest, label).await?;
         Ok(DockerArchiveWriter {
-            slot: SinkSlot::new(sink, label),
+            slot,
             layers: HashSet::new(),
             budget: OutputBudget::new(),
             configs: HashSet::new(),

@@ -12,7 +12,6 @@ use crate::image::archive::blobs::{ArchiveBlobs, BlobEntry};
 use crate::image::archive::contents::{Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
 use crate::image::archive::tar_index::TarIndex;
-use crate::image::blocking::run_blocking;
 use crate::image::compression::Compression;
 use crate::image::ref_names::{split_name, REF_NAME};
 
@@ -55,9 +54,7 @@ impl OciArchive {
     pub async fn open(path: impl AsRef<Path>) -> Result<OciArchive> {
         let path = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", path.display());
-        let scan_label = label.clone();
-        let index = run_blocking(&format!("{label}: scan stopped"), move || TarIndex::scan(&path, &scan_label)).await?;
-        let index = Arc::new(index);
+        let index = TarIndex::open(path, label.clone()).await?;
         for required in ["oci-layout", "index.json"] {
             if !index.contains(required) {
                 return Err(Error::invalid_input(format!("{label}: not an OCI layout: no {required} member")));

@@ -11,8 +11,7 @@ use registry_core::{Digest, Error, Reference, Result, VerifyingStream};
 use serde_json::json;
 
 use crate::image::archive::sink_slot::SinkSlot;
-use crate::image::archive::tar_sink::TarSink;
-use crate::image::blocking::{run_blocking, stream_reader};
+use crate::image::blocking::stream_reader;
 use crate::image::model::Image;
 use crate::image::ref_names::{split_name, REF_NAME};
 
@@ -52,9 +51,8 @@ impl OciArchiveWriter {
     pub async fn create(path: impl AsRef<Path>) -> Result<OciArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", dest.display());
-        let l = label.clone();
-        let sink = run_blocking(&label, move || TarSink::create(&dest, &l)).await?;
-        Ok(OciArchiveWriter { slot: SinkSlot::new(sink, label), blobs: HashSet::new(), entries: Vec::new() })
+        let slot = SinkSlot::create(dest, label).await?;
+        Ok(OciArchiveWriter { slot, blobs: HashSet::new(), entries: Vec::new() })
     }
 
     /// `InvalidInput` unless `tag` is a tag (`v1`) or `repo:tag` (`example.com/app:v1`).

@@ -2,6 +2,8 @@
 //! first failure ends the writer (its temporary file removed, the destination untouched) and every later call
 //! says so.
 
+use std::path::PathBuf;
+
 use registry_core::{Error, ErrorKind, Result};
 
 use crate::image::archive::tar_sink::TarSink;
@@ -16,9 +18,12 @@ pub(crate) struct SinkSlot {
 }
 
 impl SinkSlot {
-    /// Drive `sink`, named `label` in errors.
-    pub(crate) fn new(sink: TarSink, label: String) -> SinkSlot {
-        SinkSlot { sink: Some(sink), failed: None, label }
+    /// Start the archive that [`SinkSlot::finish`] puts at `dest`, named `label` in errors (see
+    /// [`TarSink::create`], run on a blocking thread).
+    pub(crate) async fn create(dest: PathBuf, label: String) -> Result<SinkSlot> {
+        let l = label.clone();
+        let sink = run_blocking(&label, move || TarSink::create(&dest, &l)).await?;
+        Ok(SinkSlot { sink: Some(sink), failed: None, label })
     }
 
     /// How the archive is named in errors.
