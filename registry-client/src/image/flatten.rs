@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use tokio_util::io::SyncIoBridge;
 
 use crate::image::blocking::{from_io, io_error, stream_reader};
-use crate::image::compression::{Compression, LayerReader, OutputBudget};
+use crate::image::compression::{sniff_reader, Compression, LayerReader, OutputBudget};
 use crate::image::extract_options::ExtractOptions;
 use crate::image::flatten::merge::Flattener;
 use crate::image::flatten::tar_out::TarOut;
@@ -198,21 +198,12 @@ fn in_layer(e: Error, name: &str, image: &Image) -> Error {
 /// then read again, before the rest).
 fn compression_of<R: Read + Send + 'static>(
     layer: &Descriptor,
-    mut input: R,
+    input: R,
     name: &str,
 ) -> Result<(Compression, Box<dyn Read + Send>)> {
     if let Some(c) = Compression::from_media_type(layer.media_type().as_ref()) {
         return Ok((c, Box::new(input)));
     }
-    let mut prefix = [0u8; 4];
-    let mut got = 0;
-    while got < prefix.len() {
-        let n = input.read(&mut prefix[got..]).map_err(|e| from_io(e, &format!("layer {name}: reading")))?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let compression = Compression::sniff(&prefix[..got]);
-    Ok((compression, Box::new(io::Cursor::new(prefix[..got].to_vec()).chain(input))))
+    let (compression, input) = sniff_reader(input).map_err(|e| from_io(e, &format!("layer {name}: reading")))?;
+    Ok((compression, Box::new(input)))
 }
