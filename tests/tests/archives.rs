@@ -670,5 +670,9 @@ async fn archive_names_compare_as_docker_normalises_them() {
         assert!(e.to_string().contains("its repositories: trial/app, ubuntu"), "{e}");
         let e = archive.with_segment("other/app").get_manifest("v1").await.unwrap_err();
         assert!(e.to_string().contains("names no image other/app (its repositories: trial/app, ubuntu)"), "{e}");
+        // A repo:tag name given as a tag says how to reach it, naming the archive.
+        let e = archive.get_manifest("trial/app:v1").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(&label) && e.to_string().contains("with_segment(\"trial/app\")"), "{e}");
     }
 }
