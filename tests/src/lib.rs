@@ -14,6 +14,7 @@ pub mod http;
 pub mod logs;
 pub mod modgraph;
 pub mod proxy;
+pub mod skopeo;
 pub mod tls;
 pub mod token;
 

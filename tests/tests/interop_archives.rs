@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use registry_client::core::manifest::media_type;
@@ -20,35 +20,11 @@ use registry_client::{
 use registry_tests::{AuthMode, DockerRegistry};
 use serde_json::Value;
 
-const SKOPEO_MISSING: &str =
-    "skopeo not found: install it with `apt-get update && apt-get install -y skopeo` (scripts/test.sh does this)";
-
-fn skopeo_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join("skopeo")).find(|candidate| candidate.is_file())
-    });
-    on_path.unwrap_or_else(|| panic!("{SKOPEO_MISSING}"))
-}
-
-/// `skopeo ARGS` (with `--insecure-policy` and a timeout); its stdout, or a panic with its stderr.
+/// `skopeo --insecure-policy ARGS` (see [`registry_tests::skopeo::skopeo`]).
 async fn skopeo(args: &[&str]) -> Vec<u8> {
-    let mut full = vec!["--insecure-policy", "--command-timeout", "120s"];
+    let mut full = vec!["--insecure-policy"];
     full.extend_from_slice(args);
-    let output = tokio::process::Command::new(skopeo_binary())
-        .args(&full)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "skopeo {} failed ({}):\nstderr: {}",
-        full.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    registry_tests::skopeo::skopeo(&full).await
 }
 
 async fn skopeo_copy(extra: &[&str], src: &str, dest: &str) {
