@@ -11,6 +11,7 @@ mod background;
 pub mod conformance;
 pub mod harness;
 pub mod http;
+pub mod layers;
 pub mod logs;
 pub mod modgraph;
 pub mod proxy;

@@ -3,7 +3,6 @@
 //! an error naming the archive and the member.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,32 +14,11 @@ use registry_client::{
     index_of, Client, Digest, DockerArchive, DockerArchiveWriter, ErrorKind, Image, ImageBuilder, ImageOptions,
     ListOptions, OciArchive, OciArchiveWriter, Platform,
 };
+use registry_tests::layers::{gzip, gzip_at, one_file_tar as layer_tar};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------------------------
 // content
-
-/// A tar holding one file `name` with `data` (a real layer).
-fn layer_tar(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_path(name).unwrap();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append(&h, data).unwrap();
-    b.into_inner().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    gzip_at(data, flate2::Compression::fast())
-}
-
-fn gzip_at(data: &[u8], level: flate2::Compression) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
 
 /// An image with an uncompressed layer `base` and a gzip layer holding `top`.
 fn image_with(base: &[u8], top: &[u8], platform: Platform, docker: bool) -> Image {

@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +16,7 @@ use registry_client::{
     index_of, Client, Digest, DockerArchive, DockerArchiveWriter, Image, ImageBuilder, ImageOptions, ListOptions,
     OciArchive, OciArchiveWriter, Platform, ProgressEvent, RemoteClient, TransferOptions,
 };
+use registry_tests::layers::{gzip, one_file_tar as layer_tar};
 use registry_tests::{AuthMode, DockerRegistry};
 use serde_json::Value;
 
@@ -48,24 +48,6 @@ fn client(registry: &DockerRegistry, repo: &str, events: Option<Events>) -> Arc<
         b = b.transfer(TransferOptions::new().progress(move |e| events.lock().unwrap().push(e.clone())));
     }
     Arc::new(b.build().unwrap())
-}
-
-/// A tar holding one file.
-fn layer_tar(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_path(name).unwrap();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append(&h, data).unwrap();
-    b.into_inner().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 /// A docker image: an uncompressed base layer and a gzip top layer (as a registry serves them).
