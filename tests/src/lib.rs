@@ -11,9 +11,11 @@ mod background;
 pub mod conformance;
 pub mod harness;
 pub mod http;
+pub mod layers;
 pub mod logs;
 pub mod modgraph;
 pub mod proxy;
+pub mod skopeo;
 pub mod tls;
 pub mod token;
 

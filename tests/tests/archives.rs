@@ -3,7 +3,6 @@
 //! an error naming the archive and the member.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,32 +14,11 @@ use registry_client::{
     index_of, Client, Digest, DockerArchive, DockerArchiveWriter, ErrorKind, Image, ImageBuilder, ImageOptions,
     ListOptions, OciArchive, OciArchiveWriter, Platform,
 };
+use registry_tests::layers::{gzip, gzip_at, one_file_tar as layer_tar};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------------------------
 // content
-
-/// A tar holding one file `name` with `data` (a real layer).
-fn layer_tar(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_path(name).unwrap();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append(&h, data).unwrap();
-    b.into_inner().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    gzip_at(data, flate2::Compression::fast())
-}
-
-fn gzip_at(data: &[u8], level: flate2::Compression) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
 
 /// An image with an uncompressed layer `base` and a gzip layer holding `top`.
 fn image_with(base: &[u8], top: &[u8], platform: Platform, docker: bool) -> Image {
@@ -221,6 +199,32 @@ async fn oci_archive_round_trip_keeps_every_digest() {
     assert_eq!(target.get_digest("v1").await.unwrap(), *index.digest());
     let back = target.get_image("v1", ImageOptions::default().platform(Platform::new("linux", "amd64"))).await.unwrap();
     assert_eq!(back.blob_bytes(&back.layers()[0]).await.unwrap(), amd.blob_bytes(&amd.layers()[0]).await.unwrap());
+}
+
+/// A source that does not verify: every blob is that many `x` bytes.
+#[derive(Debug)]
+struct Forged;
+
+#[registry_client::async_trait]
+impl registry_client::BlobSource for Forged {
+    async fn open(&self, _digest: &Digest, size: u64) -> registry_client::Result<registry_client::ByteStream> {
+        let bytes = Bytes::from(vec![b'x'; usize::try_from(size).unwrap()]);
+        Ok(Box::pin(futures::stream::once(async move { Ok(bytes) })))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oci_archive_writer_checks_each_blob_it_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.tar");
+    let good = image_with(b"a", b"b", Platform::new("linux", "amd64"), false);
+    let forged = Image::from_parts(good.raw_manifest().clone(), good.config_bytes().clone(), Arc::new(Forged)).unwrap();
+    let mut w = OciArchiveWriter::create(&path).await.unwrap();
+    let e = w.add_image("v1", &forged).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("oci-archive:") && shown.contains(good.layers()[0].digest().as_ref()), "{shown}");
+    assert!(!path.exists(), "nothing at the destination");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,5 +648,9 @@ async fn archive_names_compare_as_docker_normalises_them() {
         assert!(e.to_string().contains("its repositories: trial/app, ubuntu"), "{e}");
         let e = archive.with_segment("other/app").get_manifest("v1").await.unwrap_err();
         assert!(e.to_string().contains("names no image other/app (its repositories: trial/app, ubuntu)"), "{e}");
+        // A repo:tag name given as a tag says how to reach it, naming the archive.
+        let e = archive.get_manifest("trial/app:v1").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(&label) && e.to_string().contains("with_segment(\"trial/app\")"), "{e}");
     }
 }

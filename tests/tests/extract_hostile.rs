@@ -16,49 +16,16 @@ use std::path::{Path, PathBuf};
 
 use registry_client::{unpack_tar, DecompressionLimits, Error, ErrorKind, ExtractOptions, Result};
 
+#[path = "extract_support/snapshot.rs"]
+mod snapshot;
 #[path = "extract_support/tar_bytes.rs"]
 mod tar_bytes;
 
+use snapshot::{snapshot, Node};
 use tar_bytes::{Head, Tar, CHAR_DEVICE, DIRECTORY, FIFO, GNU_LONG_NAME, REGULAR, SYMLINK};
 
 // ---------------------------------------------------------------------------------------------------------------
 // The scene: a temporary directory with `root/` (extracted into) and `outside/` (canary), and its snapshot.
-
-/// What a path is, as compared before and after (no link counts or access times: unlinking a hard link to the
-/// canary changes its link count, which is no change to the canary).
-#[derive(Debug, PartialEq, Eq)]
-enum Node {
-    File { bytes: Vec<u8>, mode: u32, mtime: i64 },
-    Dir { mode: u32, mtime: i64 },
-    Symlink { target: PathBuf },
-    Other { mode: u32 },
-}
-
-fn snapshot(top: &Path, skip: &Path) -> BTreeMap<PathBuf, Node> {
-    let mut found = BTreeMap::new();
-    let mut pending = vec![top.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for item in fs::read_dir(&dir).unwrap() {
-            let path = item.unwrap().path();
-            if path == skip {
-                continue;
-            }
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let node = if meta.file_type().is_symlink() {
-                Node::Symlink { target: fs::read_link(&path).unwrap() }
-            } else if meta.is_dir() {
-                pending.push(path.clone());
-                Node::Dir { mode: meta.mode(), mtime: meta.mtime() }
-            } else if meta.is_file() {
-                Node::File { bytes: fs::read(&path).unwrap(), mode: meta.mode(), mtime: meta.mtime() }
-            } else {
-                Node::Other { mode: meta.mode() }
-            };
-            found.insert(path, node);
-        }
-    }
-    found
-}
 
 struct Scene {
     tmp: tempfile::TempDir,

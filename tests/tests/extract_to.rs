@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "extract_support/snapshot.rs"]
+mod snapshot;
 #[path = "extract_support/tar_bytes.rs"]
 mod tar_bytes;
 
@@ -16,38 +18,14 @@ use std::path::{Path, PathBuf};
 
 use registry_client::core::manifest::media_type;
 use registry_client::{Digest, ErrorKind, ExtractOptions, Image, ImageBuilder};
+use snapshot::{snapshot, Node};
 use tar_bytes::{Head, Tar, DIRECTORY, REGULAR};
-
-/// Everything below `top` but `skip`: path -> (is a symlink, contents or target, mode).
-fn snapshot(top: &Path, skip: &Path) -> BTreeMap<PathBuf, (bool, Vec<u8>, u32)> {
-    let mut found = BTreeMap::new();
-    let mut pending = vec![top.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for item in fs::read_dir(&dir).unwrap() {
-            let path = item.unwrap().path();
-            if path == skip {
-                continue;
-            }
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let contents = if meta.file_type().is_symlink() {
-                fs::read_link(&path).unwrap().into_os_string().into_encoded_bytes()
-            } else if meta.is_dir() {
-                pending.push(path.clone());
-                Vec::new()
-            } else {
-                fs::read(&path).unwrap()
-            };
-            found.insert(path, (meta.file_type().is_symlink(), contents, meta.mode()));
-        }
-    }
-    found
-}
 
 struct Scene {
     tmp: tempfile::TempDir,
     root: PathBuf,
     outside: PathBuf,
-    before: BTreeMap<PathBuf, (bool, Vec<u8>, u32)>,
+    before: BTreeMap<PathBuf, Node>,
 }
 
 impl Scene {

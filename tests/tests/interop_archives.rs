@@ -8,8 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use registry_client::core::manifest::media_type;
@@ -17,38 +16,15 @@ use registry_client::{
     index_of, Client, Digest, DockerArchive, DockerArchiveWriter, Image, ImageBuilder, ImageOptions, ListOptions,
     OciArchive, OciArchiveWriter, Platform, ProgressEvent, RemoteClient, TransferOptions,
 };
+use registry_tests::layers::{gzip, one_file_tar as layer_tar};
 use registry_tests::{AuthMode, DockerRegistry};
 use serde_json::Value;
 
-const SKOPEO_MISSING: &str =
-    "skopeo not found: install it with `apt-get update && apt-get install -y skopeo` (scripts/test.sh does this)";
-
-fn skopeo_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join("skopeo")).find(|candidate| candidate.is_file())
-    });
-    on_path.unwrap_or_else(|| panic!("{SKOPEO_MISSING}"))
-}
-
-/// `skopeo ARGS` (with `--insecure-policy` and a timeout); its stdout, or a panic with its stderr.
+/// `skopeo --insecure-policy ARGS` (see [`registry_tests::skopeo::skopeo`]).
 async fn skopeo(args: &[&str]) -> Vec<u8> {
-    let mut full = vec!["--insecure-policy", "--command-timeout", "120s"];
+    let mut full = vec!["--insecure-policy"];
     full.extend_from_slice(args);
-    let output = tokio::process::Command::new(skopeo_binary())
-        .args(&full)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "skopeo {} failed ({}):\nstderr: {}",
-        full.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    registry_tests::skopeo::skopeo(&full).await
 }
 
 async fn skopeo_copy(extra: &[&str], src: &str, dest: &str) {
@@ -72,24 +48,6 @@ fn client(registry: &DockerRegistry, repo: &str, events: Option<Events>) -> Arc<
         b = b.transfer(TransferOptions::new().progress(move |e| events.lock().unwrap().push(e.clone())));
     }
     Arc::new(b.build().unwrap())
-}
-
-/// A tar holding one file.
-fn layer_tar(name: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_path(name).unwrap();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append(&h, data).unwrap();
-    b.into_inner().unwrap()
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }
 
 /// A docker image: an uncompressed base layer and a gzip top layer (as a registry serves them).

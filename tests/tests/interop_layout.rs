@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -16,38 +16,8 @@ use registry_client::{
     index_of, Client, Digest, Image, ImageBuilder, ImageOptions, LayoutClient, ListOptions, Platform, ProgressEvent,
     RemoteClient, TransferOptions,
 };
+use registry_tests::skopeo::skopeo;
 use registry_tests::{AuthMode, DockerRegistry};
-
-fn skopeo_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join("skopeo")).find(|candidate| candidate.is_file())
-    });
-    on_path.unwrap_or_else(|| {
-        panic!("skopeo not found: install it with `apt-get update && apt-get install -y skopeo` (scripts/test.sh does)")
-    })
-}
-
-/// Run `skopeo ARGS` and return its stdout; panic with its stderr when it fails.
-async fn skopeo(args: &[&str]) -> Vec<u8> {
-    let binary = skopeo_binary();
-    let mut full = vec!["--command-timeout", "120s"];
-    full.extend_from_slice(args);
-    let output = tokio::process::Command::new(&binary)
-        .args(&full)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
-    assert!(
-        output.status.success(),
-        "skopeo {} failed ({}):\nstderr: {}",
-        full.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
 
 /// `skopeo inspect --raw SRC`.
 async fn raw(src: &str) -> Vec<u8> {

@@ -17,6 +17,15 @@ pub(crate) fn stream_reader(stream: ByteStream) -> Result<impl io::Read + Send, 
     Ok(SyncIoBridge::new_with_handle(reader, handle))
 }
 
+/// Run the blocking `f` on the runtime's blocking pool and return what it returns. A task that panicked or was
+/// cancelled is `ErrorKind::Io` saying `what` (what the task was doing) and how it stopped (`what: <join error>`).
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorKind::Io, format!("{what}: {e}")))?
+}
+
 /// `e` inside an `io::Error`, to pass through `std::io` code; [`from_io`] takes it back out.
 pub(crate) fn io_error(e: Error) -> io::Error {
     let kind = match e.kind() {

@@ -55,6 +55,14 @@ impl Compression {
     }
 }
 
+/// The compression `input` shows ([`Compression::sniff`] of its first 4 bytes, fewer when it is shorter) and a
+/// reader giving all of `input` again from its first byte. Errors: `input`'s own, as they are.
+pub(crate) fn sniff_reader<R: Read>(mut input: R) -> io::Result<(Compression, impl Read)> {
+    let mut prefix = Vec::with_capacity(4);
+    (&mut input).take(4).read_to_end(&mut prefix)?;
+    Ok((Compression::sniff(&prefix), io::Cursor::new(prefix).chain(input)))
+}
+
 /// Caps on decompressed output, so a decompression bomb ends in an error (`ErrorKind::Unsupported`, naming the
 /// layer and the cap) instead of filling a disk. Memory stays flat whatever the caps: output is streamed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

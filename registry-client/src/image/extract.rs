@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use registry_core::{Error, ErrorKind, Result};
+use registry_core::Result;
 use tokio::io::AsyncRead;
 
+use crate::image::blocking::run_blocking;
 use crate::image::extract_options::ExtractOptions;
 use crate::image::model::Image;
 use crate::image::{flatten, unpack};
@@ -66,8 +67,6 @@ impl Image {
     pub async fn extract_to_with(&self, dir: impl AsRef<Path>, options: ExtractOptions) -> Result<()> {
         let dir = dir.as_ref().to_path_buf();
         let mut tar = tokio_util::io::SyncIoBridge::new(self.extract_with(options));
-        tokio::task::spawn_blocking(move || unpack::unpack(&mut tar, &dir, &options))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("the extraction task failed: {e}")))?
+        run_blocking("the extraction task failed", move || unpack::unpack(&mut tar, &dir, &options)).await
     }
 }

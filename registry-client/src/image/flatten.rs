@@ -24,14 +24,14 @@ use std::task::{Context, Poll};
 
 use oci_spec::image::Descriptor;
 use registry_core::manifest::descriptor_digest;
-use registry_core::{Digest, Error, ErrorKind, Result};
+use registry_core::{Error, ErrorKind, Result};
 use tokio::io::{AsyncRead, DuplexStream, ReadBuf};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tokio_util::io::SyncIoBridge;
 
 use crate::image::blocking::{from_io, io_error, stream_reader};
-use crate::image::compression::{Compression, LayerReader, OutputBudget};
+use crate::image::compression::{sniff_reader, Compression, LayerReader, OutputBudget};
 use crate::image::extract_options::ExtractOptions;
 use crate::image::flatten::merge::Flattener;
 use crate::image::flatten::tar_out::TarOut;
@@ -134,7 +134,7 @@ fn join_failure(e: &tokio::task::JoinError) -> &'static str {
 /// Write the flattened tar of `image` into `out`. Runs on a blocking thread of the runtime `handle`.
 fn produce(image: &Image, options: ExtractOptions, handle: Handle, out: impl Write) -> Result<()> {
     let layers = image.layers();
-    let diff_ids = if options.verifies_diff_ids() { Some(diff_ids(image)?) } else { None };
+    let diff_ids = if options.verifies_diff_ids() { Some(image.diff_ids()?) } else { None };
     let budget = OutputBudget::new();
     let mut tar = TarOut::new(io::BufWriter::with_capacity(WRITE_BUFFER, out));
     let mut state = Flattener::new();
@@ -194,46 +194,16 @@ fn in_layer(e: Error, name: &str, image: &Image) -> Error {
     }
 }
 
-/// The config's `rootfs.diff_ids`, one per layer. `InvalidInput` when the counts differ or one is no digest.
-fn diff_ids(image: &Image) -> Result<Vec<Digest>> {
-    let listed = image.config().rootfs().diff_ids();
-    if listed.len() != image.layers().len() {
-        return Err(Error::invalid_input(format!(
-            "image {}: the manifest has {} layers, the config's rootfs.diff_ids {} entries",
-            image.digest(),
-            image.layers().len(),
-            listed.len()
-        )));
-    }
-    listed
-        .iter()
-        .map(|d| {
-            Digest::parse(d).map_err(|e| {
-                Error::invalid_input(format!("image {}: config diff_id {d:?} is no digest: {e}", image.digest()))
-            })
-        })
-        .collect()
-}
-
 /// The layer's compression: from its media type, or, when that says nothing, from its first bytes (which are
 /// then read again, before the rest).
 fn compression_of<R: Read + Send + 'static>(
     layer: &Descriptor,
-    mut input: R,
+    input: R,
     name: &str,
 ) -> Result<(Compression, Box<dyn Read + Send>)> {
     if let Some(c) = Compression::from_media_type(layer.media_type().as_ref()) {
         return Ok((c, Box::new(input)));
     }
-    let mut prefix = [0u8; 4];
-    let mut got = 0;
-    while got < prefix.len() {
-        let n = input.read(&mut prefix[got..]).map_err(|e| from_io(e, &format!("layer {name}: reading")))?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let compression = Compression::sniff(&prefix[..got]);
-    Ok((compression, Box::new(io::Cursor::new(prefix[..got].to_vec()).chain(input))))
+    let (compression, input) = sniff_reader(input).map_err(|e| from_io(e, &format!("layer {name}: reading")))?;
+    Ok((compression, Box::new(input)))
 }

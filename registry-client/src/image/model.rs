@@ -262,6 +262,28 @@ impl Image {
         &self.config
     }
 
+    /// The config's `rootfs.diff_ids`, one per layer, in layer order. `InvalidInput` naming the image when the
+    /// counts differ or one is no digest.
+    pub(crate) fn diff_ids(&self) -> Result<Vec<Digest>> {
+        let listed = self.config.rootfs().diff_ids();
+        if listed.len() != self.layers().len() {
+            return Err(Error::invalid_input(format!(
+                "image {}: the manifest has {} layers, the config's rootfs.diff_ids {} entries",
+                self.digest(),
+                self.layers().len(),
+                listed.len()
+            )));
+        }
+        listed
+            .iter()
+            .map(|d| {
+                Digest::parse(d).map_err(|e| {
+                    Error::invalid_input(format!("image {}: config diff_id {d:?} is no digest: {e}", self.digest()))
+                })
+            })
+            .collect()
+    }
+
     /// The config's exact bytes.
     pub fn config_bytes(&self) -> &Bytes {
         &self.config_bytes

@@ -17,9 +17,10 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use registry_core::manifest::{media_type, Manifest};
-use registry_core::{Error, ErrorKind, Result};
+use registry_core::{Error, Result};
 use serde_json::{json, Value};
 
+use crate::image::blocking::run_blocking;
 use crate::image::compression::Compression;
 use crate::image::model::Image;
 use crate::image::mutate::blobs::MutatedBlobs;
@@ -275,13 +276,12 @@ impl Mutation {
         for (input, dest) in self.layers.iter().zip(dests) {
             let input2 = input.clone();
             let dir = temp_dir.clone();
-            let layer = tokio::task::spawn_blocking(move || match input2 {
+            let layer = run_blocking("building a layer failed", move || match input2 {
                 LayerInput::File(p) => layer_file::from_file(&p, !docker, &dir),
                 LayerInput::Directory(p, _) => layer_file::from_directory(&p, &dest, &tree, &dir),
                 LayerInput::Bytes(b) => layer_file::from_reader(&b[..], "layer bytes", !docker, &dir),
             })
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("building a layer failed: {e}")))??;
+            .await?;
             added.push(Arc::new(layer));
         }
         let config = self.new_config(&added, &created_text)?;

@@ -2,10 +2,15 @@
 //! `RepoTags` of a docker-archive): split into repository and tag, and repositories compared the way docker
 //! compares them (docker's `reference` normalisation, as `registry_core`'s [`Repository`] parses it): `ubuntu`,
 //! `library/ubuntu` and `docker.io/library/ubuntu` are one repository, `trial/app` and `docker.io/trial/app` another.
-//! One rule for every reader of such names (`OciArchive`, `DockerArchive`, `LayoutClient`). A leaf: it imports no
-//! other module of this crate.
+//! References given to a layout or archive client (`v1`, `@sha256:..`, `v1@sha256:..`) parsed. One rule for every
+//! reader of such names (`OciArchive`, `DockerArchive`, `LayoutClient`). A leaf: it imports no other module of
+//! this crate.
 
-use registry_core::Repository;
+use registry_core::{Digest, Error, Reference, Repository, Result};
+
+/// The annotation naming an `index.json` entry (OCI image spec, "Pre-Defined Annotation Keys"): a tag, or a
+/// `repo:tag` name (skopeo's `oci:DIR:TAG`, ggcr, umoci).
+pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// `name` (`repo:tag`, `host:port/org/app:tag`, or a bare `tag`) as (repository, tag); a bare tag has the
 /// repository `""`. The tag is what follows the last `:` after the last `/`; it is not validated here.
@@ -39,6 +44,48 @@ pub(crate) fn familiar_name(repository: &str) -> String {
         Some(official) if !official.contains('/') => official.to_string(),
         _ => path.to_string(),
     }
+}
+
+/// What a reference names: a tag, a digest, or both (`v1@sha256:...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Parsed {
+    /// The tag, validated (docker tag grammar).
+    pub(crate) tag: Option<String>,
+    /// The digest, validated.
+    pub(crate) digest: Option<Digest>,
+}
+
+/// Parse `reference` as a layout or archive client reads it: `v1`, `@sha256:...` or `v1@sha256:...` (resolved by
+/// the digest). `InvalidInput` naming it when the tag or the digest
+/// is malformed or it is empty.
+pub(crate) fn parse_reference(reference: &str) -> Result<Parsed> {
+    let (tag, digest) = match reference.split_once('@') {
+        Some((tag, digest)) => (Some(tag).filter(|t| !t.is_empty()), Some(digest)),
+        None => (Some(reference), None),
+    };
+    let tag = match tag {
+        Some(t) => {
+            Reference::check_tag(t).map_err(|e| {
+                let hint = scope_hint(t).map(|h| format!(" ({h})")).unwrap_or_default();
+                Error::invalid_input(format!("invalid reference {reference:?}: {e}{hint}"))
+            })?;
+            Some(t.to_string())
+        }
+        None => None,
+    };
+    let digest = digest
+        .map(|d| Digest::parse(d).map_err(|e| Error::invalid_input(format!("invalid reference {reference:?}: {e}"))))
+        .transpose()?;
+    if tag.is_none() && digest.is_none() {
+        return Err(Error::invalid_input("empty reference"));
+    }
+    Ok(Parsed { tag, digest })
+}
+
+/// A `digest` argument: `sha256:...` or `@sha256:...`. Anything else, a tag included, is `InvalidInput`.
+pub(crate) fn parse_digest_arg(digest: &str) -> Result<Digest> {
+    Digest::parse(digest.strip_prefix('@').unwrap_or(digest))
+        .map_err(|e| Error::invalid_input(format!("{digest:?} is not a digest (sha256:<hex>): {}", e.message())))
 }
 
 /// A hint for a reference `repo:tag` given where a tag is expected: `with_segment("repo")` then the tag. `None`
@@ -96,5 +143,20 @@ mod tests {
         assert_eq!(scope_hint("v1"), None);
         let many: Vec<String> = (0..25).map(|i| format!("r{i}")).collect();
         assert!(shown_list(many.iter().map(String::as_str)).ends_with("r19 and 5 more"));
+    }
+
+    #[test]
+    fn references() {
+        let d = Digest::sha256(b"m");
+        assert_eq!(parse_reference("v1").unwrap(), Parsed { tag: Some("v1".into()), digest: None });
+        assert_eq!(parse_reference(&format!("@{d}")).unwrap(), Parsed { tag: None, digest: Some(d.clone()) });
+        assert_eq!(parse_reference(&format!("v1@{d}")).unwrap().digest, Some(d.clone()));
+        for bad in ["", "@", "Not:Valid", "-x", "../x", "a/b", "@sha256:zz", "v1@"] {
+            assert_eq!(parse_reference(bad).unwrap_err().kind(), registry_core::ErrorKind::InvalidInput, "{bad:?}");
+        }
+        let e = parse_reference("example.com/app:v1").unwrap_err();
+        assert!(e.to_string().contains("with_segment(\"example.com/app\")"), "{e}");
+        assert_eq!(parse_digest_arg(&format!("@{d}")).unwrap(), d);
+        assert!(parse_digest_arg("v1").is_err());
     }
 }

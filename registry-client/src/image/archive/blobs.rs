@@ -3,18 +3,17 @@
 //! (its digest there is the `diff_id`, as containers/image serves it).
 
 use std::collections::HashMap;
-use std::io::{Read, SeekFrom};
+use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Result, VerifyingStream};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::image::archive::tar_index::{Range, TarIndex};
 use crate::image::blocking::from_io;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
+use crate::image::file_range::range_stream;
 use crate::image::model::BlobSource;
 
 /// Bytes per read of a blob's range.
@@ -78,44 +77,12 @@ impl ArchiveBlobs {
     /// The raw bytes of `range` from `skip` bytes into it, exactly `range.size - skip` of them (an early end is an
     /// error naming the member).
     async fn raw(&self, entry: &BlobEntry, skip: u64) -> Result<ByteStream> {
-        let label = self.index.label().to_string();
-        let member = entry.member.clone();
-        let io = {
-            let (label, member) = (label.clone(), member.clone());
-            move |e: std::io::Error| {
-                Error::new(ErrorKind::Io, format!("{label}: member {member:?}: {e}")).with_source(e)
-            }
-        };
-        let mut file = tokio::fs::File::open(self.index.path()).await.map_err(io.clone())?;
+        let what = format!("{}: member {:?}", self.index.label(), entry.member);
+        let file = tokio::fs::File::open(self.index.path())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("{what}: {e}")).with_source(e))?;
         let skip = skip.min(entry.range.size);
-        file.seek(SeekFrom::Start(entry.range.offset.saturating_add(skip))).await.map_err(io.clone())?;
-        let want = entry.range.size - skip;
-        let stream = ReaderStream::with_capacity(file.take(want), PIECE);
-        let mut seen = 0u64;
-        let mut done = false;
-        let counted = stream
-            .map(move |piece| piece.map_err(io.clone()))
-            .chain(futures::stream::once(async { Ok::<Bytes, Error>(Bytes::new()) }));
-        Ok(Box::pin(counted.filter_map(move |piece| {
-            let out = match piece {
-                Ok(p) if p.is_empty() && !done => {
-                    done = true;
-                    (seen != want).then(|| {
-                        Err(Error::new(
-                            ErrorKind::DigestMismatch,
-                            format!("{label}: member {member:?} ended after {seen} of {want} bytes: truncated?"),
-                        ))
-                    })
-                }
-                Ok(p) if p.is_empty() => None,
-                Ok(p) => {
-                    seen = seen.saturating_add(p.len() as u64);
-                    Some(Ok(p))
-                }
-                Err(e) => Some(Err(e)),
-            };
-            futures::future::ready(out)
-        })))
+        range_stream(file, entry.range.offset.saturating_add(skip), entry.range.size - skip, what).await
     }
 
     /// The uncompressed bytes of a compressed member, decoded on a blocking thread, the `diff_id` (`digest`)

@@ -16,14 +16,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use registry_core::manifest::{media_type, Manifest};
-use registry_core::{Digest, Error, ErrorKind, Result};
+use registry_core::{Digest, Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::image::archive::blobs::{ArchiveBlobs, BlobEntry};
 use crate::image::archive::contents::{Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
 use crate::image::archive::tar_index::{Range, TarIndex};
-use crate::image::blocking::from_io;
+use crate::image::blocking::{from_io, run_blocking};
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::MAX_CONFIG_SIZE;
 use crate::image::ref_names::split_name;
@@ -129,11 +129,7 @@ impl DockerArchive {
     pub async fn open(path: impl AsRef<Path>) -> Result<DockerArchive> {
         let path = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", path.display());
-        let scan_label = label.clone();
-        let index = tokio::task::spawn_blocking(move || TarIndex::scan(&path, &scan_label))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: scan stopped: {e}")))??;
-        let index = Arc::new(index);
+        let index = TarIndex::open(path, label.clone()).await?;
         let raw = index.read_member("manifest.json", MAX_INDEX_FILE).await?;
         let items: Vec<ManifestItem> = serde_json::from_slice(&raw).map_err(|e| {
             Error::invalid_input(format!("{label}: manifest.json is not a docker-archive manifest list: {e}"))
@@ -281,7 +277,7 @@ async fn layer_entry(index: &Arc<TarIndex>, member: &str, diff_id: &Digest) -> R
     }
     let index = index.clone();
     let (member_name, diff) = (member.to_string(), diff_id.clone());
-    let size = tokio::task::spawn_blocking(move || -> Result<u64> {
+    let size = run_blocking(&format!("layer {member:?}: decompression stopped"), move || -> Result<u64> {
         let name = format!("{diff} ({} member {member_name:?})", index.label());
         let reader = index.open_range_blocking(range)?;
         let mut layer = LayerReader::new(
@@ -294,8 +290,7 @@ async fn layer_entry(index: &Arc<TarIndex>, member: &str, diff_id: &Digest) -> R
         );
         std::io::copy(&mut layer, &mut std::io::sink()).map_err(|e| from_io(e, &format!("layer {name}")))
     })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Io, format!("layer {member:?}: decompression stopped: {e}")))??;
+    .await?;
     Ok(BlobEntry { member: member.to_string(), range, compression, size })
 }
 

@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use registry_core::manifest::descriptor_digest;
-use registry_core::{Digest, Error, ErrorKind, Reference, Result};
+use registry_core::{Digest, Error, Reference, Result};
 use serde_json::{json, Map, Value};
 
 use crate::image::archive::docker_read::ManifestItem;
 use crate::image::archive::sink_slot::SinkSlot;
-use crate::image::archive::tar_sink::TarSink;
 use crate::image::blocking::stream_reader;
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::Image;
@@ -65,12 +64,9 @@ impl DockerArchiveWriter {
     pub async fn create(path: impl AsRef<Path>) -> Result<DockerArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", dest.display());
-        let l = label.clone();
-        let sink = tokio::task::spawn_blocking(move || TarSink::create(&dest, &l))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))??;
+        let slot = SinkSlot::create(dest, label).await?;
         Ok(DockerArchiveWriter {
-            slot: SinkSlot::new(sink, label),
+            slot,
             layers: HashSet::new(),
             budget: OutputBudget::new(),
             configs: HashSet::new(),
@@ -113,22 +109,7 @@ impl DockerArchiveWriter {
             }
             parsed.push((name.to_string(), repo.to_string(), tag.to_string()));
         }
-        let diff_ids = image
-            .config()
-            .rootfs()
-            .diff_ids()
-            .iter()
-            .map(|d| Digest::parse(d))
-            .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.context(format!("{label}: image {}: a diff_id", image.digest())))?;
-        if diff_ids.len() != image.layers().len() {
-            return Err(Error::invalid_input(format!(
-                "{label}: image {} has {} layers and {} diff_ids",
-                image.digest(),
-                image.layers().len(),
-                diff_ids.len()
-            )));
-        }
+        let diff_ids = image.diff_ids().map_err(|e| e.context(&label))?;
         let mut layer_files = Vec::with_capacity(diff_ids.len());
         for (layer, diff_id) in image.layers().iter().zip(&diff_ids) {
             let file = format!("{}.tar", hex_of(diff_id, "layer diff_id")?);

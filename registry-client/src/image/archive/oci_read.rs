@@ -13,10 +13,7 @@ use crate::image::archive::contents::{Contents, Target};
 use crate::image::archive::read_client::{delegate_client, ArchiveClient};
 use crate::image::archive::tar_index::TarIndex;
 use crate::image::compression::Compression;
-use crate::image::ref_names::split_name;
-
-/// The annotation naming an `index.json` entry (OCI image spec, "Pre-Defined Annotation Keys").
-pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
+use crate::image::ref_names::{split_name, REF_NAME};
 
 /// An oci-archive file (`skopeo copy .. oci-archive:FILE:TAG`) as a read-only [`Client`](crate::Client).
 ///
@@ -57,11 +54,7 @@ impl OciArchive {
     pub async fn open(path: impl AsRef<Path>) -> Result<OciArchive> {
         let path = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", path.display());
-        let scan_label = label.clone();
-        let index = tokio::task::spawn_blocking(move || TarIndex::scan(&path, &scan_label))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: scan stopped: {e}")))??;
-        let index = Arc::new(index);
+        let index = TarIndex::open(path, label.clone()).await?;
         for required in ["oci-layout", "index.json"] {
             if !index.contains(required) {
                 return Err(Error::invalid_input(format!("{label}: not an OCI layout: no {required} member")));

@@ -4,17 +4,16 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use futures::StreamExt;
 use oci_spec::image::Descriptor;
 use registry_core::manifest::{descriptor_digest, media_type, Manifest};
-use registry_core::{Digest, Error, ErrorKind, Reference, Result};
+use registry_core::{Digest, Error, Reference, Result, VerifyingStream};
 use serde_json::json;
 
-use crate::image::archive::oci_read::REF_NAME;
-use crate::image::archive::sink_slot::{DigestCheck, SinkSlot};
-use crate::image::archive::tar_sink::TarSink;
+use crate::image::archive::sink_slot::SinkSlot;
 use crate::image::blocking::stream_reader;
 use crate::image::model::Image;
-use crate::image::ref_names::split_name;
+use crate::image::ref_names::{split_name, REF_NAME};
 
 /// Writes an oci-archive: a tar holding an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/<hex>`),
 /// OCI image spec "Image Layout", as skopeo's `oci-archive:` transport reads and writes it.
@@ -52,11 +51,8 @@ impl OciArchiveWriter {
     pub async fn create(path: impl AsRef<Path>) -> Result<OciArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", dest.display());
-        let l = label.clone();
-        let sink = tokio::task::spawn_blocking(move || TarSink::create(&dest, &l))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))??;
-        Ok(OciArchiveWriter { slot: SinkSlot::new(sink, label), blobs: HashSet::new(), entries: Vec::new() })
+        let slot = SinkSlot::create(dest, label).await?;
+        Ok(OciArchiveWriter { slot, blobs: HashSet::new(), entries: Vec::new() })
     }
 
     /// `InvalidInput` unless `tag` is a tag (`v1`) or `repo:tag` (`example.com/app:v1`).
@@ -141,10 +137,13 @@ impl OciArchiveWriter {
             return Ok(());
         }
         let member = self.member(&digest)?;
-        let reader = stream_reader(image.open_blob(desc).await?)?;
-        let (size, what) = (desc.size(), format!("{} blob {digest}", self.slot.label()));
-        let checked = DigestCheck::new(reader, digest.clone(), what);
-        self.slot.run(move |sink| sink.append_exact(&member, size, checked)).await?;
+        // Unverified from the source and verified here, so the bytes are hashed once whatever the source.
+        let size = desc.size();
+        let what = format!("{} blob {digest}", self.slot.label());
+        let verified = VerifyingStream::new(image.open_blob_unverified(desc, 0).await?, digest.clone(), Some(size))
+            .map(move |piece| piece.map_err(|e| e.context(&what)));
+        let reader = stream_reader(Box::pin(verified))?;
+        self.slot.run(move |sink| sink.append_exact(&member, size, reader)).await?;
         self.blobs.insert(digest);
         Ok(())
     }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use oci_spec::image::Descriptor;
 use registry_core::api::BlobPushed;
 use registry_core::manifest::Manifest;
-use registry_core::{Digest, Error, Reference, Repository, Result};
+use registry_core::{Digest, Error, Repository, Result};
 
 use crate::client::Client;
 use crate::image::archive::contents::Contents;
 use crate::image::artifact::Artifact;
 use crate::image::model::{BlobSource, Image};
-use crate::image::ref_names::scope_hint;
+use crate::image::ref_names::{parse_digest_arg, parse_reference};
 use crate::manifest_result::ManifestResult;
 use crate::options::ListOptions;
 
@@ -55,8 +55,7 @@ impl ArchiveClient {
     }
 
     fn parse_digest(&self, digest: &str) -> Result<Digest> {
-        Digest::parse(digest.trim_start_matches('@'))
-            .map_err(|e| Error::invalid_input(format!("{}: {digest:?} is not a digest: {e}", self.get_registry())))
+        parse_digest_arg(digest).map_err(|e| e.context(self.get_registry()))
     }
 
     /// See [`Client::with_segment`].
@@ -91,21 +90,15 @@ impl Client for ArchiveClient {
 
     async fn get_manifest(&self, reference: &str) -> Result<ManifestResult> {
         self.check()?;
-        if let Some((tag, digest)) = reference.split_once('@') {
-            if !tag.is_empty() {
-                Reference::check_tag(tag).map_err(Error::from)?;
-            }
-            let digest = self.parse_digest(digest)?;
+        let parsed = parse_reference(reference).map_err(|e| e.context(self.get_registry()))?;
+        if let Some(digest) = parsed.digest {
+            // A tag beside the digest was checked; the digest names the manifest.
             return Ok(ManifestResult::new(self.contents.manifest(&digest, None).await?));
         }
-        Reference::check_tag(reference).map_err(|e| match scope_hint(reference) {
-            Some(hint) => {
-                Error::invalid_input(format!("{}: invalid tag {reference:?}: {e} ({hint})", self.get_registry()))
-            }
-            None => Error::from(e),
-        })?;
-        let target = self.contents.tags(&self.path).and_then(|t| t.get(reference)).ok_or_else(|| {
-            Error::not_found(format!("{}: {}", self.get_registry(), self.contents.missing(&self.path, Some(reference))))
+        // No digest: parse_reference gave a tag.
+        let tag = parsed.tag.unwrap_or_default();
+        let target = self.contents.tags(&self.path).and_then(|t| t.get(&tag)).ok_or_else(|| {
+            Error::not_found(format!("{}: {}", self.get_registry(), self.contents.missing(&self.path, Some(&tag))))
         })?;
         let manifest = self.contents.manifest(&target.digest, target.media_type.as_deref()).await?;
         Ok(ManifestResult::new(manifest))

@@ -1,14 +1,13 @@
 //! The async side of a [`TarSink`]: each write runs on a blocking thread with the sink moved there and back; the
 //! first failure ends the writer (its temporary file removed, the destination untouched) and every later call
-//! says so. Also a reader that checks a blob's digest as it is copied.
+//! says so.
 
-use std::io::{self, Read};
+use std::path::PathBuf;
 
-use registry_core::digest::DigestHasher;
-use registry_core::{Digest, Error, ErrorKind, Result};
+use registry_core::{Error, ErrorKind, Result};
 
 use crate::image::archive::tar_sink::TarSink;
-use crate::image::blocking::io_error;
+use crate::image::blocking::run_blocking;
 
 /// A [`TarSink`] driven from async code.
 #[derive(Debug)]
@@ -19,9 +18,12 @@ pub(crate) struct SinkSlot {
 }
 
 impl SinkSlot {
-    /// Drive `sink`, named `label` in errors.
-    pub(crate) fn new(sink: TarSink, label: String) -> SinkSlot {
-        SinkSlot { sink: Some(sink), failed: None, label }
+    /// Start the archive that [`SinkSlot::finish`] puts at `dest`, named `label` in errors (see
+    /// [`TarSink::create`], run on a blocking thread).
+    pub(crate) async fn create(dest: PathBuf, label: String) -> Result<SinkSlot> {
+        let l = label.clone();
+        let sink = run_blocking(&label, move || TarSink::create(&dest, &l)).await?;
+        Ok(SinkSlot { sink: Some(sink), failed: None, label })
     }
 
     /// How the archive is named in errors.
@@ -72,47 +74,6 @@ impl SinkSlot {
     pub(crate) async fn finish(&mut self) -> Result<()> {
         let sink = self.take()?;
         let label = self.label.clone();
-        tokio::task::spawn_blocking(move || sink.finish())
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("{label}: finishing stopped: {e}")))?
-    }
-}
-
-/// A reader that hashes what passes and, at its end, fails with `DigestMismatch` naming `what` when the bytes are
-/// not `digest`.
-#[derive(Debug)]
-pub(crate) struct DigestCheck<R> {
-    inner: R,
-    hasher: Option<DigestHasher>,
-    digest: Digest,
-    what: String,
-}
-
-impl<R: Read> DigestCheck<R> {
-    /// Check `inner` against `digest`.
-    pub(crate) fn new(inner: R, digest: Digest, what: String) -> DigestCheck<R> {
-        DigestCheck { inner, hasher: Some(digest.hasher()), digest, what }
-    }
-}
-
-impl<R: Read> Read for DigestCheck<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            if let Some(h) = self.hasher.as_mut() {
-                h.update(&buf[..n]);
-            }
-        } else if !buf.is_empty() {
-            if let Some(h) = self.hasher.take() {
-                let got = h.finish();
-                if got != self.digest {
-                    return Err(io_error(Error::new(
-                        ErrorKind::DigestMismatch,
-                        format!("{}: the bytes have digest {got}, expected {}", self.what, self.digest),
-                    )));
-                }
-            }
-        }
-        Ok(n)
+        run_blocking(&format!("{label}: finishing stopped"), move || sink.finish()).await
     }
 }

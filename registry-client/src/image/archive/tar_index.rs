@@ -8,11 +8,13 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use registry_core::{Error, ErrorKind, Result};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::image::blocking::run_blocking;
 use crate::image::compression::Compression;
 
 /// At most this many members are indexed (a tar of a million empty files is no image archive).
@@ -141,6 +143,12 @@ impl TarIndex {
             members.insert(name, Member { offset, size: data_size, kind, copies });
         }
         Ok(TarIndex { label: label.to_string(), path: path.to_path_buf(), members })
+    }
+
+    /// [`TarIndex::scan`] of the tar file at `path`, run on a blocking thread.
+    pub(crate) async fn open(path: PathBuf, label: String) -> Result<Arc<TarIndex>> {
+        let stopped = format!("{label}: scan stopped");
+        run_blocking(&stopped, move || TarIndex::scan(&path, &label)).await.map(Arc::new)
     }
 
     /// How the archive is named in errors.

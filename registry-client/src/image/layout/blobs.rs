@@ -2,25 +2,23 @@
 //! [`BlobSource`] of a layout (files streamed, verified, never whole in memory), and the atomic write of a blob
 //! (a temp file in `blobs/`, digest and size checked while writing, synced, renamed into place).
 
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result, VerifyingStream};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
-use tokio_util::io::ReaderStream;
+use tokio::io::AsyncWriteExt;
 
 use super::errors::{blob_unknown, corrupt, io_at};
 use super::index::{sync_dir, INDEX_FILE, OCI_LAYOUT_FILE};
+use crate::image::blocking::run_blocking;
+use crate::image::file_range::range_stream;
 use crate::image::model::BlobSource;
 use crate::image::temp_files::publishable_temp_file;
 use crate::transfer::Transfers;
 
 /// The directory of blobs in a layout.
 pub(crate) const BLOBS_DIR: &str = "blobs";
-/// Bytes read from a blob file at a time.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// The file of blob `digest` in the layout at `dir`: `dir/blobs/<alg>/<hex>` (the digest was validated by
 /// [`Digest::parse`]: its hex cannot name another path).
@@ -49,15 +47,23 @@ pub(crate) async fn blob_exists(dir: &Path, digest: &Digest) -> bool {
     tokio::fs::metadata(blob_path(dir, digest)).await.is_ok_and(|m| m.is_file())
 }
 
-/// The length of the file at `path`: `None` when there is none; `Protocol` naming it when it is no regular file
-/// (a directory, a FIFO that would block a read, a device), so a hostile layout cannot hang or mislead a read.
-pub(crate) async fn regular_file_len(path: &Path) -> Result<Option<u64>> {
+/// The file at `path`, opened, and its length (taken from the open file): `None` when there is none (or it went
+/// before the open); `Protocol` naming it when it is no regular file (a directory, a FIFO that would block the
+/// open, a device), so a hostile layout cannot hang or mislead a read; `Io` naming it when it cannot be read.
+pub(crate) async fn open_regular_file(path: &Path) -> Result<Option<(tokio::fs::File, u64)>> {
     match tokio::fs::metadata(path).await {
-        Ok(m) if m.is_file() => Ok(Some(m.len())),
-        Ok(_) => Err(corrupt(path, "not a regular file")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_at("stat", path, e)),
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(corrupt(path, "not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at("stat", path, e)),
     }
+    let file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at("open", path, e)),
+    };
+    let len = file.metadata().await.map_err(|e| io_at("stat", path, e))?.len();
+    Ok(Some((file, len)))
 }
 
 /// `Ok` unless `dir` is a symbolic link: blobs are never written through one (a hostile layout could point
@@ -74,53 +80,36 @@ async fn not_a_symlink(dir: &Path) -> Result<()> {
 
 /// Write blob `digest` of `size` bytes from `stream` into the layout at `dir`: into a temp file in `dir/blobs/`,
 /// hashing and counting as it goes, then, when digest and size match, synced and renamed to
-/// `blobs/<alg>/<hex>`. `DigestMismatch` (and nothing stored) when they do not; `Io` naming the file on a write
-/// failure. Memory stays flat: one chunk of the stream at a time.
-pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, mut stream: ByteStream) -> Result<()> {
+/// `blobs/<alg>/<hex>` (the check is registry_core's [`VerifyingStream`]). `DigestMismatch` (and nothing stored)
+/// when they do not; `Io` naming the file on a write failure. Memory stays flat: one chunk of the stream at a time.
+pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: ByteStream) -> Result<()> {
     let target = blob_path(dir, digest);
     let alg_dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.join(BLOBS_DIR));
     let blobs = dir.join(BLOBS_DIR);
     not_a_symlink(&blobs).await?;
     not_a_symlink(&alg_dir).await?;
     tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
-    let temp = tokio::task::spawn_blocking(move || {
+    let temp = run_blocking("temp file task failed", move || {
         publishable_temp_file(&blobs, ".tmp-", "").map_err(|e| io_at("create a temp file in", &blobs, e))
     })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Io, format!("temp file task failed: {e}")))??;
+    .await?;
     let (file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
-    let mut hasher = digest.hasher();
-    let mut written: u64 = 0;
-    while let Some(chunk) = stream.next().await {
+    // Stops past `size`; a short stream or another digest is an error at its end, before the rename.
+    let mut verified = VerifyingStream::new(stream, digest.clone(), Some(size));
+    while let Some(chunk) = verified.next().await {
         let chunk = chunk.map_err(|e| e.context(format!("blob {digest}")))?;
-        written = written.saturating_add(chunk.len() as u64);
-        if written > size {
-            return Err(Error::new(
-                ErrorKind::DigestMismatch,
-                format!("blob {digest}: the source sent more than the {size} bytes its descriptor says"),
-            ));
-        }
-        hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(|e| io_at("write", &temp_path, e))?;
-    }
-    let actual = hasher.finish();
-    if written != size || &actual != digest {
-        return Err(Error::new(
-            ErrorKind::DigestMismatch,
-            format!("blob {digest}: the source sent {written} bytes with digest {actual}, expected {size} bytes"),
-        ));
     }
     file.flush().await.map_err(|e| io_at("write", &temp_path, e))?;
     file.sync_all().await.map_err(|e| io_at("sync", &temp_path, e))?;
     drop(file);
-    tokio::task::spawn_blocking(move || {
+    run_blocking("rename task failed", move || {
         temp_path.persist(&target).map_err(|e| io_at("rename a temp file to", &target, e.error))?;
         sync_dir(&alg_dir);
         Ok::<(), Error>(())
     })
     .await
-    .map_err(|e| Error::new(ErrorKind::Io, format!("rename task failed: {e}")))?
 }
 
 /// The blobs of one layout, read from its files: `open` verified against the digest and size, `open_unverified`
@@ -174,15 +163,9 @@ impl LayoutBlobs {
     /// The file of `digest`, opened and checked to hold `size` bytes, from `offset` on.
     async fn open_file(&self, digest: &Digest, size: u64, offset: u64) -> Result<ByteStream> {
         let path = self.locate(digest).await;
-        if regular_file_len(&path).await?.is_none() {
+        let Some((file, len)) = open_regular_file(&path).await? else {
             return Err(blob_unknown(digest, &path));
-        }
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(blob_unknown(digest, &path)),
-            Err(e) => return Err(io_at("open", &path, e)),
         };
-        let len = file.metadata().await.map_err(|e| io_at("stat", &path, e))?.len();
         if len != size {
             return Err(Error::new(
                 ErrorKind::DigestMismatch,
@@ -192,13 +175,7 @@ impl LayoutBlobs {
         if offset > size {
             return Err(Error::invalid_input(format!("blob {digest}: offset {offset} is past its {size} bytes")));
         }
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset)).await.map_err(|e| io_at("seek in", &path, e))?;
-        }
-        let shown = path.display().to_string();
-        let stream = ReaderStream::with_capacity(file, READ_CHUNK)
-            .map_err(move |e| Error::new(ErrorKind::Io, format!("read {shown}: {e}")).with_source(e));
-        let stream: ByteStream = Box::pin(stream);
+        let stream = range_stream(file, offset, size - offset, format!("read {}", path.display())).await?;
         Ok(match &self.transfers {
             Some(t) => t.download(digest, size).track(stream, offset),
             None => stream,
@@ -226,6 +203,7 @@ impl BlobSource for LayoutBlobs {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use bytes::Bytes;
+    use futures::TryStreamExt;
 
     use super::*;
 

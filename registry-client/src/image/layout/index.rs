@@ -12,11 +12,9 @@ use registry_core::{Digest, Error, Reference, Result};
 use serde_json::{json, Map, Value};
 
 use super::errors::{corrupt, io_at};
-use crate::image::ref_names::{familiar_name, repository_key, split_name};
+use crate::image::ref_names::{familiar_name, repository_key, split_name, REF_NAME};
 use crate::image::temp_files::publishable_temp_file;
 
-/// The annotation that names an entry's tag (skopeo's `oci:DIR:TAG`, ggcr, umoci).
-pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The file name of the index.
 pub(crate) const INDEX_FILE: &str = "index.json";
 /// The file that marks a layout directory.

@@ -11,9 +11,10 @@ use super::client::LayoutClient;
 use super::errors::{io_at, manifest_blob_unknown, manifest_unknown};
 use super::index::Entry;
 use super::referrers::{add_referrer, remove_referrer, remove_stale};
-use super::refs::{parse_digest_arg, parse_reference, push_target, Target};
+use super::refs::{push_target, Target};
 use super::store::Layout;
 use crate::image::artifact::as_referrer;
+use crate::image::ref_names::{parse_digest_arg, parse_reference};
 
 impl LayoutClient {
     /// See [`Client::get_manifest`](crate::Client::get_manifest): by the digest when `reference` has one, else by

@@ -11,8 +11,8 @@ use registry_core::{Digest, Result};
 use super::blobs::{blob_path, has_blob, write_blob};
 use super::client::LayoutClient;
 use super::index::{Entry, LayoutIndex};
-use super::refs::parse_digest_arg;
 use super::store::Layout;
+use crate::image::ref_names::parse_digest_arg;
 
 /// The referrers index of `subject` in `index`, read from its blob; `None` when there is no referrers tag.
 async fn referrers_index(layout: &Layout, index: &LayoutIndex, subject: &Digest) -> Result<Option<Manifest>> {

@@ -18,9 +18,10 @@ use registry_core::{Digest, Error, ErrorKind, Result};
 use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedMutexGuard;
 
-use super::blobs::{blob_path, regular_file_len};
+use super::blobs::{blob_path, open_regular_file};
 use super::errors::{io_at, manifest_unknown};
 use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX_FILE, OCI_LAYOUT_FILE};
+use crate::image::blocking::run_blocking;
 
 /// Its content (OCI image-layout spec 1.0.0).
 const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -65,9 +66,7 @@ fn locks() -> &'static Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>> {
 
 /// Run the blocking `f` on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Io, format!("layout file task failed: {e}")))?
+    run_blocking("layout file task failed", f).await
 }
 
 /// One layout directory.
@@ -191,15 +190,9 @@ impl Layout {
     ) -> Result<Manifest> {
         let path = blob_path(&self.dir, digest);
         let shown = self.shown(&format!("@{digest}"));
-        if regular_file_len(&path).await?.is_none() {
+        let Some((mut file, len)) = open_regular_file(&path).await? else {
             return Err(manifest_unknown(&shown));
-        }
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(manifest_unknown(&shown)),
-            Err(e) => return Err(io_at("open", &path, e)),
         };
-        let len = file.metadata().await.map_err(|e| io_at("stat", &path, e))?.len();
         if let Some(want) = size.filter(|s| *s != len) {
             return Err(Error::new(
                 ErrorKind::DigestMismatch,

@@ -3,15 +3,13 @@
 //! instead of downloading and uploading them.
 
 use std::collections::HashMap;
-use std::io::SeekFrom;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result, VerifyingStream};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
+use crate::image::file_range::range_stream;
 use crate::image::model::BlobSource;
 use crate::image::mutate::layer_file::LayerFile;
 
@@ -36,19 +34,13 @@ impl MutatedBlobs {
                 format!("layer {} is {} bytes, descriptor says {size}", layer.digest(), layer.size()),
             ));
         }
-        let path = layer.path().to_path_buf();
+        let path = layer.path();
         let io = |e: std::io::Error| {
             Error::new(ErrorKind::Io, format!("cannot read the layer file {}: {e}", path.display())).with_source(e)
         };
-        let mut file = tokio::fs::File::open(layer.path()).await.map_err(io)?;
+        let file = tokio::fs::File::open(path).await.map_err(io)?;
         let start = offset.min(size);
-        file.seek(SeekFrom::Start(start)).await.map_err(io)?;
-        let reader = file.take(size.saturating_sub(start));
-        let shown = layer.path().display().to_string();
-        let stream = ReaderStream::with_capacity(reader, 256 << 10).map_err(move |e| {
-            Error::new(ErrorKind::Io, format!("cannot read the layer file {shown}: {e}")).with_source(e)
-        });
-        Ok(Box::pin(stream))
+        range_stream(file, start, size - start, format!("cannot read the layer file {}", path.display())).await
     }
 }
 

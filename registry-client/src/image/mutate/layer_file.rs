@@ -10,7 +10,7 @@ use registry_core::{Digest, Error, ErrorKind, Result};
 use tempfile::TempPath;
 
 use crate::image::blocking::{carries_error, from_io};
-use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
+use crate::image::compression::{sniff_reader, Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::mutate::directory::{write_tree, TreeOptions};
 use crate::image::mutate::hashing::{missing, DiskReader, DiskWriter, HashingWriter, TeeReader};
 
@@ -61,13 +61,6 @@ fn gzip<W: Write>(out: W) -> flate2::write::GzEncoder<W> {
     flate2::GzBuilder::new().mtime(0).write(out, flate2::Compression::default())
 }
 
-/// Read `n` bytes or up to the end, whichever comes first.
-fn read_prefix(input: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
-    let mut prefix = Vec::with_capacity(n);
-    input.take(n as u64).read_to_end(&mut prefix)?;
-    Ok(prefix)
-}
-
 /// An error from reading `name`'s tar: ours (a disk or source error) kept, any other (a bad header, bad
 /// compression) is `InvalidInput` naming the input.
 fn input_error(e: io::Error, name: &str) -> Error {
@@ -96,15 +89,8 @@ fn check_tar(reader: &mut impl Read, name: &str) -> Result<()> {
 /// zstd too when `keep_zstd`, else it is decompressed and stored as gzip; a plain tar is gzip-compressed. The tar
 /// is checked (every header read): `InvalidInput` naming `name` when it is no tar or its compression is broken;
 /// `Io` when the temp file in `temp_dir` cannot be written.
-pub(crate) fn from_reader(
-    mut input: impl Read + Send,
-    name: &str,
-    keep_zstd: bool,
-    temp_dir: &Path,
-) -> Result<LayerFile> {
-    let prefix = read_prefix(&mut input, 4).map_err(|e| from_io(e, name))?;
-    let compression = Compression::sniff(&prefix);
-    let input = io::Cursor::new(prefix).chain(input);
+pub(crate) fn from_reader(input: impl Read + Send, name: &str, keep_zstd: bool, temp_dir: &Path) -> Result<LayerFile> {
+    let (compression, input) = sniff_reader(input).map_err(|e| from_io(e, name))?;
     let keep = match compression {
         Compression::Gzip => true,
         Compression::Zstd => keep_zstd,

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
 use futures::TryStreamExt;
-use registry_core::Digest;
+use registry_core::{Digest, ErrorKind};
 
 use super::*;
 use crate::image::builder::ImageBuilder;

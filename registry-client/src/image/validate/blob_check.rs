@@ -9,7 +9,7 @@ use bytes::Bytes;
 use registry_core::digest::DigestHasher;
 use registry_core::{Digest, Error, ErrorKind};
 
-use crate::image::blocking::{carries_error, from_io, stream_reader};
+use crate::image::blocking::{from_io, stream_reader};
 use crate::image::compression::{Compression, DecompressionLimits, LayerReader, OutputBudget};
 use crate::image::model::BlobSource;
 use crate::image::validate::report::{Problem, ProblemKind};
@@ -180,12 +180,9 @@ fn measure<R: Read + Send>(
     let mut layer_error = None;
     if let Reading::Layer(compression, diff_id) = reading {
         let mut layer = LayerReader::new(compression, &mut raw, name, diff_id, limits, OutputBudget::new());
+        // LayerReader fails only with our own errors (bad compression, the diff_id, a cap), carried as they are.
         if let Err(e) = io::copy(&mut layer, &mut io::sink()) {
-            layer_error = Some(if carries_error(&e) {
-                from_io(e, name)
-            } else {
-                Error::new(ErrorKind::InvalidInput, format!("layer {name}: {e}"))
-            });
+            layer_error = Some(from_io(e, name));
         }
     }
     // The rest of the blob (all of it, for a plain one), so every byte is counted and hashed.
