@@ -214,3 +214,55 @@ async fn docker_registry_same_registry_mounts() {
     assert_eq!(report.blobs_mounted, 6, "{report:?}");
     assert_eq!((report.blobs_uploaded, report.bytes_uploaded), (0, 0), "{report:?}");
 }
+
+#[tokio::test]
+async fn tag_is_written_last_when_a_child_fails() {
+    let fake = FakeClient::new("registry.example.com");
+    let source = fake.scoped("src");
+    let (images, index) = seed_index(&source).await;
+    let target_fake = fake.host("mirror.example.com").scoped("dst");
+    let target: Arc<dyn Client> = Arc::new(target_fake.clone());
+    let last_child = format!("@{}", images[2].digest());
+    target_fake.fail_next_for(mocks::Method::PutManifest, &last_child, 1, ErrorKind::Server);
+    let e = copy_image(&source, "v1", &*target, "copied", CopyOptions::default()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Server, "{e}");
+    assert!(e.to_string().contains(images[2].digest().as_str()), "names the manifest: {e}");
+    let kind = target.check_image_exists("copied").await.unwrap_err().kind();
+    assert_eq!(kind, ErrorKind::NotFound, "no tag on a partial copy");
+    let report = copy_image(&source, "v1", &*target, "copied", CopyOptions::default()).await.unwrap();
+    assert_eq!(&report.target_digest, index.digest());
+    assert_eq!(report.blobs_skipped, 6, "the first attempt's blobs stay: {report:?}");
+}
+
+#[tokio::test]
+async fn nested_index_of_docker_lists() {
+    use registry_client::core::manifest::media_type::DOCKER_LIST;
+    use registry_client::oci_spec::image::MediaType;
+    let fake = FakeClient::new("registry.example.com");
+    let source = fake.scoped("src");
+    let amd = ImageBuilder::new().layer(&b"a"[..]).platform(Platform::new("linux", "amd64")).docker_media_types();
+    let arm = ImageBuilder::new().layer(&b"b"[..]).platform(Platform::new("linux", "arm64")).docker_media_types();
+    let (amd, arm) = (amd.build().unwrap(), arm.build().unwrap());
+    let mut list = index_of(&[&amd, &arm]).unwrap().as_index().unwrap().clone();
+    list.set_media_type(Some(MediaType::Other(DOCKER_LIST.to_string())));
+    let list = registry_client::Manifest::from_index(&list, DOCKER_LIST).unwrap();
+    source.push_index("inner", &list, &[amd.clone(), arm.clone()]).await.unwrap();
+    let mut outer = index_of(&[&amd]).unwrap().as_index().unwrap().clone();
+    outer.set_manifests(vec![list.descriptor().unwrap()]);
+    let outer =
+        registry_client::Manifest::from_index(&outer, registry_client::core::manifest::media_type::OCI_INDEX).unwrap();
+    source.put_manifest("nested", &outer).await.unwrap();
+
+    let target = Arc::new(fake.host("mirror.example.com")).with_segment("dst");
+    let report = copy_image(&source, "nested", &*target, "nested", CopyOptions::default()).await.unwrap();
+    assert_eq!(&report.target_digest, outer.digest());
+    assert_eq!(report.manifests_copied, 4, "two images, the docker list, the outer index: {report:?}");
+    let got = target.get_manifest(&format!("@{}", list.digest())).await.unwrap();
+    assert_eq!(got.media_type(), DOCKER_LIST);
+    assert_eq!(got.bytes(), list.bytes(), "the docker list's exact bytes");
+    let picked = target
+        .get_image(&format!("@{}", list.digest()), ImageOptions::default().platform(Platform::new("linux", "arm64")))
+        .await
+        .unwrap();
+    assert_eq!(picked.digest(), arm.digest());
+}
