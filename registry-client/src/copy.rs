@@ -98,6 +98,19 @@ pub struct CopyReport {
 /// index has when a requested platform is missing, or naming a platform asked of a single-platform image that is
 /// of another; `Unsupported` for indexes nested deeper than 3 levels; `DigestMismatch` when the target stores a
 /// manifest under another digest; any error of the clients' reads and pushes, with the manifest named.
+///
+/// ```no_run
+/// use registry_client::{copy_image, Client, CopyOptions, Platform, RemoteClient};
+/// # async fn demo() -> registry_client::Result<()> {
+/// let source = RemoteClient::builder("registry.example.com/org/app").build()?;
+/// let target = RemoteClient::builder("127.0.0.1:5000/mirror/app").insecure(true).build()?;
+/// let all = copy_image(&source, "v1", &target, "v1", CopyOptions::default().referrers(true)).await?;
+/// assert_eq!(all.source_digest, all.target_digest); // the whole index, byte for byte
+/// let arm = CopyOptions::default().platforms([Platform::new("linux", "arm64")]);
+/// let one = copy_image(&source, "v1", &target, "v1-arm64", arm).await?;
+/// println!("{} bytes uploaded, {:?}", one.bytes_uploaded, one.digest_changed);
+/// # Ok(()) }
+/// ```
 pub async fn copy_image(
     source: &dyn Client,
     reference: &str,
