@@ -86,7 +86,8 @@ pub struct CopyReport {
 /// present blobs are skipped and, when both clients are in the same registry, blobs are mounted from the source's
 /// repository; then its manifest by digest with [`Client::put_manifest`], exact bytes), then the index itself with
 /// its exact bytes: its digest is unchanged. Nested indexes are copied the same way up to 3 levels. An image
-/// manifest is copied with its exact bytes too. [`CopyOptions::platforms`] narrows an index, and
+/// manifest is copied with its exact bytes too; its non-distributable (foreign) layers are not pushed, as registries
+/// fetch them from their URLs. [`CopyOptions::platforms`] narrows an index, and
 /// [`CopyOptions::referrers`] adds referrers (put by digest, so the target lists them by their subject).
 ///
 /// `tag` is a tag, or `"@<digest>"` to copy untagged (the digest must be the one the copy produces). The tag is
