@@ -2,7 +2,7 @@
 //!
 //! Starts two in-process registries on loopback, seeds the source with tagged images in several repositories and
 //! a multi-platform index, then, through `RemoteClient` and the `Client` trait, lists the source, inspects each
-//! tag, copies it to the target (layers stream from source to target, never held whole), verifies the digest on
+//! tag, copies it to the target with `copy_image` (indexes whole; layers stream from source to target, never held whole), verifies the digest on
 //! the target, and prints a summary.
 //!
 //! Run: `cargo run --example mirror`
@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use mocks::server::RegistryServer;
 use registry_client::{
-    index_of, Client, Digest, ErrorKind, Image, ImageBuilder, ImageOptions, ListOptions, Platform, RemoteClient, Result,
+    copy_image, index_of, Client, CopyOptions, Digest, ErrorKind, Image, ImageBuilder, ListOptions, Platform,
+    RemoteClient, Result,
 };
 
 /// Deterministic filler bytes, so layers look like real, incompressible content.
@@ -61,43 +62,20 @@ struct Copied {
     bytes: u64,
 }
 
-fn image_bytes(image: &Image) -> u64 {
-    image.layers().iter().map(|l| l.size()).sum::<u64>()
-        + image.config_bytes().len() as u64
-        + image.raw_manifest().size()
-}
-
-/// Copy one tag, through the trait for images; an index goes through `RemoteClient::push_index`.
-async fn copy_tag(
-    src: &Arc<dyn Client>,
-    dst: &Arc<dyn Client>,
-    dst_remote: &RemoteClient,
-    tag: &str,
-) -> Result<Copied> {
-    let manifest = src.get_manifest(tag).await?;
+/// Copy one tag with `copy_image`: an index whole (every child, its digest unchanged), an image with its blobs;
+/// blobs the target has are skipped. A tag already mirrored with the same digest moves nothing.
+async fn copy_tag(src: &Arc<dyn Client>, dst: &Arc<dyn Client>, tag: &str) -> Result<Copied> {
     let name = format!("{}:{tag}", src.get_registry());
-    if let Some(index) = manifest.as_index() {
-        let mut children = Vec::new();
-        for entry in index.manifests() {
-            let Some(platform) = Platform::of_descriptor(entry) else { continue };
-            children.push(src.get_image(tag, ImageOptions::default().platform(platform)).await?);
-        }
-        dst_remote.push_index(tag, manifest.manifest(), &children).await?;
-        let bytes = children.iter().map(image_bytes).sum::<u64>() + manifest.bytes().len() as u64;
-        return Ok(Copied { name, digest: manifest.digest().clone(), kind: "index", bytes });
-    }
-    // Already mirrored with the same digest: nothing to move.
+    let digest = src.get_digest(tag).await?;
     match dst.get_digest(tag).await {
-        Ok(d) if &d == manifest.digest() => {
-            return Ok(Copied { name, digest: d, kind: "same", bytes: 0 });
-        }
+        Ok(d) if d == digest => return Ok(Copied { name, digest: d, kind: "same", bytes: 0 }),
         Ok(_) => {}
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let image = src.get_image(tag, ImageOptions::default()).await?;
-    dst.push_image(tag, &image).await?;
-    Ok(Copied { name, digest: image.digest().clone(), kind: "image", bytes: image_bytes(&image) })
+    let report = copy_image(src.as_ref(), tag, dst.as_ref(), tag, CopyOptions::default()).await?;
+    let kind = if report.manifests_copied > 1 { "index" } else { "image" };
+    Ok(Copied { name, digest: report.target_digest, kind, bytes: report.bytes_uploaded })
 }
 
 #[tokio::main]
@@ -123,9 +101,8 @@ async fn main() -> Result<()> {
     for repo in &repositories {
         let src = src_root.with_segment(repo);
         let dst = dst_root.with_segment(repo);
-        let dst_remote = RemoteClient::builder(format!("{}/{repo}", target_server.host())).insecure(true).build()?;
         for tag in src.list_tags(ListOptions::default()).await? {
-            let c = copy_tag(&src, &dst, &dst_remote, &tag).await?;
+            let c = copy_tag(&src, &dst, &tag).await?;
             // Verify on the target: the digest must be the source's, byte for byte.
             let on_target = dst.get_digest(&tag).await?;
             if on_target != c.digest {

@@ -16,6 +16,7 @@
 
 mod client;
 mod conveniences;
+mod copy;
 mod image;
 mod listing;
 mod manifest_result;
@@ -27,6 +28,7 @@ mod scope;
 mod transfer;
 
 pub use client::{digest_reference, push_reference, Client};
+pub use copy::{copy_image, CopyOptions, CopyReport};
 pub use image::archive::docker_read::{DockerArchive, DockerArchiveImage};
 pub use image::archive::docker_write::DockerArchiveWriter;
 pub use image::archive::oci_read::OciArchive;
