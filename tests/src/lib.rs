@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod background;
+pub mod bench;
 pub mod conformance;
 pub mod harness;
 pub mod http;

@@ -23,10 +23,8 @@
 
 use std::path::Path;
 use std::pin::Pin;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::Stream;
@@ -36,9 +34,9 @@ use registry_client::core::{ByteStream, DigestHasher};
 use registry_client::{
     async_trait, BlobSource, Client, Digest, Image, ImageOptions, RemoteClient, Result, TransferOptions,
 };
+use registry_tests::bench::{clock_ticks, measure, median, own_peak_rss_kb, skopeo_on_path, skopeo_version, Measure};
 use registry_tests::{AuthMode, DockerRegistry};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 const MIB: u64 = 1 << 20;
 const CHUNK: usize = 1 << 20;
@@ -194,103 +192,11 @@ fn child_copy(args: &[String]) {
     });
     drop(runtime);
     // Exact peak RSS of this process, read as it ends (the parent cannot read it after the exit).
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    eprintln!("VmHWM_KB {}", status_kb(&status, "VmHWM:").unwrap_or(0));
+    eprintln!("VmHWM_KB {}", own_peak_rss_kb());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // measuring a child
-
-#[derive(Debug, Clone, Copy)]
-struct Measure {
-    wall: Duration,
-    cpu: f64,
-    rss_kb: u64,
-}
-
-fn status_kb(status: &str, key: &str) -> Option<u64> {
-    status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Fields of `/proc/<pid>/stat` after the command name (which may hold spaces): index 0 is field 3 (`state`).
-fn stat_fields(stat: &str) -> Vec<&str> {
-    stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default()
-}
-
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// Run `program args` under `sh`, which starts it in the background, prints its pid, waits for it, then prints
-/// its own `/proc` stat (whose `cutime`/`cstime` are then the program's CPU times). Polls the program's VmHWM.
-async fn measure(program: &str, args: &[String], ticks: f64) -> Measure {
-    let script = r#""$@" >/dev/null 2>"$ERRFILE" & pid=$!; echo "PID $pid"; wait $pid; s=$?; echo "STAT $(cat /proc/$$/stat)"; exit $s"#;
-    let err_file = tempfile::NamedTempFile::new().unwrap();
-    let start = Instant::now();
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg("copy_bench")
-        .arg(program)
-        .args(args)
-        .env("ERRFILE", err_file.path())
-        .env_remove("HTTP_PROXY")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).await.unwrap();
-    let pid: u32 = first.trim().strip_prefix("PID ").unwrap().parse().unwrap();
-    let status_path = format!("/proc/{pid}/status");
-    let mut peak = 0u64;
-    let mut rest = String::new();
-    let mut read_rest = Box::pin(out.read_to_string(&mut rest));
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path) {
-            // A zombie has no VmHWM line any more; keep the last value seen.
-            peak = peak.max(status_kb(&s, "VmHWM:").unwrap_or(0));
-        }
-        tokio::select! {
-            r = &mut read_rest => { r.unwrap(); break; }
-            () = tokio::time::sleep(Duration::from_millis(2)) => {}
-        }
-    }
-    let status = child.wait().await.unwrap();
-    let wall = start.elapsed();
-    drop(read_rest);
-    let stderr = std::fs::read_to_string(err_file.path()).unwrap_or_default();
-    assert!(status.success(), "{program} {} failed ({status}):\n{stderr}", args.join(" "));
-    let stat_line = rest.lines().find_map(|l| l.strip_prefix("STAT ")).unwrap();
-    let f = stat_fields(stat_line);
-    // cutime and cstime are fields 16 and 17 (1-based), i.e. 13 and 14 here.
-    let cpu = (f[13].parse::<u64>().unwrap() + f[14].parse::<u64>().unwrap()) as f64 / ticks;
-    let reported = stderr.lines().find_map(|l| l.strip_prefix("VmHWM_KB ")).and_then(|v| v.trim().parse().ok());
-    Measure { wall, cpu, rss_kb: reported.unwrap_or(0).max(peak) }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Summary {
@@ -313,11 +219,6 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     let text = String::from_utf8(out.stdout).ok()?;
     let line = text.lines().nth(1)?;
     line.split_whitespace().nth(3)?.parse::<u64>().ok().map(|kb| kb * 1024)
-}
-
-fn skopeo_binary() -> Option<String> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("skopeo")).find(|p| p.is_file()).map(|p| p.display().to_string())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -345,7 +246,7 @@ fn main() {
     let quick = flag("--quick");
     let runs: usize = value("--runs").map_or(3, |v| v.parse().unwrap());
     let jobs = value("--jobs");
-    let skopeo = if flag("--no-skopeo") { None } else { skopeo_binary() };
+    let skopeo = if flag("--no-skopeo") { None } else { skopeo_on_path() };
     if skopeo.is_none() && !flag("--no-skopeo") {
         eprintln!("skopeo not found: only our copy is measured (apt-get install -y skopeo)");
     }
@@ -423,6 +324,7 @@ async fn bench(quick: bool, runs: usize, jobs: Option<String>, one_put: bool, sk
                         measure(binary, &a, ticks).await
                     }
                 };
+                assert!(m.ok, "{} copying {src} to {dst} failed:\n{}", tool.name, m.stderr);
                 verify_copy(&source, &target, i, &dst).await;
                 eprintln!(
                     "  {:<12} {:<9} run {run}: wall {:.3} s, cpu {:.2} s, rss {:.1} MiB",
@@ -475,16 +377,6 @@ async fn verify_copy(source: &DockerRegistry, target: &DockerRegistry, i: usize,
     let want = src.get_digest("v1").await.unwrap();
     let got = dst_client.get_digest(tag).await.unwrap();
     assert_eq!(got, want, "copy to {dst} has another manifest");
-}
-
-fn skopeo_version(binary: &str) -> String {
-    std::process::Command::new(binary)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().trim_start_matches("skopeo version ").to_string())
-        .unwrap_or_default()
 }
 
 fn print_table(table: &[(Scenario, &str, Summary)], quick: bool) {

@@ -32,9 +32,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use registry_client::core::manifest::{media_type, Manifest};
@@ -43,9 +41,10 @@ use registry_client::{
     async_trait, BlobSource, Client, DecompressionLimits, Digest, ExtractOptions, Image, ImageOptions, RemoteClient,
     Result,
 };
+use registry_tests::bench::{clock_ticks, measure, median, own_peak_rss_kb, skopeo_on_path, skopeo_version, Measure};
 use registry_tests::{AuthMode, DockerRegistry};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 
 const MIB: u64 = 1 << 20;
 /// Each generated file's size.
@@ -246,8 +245,7 @@ fn child_extract(args: &[String]) {
         Ok::<u64, registry_client::Error>(bytes)
     });
     drop(runtime);
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let hwm = status_kb(&status, "VmHWM:").unwrap_or(0);
+    let hwm = own_peak_rss_kb();
     match result {
         Ok(bytes) => {
             eprintln!("BYTES {bytes}");
@@ -263,92 +261,6 @@ fn child_extract(args: &[String]) {
 
 // ---------------------------------------------------------------------------------------------------------------
 // measuring a child
-
-#[derive(Debug, Clone)]
-struct Measure {
-    wall: Duration,
-    cpu: f64,
-    rss_kb: u64,
-    ok: bool,
-    stderr: String,
-}
-
-fn status_kb(status: &str, key: &str) -> Option<u64> {
-    status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// Run `program args` under `sh` (which prints its pid, waits for it, then prints its own `/proc` stat, whose
-/// `cutime`/`cstime` are then the program's CPU times), polling the program's VmHWM every 2 ms.
-async fn measure(program: &str, args: &[String], ticks: f64) -> Measure {
-    let script = r#""$@" >/dev/null 2>"$ERRFILE" & pid=$!; echo "PID $pid"; wait $pid; s=$?; echo "STAT $(cat /proc/$$/stat)"; echo "EXIT $s""#;
-    let err_file = tempfile::NamedTempFile::new().unwrap();
-    let start = Instant::now();
-    let mut child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg("extract_bench")
-        .arg(program)
-        .args(args)
-        .env("ERRFILE", err_file.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).await.unwrap();
-    let pid: u32 = first.trim().strip_prefix("PID ").unwrap().parse().unwrap();
-    let status_path = format!("/proc/{pid}/status");
-    let mut peak = 0u64;
-    let mut rest = String::new();
-    let mut read_rest = Box::pin(out.read_to_string(&mut rest));
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path) {
-            peak = peak.max(status_kb(&s, "VmHWM:").unwrap_or(0));
-        }
-        tokio::select! {
-            r = &mut read_rest => { r.unwrap(); break; }
-            () = tokio::time::sleep(Duration::from_millis(2)) => {}
-        }
-    }
-    child.wait().await.unwrap();
-    let wall = start.elapsed();
-    drop(read_rest);
-    let stderr = std::fs::read_to_string(err_file.path()).unwrap_or_default();
-    let stat = rest.lines().find_map(|l| l.strip_prefix("STAT ")).unwrap();
-    let f: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    // cutime and cstime are fields 16 and 17 (1-based), i.e. 13 and 14 after the command name.
-    let cpu = (f[13].parse::<u64>().unwrap() + f[14].parse::<u64>().unwrap()) as f64 / ticks;
-    let ok = rest.lines().any(|l| l == "EXIT 0");
-    let reported = stderr.lines().find_map(|l| l.strip_prefix("VmHWM_KB ")).and_then(|v| v.trim().parse().ok());
-    Measure { wall, cpu, rss_kb: reported.unwrap_or(0).max(peak), ok, stderr }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn skopeo_binary() -> Option<String> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("skopeo")).find(|p| p.is_file()).map(|p| p.display().to_string())
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // main
@@ -380,7 +292,7 @@ fn main() {
         return;
     }
     let quick = flag("--quick");
-    let skopeo = if flag("--no-skopeo") { None } else { skopeo_binary() };
+    let skopeo = if flag("--no-skopeo") { None } else { skopeo_on_path() };
     if skopeo.is_none() && !flag("--no-skopeo") {
         eprintln!("skopeo not found: only our extraction is measured (apt-get install -y skopeo)");
     }
@@ -546,16 +458,6 @@ async fn bomb(pusher: &RemoteClient, me: &str, host: &str, work: &Path, ticks: f
         out.push((name.to_string(), m));
     }
     out
-}
-
-fn skopeo_version(binary: &str) -> String {
-    std::process::Command::new(binary)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().trim_start_matches("skopeo version ").to_string())
-        .unwrap_or_default()
 }
 
 fn report(s: &Settings, bytes: u64, ours: &[Measure], theirs: &[Measure], bombs: &[(String, Measure)]) {
