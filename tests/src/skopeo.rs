@@ -41,9 +41,10 @@ pub async fn skopeo(args: &[&str]) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
     assert!(
         output.status.success(),
-        "skopeo {} failed ({}):\nstderr: {}",
+        "skopeo {} failed ({}):\nstdout: {}\nstderr: {}",
         full.join(" "),
         output.status,
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout

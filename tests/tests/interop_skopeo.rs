@@ -5,57 +5,16 @@
 //! (the registry serves plain HTTP on loopback) and `--insecure-policy` (there may be no policy.json).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use registry_client::core::manifest::{media_type, Manifest};
 use registry_client::core::Reference;
 use registry_client::{index_of, Client, Digest, Image, ImageBuilder, ImageOptions, Platform, RemoteClient};
+use registry_tests::skopeo::skopeo;
 use registry_tests::{AuthMode, DockerRegistry};
 use serde_json::{json, Value};
-
-const SKOPEO_MISSING: &str = "skopeo not found: install it with \
-     `apt-get update && apt-get install -y skopeo` (scripts/test.sh does this)";
-
-// ---------------------------------------------------------------------------------------------------------------
-// skopeo
-
-fn skopeo_binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join("skopeo")).find(|candidate| candidate.is_file())
-    });
-    on_path
-        .or_else(|| {
-            let fallback = PathBuf::from("/usr/bin/skopeo");
-            fallback.is_file().then_some(fallback)
-        })
-        .unwrap_or_else(|| panic!("{SKOPEO_MISSING}"))
-}
-
-/// Run `skopeo ARGS` (global flags first, as skopeo wants them) and return its stdout; panic with its stderr
-/// when it fails.
-async fn skopeo(args: &[&str]) -> Vec<u8> {
-    let binary = skopeo_binary();
-    let mut full = vec!["--command-timeout", "120s"];
-    full.extend_from_slice(args);
-    let output = tokio::process::Command::new(&binary)
-        .args(&full)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
-    assert!(
-        output.status.success(),
-        "skopeo {} failed ({}):\nstdout: {}\nstderr: {}",
-        full.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
 
 /// `skopeo inspect --raw docker://REF`: the manifest bytes as the registry serves them.
 async fn skopeo_raw(image: &str) -> Vec<u8> {
