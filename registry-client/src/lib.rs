@@ -25,6 +25,7 @@ mod progress;
 mod remote;
 mod resolve;
 mod scope;
+pub mod sync;
 mod transfer;
 
 pub use client::{digest_reference, push_reference, Client};

@@ -10,6 +10,7 @@ mod referrers;
 mod registry_api;
 mod transfer;
 mod upload;
+mod upload_journal;
 
 pub use manifests::{ManifestHead, ManifestPut};
 pub use pager::{Page, PageFuture, Pager, MAX_PAGES, MAX_STALLED_PAGES};
@@ -21,3 +22,4 @@ pub use registry_api::RegistryApi;
 pub use transfer::{
     BlobPushed, MountOutcome, TransferConfig, UploadSession, MAX_CHUNK_SIZE, MAX_REGISTRY_CHUNK, MAX_RETRY_AFTER,
 };
+pub use upload_journal::UploadJournal;

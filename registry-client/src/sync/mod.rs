@@ -1,0 +1,51 @@
+//! The sync engine: mirror many images between registries and OCI layouts from a declarative spec (regsync,
+//! `skopeo sync`), planned first and then run.
+//!
+//! The flow is three values and two steps: a [`SyncSpec`] (read from YAML) is turned by [`plan`] into a [`Plan`]
+//! (every source image listed, filtered and compared by digest with its target; a value, serialisable, so dry runs,
+//! shards and journals read the same thing), which [`run`] carries out into a [`SyncReport`]. [`sync`] does both.
+//! A [`Connector`] turns the spec's hosts and layout directories into [`Client`](crate::Client)s.
+//!
+//! ```no_run
+//! use registry_client::sync::{self, Connector, ConnectOptions, RunOptions, SyncSpec};
+//! # async fn demo() -> registry_client::Result<()> {
+//! let spec = SyncSpec::read("sync.yaml").await?;
+//! let connector = Connector::new(&spec, ConnectOptions::default());
+//! let report = sync::sync(&spec, &connector, RunOptions::default()).await?;
+//! println!("{} images, {} failed", report.images.len(), report.failed);
+//! # Ok(()) }
+//! ```
+
+mod connect;
+mod endpoint;
+mod filter;
+mod journal;
+mod ledger;
+mod plan;
+mod report;
+mod run;
+mod shard;
+mod spec;
+
+pub use connect::{ConnectOptions, Connector};
+pub use endpoint::{Endpoint, ImageRef, Location};
+pub use filter::TagFilter;
+pub use plan::{plan, Action, Plan, PlanItem};
+pub use report::{BlobCounts, ImageReport, ImageStatus, SyncEvent, SyncReport};
+pub use run::{run, RunOptions, SyncEventFn};
+pub use shard::Shard;
+pub use spec::{RegistrySettings, SyncEntry, SyncSpec};
+
+use registry_core::Result;
+
+/// Plan `spec` and run the plan: [`plan`], then [`Plan::shard`] when `opts` names a shard, then [`run`].
+///
+/// Errors: those of [`plan`] (a spec entry whose source cannot be listed is not an error: it is a failed item of
+/// the report) and of [`run`] (an unreadable journal). A failing image is in the report, never an `Err`.
+pub async fn sync(spec: &SyncSpec, connector: &Connector, opts: RunOptions) -> Result<SyncReport> {
+    let mut planned = plan(spec, connector).await?;
+    if let Some(shard) = opts.shard {
+        planned = planned.shard(shard);
+    }
+    run(&planned, spec, connector, opts).await
+}
