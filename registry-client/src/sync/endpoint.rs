@@ -74,12 +74,16 @@ impl Endpoint {
         if let Some(bad) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid(format!("contains {bad:?}")));
         }
+        if text.contains("://") {
+            // The reference grammar names the fix (no scheme; `insecure: true` for plain HTTP).
+            let e = Registry::parse(text).err().map_or_else(|| "a URL scheme".to_string(), |e| e.to_string());
+            return Err(invalid(e));
+        }
         let Some((host, rest)) = text.split_once('/') else {
-            return Err(invalid(if is_host(text) {
-                format!("names a registry but no repository: write {text}/ for the whole registry, or {text}/REPO")
-            } else {
-                no_host(text)
-            }));
+            return Err(invalid(format!(
+                "names no repository: write HOST/REPO[:TAG] with the registry host first (a sync job does not \
+                 guess Docker Hub: e.g. docker.io/library/{text}), or HOST/ for every repository of a registry"
+            )));
         };
         if !is_host(host) {
             return Err(invalid(no_host(text)));
@@ -158,9 +162,10 @@ fn is_host(first: &str) -> bool {
 
 /// The message for a name whose first component is not a registry host.
 fn no_host(text: &str) -> String {
+    let hub = if text.contains('/') { format!("docker.io/{text}") } else { format!("docker.io/library/{text}") };
     format!(
-        "names no registry host: a sync job does not guess Docker Hub, so name the registry first \
-         (e.g. docker.io/library/{text} or registry.example.com/{text})"
+        "names no registry host: a sync job does not guess Docker Hub, so name the registry first (e.g. {hub} or \
+         registry.example.com/{text})"
     )
 }
 
@@ -230,6 +235,129 @@ impl fmt::Display for ImageRef {
             write!(f, "{}", self.reference)
         } else {
             write!(f, ":{}", self.reference)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn ok(text: &str) -> Endpoint {
+        Endpoint::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn refused(text: &str, needle: &str) {
+        match Endpoint::parse(text) {
+            Ok(e) => panic!("{text} parsed as {e:?}"),
+            Err(e) => {
+                assert_eq!(e.kind(), registry_core::ErrorKind::InvalidInput);
+                assert!(e.message().contains(&format!("{text:?}")), "{e}");
+                assert!(e.message().contains(needle), "want {needle:?}: {e}");
+            }
+        }
+    }
+
+    fn image(registry: &str, repository: &str, reference: &str) -> Endpoint {
+        Endpoint::Image { registry: registry.into(), repository: repository.into(), reference: reference.into() }
+    }
+
+    #[test]
+    fn every_form_parses_and_displays_back() {
+        let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+        let cases = [
+            ("127.0.0.1:5001/org/app:v1.2", image("127.0.0.1:5001", "org/app", "v1.2")),
+            (
+                &format!("registry.example.com/app@{digest}") as &str,
+                image("registry.example.com", "app", &format!("@{digest}")),
+            ),
+            ("localhost/a/b/c", Endpoint::Repository { registry: "localhost".into(), repository: "a/b/c".into() }),
+            ("[::1]:5000/app", Endpoint::Repository { registry: "[::1]:5000".into(), repository: "app".into() }),
+            ("docker.io/library/alpine:3", image("docker.io", "library/alpine", "3")),
+            ("a.io/team/", Endpoint::Prefix { registry: "a.io".into(), prefix: "team".into() }),
+            ("a.io/team/sub/", Endpoint::Prefix { registry: "a.io".into(), prefix: "team/sub".into() }),
+            ("a.io:443/", Endpoint::Prefix { registry: "a.io:443".into(), prefix: String::new() }),
+            ("oci:/srv/airgap", Endpoint::Layout { dir: PathBuf::from("/srv/airgap"), tag: None }),
+            ("oci:/srv/air:gap/base", Endpoint::Layout { dir: PathBuf::from("/srv/air:gap/base"), tag: None }),
+            ("oci:/srv/airgap:v1", Endpoint::Layout { dir: PathBuf::from("/srv/airgap"), tag: Some("v1".into()) }),
+            (
+                "oci:relative/dir:latest",
+                Endpoint::Layout { dir: PathBuf::from("relative/dir"), tag: Some("latest".into()) },
+            ),
+        ];
+        for (text, want) in cases {
+            let got = ok(text);
+            assert_eq!(got, want, "{text}");
+            assert_eq!(got.to_string(), text, "display of {text}");
+        }
+    }
+
+    #[test]
+    fn docker_hub_is_written_canonically() {
+        assert_eq!(ok("index.docker.io/alpine:3"), image("docker.io", "library/alpine", "3"));
+        assert_eq!(
+            ok("docker.io/alpine"),
+            Endpoint::Repository { registry: "docker.io".into(), repository: "library/alpine".into() }
+        );
+        assert_eq!(
+            ok("registry-1.docker.io/org/"),
+            Endpoint::Prefix { registry: "docker.io".into(), prefix: "org".into() }
+        );
+    }
+
+    #[test]
+    fn single_image_sides() {
+        assert!(ok("a.io/r:v1").is_single_image());
+        assert!(ok("oci:/d:v1").is_single_image());
+        assert!(!ok("oci:/d").is_single_image());
+        assert!(!ok("a.io/r").is_single_image());
+        assert!(!ok("a.io/r/").is_single_image());
+    }
+
+    #[test]
+    fn refusals_say_what_is_wrong() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        refused("", "empty");
+        refused("alpine:3", "docker.io/library/alpine:3");
+        refused("alpine", "names no repository");
+        refused("library/alpine:3", "no registry host");
+        refused("org/app/", "no registry host");
+        refused("a.io", "names no repository");
+        refused("http://a.io/app", "scheme");
+        refused("a.io/Org/app", "lowercase");
+        refused("a.io/org//app", "empty component");
+        refused("a.io/app:", "tag");
+        refused("a.io/app:-v1", "-v1");
+        refused(&format!("a.io/app:{}", "t".repeat(129)), "128");
+        refused("a.io/app@sha256:abc", "digest");
+        refused(&format!("a.io/app:v1@{digest}"), "not both");
+        refused("a.io/team:v1/", "no tag or digest");
+        refused("a.io:99999/app", "port");
+        refused("a.io/app v1", "' '");
+        refused("oci:", "no directory");
+        refused("oci::v1", "no directory");
+        refused("oci:/d:", "empty tag");
+        refused("oci:/d:bad tag", "bad tag");
+        refused(&format!("oci:/d@{digest}"), "not a digest");
+    }
+
+    #[test]
+    fn image_ref_display_forms() {
+        let registry = Location::Registry { host: "127.0.0.1:5002".into(), repository: "mirror/org/app".into() };
+        let layout = Location::Layout { dir: PathBuf::from("/srv/airgap"), repository: "base/os".into() };
+        let root = Location::Layout { dir: PathBuf::from("/srv/airgap"), repository: String::new() };
+        let digest = format!("@sha256:{}", "c".repeat(64));
+        let cases = [
+            (registry.clone(), "v1".to_string(), "127.0.0.1:5002/mirror/org/app:v1".to_string()),
+            (registry, digest.clone(), format!("127.0.0.1:5002/mirror/org/app{digest}")),
+            (layout.clone(), "12".to_string(), "oci:/srv/airgap/base/os:12".to_string()),
+            (layout, digest.clone(), format!("oci:/srv/airgap/base/os{digest}")),
+            (root, "12".to_string(), "oci:/srv/airgap:12".to_string()),
+        ];
+        for (location, reference, want) in cases {
+            assert_eq!(ImageRef { location, reference }.to_string(), want);
         }
     }
 }

@@ -124,3 +124,98 @@ pub(crate) fn parse_version(tag: &str) -> Option<Version> {
     full.push_str(suffix);
     Version::parse(&full).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn filter(allow: &[&str], deny: &[&str], semver: Option<&str>, latest: Option<usize>) -> TagFilter {
+        TagFilter::new(&strings(allow), &strings(deny), semver, latest).unwrap()
+    }
+
+    fn apply(f: &TagFilter, tags: &[&str]) -> Vec<String> {
+        f.apply(strings(tags))
+    }
+
+    #[test]
+    fn empty_filter_takes_every_tag_in_order() {
+        let f = TagFilter::default();
+        assert!(f.is_empty());
+        assert_eq!(apply(&f, &["b", "a", "latest", "v1"]), vec!["b", "a", "latest", "v1"]);
+        assert!(!filter(&["x"], &[], None, None).is_empty());
+    }
+
+    #[test]
+    fn regexes_match_anywhere_unless_anchored() {
+        let tags = ["v1.2", "release-v1.2", "v1.2-rc1", "1.2", "latest"];
+        assert_eq!(apply(&filter(&["v1"], &[], None, None), &tags), vec!["v1.2", "release-v1.2", "v1.2-rc1"]);
+        assert_eq!(apply(&filter(&["^v1"], &[], None, None), &tags), vec!["v1.2", "v1.2-rc1"]);
+        assert_eq!(apply(&filter(&["2$"], &[], None, None), &tags), vec!["v1.2", "release-v1.2", "1.2"]);
+        // A match in the middle of the tag counts.
+        assert_eq!(apply(&filter(&["ase-v"], &[], None, None), &tags), vec!["release-v1.2"]);
+        // Any of several allow regexes.
+        assert_eq!(apply(&filter(&["^latest$", "^1"], &[], None, None), &tags), vec!["1.2", "latest"]);
+    }
+
+    #[test]
+    fn deny_wins_over_allow() {
+        let f = filter(&["^v1"], &["-rc"], None, None);
+        assert_eq!(apply(&f, &["v1.0", "v1.1-rc1", "v2.0", "v1.2"]), vec!["v1.0", "v1.2"]);
+        let only_deny = filter(&[], &["^sha256-", "latest"], None, None);
+        assert_eq!(apply(&only_deny, &["latest", "sha256-abc.sig", "v1"]), vec!["v1"]);
+    }
+
+    #[test]
+    fn semver_accepts_a_leading_v_and_leaves_out_non_versions() {
+        let f = filter(&[], &[], Some(">=1.2, <2"), None);
+        let tags =
+            ["v1.2.0", "1.3", "1.1.9", "2.0.0", "latest", "v1", "1.5.0-rc.1", "1.02.0", "stable-1.4", "1.9.9+build5"];
+        assert_eq!(apply(&f, &tags), vec!["v1.2.0", "1.3", "1.9.9+build5"]);
+        // A pre-release is in a range only when the range names one of the same major.minor.patch.
+        let pre = filter(&[], &[], Some(">=1.5.0-rc.0"), None);
+        assert_eq!(apply(&pre, &["1.5.0-rc.1", "1.6.0-rc.1", "1.6.0"]), vec!["1.5.0-rc.1", "1.6.0"]);
+    }
+
+    #[test]
+    fn latest_keeps_the_highest_versions_in_the_given_order() {
+        let f = filter(&[], &[], None, Some(2));
+        let tags = ["1.10.0", "latest", "1.9.0", "v1.11", "1.2.0", "main"];
+        assert_eq!(apply(&f, &tags), vec!["1.10.0", "v1.11"]);
+        assert_eq!(apply(&filter(&[], &[], None, Some(10)), &tags), vec!["1.10.0", "1.9.0", "v1.11", "1.2.0"]);
+        // Combined: allow, deny and semver first, then the latest among what is left.
+        let all = filter(&["^v"], &["-rc"], Some(">=1.2, <2"), Some(2));
+        let tags = ["v1.2.0", "v1.3.0", "v1.4.0-rc.1", "v1.4.0", "v2.0.0", "1.5.0", "v1.1.0"];
+        assert_eq!(apply(&all, &tags), vec!["v1.3.0", "v1.4.0"]);
+    }
+
+    #[test]
+    fn versions_read_leniently_but_not_loosely() {
+        let v = |t: &str| parse_version(t).map(|v| v.to_string());
+        assert_eq!(v("v1").as_deref(), Some("1.0.0"));
+        assert_eq!(v("1.2").as_deref(), Some("1.2.0"));
+        assert_eq!(v("v1.2.3-rc.1+b2").as_deref(), Some("1.2.3-rc.1+b2"));
+        assert_eq!(v("1.2-alpine").as_deref(), Some("1.2.0-alpine"));
+        for not in ["latest", "v", "", "1.2.3.4", "01.2.3", "1..2", "V1.2.3", "1.2.3-", "x1.2", "sha256-abc.sig"] {
+            assert_eq!(v(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn bad_patterns_are_named() {
+        let e = TagFilter::new(&strings(&["ok", "(x"]), &[], None, None).unwrap_err();
+        assert_eq!(e.kind(), registry_core::ErrorKind::InvalidInput);
+        assert!(e.message().contains("\"(x\"") && e.message().contains("tags.allow"), "{e}");
+        let e = TagFilter::new(&[], &strings(&["[z-a]"]), None, None).unwrap_err();
+        assert!(e.message().contains("tags.deny") && e.message().contains("[z-a]"), "{e}");
+        let e = TagFilter::new(&[], &[], Some("~>1"), None).unwrap_err();
+        assert!(e.message().contains("\"~>1\""), "{e}");
+        let e = TagFilter::new(&[], &[], None, Some(0)).unwrap_err();
+        assert!(e.message().contains("latest"), "{e}");
+    }
+}
