@@ -147,3 +147,45 @@ async fn cp_usage_errors_exit_2_and_name_the_input() {
         assert!(out.stdout.is_empty(), "{args:?}: {}", shown(&out));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cp_from_archives_to_a_registry() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let root = client(&registry.host());
+    let (images, digest) = seed_index(&*root.with_segment("org/app"), "v1", 40).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // An oci-archive of the index, read back by its only tag.
+    let oci = dir.path().join("app-oci.tar");
+    let mut writer = registry_client::OciArchiveWriter::create(&oci).await.unwrap();
+    let index = root.with_segment("org/app").get_manifest("v1").await.unwrap().into_manifest();
+    writer.add_index("v1", &index, &images).await.unwrap();
+    writer.finish().await.unwrap();
+    let dst = format!("{}/from-oci/app:v1", registry.host());
+    let out = regcli_async(&["cp", &format!("oci-archive:{}", oci.display()), &dst, "--insecure"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(root.with_segment("from-oci/app").get_digest("v1").await.unwrap(), digest);
+
+    // A docker-archive of one image (its layer a real tar, as docker-archives need), by its name and without one.
+    let tarred = registry_client::ImageBuilder::new()
+        .layer(registry_tests::layers::one_file_tar("hello.txt", b"hello from a docker-archive"))
+        .platform(Platform::new("linux", "amd64"))
+        .build()
+        .unwrap();
+    let docker = dir.path().join("app.tar");
+    let mut writer = registry_client::DockerArchiveWriter::create(&docker).await.unwrap();
+    writer.add_image(&tarred, &["org/app:v1"]).await.unwrap();
+    writer.finish().await.unwrap();
+    for (src, tag) in [
+        (format!("docker-archive:{}:org/app:v1", docker.display()), "named"),
+        (format!("docker-archive:{}", docker.display()), "only"),
+    ] {
+        let dst = format!("{}/from-docker/app:{tag}", registry.host());
+        let out = regcli_async(&["cp", &src, &dst, "--insecure", "--format", "json"]).await;
+        assert!(out.status.success(), "{}", shown(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let image = root.with_segment("from-docker/app").get_image(tag, ImageOptions::default()).await.unwrap();
+        assert_eq!(json["target_digest"], image.digest().to_string());
+        assert_eq!(image.config_descriptor().digest(), tarred.config_descriptor().digest(), "{tag}");
+    }
+}

@@ -160,7 +160,7 @@ async fn a_bad_spec_exits_2_naming_the_line_and_makes_no_request() {
     let out = regcli_async(&["sync", "--config", &spec, "--insecure"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("regcli: ") && err.contains("colour") && err.contains('4'), "{}", shown(&out));
+    assert!(err.starts_with("regcli: ") && err.contains("colour") && err.contains("line 4"), "{}", shown(&out));
     assert!(out.stdout.is_empty(), "{}", shown(&out));
     assert_eq!(source.request_count() + target.request_count(), 0);
 
