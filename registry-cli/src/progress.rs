@@ -76,11 +76,12 @@ impl SyncProgress {
 
     fn line(&self, text: &str) {
         match (&self.bars, self.lines) {
-            (Some(bars), _) => {
+            // indicatif draws nothing when stderr is no terminal (`--progress always` there): lines instead.
+            (Some(bars), _) if !bars.multi.is_hidden() => {
                 let _ = bars.multi.println(text);
             }
-            (None, Lines::Stdout) => print(&format!("{text}\n")),
-            (None, Lines::Stderr) => eprintln!("{text}"),
+            (_, Lines::Stdout) => print(&format!("{text}\n")),
+            (_, Lines::Stderr) => eprintln!("{text}"),
         }
     }
 
@@ -109,11 +110,16 @@ impl SyncProgress {
             }
             SyncEvent::ImageFinished { item, report } => {
                 if let Some(bars) = &self.bars {
+                    // The overall bar counts the images that ran (not those the plan found already there).
                     if let Some(bar) = lock(&bars.images).remove(item) {
                         bar.finish_and_clear();
                         bars.multi.remove(&bar);
+                        bars.overall.inc(1);
+                        let done = bars.overall.position();
+                        if bars.overall.length().is_some_and(|len| len < done) {
+                            bars.overall.set_length(done);
+                        }
                     }
-                    bars.overall.inc(1);
                 }
                 if lock(&self.printed).insert(*item) {
                     self.line(&image_line(report));

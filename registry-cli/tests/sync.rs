@@ -259,10 +259,12 @@ async fn sigterm_mid_run_prints_the_report_and_exits_non_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_exits_0_and_prints_the_summary() {
-    let out = regcli_async(&["demo", "--progress", "never"]).await;
+    // `--progress always` with no terminal: indicatif cannot draw, so the lines come as with `never`.
+    let out = regcli_async(&["demo", "--progress", "always"]).await;
     assert!(out.status.success(), "{}", shown(&out));
     let text = stdout(&out);
     assert!(text.contains("== cold run"), "{}", shown(&out));
+    assert!(text.lines().any(|l| l.starts_with("copied ") && l.contains("/mirror/tools:1.0.0")), "{}", shown(&out));
     assert!(text.contains(" copied, 0 skipped, 0 conflicts, 0 failed; blobs: "), "{}", shown(&out));
     assert!(text.contains("0 copied, "), "the warm run copies nothing: {}", shown(&out));
     assert!(text.contains("verified: each of the"), "{}", shown(&out));
