@@ -65,8 +65,11 @@ async fn cp_platform_narrows_an_index() {
 
     // One platform: its image manifest alone (the arm64 child's digest), and the report says why.
     let dst = format!("{}/arm/app:v1", registry.host());
-    let out = regcli_async(&["cp", "--insecure", "--platform", "linux/arm64/v8", &src, &dst, "--format", "json"]).await;
+    let out =
+        regcli_async(&["cp", "--insecure", "--platform", "linux/arm64/v8", &src, &dst, "--format", "json", "-vv"])
+            .await;
     assert!(out.status.success(), "{}", shown(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DEBUG"), "-vv logs at debug on stderr: {}", shown(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["target_digest"], images[1].digest().to_string(), "{json}");
     assert_eq!(json["source_digest"], digest.to_string(), "{json}");
