@@ -276,3 +276,33 @@ async fn demo_exits_0_and_prints_the_summary() {
     assert_eq!(doc["cold"]["failed"], 0, "{doc}");
     assert!(doc["verified"].as_u64().unwrap() > 0, "{doc}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_is_written_and_a_second_run_with_it_skips_everything() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let wanted = seed(&client(&source.host())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (source.host(), target.host());
+    let spec = write_spec(
+        dir.path(),
+        &format!("sync:\n  - {{ source: {s}/org/, target: {t}/mirror/, tags: {{ semver: \">=1\" }} }}\n"),
+    );
+    let journal = dir.path().join("journal");
+    let journal_arg = journal.display().to_string();
+
+    let out =
+        regcli_async(&["sync", "--config", &spec, "--journal", &journal_arg, "--insecure", "--format", "json"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let first = statuses(&json(&out));
+    assert_eq!(first.len(), wanted.len(), "{first:?}");
+    assert!(first.iter().all(|(_, status)| status == "copied"), "{first:?}");
+    assert!(std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0), "the journal is written");
+
+    let out =
+        regcli_async(&["sync", "--config", &spec, "--journal", &journal_arg, "--insecure", "--format", "json"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let report = json(&out);
+    assert!(statuses(&report).iter().all(|(_, status)| status == "skipped"), "{report}");
+    assert_eq!(report["blobs"]["uploaded"], 0, "{report}");
+}
