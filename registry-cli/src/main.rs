@@ -5,6 +5,7 @@
 //! runtime, and is the one exit path: an error is printed once to stderr as `regcli: <error>`, exit status 1 when
 //! the run failed (an image, a copy, a request), 2 for usage and spec errors, 0 otherwise.
 
+mod archives;
 mod commands;
 mod failure;
 mod output;

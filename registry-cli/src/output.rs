@@ -6,6 +6,7 @@ use registry_client::sync::{ImageReport, ImageStatus, SyncReport};
 use registry_client::CopyReport;
 use serde::Serialize;
 
+use crate::archives::Written;
 use crate::failure::Failure;
 
 /// `12.3 MiB` for a byte count.
@@ -171,4 +172,49 @@ pub(crate) fn copy_text(source: &str, target: &str, report: &CopyReport, seconds
         text.push_str(&format!("  digest changed from {}: {why}\n", report.source_digest));
     }
     text
+}
+
+/// An archive written by `regcli cp`, as `--format json` prints it.
+#[derive(Debug, Serialize)]
+pub(crate) struct ArchiveJson<'a> {
+    /// What was copied, as given.
+    pub(crate) source: &'a str,
+    /// The archive, as given.
+    pub(crate) target: &'a str,
+    /// The digest of the manifest written (an index or an image).
+    pub(crate) target_digest: String,
+    /// The platform chosen from an index, when one was.
+    pub(crate) platform: Option<&'a str>,
+    /// Blobs written.
+    pub(crate) blobs_written: usize,
+    /// Their bytes.
+    pub(crate) bytes_written: u64,
+    /// Wall time, in seconds.
+    pub(crate) seconds: f64,
+}
+
+impl<'a> ArchiveJson<'a> {
+    /// The JSON shape of `written`.
+    pub(crate) fn new(source: &'a str, target: &'a str, written: &'a Written, seconds: f64) -> ArchiveJson<'a> {
+        ArchiveJson {
+            source,
+            target,
+            target_digest: written.digest.to_string(),
+            platform: written.platform.as_deref(),
+            blobs_written: written.blobs,
+            bytes_written: written.bytes,
+            seconds,
+        }
+    }
+}
+
+/// `copied SRC -> ARCHIVE sha256:.. (platform P, N blobs, X MiB written in S s)`.
+pub(crate) fn archive_text(source: &str, target: &str, written: &Written, seconds: f64) -> String {
+    let platform = written.platform.as_deref().map(|p| format!("platform {p}, ")).unwrap_or_default();
+    format!(
+        "copied {source} -> {target} {} ({platform}{} blobs, {} written in {seconds:.1} s)\n",
+        written.digest,
+        written.blobs,
+        mib(written.bytes)
+    )
 }

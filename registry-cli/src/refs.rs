@@ -3,8 +3,8 @@
 //! - `host/repo:tag`, `host/repo@sha256:<hex>` (`host/repo` alone: `latest` as a source, the source's tag as a
 //!   destination): a registry, through `RemoteClient` with the docker / podman keychain;
 //! - `oci:DIR[:TAG]`: an OCI layout directory (`LayoutClient`, skopeo's `oci:` form), either side;
-//! - `oci-archive:FILE[:TAG]`: an oci-archive (read only);
-//! - `docker-archive:FILE[:repo:tag]`: a `docker save` archive (read only).
+//! - `oci-archive:FILE[:TAG]`: an oci-archive (read as a client; written by `archives`);
+//! - `docker-archive:FILE[:repo:tag]`: a `docker save` archive (read as a client; written by `archives`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -188,21 +188,55 @@ async fn only_tag(text: &str, client: &dyn Client) -> Result<String, Failure> {
     }
 }
 
-/// The destination side of `text`, its client reporting to `progress`: a registry repository or a layout
-/// directory. Archives are sources only.
+/// Where a copy goes: a client (registry or layout) or an archive file written by a streaming writer.
+#[derive(Debug)]
+pub(crate) enum Destination {
+    /// A registry repository or a layout directory.
+    Client(Resolved),
+    /// `oci-archive:FILE[:TAG]`.
+    OciArchive {
+        /// The archive to write.
+        file: PathBuf,
+        /// Its tag (`None`: the source's).
+        tag: Option<String>,
+    },
+    /// `docker-archive:FILE[:repo:tag]`.
+    DockerArchive {
+        /// The archive to write.
+        file: PathBuf,
+        /// Its `repo:tag` name (`None`: the source's repository and tag, when it has them).
+        name: Option<String>,
+    },
+}
+
+/// The destination side of `text`, a client reporting to `progress`: a registry repository or a layout
+/// directory; or an archive file to write.
 pub(crate) async fn destination(
     text: &str,
     settings: &Settings,
     progress: Option<ProgressFn>,
-) -> Result<Resolved, Failure> {
+) -> Result<Destination, Failure> {
     match parse(text)? {
         Form::Registry { repository, reference } => {
-            Ok(Resolved { client: registry_client(&repository, settings, progress)?, reference })
+            Ok(Destination::Client(Resolved { client: registry_client(&repository, settings, progress)?, reference }))
         }
-        Form::Layout { dir, tag } => Ok(Resolved { client: layout(&dir, progress).await?, reference: tag }),
-        Form::OciArchive { .. } | Form::DockerArchive { .. } => {
-            Err(bad(text, "archives are sources only: copy to oci:DIR[:TAG] and pack the layout, or use a registry"))
+        Form::Layout { dir, tag } => {
+            Ok(Destination::Client(Resolved { client: layout(&dir, progress).await?, reference: tag }))
         }
+        Form::OciArchive { file, tag } => Ok(Destination::OciArchive { file, tag }),
+        Form::DockerArchive { file, name } => {
+            Ok(Destination::DockerArchive { file, name: name.map(|(repo, tag)| format!("{repo}:{tag}")) })
+        }
+    }
+}
+
+/// The `repo:tag` name a source given as `host/repo:tag` has (for a docker-archive written without a name).
+pub(crate) fn source_name(text: &str) -> Option<String> {
+    match parse(text).ok()? {
+        Form::Registry { repository, reference: Some(tag) } if !tag.starts_with('@') => {
+            Some(format!("{}:{tag}", repository.path()))
+        }
+        _ => None,
     }
 }
 

@@ -137,7 +137,7 @@ async fn cp_to_an_oci_layout_and_back() {
 async fn cp_usage_errors_exit_2_and_name_the_input() {
     for args in [
         vec!["cp", "app", "oci:/tmp/x"],
-        vec!["cp", "127.0.0.1:1/a:v1", "docker-archive:/tmp/x.tar"],
+        vec!["cp", "127.0.0.1:1/a:v1", "docker-archive:"],
         vec!["cp", "127.0.0.1:1/a:v1", "127.0.0.1:1/b:v1", "--platform", "not-a-platform"],
         vec!["cp", "127.0.0.1:1/a:v1"],
         vec!["cp", "--format", "yaml", "127.0.0.1:1/a:v1", "127.0.0.1:1/b:v1"],
@@ -191,4 +191,45 @@ async fn cp_from_archives_to_a_registry() {
         assert_eq!(json["target_digest"], image.digest().to_string());
         assert_eq!(image.config_descriptor().digest(), tarred.config_descriptor().digest(), "{tag}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cp_into_archives_and_back() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let root = client(&registry.host());
+    let (_, digest) = seed_index(&*root.with_segment("org/app"), "v1", 50).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!("{}/org/app:v1", registry.host());
+
+    // The index whole into an oci-archive (the tag defaults to the source's); skopeo reads the same digest.
+    let oci = dir.path().join("app-oci.tar");
+    let out = regcli_async(&["cp", &src, &format!("oci-archive:{}", oci.display()), "--insecure"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(stdout(&out).contains(&digest.to_string()), "{}", shown(&out));
+    let raw = skopeo(&["inspect", "--raw", &format!("oci-archive:{}:v1", oci.display())]).await;
+    assert_eq!(Digest::sha256(&raw), digest);
+    let back = format!("{}/back/app:v1", registry.host());
+    let out = regcli_async(&["cp", &format!("oci-archive:{}:v1", oci.display()), &back, "--insecure"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(root.with_segment("back/app").get_digest("v1").await.unwrap(), digest);
+
+    // One platform of an image with a real tar layer into a docker-archive named after the source; skopeo reads
+    // its config.
+    let tarred = registry_client::ImageBuilder::new()
+        .layer(registry_tests::layers::one_file_tar("hello.txt", b"hello from regcli"))
+        .platform(Platform::new("linux", "arm64").with_variant("v8"))
+        .build()
+        .unwrap();
+    root.with_segment("org/tarred").push_image("v2", &tarred).await.unwrap();
+    let docker = dir.path().join("app.tar");
+    let src = format!("{}/org/tarred:v2", registry.host());
+    let args = ["cp", &src, &format!("docker-archive:{}", docker.display()), "--insecure", "--format", "json"];
+    let out = regcli_async(&args).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["target_digest"], tarred.digest().to_string(), "{json}");
+    assert_eq!(json["platform"], "linux/arm64/v8", "{json}");
+    let config =
+        skopeo(&["inspect", "--config", "--raw", &format!("docker-archive:{}:org/tarred:v2", docker.display())]).await;
+    assert_eq!(Digest::sha256(&config).to_string(), tarred.config_descriptor().digest().to_string());
 }
