@@ -54,7 +54,15 @@ pub(crate) async fn run(args: CpArgs, settings: Settings) -> Result<(), Failure>
     let target = match destination {
         Destination::Client(target) => target,
         archive => {
+            if args.referrers {
+                return Err(Failure::usage(
+                    "--referrers needs a registry or oci:DIR destination; an archive has no referrers",
+                ));
+            }
             let written = to_archive(&*source.client, &reference, &platforms, archive, &args.source).await;
+            if let Some(progress) = &progress {
+                progress.finish();
+            }
             let written = written.map_err(|f| Failure { message: cp_context(&args, &f.message), ..f })?;
             let seconds = started.elapsed().as_secs_f64();
             return if settings.json() {
