@@ -132,13 +132,7 @@ impl SyncProgress {
     /// The run is over: bars cleared, and a line for each image of `report` no event reported (images skipped at
     /// planning, or every image of a dry run).
     pub(crate) fn finish(&self, report: &SyncReport) {
-        if let Some(bars) = &self.bars {
-            for (_, bar) in lock(&bars.images).drain() {
-                bar.finish_and_clear();
-            }
-            bars.overall.finish_and_clear();
-            let _ = bars.multi.clear();
-        }
+        self.clear();
         let printed = lock(&self.printed).clone();
         for (i, image) in report.images.iter().enumerate() {
             if !printed.contains(&i) {
@@ -147,6 +141,19 @@ impl SyncProgress {
                     Lines::Stderr => eprintln!("{}", image_line(image)),
                 }
             }
+        }
+    }
+}
+
+impl SyncProgress {
+    /// Clear the bars (the run is over, or failed as a whole).
+    pub(crate) fn clear(&self) {
+        if let Some(bars) = &self.bars {
+            for (_, bar) in lock(&bars.images).drain() {
+                bar.finish_and_clear();
+            }
+            bars.overall.finish_and_clear();
+            let _ = bars.multi.clear();
         }
     }
 }

@@ -84,7 +84,10 @@ pub(crate) async fn execute(
     options.events = Some(progress.callback());
     let result = sync::sync(spec, connector, options).await;
     watcher.abort();
-    let report = result.map_err(|e| Failure::from_input(e.context("sync")))?;
+    let report = result.map_err(|e| {
+        progress.clear();
+        Failure::from_input(e.context("sync"))
+    })?;
     progress.finish(&report);
     Ok(report)
 }
