@@ -91,6 +91,8 @@ struct RegistryConfig {
     redirect_to: Option<String>,
     /// `catalog.maxentries`: the largest catalog page (`n`) the registry accepts.
     catalog_max_entries: Option<usize>,
+    /// Whether each request is logged (combined log format, on stdout, so in the log file).
+    access_log: bool,
 }
 
 /// Renders `config.yml`. The one place that knows the config format: TLS
@@ -98,7 +100,8 @@ struct RegistryConfig {
 fn render_config(config: &RegistryConfig) -> String {
     let mut yaml = String::new();
     yaml.push_str("version: 0.1\n");
-    yaml.push_str("log:\n  level: warn\n  accesslog:\n    disabled: true\n");
+    yaml.push_str("log:\n  level: warn\n  accesslog:\n");
+    yaml.push_str(if config.access_log { "    disabled: false\n" } else { "    disabled: true\n" });
     yaml.push_str("storage:\n");
     yaml.push_str("  filesystem:\n");
     yaml.push_str(&format!("    rootdirectory: {}\n", yaml_str(&config.data_dir.to_string_lossy())));
@@ -204,6 +207,7 @@ impl DockerRegistry {
             storage_dir: None,
             redirect_to: None,
             catalog_max_entries: None,
+            access_log: false,
         }
     }
 
@@ -270,6 +274,7 @@ pub struct DockerRegistryBuilder {
     storage_dir: Option<PathBuf>,
     redirect_to: Option<String>,
     catalog_max_entries: Option<usize>,
+    access_log: bool,
 }
 
 impl fmt::Debug for DockerRegistryBuilder {
@@ -282,6 +287,7 @@ impl fmt::Debug for DockerRegistryBuilder {
             .field("storage_dir", &self.storage_dir)
             .field("redirect_to", &self.redirect_to)
             .field("catalog_max_entries", &self.catalog_max_entries)
+            .field("access_log", &self.access_log)
             .finish()
     }
 }
@@ -340,6 +346,14 @@ impl DockerRegistryBuilder {
         self
     }
 
+    /// Log every request (distribution's access log, Apache combined format: `IP - - [time] "GET /v2/... HTTP/1.1"
+    /// 200 SIZE "referer" "user-agent"`, request URI with its query) into [`DockerRegistry::logs`], so a test or
+    /// benchmark counts the requests a client made. Default: off.
+    pub fn access_log(mut self, on: bool) -> DockerRegistryBuilder {
+        self.access_log = on;
+        self
+    }
+
     /// Starts the registry and waits (up to 10 s) until it answers.
     ///
     /// Blocks the calling thread while waiting; fine inside `#[tokio::test]`.
@@ -373,6 +387,7 @@ impl DockerRegistryBuilder {
                 tls: tls.clone(),
                 redirect_to: self.redirect_to.clone(),
                 catalog_max_entries: self.catalog_max_entries,
+                access_log: self.access_log,
             };
             fs::write(&config_path, render_config(&config))
                 .unwrap_or_else(|e| panic!("write {}: {e}", config_path.display()));
@@ -570,6 +585,7 @@ mod tests {
             tls: None,
             redirect_to: None,
             catalog_max_entries: Some(100),
+            access_log: false,
         };
         let yaml = render_config(&config);
         assert!(yaml.contains("rootdirectory: \"/tmp/x y/data\""));
@@ -578,6 +594,7 @@ mod tests {
         assert!(yaml.contains("    rootcertbundle: \"/tmp/c.pem\"\n"));
         assert!(yaml.contains("level: warn"));
         assert!(yaml.contains("catalog:\n  maxentries: 100\n"));
+        assert!(yaml.contains("  accesslog:\n    disabled: true\n"));
         assert!(!yaml.contains("tls:") && !yaml.contains("middleware:"));
     }
 
@@ -595,8 +612,10 @@ mod tests {
             }),
             redirect_to: Some("http://127.0.0.2:9/".into()),
             catalog_max_entries: None,
+            access_log: true,
         };
         let yaml = render_config(&config);
+        assert!(yaml.contains("  accesslog:\n    disabled: false\n"));
         assert!(yaml.contains(
             "  tls:\n    certificate: \"/t/cert.pem\"\n    key: \"/t/key.pem\"\n    clientcas:\n      - \"/t/ca.pem\"\n"
         ));
