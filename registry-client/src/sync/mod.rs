@@ -31,8 +31,8 @@ pub use connect::{ConnectOptions, Connector};
 pub use endpoint::{Endpoint, ImageRef, Location};
 pub use filter::TagFilter;
 pub use plan::{plan, Action, Plan, PlanItem};
-pub use report::{BlobCounts, ImageReport, ImageStatus, SyncEvent, SyncReport};
-pub use run::{run, RunOptions, SyncEventFn};
+pub use report::{BlobCounts, ImageReport, ImageStatus, SyncEvent, SyncEventFn, SyncReport};
+pub use run::{run, RunOptions};
 pub use shard::Shard;
 pub use spec::{RegistrySettings, SyncEntry, SyncSpec};
 
