@@ -49,3 +49,6 @@ pub async fn sync(spec: &SyncSpec, connector: &Connector, opts: RunOptions) -> R
     }
     run(&planned, spec, connector, opts).await
 }
+
+#[cfg(test)]
+mod tests;
