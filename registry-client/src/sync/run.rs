@@ -49,6 +49,56 @@ pub struct RunOptions {
     pub events: Option<SyncEventFn>,
 }
 
+impl RunOptions {
+    /// The defaults: a real run, no journal, the whole plan, 8 images at once, never cancelled, no events.
+    #[must_use]
+    pub fn new() -> RunOptions {
+        RunOptions::default()
+    }
+
+    /// Only print the plan (see [`RunOptions::dry_run`](#structfield.dry_run)).
+    #[must_use]
+    pub fn dry_run(mut self, on: bool) -> RunOptions {
+        self.dry_run = on;
+        self
+    }
+
+    /// Keep a journal at `path` (see [`RunOptions::journal`](#structfield.journal)).
+    #[must_use]
+    pub fn journal(mut self, path: impl Into<PathBuf>) -> RunOptions {
+        self.journal = Some(path.into());
+        self
+    }
+
+    /// Run only `shard` of the plan.
+    #[must_use]
+    pub fn shard(mut self, shard: Shard) -> RunOptions {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// Copy at most `n` images at once (0: the default, 8).
+    #[must_use]
+    pub fn max_concurrent_images(mut self, n: usize) -> RunOptions {
+        self.max_concurrent_images = n;
+        self
+    }
+
+    /// Stop starting images when `token` is cancelled (SIGTERM).
+    #[must_use]
+    pub fn cancel(mut self, token: CancellationToken) -> RunOptions {
+        self.cancel = token;
+        self
+    }
+
+    /// Call `callback` with each [`SyncEvent`] as the run goes (from the run's tasks: keep it quick).
+    #[must_use]
+    pub fn events(mut self, callback: impl Fn(&SyncEvent) + Send + Sync + 'static) -> RunOptions {
+        self.events = Some(Arc::new(callback));
+        self
+    }
+}
+
 impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunOptions")
@@ -127,9 +177,10 @@ pub async fn run(plan: &Plan, spec: &SyncSpec, connector: &Connector, opts: RunO
             n => n,
         };
         let ctx = &ctx;
-        let mut done = stream::iter(plan.items.iter().enumerate().filter(|(_, item)| item.action == Action::Copy))
-            .map(|(i, item)| ctx.copy_one(i, item))
-            .buffer_unordered(limit);
+        // Indices only: each image's future is made when its turn comes, so memory stays flat.
+        let to_run: Vec<usize> = (0..plan.items.len()).filter(|i| plan.items[*i].action == Action::Copy).collect();
+        let items = &plan.items;
+        let mut done = stream::iter(to_run).map(move |i| ctx.copy_one(i, &items[i])).buffer_unordered(limit);
         while let Some((i, report, copied)) = done.next().await {
             if let Some(c) = copied {
                 blobs.uploaded = blobs.uploaded.saturating_add(c.blobs_uploaded as u64);
