@@ -14,6 +14,7 @@ use registry_client::sync::{
 };
 use registry_client::{Artifact, Client, Digest, Image, ImageBuilder, LayoutClient, ListOptions, RemoteClient};
 use registry_tests::conformance::small_image;
+use registry_tests::proxy::TestProxy;
 use registry_tests::{AuthMode, DockerRegistry};
 
 /// `registries:` making every host plain HTTP, then `body`.
@@ -180,22 +181,25 @@ async fn each_shared_blob_is_uploaded_once_per_target_registry_and_mounted_after
         client(&a.host(), &format!("team/app{i}")).push_image("v1", &layered(&format!("app{i}"), &base)).await.unwrap();
     }
     let body = format!("sync:\n  - {{ source: \"{}/team/\", target: \"{}/mirror/\" }}\n", a.host(), b.host());
-    let report = sync_with(&spec(&[&a.host(), &b.host()], &body), RunOptions::default()).await;
+    let s = spec(&[&a.host(), &b.host()], &body);
+    // The target's requests go through a recording proxy: what reached docker-registry, counted.
+    let proxy = TestProxy::start();
+    let target: Arc<dyn Client> =
+        Arc::new(RemoteClient::builder(b.host()).insecure(true).proxy(proxy.url()).build().unwrap());
+    let connector = Connector::new(&s, ConnectOptions::default()).with_client(b.host(), target);
+    let report = sync::sync(&s, &connector, RunOptions::default()).await.unwrap();
     assert_eq!((report.failed, count(&report, ImageStatus::Copied)), (0, 5), "{report:?}");
     // 4 base layers once, 5 unique layers, 5 configs; the base layers mounted into the 4 other repositories.
     assert_eq!((report.blobs.uploaded, report.blobs.mounted, report.blobs.skipped), (14, 16, 0), "{report:?}");
-    let logs = b.logs();
+    let requests = proxy.requests();
     for layer in &base {
         let hex = Digest::sha256(layer).hex().to_string();
-        let uploads = logs
-            .lines()
-            .filter(|l| l.contains("response completed") && l.contains("http.request.method=PUT") && l.contains(&hex))
-            .count();
-        assert_eq!(uploads, 1, "base layer {hex} uploaded {uploads} times:\n{}", b.log_tail(40));
-        let mounts = logs
-            .lines()
-            .filter(|l| l.contains("response completed") && l.contains("mount=") && l.contains(&hex))
-            .count();
+        let with = |method: &str, part: &str| {
+            requests.iter().filter(|r| r.method == method && r.target.contains(part) && r.target.contains(&hex)).count()
+        };
+        let uploads = with("PUT", "/blobs/uploads/");
+        assert_eq!(uploads, 1, "base layer {hex} uploaded {uploads} times ({} requests)", requests.len());
+        let mounts = with("POST", "mount=");
         assert_eq!(mounts, 4, "base layer {hex} mounted {mounts} times");
     }
     for i in 0..5 {
