@@ -187,7 +187,18 @@ async fn each_shared_blob_is_uploaded_once_per_target_registry_and_mounted_after
     let target: Arc<dyn Client> =
         Arc::new(RemoteClient::builder(b.host()).insecure(true).proxy(proxy.url()).build().unwrap());
     let connector = Connector::new(&s, ConnectOptions::default()).with_client(b.host(), target);
-    let report = sync::sync(&s, &connector, RunOptions::default()).await.unwrap();
+    let streamed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = streamed.clone();
+    let opts = RunOptions::new().events(move |e: &SyncEvent| {
+        if let SyncEvent::Bytes { bytes, .. } = e {
+            counter.fetch_add(*bytes, Ordering::Relaxed);
+        }
+    });
+    let report = sync::sync(&s, &connector, opts).await.unwrap();
+    let reported: u64 = report.images.iter().map(|i| i.bytes).sum();
+    assert_eq!(streamed.load(Ordering::Relaxed), reported, "Bytes events add up to the bytes reported");
+    let base_bytes: u64 = base.iter().map(|l| l.len() as u64).sum();
+    assert!(reported >= base_bytes && reported < 2 * base_bytes, "{reported} bytes for {base_bytes} of base layers");
     assert_eq!((report.failed, count(&report, ImageStatus::Copied)), (0, 5), "{report:?}");
     // 4 base layers once, 5 unique layers, 5 configs; the base layers mounted into the 4 other repositories.
     assert_eq!((report.blobs.uploaded, report.blobs.mounted, report.blobs.skipped), (14, 16, 0), "{report:?}");
@@ -277,10 +288,24 @@ async fn overwrite_false_leaves_a_different_target_tag_alone() {
         a.host(),
         b.host()
     );
-    let report = sync_with(&spec(&[&a.host(), &b.host()], &body), RunOptions::default()).await;
-    assert_eq!(count(&report, ImageStatus::Conflict), 1, "{report:?}");
-    assert_eq!(count(&report, ImageStatus::Copied), 1, "{report:?}");
+    let s = spec(&[&a.host(), &b.host()], &body);
+    let connector = Connector::new(&s, ConnectOptions::default());
+    let planned = plan(&s, &connector).await.unwrap();
+    let actions: Vec<&Action> = planned.items.iter().map(|i| &i.action).collect();
+    assert_eq!(actions, vec![&Action::Conflict, &Action::Copy]);
+    // v2 is written by someone else between planning and the copy: re-checked before the PUT, left alone.
+    target.push_image("v2", &small_image("theirs too", 1)).await.unwrap();
+    let theirs_too = target.get_digest("v2").await.unwrap();
+    let report = run(&planned, &s, &connector, RunOptions::default()).await.unwrap();
+    assert_eq!(count(&report, ImageStatus::Conflict), 2, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(target.get_digest("v1").await.unwrap(), theirs);
+    assert_eq!(target.get_digest("v2").await.unwrap(), theirs_too);
+    // With overwrite (the default) the target follows the source.
+    let mirror = format!("sync:\n  - {{ source: \"{}/org/app\", target: \"{}/org/app\" }}\n", a.host(), b.host());
+    let report = sync_with(&spec(&[&a.host(), &b.host()], &mirror), RunOptions::default()).await;
+    assert_eq!(count(&report, ImageStatus::Copied), 2, "{report:?}");
+    assert_mirrored(&*client(&a.host(), "org/app"), &*target, &["v1", "v2"]).await;
 }
 
 /// What a server's log holds from `from` on, as `METHOD path`.

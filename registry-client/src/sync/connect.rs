@@ -31,6 +31,43 @@ pub struct ConnectOptions {
     pub transfer: TransferOptions,
 }
 
+impl ConnectOptions {
+    /// The defaults: TLS verified, credentials from docker `config.json` and credential helpers, default transfer
+    /// limits.
+    #[must_use]
+    pub fn new() -> ConnectOptions {
+        ConnectOptions::default()
+    }
+
+    /// Every registry is plain HTTP (see [`ConnectOptions::insecure`](#structfield.insecure)).
+    #[must_use]
+    pub fn insecure(mut self, on: bool) -> ConnectOptions {
+        self.insecure = on;
+        self
+    }
+
+    /// Skip TLS verification everywhere.
+    #[must_use]
+    pub fn tls_skip_verify(mut self, on: bool) -> ConnectOptions {
+        self.tls_skip_verify = on;
+        self
+    }
+
+    /// Credentials for hosts the spec gives none for.
+    #[must_use]
+    pub fn keychain(mut self, keychain: Keychain) -> ConnectOptions {
+        self.keychain = Some(keychain);
+        self
+    }
+
+    /// Transfer limits and progress of every client.
+    #[must_use]
+    pub fn transfer(mut self, transfer: TransferOptions) -> ConnectOptions {
+        self.transfer = transfer;
+        self
+    }
+}
+
 /// Makes and caches the clients of a run: a [`RemoteClient`] per registry host, built from the spec's
 /// [`RegistrySettings`] and the [`ConnectOptions`], and a [`LayoutClient`] per layout directory. Tests put in their
 /// own clients per host with [`Connector::with_client`].
