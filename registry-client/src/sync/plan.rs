@@ -16,6 +16,12 @@ use super::spec::{SyncEntry, SyncSpec};
 use compare::{compare, Compared};
 use list::{digest_tag_subject, list_entry, Candidate};
 
+/// [`list::digest_tag_subject`] for the sync tests.
+#[cfg(test)]
+pub(crate) fn digest_tag_subject_for_tests(tag: &str) -> Option<String> {
+    digest_tag_subject(tag)
+}
+
 /// Images compared (two HEADs each in the plain case) at once.
 const COMPARE_CONCURRENCY: usize = 16;
 

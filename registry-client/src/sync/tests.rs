@@ -141,3 +141,34 @@ async fn a_missing_source_is_one_failed_item_naming_the_line() {
     assert!(report.images.iter().any(|i| i.status == ImageStatus::Copied));
     assert!(!missing.exists(), "a source layout was created");
 }
+
+#[tokio::test]
+async fn the_same_target_twice_fails_the_later_item_naming_the_first_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, dst) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("dst"));
+    seed(&a, &["v1"]).await;
+    seed(&b, &["v1", "v2"]).await;
+    let mut second = entry(layout(&b), layout(&dst), true);
+    second.line = 9;
+    let s = spec(vec![entry(layout(&a), layout(&dst), true), second]);
+    let connector = Connector::new(&s, ConnectOptions::default());
+    let planned = plan(&s, &connector).await.unwrap();
+    let actions: Vec<&Action> = planned.items.iter().map(|i| &i.action).collect();
+    assert_eq!(actions.len(), 3);
+    assert_eq!(actions[0], &Action::Copy);
+    assert!(matches!(actions[1], Action::Failed(e) if e.contains("also the target of entry at line 3")), "{actions:?}");
+    assert_eq!(actions[2], &Action::Copy);
+}
+
+#[test]
+fn digest_tags_are_recognised() {
+    use super::plan::digest_tag_subject_for_tests as subject;
+    let hex = "a".repeat(64);
+    assert_eq!(subject(&format!("sha256-{hex}.sig")), Some(format!("sha256:{hex}")));
+    assert_eq!(subject(&format!("sha256-{hex}")), Some(format!("sha256:{hex}")));
+    assert_eq!(subject(&format!("sha256-{hex}.att")), Some(format!("sha256:{hex}")));
+    assert_eq!(subject(&format!("sha256-{hex}.txt")), None);
+    assert_eq!(subject("sha256-abc.sig"), None);
+    assert_eq!(subject(&format!("sha256-{}.sig", "A".repeat(64))), None);
+    assert_eq!(subject("v1"), None);
+}
