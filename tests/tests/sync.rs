@@ -276,6 +276,25 @@ async fn one_missing_source_fails_alone_with_its_error() {
 }
 
 #[tokio::test]
+async fn a_source_that_cannot_be_listed_is_one_failed_item_naming_its_line() {
+    let (a, b) = (DockerRegistry::start(AuthMode::Anonymous), DockerRegistry::start(AuthMode::Anonymous));
+    client(&a.host(), "org/app").push_image("v1", &small_image("v1", 1)).await.unwrap();
+    let body = format!(
+        "sync:\n  - {{ source: \"{a}/org/app\", target: \"{b}/org/app\" }}\n  - {{ source: \"{a}/org/nothing\", target: \"{b}/org/nothing\" }}\n",
+        a = a.host(),
+        b = b.host()
+    );
+    let report = sync_with(&spec(&[&a.host(), &b.host()], &body), RunOptions::default()).await;
+    assert_eq!((report.failed, report.images.len()), (1, 2), "{report:?}");
+    let failed = &report.images[1];
+    assert_eq!(failed.status, ImageStatus::Failed);
+    // `registries:` and its two hosts are lines 1-3, `sync:` line 4: the second entry is on line 6.
+    assert!(failed.error.as_deref().unwrap_or_default().contains("line 6"), "{failed:?}");
+    assert!(failed.source.contains("org/nothing"), "{failed:?}");
+    assert_eq!(report.images[0].status, ImageStatus::Copied);
+}
+
+#[tokio::test]
 async fn overwrite_false_leaves_a_different_target_tag_alone() {
     let (a, b) = (DockerRegistry::start(AuthMode::Anonymous), DockerRegistry::start(AuthMode::Anonymous));
     client(&a.host(), "org/app").push_image("v1", &small_image("new", 1)).await.unwrap();
