@@ -49,6 +49,13 @@ pub struct TransportConfig {
     pub client_identity: Option<Secret>,
     /// Which proxy to use.
     pub proxy: ProxyConfig,
+    /// At most this many requests per second to the registry host (every attempt, page, HEAD and chunk PATCH; not
+    /// the token exchange), with a burst of `max(1, rate)` requests, shared by every handle on the transport.
+    /// `None` (the default): no pacing. A value that is not finite and above 0 is an
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error when the transport is built. Whatever
+    /// this says, a `429 Too Many Requests` pauses every request to the host until its `Retry-After` (or the retry
+    /// backoff) has passed.
+    pub rate_limit: Option<f64>,
 }
 
 /// Which HTTP proxy requests go through.
@@ -80,6 +87,7 @@ impl Default for TransportConfig {
             tls_skip_verify: false,
             client_identity: None,
             proxy: ProxyConfig::Environment,
+            rate_limit: None,
         }
     }
 }

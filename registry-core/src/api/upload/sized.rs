@@ -8,6 +8,14 @@
 //! cancels the session and starts over from the first byte, which needs a source it can open again. Every recovery
 //! counts against [`TransferConfig::upload_retries`]. The digest of the bytes sent is checked before the closing
 //! PUT: a mismatch cancels the session and nothing is committed.
+//!
+//! With an [`UploadJournal`](crate::api::UploadJournal) on the handle, a chunked upload records its session's
+//! location when it opens and after each chunk the registry confirmed, and forgets it once the blob is committed or
+//! the session cancelled. Before opening a session it asks the journal: a recorded session is asked how far it got
+//! and continued from there, the source opened at that offset; one the registry no longer knows is forgotten and a
+//! fresh upload starts. The bytes before that offset were never read by this process, so the digest is then checked
+//! by the registry alone, when it closes the upload. A source failing part way (other than with content of the
+//! wrong digest) leaves a recorded session open, for a later push to resume. One-request uploads record nothing.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,6 +64,10 @@ struct Job<'a, F> {
     config: TransferConfig,
     /// Recoveries so far.
     recoveries: u32,
+    /// Whether the journal holds the current session (recorded by this job, or found there to resume).
+    journaled: bool,
+    /// The offset the registry confirmed in the current session.
+    confirmed: u64,
 }
 
 impl<F, Fut> Job<'_, F>
@@ -65,24 +77,36 @@ where
 {
     /// Upload from `first` (or a freshly opened source), into `session` if given (else a new one).
     async fn run(mut self, first: Option<ByteStream>, session: Option<UploadSession>) -> Result<BlobPushed> {
-        let mut source = match first {
-            Some(s) => s,
-            None => self.open_source(0).await?,
+        let resumed = match (&first, &session) {
+            (None, None) => self.resume().await,
+            _ => None,
         };
-        let mut session = session;
+        let (mut source, mut session, mut start) = match resumed {
+            Some((location, offset)) => {
+                let min_chunk = self.api.capabilities().snapshot().chunk_min_length;
+                let session = UploadSession { repository: self.repo.clone(), location, min_chunk };
+                (self.open_source(offset).await?, Some(session), offset)
+            }
+            None => match first {
+                Some(s) => (s, session, 0),
+                None => (self.open_source(0).await?, session, 0),
+            },
+        };
         loop {
             let current = match session.take() {
                 Some(s) => s,
                 None => self.api.open_session(self.repo).await.map_err(|e| e.context(self.what()))?,
             };
-            let (error, location, maybe_committed) = match self.pass(source, current).await {
+            let (error, location, maybe_committed) = match self.pass(source, current, start).await {
                 Ok(done) => return Ok(done),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Restart { error, location, maybe_committed }) => (error, location, maybe_committed),
             };
+            start = 0;
             if error.kind() != ErrorKind::NotFound {
                 self.api.cancel_location(self.repo, &location).await;
             }
+            self.forget();
             if maybe_committed && matches!(self.api.blob_exists(self.repo, self.digest).await, Ok(Some(_))) {
                 tracing::info!(digest = %self.digest, "the blob was committed although its upload reported a failure");
                 return Ok(BlobPushed::AlreadyPresent);
@@ -94,6 +118,83 @@ where
             tokio::time::sleep(self.config.wait_before(self.recoveries, &error)).await;
             tracing::warn!(digest = %self.digest, recovery = self.recoveries, error = %error, "blob upload starts over");
             source = self.open_source(0).await?;
+        }
+    }
+
+    /// Whether this upload goes in chunks when the registry sets no minimum chunk length.
+    fn chunked_upload(&self) -> bool {
+        self.size > self.config.monolithic_threshold && self.config.chunk_for(None, self.reopen.is_none()).is_some()
+    }
+
+    /// The session the journal recorded for this blob, if the registry still knows it: its location and the
+    /// offset to continue from. A session it does not know (404, `BLOB_UPLOAD_INVALID`, any other failure or an
+    /// answer past the blob's size) is cancelled (unless gone) and forgotten. Only for a chunked upload whose
+    /// source can be opened at an offset.
+    async fn resume(&mut self) -> Option<(Url, u64)> {
+        let journal = self.api.journal.clone()?;
+        if self.reopen.is_none() || !self.chunked_upload() {
+            return None;
+        }
+        let recorded = journal.recorded(self.repo, self.digest)?;
+        // A journal is a file anyone may edit: never send the registry's credentials elsewhere.
+        let base = match self.api.transport.url("/") {
+            Ok(base) => base,
+            Err(_) => return None,
+        };
+        let location = match self.api.transport.resolve_same_origin(&base, recorded.as_str(), "recorded upload") {
+            Ok(location) => location,
+            Err(e) => {
+                tracing::warn!(digest = %self.digest, error = %e, "upload journal: ignoring a recorded session");
+                journal.forget(self.repo, self.digest);
+                return None;
+            }
+        };
+        match self.api.upload_progress(self.repo, &location, 0).await {
+            Ok((offset, fresh)) if offset <= self.size => {
+                tracing::info!(digest = %self.digest, offset, size = self.size, "resuming a recorded blob upload");
+                self.journaled = true;
+                self.confirmed = offset;
+                Some((fresh, offset))
+            }
+            Ok((offset, _)) => {
+                tracing::info!(
+                    digest = %self.digest, offset, size = self.size,
+                    "a recorded upload holds more than the blob: starting over"
+                );
+                self.api.cancel_location(self.repo, &location).await;
+                journal.forget(self.repo, self.digest);
+                None
+            }
+            Err(e) => {
+                tracing::info!(
+                    digest = %self.digest, error = %e,
+                    "the registry no longer knows a recorded upload: starting over"
+                );
+                if e.kind() != ErrorKind::NotFound {
+                    self.api.cancel_location(self.repo, &location).await;
+                }
+                journal.forget(self.repo, self.digest);
+                None
+            }
+        }
+    }
+
+    /// Record the current session at `location` with `offset` bytes confirmed, when there is a journal.
+    fn record(&mut self, location: &Url, offset: u64) {
+        self.confirmed = offset;
+        if let Some(journal) = &self.api.journal {
+            journal.record(self.repo, self.digest, location, offset);
+            self.journaled = true;
+        }
+    }
+
+    /// Take the current session out of the journal (it was committed or cancelled).
+    fn forget(&mut self) {
+        if self.journaled {
+            if let Some(journal) = &self.api.journal {
+                journal.forget(self.repo, self.digest);
+            }
+            self.journaled = false;
         }
     }
 
@@ -117,15 +218,18 @@ where
         Ok(())
     }
 
-    async fn pass(&mut self, source: ByteStream, session: UploadSession) -> Result<BlobPushed, Failure> {
-        let chunk = if self.size > self.config.monolithic_threshold {
+    /// One pass into `session`, whose registry already has the first `start` bytes (a resumed session: then
+    /// `source` begins at `start`, and the upload goes in chunks).
+    async fn pass(&mut self, source: ByteStream, session: UploadSession, start: u64) -> Result<BlobPushed, Failure> {
+        self.confirmed = start;
+        let chunk = if self.size > self.config.monolithic_threshold || start > 0 {
             self.config.chunk_for(session.min_chunk, self.reopen.is_none())
         } else {
             None
         };
         match chunk {
             None => self.monolithic(source, session.location).await,
-            Some(chunk) => self.chunked(source, session.location, chunk).await,
+            Some(chunk) => self.chunked(source, session.location, chunk, start).await,
         }
     }
 
@@ -139,15 +243,25 @@ where
         format!("upload blob {} to {}", self.digest, self.repo)
     }
 
-    /// Cancel `location` and fail with `error`.
-    async fn fatal(&self, location: &Url, error: Error) -> Failure {
+    /// Cancel `location` (and forget it) and fail with `error`.
+    async fn fatal(&mut self, location: &Url, error: Error) -> Failure {
         self.api.cancel_location(self.repo, location).await;
+        self.forget();
         Failure::Fatal(error)
     }
 
-    /// A failure of the source itself: worth a fresh start when temporary, else final.
-    async fn source_failed(&self, location: Url, error: Error) -> Failure {
+    /// A failure of the source itself: worth a fresh start when temporary, else final. With a journal holding a
+    /// session that has bytes confirmed, the session stays open and recorded instead (unless the source gave
+    /// content of the wrong digest), for a later push to resume.
+    async fn source_failed(&mut self, location: Url, error: Error) -> Failure {
         let error = error.context(format!("{}: reading the blob", self.what()));
+        if self.journaled && self.confirmed > 0 && error.kind() != ErrorKind::DigestMismatch {
+            let at = self.confirmed;
+            return Failure::Fatal(error.context(format!(
+                "the upload session stays open and recorded in the upload journal at byte {at} of {}",
+                self.size
+            )));
+        }
         if worth_retrying(&error, Again::Rest) {
             Failure::Restart { error, location, maybe_committed: false }
         } else {
@@ -195,9 +309,16 @@ where
     }
 
     /// The blob in chunks of `chunk` bytes, resuming after failed chunks, then the closing PUT.
-    async fn chunked(&mut self, source: ByteStream, mut location: Url, chunk: u64) -> Result<BlobPushed, Failure> {
-        let mut reader = Reader::new(source, self.digest, self.size, self.reopen.is_none());
-        let mut offset = 0u64;
+    async fn chunked(
+        &mut self,
+        source: ByteStream,
+        mut location: Url,
+        chunk: u64,
+        start: u64,
+    ) -> Result<BlobPushed, Failure> {
+        let mut reader = Reader::resumed(source, self.digest, self.size, self.reopen.is_none(), start);
+        let mut offset = start.min(self.size);
+        self.record(&location, offset);
         let mut progress = Progress::default();
         while offset < self.size {
             let end = offset.saturating_add(chunk).min(self.size);
@@ -239,6 +360,7 @@ where
                     }
                     offset = self.accept_offset(&reader, got, &location)?;
                     reader.confirm(offset);
+                    self.record(&location, offset);
                     continue;
                 }
                 Err(e) => e.context(format!("{}: chunk {offset}-{}", self.what(), end - 1)),
@@ -262,6 +384,7 @@ where
                     location = fresh;
                     offset = self.accept_offset(&reader, got, &location)?;
                     reader.confirm(offset);
+                    self.record(&location, offset);
                     tracing::info!(digest = %self.digest, offset, "blob upload resumes");
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound || worth_retrying(&e, Again::Rest) => {
@@ -278,7 +401,10 @@ where
             }
             Err(e) => return Err(self.source_failed(location, e).await),
         };
-        if &actual != self.digest {
+        if !reader.hashes_whole() {
+            // Resumed from a journal: this process read only the rest; the registry checks the digest on closing.
+            tracing::debug!(digest = %self.digest, "resumed upload: the registry checks the digest");
+        } else if &actual != self.digest {
             let e = Error::new(
                 ErrorKind::DigestMismatch,
                 format!(
@@ -311,9 +437,10 @@ where
     }
 
     /// The closing PUT, after the digest was checked.
-    async fn commit(&self, location: Url) -> Result<BlobPushed, Failure> {
+    async fn commit(&mut self, location: Url) -> Result<BlobPushed, Failure> {
         match self.api.close_upload(self.repo, &location, self.digest, Body::Bytes(bytes::Bytes::new())).await {
             Ok(resp) => {
+                self.forget();
                 check_committed(&resp, self.digest).map_err(|e| Failure::Fatal(e.context(self.what())))?;
                 Ok(BlobPushed::Uploaded)
             }
@@ -403,7 +530,17 @@ impl RegistryApi {
         F: Fn(u64) -> Fut + Send + Sync,
         Fut: Future<Output = Result<ByteStream>> + Send,
     {
-        let job = Job { api: self, repo, digest, size, reopen, config: self.transfer.clone(), recoveries: 0 };
+        let job = Job {
+            api: self,
+            repo,
+            digest,
+            size,
+            reopen,
+            config: self.transfer.clone(),
+            recoveries: 0,
+            journaled: false,
+            confirmed: 0,
+        };
         let span = tracing::debug_span!("blob_upload", %digest, size, repo = %repo);
         job.run(body, session).instrument(span).await
     }
