@@ -152,7 +152,7 @@ impl RemoteClientBuilder {
     }
 
     /// Send at most `requests_per_second` requests to the registry host (each attempt, each page, HEADs and blob
-    /// PATCHes alike; a burst of `max(1, rate)` requests), shared by the client's clones and `with_segment`
+    /// PATCHes alike; a burst of up to `max(1, rate)` requests after idling), shared by the client's clones and `with_segment`
     /// children. Fractions are fine (`0.5`: one request every 2 s). Without it, requests are not paced. A value
     /// that is not a finite number above 0 (`0`, negative, NaN, infinite) is an `InvalidInput` error from
     /// `build()` naming it. With or without it, a `429 Too Many Requests` answer pauses every request to the host

@@ -50,7 +50,7 @@ pub struct TransportConfig {
     /// Which proxy to use.
     pub proxy: ProxyConfig,
     /// At most this many requests per second to the registry host (every attempt, page, HEAD and chunk PATCH; not
-    /// the token exchange), with a burst of `max(1, rate)` requests, shared by every handle on the transport.
+    /// the token exchange), with a burst of up to `max(1, rate)` requests after idling, shared by every handle on the transport.
     /// `None` (the default): no pacing. A value that is not finite and above 0 is an
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error when the transport is built. Whatever
     /// this says, a `429 Too Many Requests` pauses every request to the host until its `Retry-After` (or the retry

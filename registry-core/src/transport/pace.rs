@@ -20,22 +20,23 @@ pub const MAX_PAUSE: Duration = Duration::from_secs(60);
 /// new 429, so this only bounds the loop).
 const MAX_PAUSE_WAITS: u32 = 64;
 
-/// A token bucket: `rate` tokens per second, at most `burst` stored. A request takes one token; when none is left it
-/// reserves the next one and waits for it (the count goes negative), so waiting requests are served in order at the
-/// rate.
+/// A token bucket: `rate` tokens per second, at most `burst` stored, one at the first request (a new client sends
+/// at the rate from its first request on; a burst builds up only while it is idle after that). A request takes one token; when none is left it reserves the
+/// next one and waits for it (the count goes negative), so waiting requests are served in order at the rate.
 #[derive(Debug)]
 struct Bucket {
     rate: f64,
     burst: f64,
     tokens: f64,
-    at: Instant,
+    /// When `tokens` was counted; `None` before the first request.
+    at: Option<Instant>,
 }
 
 impl Bucket {
     /// Take a token at `now`: how long to wait for it.
     fn take(&mut self, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.at = now;
+        let elapsed = self.at.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+        self.at = Some(now);
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
@@ -68,14 +69,14 @@ pub(crate) fn check_rate(rate: f64) -> Result<f64> {
 }
 
 impl Pace {
-    /// Pacing for `host` at `rate` requests per second (burst: `max(1, rate)` requests), or none. Fails with
+    /// Pacing for `host` at `rate` requests per second (burst: `max(1, rate)` requests after idling), or none. Fails with
     /// `InvalidInput` when `rate` is not finite and positive.
     pub(crate) fn new(host: &str, rate: Option<f64>) -> Result<Pace> {
         let bucket = match rate {
             Some(r) => {
                 let rate = check_rate(r)?;
                 let burst = rate.max(1.0);
-                Some(Mutex::new(Bucket { rate, burst, tokens: burst, at: Instant::now() }))
+                Some(Mutex::new(Bucket { rate, burst, tokens: 1.0, at: None }))
             }
             None => None,
         };
@@ -157,15 +158,19 @@ mod tests {
     async fn the_bucket_serves_a_burst_then_the_rate() {
         let pace = Pace::new("h", Some(4.0)).unwrap_or_else(|e| panic!("{e}"));
         let start = Instant::now();
-        for _ in 0..4 {
-            pace.wait_turn().await;
-        }
-        assert_eq!(start.elapsed(), Duration::ZERO, "a burst of max(1, rate) tokens");
-        for _ in 0..8 {
+        for _ in 0..9 {
             pace.wait_turn().await;
         }
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(1990) && took <= Duration::from_millis(2010), "{took:?}");
+        assert!(took >= Duration::from_millis(1990) && took <= Duration::from_millis(2010), "at the rate: {took:?}");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let idle = Instant::now();
+        for _ in 0..4 {
+            pace.wait_turn().await;
+        }
+        assert_eq!(idle.elapsed(), Duration::ZERO, "after idling, a burst of max(1, rate) tokens");
+        pace.wait_turn().await;
+        assert!(idle.elapsed() >= Duration::from_millis(240), "then the rate again: {:?}", idle.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
