@@ -152,11 +152,13 @@ impl RemoteClientBuilder {
     }
 
     /// Send at most `requests_per_second` requests to the registry host (each attempt, each page, HEADs and blob
-    /// PATCHes alike; a burst of up to `max(1, rate)` requests after idling), shared by the client's clones and `with_segment`
-    /// children. Fractions are fine (`0.5`: one request every 2 s). Without it, requests are not paced. A value
-    /// that is not a finite number above 0 (`0`, negative, NaN, infinite) is an `InvalidInput` error from
-    /// `build()` naming it. With or without it, a `429 Too Many Requests` answer pauses every request to the host
-    /// until its `Retry-After` (capped at 60 s) or the retry backoff has passed.
+    /// PATCHes alike; not the token exchange), shared by the client's clones and `with_segment` children: one at
+    /// once, then one per `1 / rate` seconds (a burst of up to `max(1, rate)` builds up only while idle). Fractions
+    /// are fine (`0.5`: one request every 2 s). Without it, requests are not paced. A value that is not a finite
+    /// number above 0 (`0`, negative, NaN, infinite) is an `InvalidInput` error from `build()` naming it. With or
+    /// without it, a `429 Too Many Requests` answer pauses every request to the host until its `Retry-After`
+    /// (seconds or HTTP date, capped at 60 s) or else the retry backoff has passed; the refused request itself is
+    /// retried as the [`RetryConfig`] says.
     pub fn rate_limit(mut self, requests_per_second: f64) -> RemoteClientBuilder {
         self.rate_limit = Some(requests_per_second);
         self

@@ -22,7 +22,8 @@ pub struct RegistryApi {
 
 impl RegistryApi {
     /// A handle on `registry` with `config`. Fails ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput))
-    /// when the configuration cannot be honoured: a bad user agent, certificate, client identity or proxy.
+    /// when the configuration cannot be honoured: a bad user agent, certificate, client identity, proxy or rate
+    /// limit (not a finite number above 0, see [`TransportConfig::rate_limit`]).
     pub fn new(registry: Registry, config: TransportConfig) -> Result<RegistryApi> {
         Ok(RegistryApi::from_transport(Arc::new(Transport::new(registry, config)?)))
     }

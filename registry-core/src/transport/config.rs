@@ -50,11 +50,12 @@ pub struct TransportConfig {
     /// Which proxy to use.
     pub proxy: ProxyConfig,
     /// At most this many requests per second to the registry host (every attempt, page, HEAD and chunk PATCH; not
-    /// the token exchange), with a burst of up to `max(1, rate)` requests after idling, shared by every handle on the transport.
-    /// `None` (the default): no pacing. A value that is not finite and above 0 is an
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error when the transport is built. Whatever
-    /// this says, a `429 Too Many Requests` pauses every request to the host until its `Retry-After` (or the retry
-    /// backoff) has passed.
+    /// the token exchange), shared by every handle on the transport: one request at once, then one per `1 / rate`
+    /// seconds, a burst of up to `max(1, rate)` requests building up only while idle. `None` (the default): no
+    /// pacing. A value that is not a finite number above 0 is an
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error naming it when the transport is built.
+    /// Whatever this says, a `429 Too Many Requests` pauses every request to the host until its `Retry-After`
+    /// (seconds or HTTP date, capped at [`MAX_PAUSE`](super::MAX_PAUSE)) or else the retry backoff has passed.
     pub rate_limit: Option<f64>,
 }
 

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
-/// The longest pause a registry's `Retry-After` may impose on the whole host: 60 s, the same cap as the upload
-/// recoveries' `MAX_RETRY_AFTER`.
+/// The longest pause a registry's `Retry-After` may impose on the whole host: 60 s, the same cap as
+/// [`MAX_RETRY_AFTER`](crate::api::MAX_RETRY_AFTER) puts on the wait between upload recoveries.
 pub const MAX_PAUSE: Duration = Duration::from_secs(60);
 
 /// The most times one request waits again because the pause was extended while it waited (each extension needs a
@@ -108,7 +108,7 @@ impl Pace {
     }
 
     /// The host answered 429: pause every request to it for `wait` (capped at [`MAX_PAUSE`]) from now, unless a
-    /// pause already runs longer. Logs a new or extended pause at WARN.
+    /// pause already runs longer. Logs a new pause at WARN (host and duration), an extension at DEBUG.
     pub(crate) fn pause(&self, wait: Duration) {
         let wait = wait.min(MAX_PAUSE);
         let now = Instant::now();
@@ -122,12 +122,16 @@ impl Pace {
             let running = until.is_some_and(|at| at > now);
             *until = Some(end);
             drop(until);
-            tracing::warn!(
-                host = %self.host,
-                pause_ms = wait.as_millis() as u64,
-                extended = running,
-                "registry answered 429 Too Many Requests: pausing every request to it"
-            );
+            let pause_ms = wait.as_millis() as u64;
+            if running {
+                tracing::debug!(host = %self.host, pause_ms, "another 429: the pause of every request is extended");
+            } else {
+                tracing::warn!(
+                    host = %self.host,
+                    pause_ms,
+                    "registry answered 429 Too Many Requests: pausing every request to it"
+                );
+            }
         }
     }
 
@@ -181,6 +185,11 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::ZERO);
         pace.wait_turn().await;
         assert!(start.elapsed() >= Duration::from_millis(1990), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn the_pause_cap_is_the_retry_after_cap() {
+        assert_eq!(MAX_PAUSE, crate::api::MAX_RETRY_AFTER);
     }
 
     #[tokio::test(start_paused = true)]

@@ -54,20 +54,20 @@ enum Failure {
 }
 
 /// One upload of `digest` (`size` bytes) to `repo`.
-struct Job<'a, F> {
-    api: &'a RegistryApi,
-    repo: &'a Repository,
-    digest: &'a Digest,
-    size: u64,
+pub(super) struct Job<'a, F> {
+    pub(super) api: &'a RegistryApi,
+    pub(super) repo: &'a Repository,
+    pub(super) digest: &'a Digest,
+    pub(super) size: u64,
     /// Opens the source again at an offset (a fresh start, or a resume); `None` when it cannot be.
-    reopen: Option<&'a F>,
-    config: TransferConfig,
+    pub(super) reopen: Option<&'a F>,
+    pub(super) config: TransferConfig,
     /// Recoveries so far.
-    recoveries: u32,
+    pub(super) recoveries: u32,
     /// Whether the journal holds the current session (recorded by this job, or found there to resume).
-    journaled: bool,
+    pub(super) journaled: bool,
     /// The offset the registry confirmed in the current session.
-    confirmed: u64,
+    pub(super) confirmed: u64,
 }
 
 impl<F, Fut> Job<'_, F>
@@ -76,13 +76,17 @@ where
     Fut: Future<Output = Result<ByteStream>> + Send,
 {
     /// Upload from `first` (or a freshly opened source), into `session` if given (else a new one).
-    async fn run(mut self, first: Option<ByteStream>, session: Option<UploadSession>) -> Result<BlobPushed> {
-        let resumed = match (&first, &session) {
-            (None, None) => self.resume().await,
-            _ => None,
+    async fn run(mut self, first: Option<ByteStream>, mut session: Option<UploadSession>) -> Result<BlobPushed> {
+        let resumed = match first {
+            None => self.resume().await,
+            Some(_) => None,
         };
         let (mut source, mut session, mut start) = match resumed {
             Some((location, offset)) => {
+                // A session the registry opened instead of mounting holds nothing yet: the recorded one wins.
+                if let Some(unused) = session.take() {
+                    self.api.cancel_location(self.repo, &unused.location).await;
+                }
                 let min_chunk = self.api.capabilities().snapshot().chunk_min_length;
                 let session = UploadSession { repository: self.repo.clone(), location, min_chunk };
                 (self.open_source(offset).await?, Some(session), offset)
@@ -118,83 +122,6 @@ where
             tokio::time::sleep(self.config.wait_before(self.recoveries, &error)).await;
             tracing::warn!(digest = %self.digest, recovery = self.recoveries, error = %error, "blob upload starts over");
             source = self.open_source(0).await?;
-        }
-    }
-
-    /// Whether this upload goes in chunks when the registry sets no minimum chunk length.
-    fn chunked_upload(&self) -> bool {
-        self.size > self.config.monolithic_threshold && self.config.chunk_for(None, self.reopen.is_none()).is_some()
-    }
-
-    /// The session the journal recorded for this blob, if the registry still knows it: its location and the
-    /// offset to continue from. A session it does not know (404, `BLOB_UPLOAD_INVALID`, any other failure or an
-    /// answer past the blob's size) is cancelled (unless gone) and forgotten. Only for a chunked upload whose
-    /// source can be opened at an offset.
-    async fn resume(&mut self) -> Option<(Url, u64)> {
-        let journal = self.api.journal.clone()?;
-        if self.reopen.is_none() || !self.chunked_upload() {
-            return None;
-        }
-        let recorded = journal.recorded(self.repo, self.digest)?;
-        // A journal is a file anyone may edit: never send the registry's credentials elsewhere.
-        let base = match self.api.transport.url("/") {
-            Ok(base) => base,
-            Err(_) => return None,
-        };
-        let location = match self.api.transport.resolve_same_origin(&base, recorded.as_str(), "recorded upload") {
-            Ok(location) => location,
-            Err(e) => {
-                tracing::warn!(digest = %self.digest, error = %e, "upload journal: ignoring a recorded session");
-                journal.forget(self.repo, self.digest);
-                return None;
-            }
-        };
-        match self.api.upload_progress(self.repo, &location, 0).await {
-            Ok((offset, fresh)) if offset <= self.size => {
-                tracing::info!(digest = %self.digest, offset, size = self.size, "resuming a recorded blob upload");
-                self.journaled = true;
-                self.confirmed = offset;
-                Some((fresh, offset))
-            }
-            Ok((offset, _)) => {
-                tracing::info!(
-                    digest = %self.digest, offset, size = self.size,
-                    "a recorded upload holds more than the blob: starting over"
-                );
-                self.api.cancel_location(self.repo, &location).await;
-                journal.forget(self.repo, self.digest);
-                None
-            }
-            Err(e) => {
-                tracing::info!(
-                    digest = %self.digest, error = %e,
-                    "the registry no longer knows a recorded upload: starting over"
-                );
-                if e.kind() != ErrorKind::NotFound {
-                    self.api.cancel_location(self.repo, &location).await;
-                }
-                journal.forget(self.repo, self.digest);
-                None
-            }
-        }
-    }
-
-    /// Record the current session at `location` with `offset` bytes confirmed, when there is a journal.
-    fn record(&mut self, location: &Url, offset: u64) {
-        self.confirmed = offset;
-        if let Some(journal) = &self.api.journal {
-            journal.record(self.repo, self.digest, location, offset);
-            self.journaled = true;
-        }
-    }
-
-    /// Take the current session out of the journal (it was committed or cancelled).
-    fn forget(&mut self) {
-        if self.journaled {
-            if let Some(journal) = &self.api.journal {
-                journal.forget(self.repo, self.digest);
-            }
-            self.journaled = false;
         }
     }
 
