@@ -156,9 +156,9 @@ impl RemoteClientBuilder {
     /// once, then one per `1 / rate` seconds (a burst of up to `max(1, rate)` builds up only while idle). Fractions
     /// are fine (`0.5`: one request every 2 s). Without it, requests are not paced. A value that is not a finite
     /// number above 0 (`0`, negative, NaN, infinite) is an `InvalidInput` error from `build()` naming it. With or
-    /// without it, a `429 Too Many Requests` answer pauses every request to the host until its `Retry-After`
-    /// (seconds or HTTP date, capped at 60 s) or else the retry backoff has passed; the refused request itself is
-    /// retried as the [`RetryConfig`] says.
+    /// without it, a `429 Too Many Requests` answer pauses every request to the host for as long as the refused
+    /// request waits before its retry, as the [`RetryConfig`] says: its `Retry-After` (seconds or HTTP date)
+    /// capped at `max_backoff` (default 10 s; never past 60 s), else the retry backoff.
     pub fn rate_limit(mut self, requests_per_second: f64) -> RemoteClientBuilder {
         self.rate_limit = Some(requests_per_second);
         self

@@ -54,8 +54,10 @@ pub struct TransportConfig {
     /// seconds, a burst of up to `max(1, rate)` requests building up only while idle. `None` (the default): no
     /// pacing. A value that is not a finite number above 0 is an
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error naming it when the transport is built.
-    /// Whatever this says, a `429 Too Many Requests` pauses every request to the host until its `Retry-After`
-    /// (seconds or HTTP date, capped at [`MAX_PAUSE`](super::MAX_PAUSE)) or else the retry backoff has passed.
+    /// Whatever this says, a `429 Too Many Requests` pauses every request to the host for as long as the refused
+    /// request waits before its retry: its `Retry-After` (seconds or HTTP date) capped at
+    /// [`RetryConfig::max_backoff`] (default 10 s), else the retry backoff; never past
+    /// [`MAX_PAUSE`](super::MAX_PAUSE).
     pub rate_limit: Option<f64>,
 }
 

@@ -238,8 +238,9 @@ impl Transport {
 
     /// Send `req` once (during attempt number `attempt`), with the `Authorization` the authenticator has for it,
     /// when the host's pacing lets it go (the pause after a 429 over, a token of the rate limit taken); returns the
-    /// answer and that header. A 429 answer pauses every request to the host: for its `Retry-After`, else for the
-    /// retry backoff of this attempt.
+    /// answer and that header. A 429 answer pauses every request to the host for the wait the retry policy gives
+    /// the refused request: its `Retry-After` capped at [`RetryConfig::max_backoff`], else the backoff of this
+    /// attempt (and never past [`MAX_PAUSE`](super::pace::MAX_PAUSE)).
     async fn send_once(
         &self,
         req: &mut Request,
@@ -275,7 +276,10 @@ impl Transport {
         match builder.send().await {
             Ok(resp) => {
                 if resp.status() == StatusCode::TOO_MANY_REQUESTS {
-                    let wait = retry_after(resp.headers()).unwrap_or_else(|| self.retry.backoff(attempt));
+                    // The wait the retry policy gives the refused request itself (so the two end together).
+                    let wait = retry_after(resp.headers())
+                        .map(|asked| asked.min(self.retry.max_backoff))
+                        .unwrap_or_else(|| self.retry.backoff(attempt));
                     self.pace.pause(wait);
                 }
                 Ok((resp, authorization))
