@@ -14,8 +14,10 @@
 //! the session cancelled. Before opening a session it asks the journal: a recorded session is asked how far it got
 //! and continued from there, the source opened at that offset; one the registry no longer knows is forgotten and a
 //! fresh upload starts. The bytes before that offset were never read by this process, so the digest is then checked
-//! by the registry alone, when it closes the upload. A source failing part way (other than with content of the
-//! wrong digest) leaves a recorded session open, for a later push to resume. One-request uploads record nothing.
+//! by the registry alone, when it closes the upload. With a journal, a source failing part way is opened again at
+//! the registry's offset (a temporary failure, counted as a recovery); when that does not help, the session is left
+//! open and recorded (unless the source gave content of the wrong digest), for a later push to resume. One-request
+//! uploads record nothing.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -177,17 +179,27 @@ where
         Failure::Fatal(error)
     }
 
+    /// Whether a failure of the source leaves the session open for a later push: when the journal holds it, the
+    /// registry has bytes of it, and the source did not give content of the wrong digest.
+    fn keeps_session(&self, error: &Error) -> bool {
+        self.journaled && self.confirmed > 0 && error.kind() != ErrorKind::DigestMismatch
+    }
+
+    /// Give up on the source's `error`, the session left open and recorded.
+    fn kept(&self, error: Error) -> Failure {
+        Failure::Fatal(error.context(format!(
+            "the upload session stays open and recorded in the upload journal at byte {} of {}",
+            self.confirmed, self.size
+        )))
+    }
+
     /// A failure of the source itself: worth a fresh start when temporary, else final. With a journal holding a
     /// session that has bytes confirmed, the session stays open and recorded instead (unless the source gave
     /// content of the wrong digest), for a later push to resume.
     async fn source_failed(&mut self, location: Url, error: Error) -> Failure {
         let error = error.context(format!("{}: reading the blob", self.what()));
-        if self.journaled && self.confirmed > 0 && error.kind() != ErrorKind::DigestMismatch {
-            let at = self.confirmed;
-            return Failure::Fatal(error.context(format!(
-                "the upload session stays open and recorded in the upload journal at byte {at} of {}",
-                self.size
-            )));
+        if self.keeps_session(&error) {
+            return self.kept(error);
         }
         if worth_retrying(&error, Again::Rest) {
             Failure::Restart { error, location, maybe_committed: false }
@@ -247,14 +259,18 @@ where
         let mut offset = start.min(self.size);
         self.record(&location, offset);
         let mut progress = Progress::default();
+        // Whether the source failed and must be opened again before the next chunk.
+        let mut reread = false;
         while offset < self.size {
             let end = offset.saturating_add(chunk).min(self.size);
-            if reader.position() != offset && !reader.holds_from(offset) {
-                // The registry has less than was read, and the source can be read again from there.
+            if (reader.position() != offset && !reader.holds_from(offset)) || reread {
+                // The registry has less than was read (or the source broke), and the source can be read again from
+                // there.
                 match self.open_source(offset).await {
                     Ok(again) => reader.reopen(again, offset),
                     Err(e) => return Err(self.source_failed(location, e).await),
                 }
+                reread = false;
             }
             let (sent, source_error) = if reader.position() == offset {
                 // Stream the chunk straight from the source.
@@ -273,11 +289,21 @@ where
                 }
                 (self.patch(&location, offset, end, Body::Bytes(reader.held_bytes())).await, None)
             };
-            if let Some(e) = source_error {
-                return Err(self.source_failed(location, e).await);
-            }
-            let error = match sent {
-                Ok(resp) => {
+            // With a journal, a temporary failure of a source that can be opened again is recovered like a failed
+            // chunk: from the registry's offset, the source opened there.
+            let from_source = match source_error {
+                Some(e) if self.keeps_session(&e) && self.reopen.is_some() && worth_retrying(&e, Again::Rest) => {
+                    Some(e)
+                }
+                Some(e) => return Err(self.source_failed(location, e).await),
+                None => None,
+            };
+            let error = match (from_source, sent) {
+                (Some(e), _) => {
+                    reread = true;
+                    e.context(format!("{}: reading the blob for chunk {offset}-{}", self.what(), end - 1))
+                }
+                (None, Ok(resp)) => {
                     location = self.api.next_location(&location, &resp).map_err(Failure::Fatal)?;
                     // Any success (202, or 201 as ECR answers a chunk) is a chunk taken as far as its `Range` says;
                     // only the closing PUT finishes the upload.
@@ -290,7 +316,7 @@ where
                     self.record(&location, offset);
                     continue;
                 }
-                Err(e) => e.context(format!("{}: chunk {offset}-{}", self.what(), end - 1)),
+                (None, Err(e)) => e.context(format!("{}: chunk {offset}-{}", self.what(), end - 1)),
             };
             if error.kind() == ErrorKind::NotFound {
                 return Err(Failure::Restart { error, location, maybe_committed: false });
@@ -299,6 +325,9 @@ where
                 return Err(self.fatal(&location, error).await);
             }
             if let Err(e) = self.spend(&error) {
+                if reread {
+                    return Err(self.kept(e));
+                }
                 return Err(self.fatal(&location, e).await);
             }
             tokio::time::sleep(self.config.wait_before(self.recoveries, &error)).await;
