@@ -2,14 +2,19 @@
 //! limit and transfer limits are shared by every image of a run).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use registry_core::api::UploadJournal;
 use registry_core::auth::Keychain;
-use registry_core::{Error, Result};
+use registry_core::{Digest, Error, ErrorKind, Repository, Result};
+use url::Url;
 
 use super::endpoint::Location;
 use super::spec::{RegistrySettings, SyncSpec};
 use crate::client::Client;
+use crate::image::layout::client::LayoutClient;
+use crate::remote::RemoteClient;
 use crate::transfer::TransferOptions;
 
 /// Settings for every registry of a run, beside the spec's per-host ones.
@@ -26,20 +31,102 @@ pub struct ConnectOptions {
     pub transfer: TransferOptions,
 }
 
-/// Makes and caches the clients of a run: a [`RemoteClient`](crate::RemoteClient) per registry host, built from
-/// the spec's [`RegistrySettings`] and the [`ConnectOptions`], and a [`LayoutClient`](crate::LayoutClient) per
-/// layout directory. Tests put in their own clients per host with [`Connector::with_client`].
+impl ConnectOptions {
+    /// The defaults: TLS verified, credentials from docker `config.json` and credential helpers, default transfer
+    /// limits.
+    #[must_use]
+    pub fn new() -> ConnectOptions {
+        ConnectOptions::default()
+    }
+
+    /// Every registry is plain HTTP (see [`ConnectOptions::insecure`](#structfield.insecure)).
+    #[must_use]
+    pub fn insecure(mut self, on: bool) -> ConnectOptions {
+        self.insecure = on;
+        self
+    }
+
+    /// Skip TLS verification everywhere.
+    #[must_use]
+    pub fn tls_skip_verify(mut self, on: bool) -> ConnectOptions {
+        self.tls_skip_verify = on;
+        self
+    }
+
+    /// Credentials for hosts the spec gives none for.
+    #[must_use]
+    pub fn keychain(mut self, keychain: Keychain) -> ConnectOptions {
+        self.keychain = Some(keychain);
+        self
+    }
+
+    /// Transfer limits and progress of every client.
+    #[must_use]
+    pub fn transfer(mut self, transfer: TransferOptions) -> ConnectOptions {
+        self.transfer = transfer;
+        self
+    }
+}
+
+/// Makes and caches the clients of a run: a [`RemoteClient`] per registry host, built from the spec's
+/// [`RegistrySettings`] and the [`ConnectOptions`], and a [`LayoutClient`] per layout directory. Tests put in their
+/// own clients per host with [`Connector::with_client`].
 #[derive(Debug)]
 pub struct Connector {
     registries: BTreeMap<String, RegistrySettings>,
     options: ConnectOptions,
     given: BTreeMap<String, Arc<dyn Client>>,
+    /// Registry root clients built so far, by host.
+    remotes: Mutex<BTreeMap<String, Arc<dyn Client>>>,
+    /// Layout root clients opened so far, by directory as given.
+    layouts: Mutex<BTreeMap<PathBuf, Arc<dyn Client>>>,
+    /// Where the clients built here record open upload sessions (the run's journal, once it is open).
+    uploads: Arc<UploadSlot>,
+}
+
+/// The journal the run puts in, handed to every client built (before or after it is put in).
+#[derive(Debug, Default)]
+struct UploadSlot(Mutex<Option<Arc<dyn UploadJournal>>>);
+
+impl UploadSlot {
+    fn get(&self) -> Option<Arc<dyn UploadJournal>> {
+        lock(&self.0).clone()
+    }
+}
+
+impl UploadJournal for UploadSlot {
+    fn record(&self, repository: &Repository, digest: &Digest, location: &Url, offset: u64) {
+        if let Some(j) = self.get() {
+            j.record(repository, digest, location, offset);
+        }
+    }
+
+    fn forget(&self, repository: &Repository, digest: &Digest) {
+        if let Some(j) = self.get() {
+            j.forget(repository, digest);
+        }
+    }
+
+    fn recorded(&self, repository: &Repository, digest: &Digest) -> Option<Url> {
+        self.get().and_then(|j| j.recorded(repository, digest))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Connector {
     /// A connector for `spec`'s registries.
     pub fn new(spec: &SyncSpec, options: ConnectOptions) -> Connector {
-        Connector { registries: spec.registries.clone(), options, given: BTreeMap::new() }
+        Connector {
+            registries: spec.registries.clone(),
+            options,
+            given: BTreeMap::new(),
+            remotes: Mutex::new(BTreeMap::new()),
+            layouts: Mutex::new(BTreeMap::new()),
+            uploads: Arc::new(UploadSlot::default()),
+        }
     }
 
     /// Use `client` (scoped to the registry root) for `host` instead of building one.
@@ -49,11 +136,114 @@ impl Connector {
         self
     }
 
-    /// The client of `location`'s repository. Errors: `InvalidInput` for settings that do not build a client (an
-    /// unreadable CA or password file, an unset password variable), naming the host; a layout directory that
-    /// cannot be opened.
-    pub async fn client(&self, location: &Location) -> Result<Arc<dyn Client>> {
-        let _ = (location, &self.registries, &self.options, &self.given);
-        Err(Error::unsupported("sync connector: not built yet"))
+    /// Record the open upload sessions of every registry client (built by this connector) in `journal`.
+    pub(crate) fn use_upload_journal(&self, journal: Arc<dyn UploadJournal>) {
+        *lock(&self.uploads.0) = Some(journal);
     }
+
+    /// The client of `location`'s repository; a layout directory is created when missing (a target). Errors:
+    /// `InvalidInput` for settings that do not build a client (an unreadable CA or password file, an unset
+    /// password variable), naming the host; a layout directory that cannot be opened (`InvalidInput` when it is a
+    /// file, `Io` naming it otherwise).
+    pub async fn client(&self, location: &Location) -> Result<Arc<dyn Client>> {
+        match location {
+            Location::Registry { host, repository } => Ok(scope(self.registry(host)?, repository)),
+            Location::Layout { dir, repository } => Ok(scope(self.layout(dir).await?, repository)),
+        }
+    }
+
+    /// The client of `location`'s repository when it may hold something: `None` for a layout directory that does
+    /// not exist (nothing is created; what it would hold is absent). Errors: those of [`Connector::client`].
+    pub async fn existing(&self, location: &Location) -> Result<Option<Arc<dyn Client>>> {
+        if let Location::Layout { dir, .. } = location {
+            let known = lock(&self.layouts).contains_key(dir);
+            if !known && !tokio::fs::try_exists(dir).await.unwrap_or(false) {
+                return Ok(None);
+            }
+        }
+        self.client(location).await.map(Some)
+    }
+
+    /// The root client of `host`: given, cached, or built now.
+    fn registry(&self, host: &str) -> Result<Arc<dyn Client>> {
+        if let Some(c) = self.given.get(host) {
+            return Ok(c.clone());
+        }
+        let mut remotes = lock(&self.remotes);
+        if let Some(c) = remotes.get(host) {
+            return Ok(c.clone());
+        }
+        let client: Arc<dyn Client> = Arc::new(self.build(host)?);
+        remotes.insert(host.to_string(), client.clone());
+        Ok(client)
+    }
+
+    /// A [`RemoteClient`] of `host` from its settings and the options.
+    fn build(&self, host: &str) -> Result<RemoteClient> {
+        let default = RegistrySettings::default();
+        let s = self.registries.get(host).unwrap_or(&default);
+        let o = &self.options;
+        let mut b = RemoteClient::builder(host)
+            .insecure(o.insecure || s.insecure)
+            .tls_skip_verify(o.tls_skip_verify || s.tls_skip_verify)
+            .transfer(o.transfer.clone());
+        if let Some(ca) = &s.ca {
+            let pem = std::fs::read(ca)
+                .map_err(|e| Error::invalid_input(format!("registry {host}: ca {}: {e}", ca.display())))?;
+            b = b.root_certificate_pem(pem);
+        }
+        if let Some(user) = &s.username {
+            b = b.basic_auth(user.clone(), password(host, s)?);
+        } else if let Some(k) = &o.keychain {
+            b = b.keychain(k.clone());
+        } else {
+            b = b.default_keychain();
+        }
+        b.build().map_err(|e| e.context(format!("registry {host}")))
+    }
+
+    /// The root client of the layout tree `dir`: cached, or opened now (created when missing).
+    async fn layout(&self, dir: &Path) -> Result<Arc<dyn Client>> {
+        if let Some(c) = lock(&self.layouts).get(dir) {
+            return Ok(c.clone());
+        }
+        let opened: Arc<dyn Client> = Arc::new(
+            LayoutClient::open_with(dir, self.options.transfer.clone())
+                .await
+                .map_err(|e| e.context(format!("layout {}", dir.display())))?,
+        );
+        Ok(lock(&self.layouts).entry(dir.to_path_buf()).or_insert(opened).clone())
+    }
+}
+
+/// `root` scoped to `repository` (`""`: the root itself).
+fn scope(root: Arc<dyn Client>, repository: &str) -> Arc<dyn Client> {
+    if repository.is_empty() {
+        root
+    } else {
+        root.with_segment(repository)
+    }
+}
+
+/// The password of `host`'s settings, from `password_file` (trimmed) or `password_env`. `InvalidInput` naming the
+/// host and the file or variable (never the password) when it cannot be read, is empty, or neither is given.
+fn password(host: &str, s: &RegistrySettings) -> Result<String> {
+    let secret = if let Some(file) = &s.password_file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Error::invalid_input(format!("registry {host}: password_file {}: {}", file.display(), e.kind()))
+        })?;
+        text.trim().to_string()
+    } else if let Some(var) = &s.password_env {
+        std::env::var(var)
+            .map_err(|_| Error::invalid_input(format!("registry {host}: password_env {var} is not set")))?
+    } else {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("registry {host}: username given without password_file or password_env"),
+        ));
+    };
+    if secret.is_empty() {
+        return Err(Error::invalid_input(format!("registry {host}: the password is empty")));
+    }
+    Ok(secret)
 }

@@ -6,6 +6,17 @@
 //! shards and journals read the same thing), which [`run`] carries out into a [`SyncReport`]. [`sync`] does both.
 //! A [`Connector`] turns the spec's hosts and layout directories into [`Client`](crate::Client)s.
 //!
+//! - Planning costs one HEAD per side per image in the plain case (a platform filter reads the manifest to know the
+//!   digest the copy writes); an image whose target already has its digest is `skipped` without a blob request.
+//! - A run copies [`RunOptions::max_concurrent_images`] images at once through [`copy_image`](crate::copy_image)'s
+//!   pipeline, bytes bounded by each target client's [`TransferOptions`](crate::TransferOptions). Each distinct
+//!   blob is uploaded at most once per target registry: the first image needing it uploads it, the others wait and
+//!   mount it from that image's repository (a cross-repository mount: no bytes).
+//! - [`RunOptions::journal`] keeps a JSON-lines file of images done, blobs present and open upload sessions: a run
+//!   killed (SIGKILL) and started again with it mounts what the killed run uploaded and resumes its half-sent
+//!   chunked uploads. [`RunOptions::cancel`] (SIGTERM) stops starting images and lets those in flight finish.
+//! - [`Shard`] splits a plan among N processes by the SHA-256 of each target reference (a Kubernetes Indexed Job).
+//!
 //! ```no_run
 //! use registry_client::sync::{self, Connector, ConnectOptions, RunOptions, SyncSpec};
 //! # async fn demo() -> registry_client::Result<()> {
@@ -31,8 +42,8 @@ pub use connect::{ConnectOptions, Connector};
 pub use endpoint::{Endpoint, ImageRef, Location};
 pub use filter::TagFilter;
 pub use plan::{plan, Action, Plan, PlanItem};
-pub use report::{BlobCounts, ImageReport, ImageStatus, SyncEvent, SyncReport};
-pub use run::{run, RunOptions, SyncEventFn};
+pub use report::{BlobCounts, ImageReport, ImageStatus, SyncEvent, SyncEventFn, SyncReport};
+pub use run::{run, RunOptions};
 pub use shard::Shard;
 pub use spec::{RegistrySettings, SyncEntry, SyncSpec};
 
@@ -49,3 +60,6 @@ pub async fn sync(spec: &SyncSpec, connector: &Connector, opts: RunOptions) -> R
     }
     run(&planned, spec, connector, opts).await
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,29 @@
 //! The plan: every source image listed and filtered, paired with its target, and compared by digest.
 
-use registry_core::{Error, Result};
+mod compare;
+mod list;
+
+use std::collections::HashMap;
+
+use futures::stream::{self, StreamExt};
+use registry_core::Result;
 use serde::{Deserialize, Serialize};
 
 use super::connect::Connector;
 use super::endpoint::ImageRef;
 use super::shard::Shard;
-use super::spec::SyncSpec;
+use super::spec::{SyncEntry, SyncSpec};
+use compare::{compare, Compared};
+use list::{digest_tag_subject, list_entry, Candidate};
+
+/// [`list::digest_tag_subject`] for the sync tests.
+#[cfg(test)]
+pub(crate) fn digest_tag_subject_for_tests(tag: &str) -> Option<String> {
+    digest_tag_subject(tag)
+}
+
+/// Images compared (two HEADs each in the plain case) at once.
+const COMPARE_CONCURRENCY: usize = 16;
 
 /// What a run does with one planned image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,8 +50,13 @@ pub struct PlanItem {
     pub source: ImageRef,
     /// Where it goes.
     pub target: ImageRef,
-    /// The source manifest's digest (`sha256:<hex>`), when it could be read.
+    /// The digest the copy writes (`sha256:<hex>`): the source manifest's, or with a platform filter that of the
+    /// platform's manifest or the filtered index; `None` when it could not be read.
     pub source_digest: Option<String>,
+    /// The digest of the source reference itself (`sha256:<hex>`), when a platform filter makes the copy's digest
+    /// (`source_digest`) another: digest tags of referrers name this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_digest: Option<String>,
     /// The target's digest for that reference before the run (`None`: absent).
     pub target_digest: Option<String>,
     /// What the run does.
@@ -59,9 +81,87 @@ impl Plan {
 
 /// List every entry's source (tags of a repository, repositories of a prefix through the catalog, a layout's
 /// tags), apply the tag filters, pair each image with its target, and compare digests (one HEAD each side in the
-/// plain case; no blob is read). An entry whose source cannot be listed becomes a [`Action::Failed`] item; the
-/// others go on. Errors: only what stops planning altogether (none today besides a broken connector).
+/// plain case; no blob is read). An entry whose source cannot be listed becomes a [`Action::Failed`] item naming the
+/// entry's line; a tag that cannot be read too; the others go on. The same target planned twice: the later item is
+/// `Failed` ("also the target of entry at line N"). With `referrers: true`, digest tags (`sha256-<hex>.sig`,
+/// `.att`, `.sbom`, `sha256-<hex>`) naming the digest of a planned image are planned with it, whatever the tag
+/// filters say. Listing and HEADs run concurrently (16 at once); the order is stable: entry, then source reference.
+///
+/// Errors: none today (every failure is an item); the `Result` is kept for failures that stop planning.
 pub async fn plan(spec: &SyncSpec, connector: &Connector) -> Result<Plan> {
-    let _ = (spec, connector);
-    Err(Error::unsupported("sync plan: not built yet"))
+    let mut items = Vec::new();
+    for (index, entry) in spec.entries.iter().enumerate() {
+        items.extend(plan_entry(index, entry, connector).await);
+    }
+    let mut first: HashMap<ImageRef, usize> = HashMap::new();
+    for item in &mut items {
+        if matches!(item.action, Action::Failed(_)) || item.target.reference == "*" {
+            continue;
+        }
+        let line = spec.entries.get(item.entry).map_or(0, |e| e.line);
+        match first.get(&item.target) {
+            Some(earlier) => {
+                item.action = Action::Failed(format!("{}: also the target of entry at line {earlier}", item.target))
+            }
+            None => {
+                first.insert(item.target.clone(), line);
+            }
+        }
+    }
+    Ok(Plan { items })
+}
+
+/// The items of one entry, sorted by source reference, failures last.
+async fn plan_entry(index: usize, entry: &SyncEntry, connector: &Connector) -> Vec<PlanItem> {
+    let listed = list_entry(entry, connector).await;
+    let mut items: Vec<PlanItem> = compare_all(index, entry, connector, listed.images).await;
+    if !listed.digest_tags.is_empty() {
+        let planned: std::collections::HashSet<String> =
+            items.iter().flat_map(|i| [i.source_digest.clone(), i.subject_digest.clone()]).flatten().collect();
+        let travelling: Vec<Candidate> = listed
+            .digest_tags
+            .into_iter()
+            .filter(|c| digest_tag_subject(&c.source.reference).is_some_and(|d| planned.contains(&d)))
+            .filter(|c| !items.iter().any(|i| i.source == c.source))
+            .collect();
+        items.extend(compare_all(index, entry, connector, travelling).await);
+    }
+    items.sort_by(|a, b| a.source.cmp(&b.source));
+    items.extend(listed.failed.into_iter().map(|(c, error)| PlanItem {
+        entry: index,
+        source: c.source,
+        target: c.target,
+        source_digest: None,
+        target_digest: None,
+        subject_digest: None,
+        action: Action::Failed(error),
+    }));
+    items
+}
+
+/// Compare `candidates` with their targets, several at once, in order.
+async fn compare_all(
+    index: usize,
+    entry: &SyncEntry,
+    connector: &Connector,
+    candidates: Vec<Candidate>,
+) -> Vec<PlanItem> {
+    stream::iter(candidates).map(|c| item(index, entry, connector, c)).buffered(COMPARE_CONCURRENCY).collect().await
+}
+
+/// One candidate compared: its item.
+async fn item(index: usize, entry: &SyncEntry, connector: &Connector, c: Candidate) -> PlanItem {
+    let compared = compare(connector, &c, &entry.platforms).await;
+    let (source_digest, subject_digest, target_digest, action) = match compared {
+        Err(e) => (None, None, None, Action::Failed(format!("{}: {e}", c.source))),
+        Ok(Compared { source, copy, target }) => {
+            let action = match &target {
+                Some(t) if *t == copy => Action::Skip,
+                Some(_) if !entry.overwrite => Action::Conflict,
+                _ => Action::Copy,
+            };
+            (Some(copy.to_string()), Some(source.to_string()), target.map(|t| t.to_string()), action)
+        }
+    };
+    PlanItem { entry: index, source: c.source, target: c.target, source_digest, target_digest, subject_digest, action }
 }

@@ -105,3 +105,6 @@ pub enum SyncEvent {
         report: ImageReport,
     },
 }
+
+/// A callback for [`SyncEvent`]s, called from the run's tasks (keep it quick).
+pub type SyncEventFn = std::sync::Arc<dyn Fn(&SyncEvent) + Send + Sync>;

@@ -1,0 +1,262 @@
+//! Listing one spec entry's source: the (source, target) image pairs it yields, before any digest is compared.
+
+use std::path::Path;
+
+use futures::stream::{self, StreamExt};
+use registry_core::{Error, Result};
+
+use crate::client::Client;
+use crate::options::ListOptions;
+use crate::sync::connect::Connector;
+use crate::sync::endpoint::{Endpoint, ImageRef, Location};
+use crate::sync::spec::SyncEntry;
+
+/// Repositories listed at once (their tags) within one prefix entry.
+const LIST_CONCURRENCY: usize = 16;
+
+/// One source image and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Candidate {
+    pub(crate) source: ImageRef,
+    pub(crate) target: ImageRef,
+}
+
+/// What listing an entry found.
+#[derive(Debug, Default)]
+pub(crate) struct Listed {
+    /// The images that passed the filters.
+    pub(crate) images: Vec<Candidate>,
+    /// Digest tags (`sha256-<hex>[.sig|.att|.sbom]`) set aside when the entry copies referrers: they travel with
+    /// the image whose digest they name, whatever the filters say.
+    pub(crate) digest_tags: Vec<Candidate>,
+    /// What could not be listed, with the error.
+    pub(crate) failed: Vec<(Candidate, String)>,
+}
+
+/// Whether `tag` is a cosign-style digest tag: `sha256-<64 hex>`, optionally `.sig`, `.att` or `.sbom`. Returns
+/// the digest it names (`sha256:<hex>`).
+pub(crate) fn digest_tag_subject(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let (hex, suffix) = rest.split_at_checked(64)?;
+    let suffix_ok = matches!(suffix, "" | ".sig" | ".att" | ".sbom");
+    let hex_ok = hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (suffix_ok && hex_ok).then(|| format!("sha256:{hex}"))
+}
+
+fn image(location: Location, reference: impl Into<String>) -> ImageRef {
+    ImageRef { location, reference: reference.into() }
+}
+
+fn registry(host: &str, repository: &str) -> Location {
+    Location::Registry { host: host.to_string(), repository: repository.to_string() }
+}
+
+fn layout(dir: &Path, repository: &str) -> Location {
+    Location::Layout { dir: dir.to_path_buf(), repository: repository.to_string() }
+}
+
+fn join(prefix: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        prefix.to_string()
+    } else if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+/// Maps a repository found below a tree's root (relative to it) to its source and target locations.
+type TreeMap = Box<dyn Fn(&str) -> (Location, Location) + Send + Sync>;
+
+/// What an entry names: one image, or repository pairs whose tags are listed, or a tree to list first.
+enum Shape {
+    One(Candidate),
+    Repositories(Vec<(Location, Location)>),
+    /// Repositories below the source root: `rel` -> (source(rel), target(rel)).
+    Tree {
+        source: Location,
+        map: TreeMap,
+    },
+}
+
+/// The shape of `entry` (the spec checked the pair fits: a pair that does not is `InvalidInput`).
+fn shape(entry: &SyncEntry) -> Result<Shape> {
+    use Endpoint as E;
+    let one = |source: ImageRef, target: ImageRef| Ok(Shape::One(Candidate { source, target }));
+    match (&entry.source, &entry.target) {
+        (E::Image { registry: h, repository: r, reference }, target) => {
+            let source = image(registry(h, r), reference.clone());
+            match target {
+                E::Image { registry: h2, repository: r2, reference: t } => {
+                    one(source, image(registry(h2, r2), t.clone()))
+                }
+                E::Repository { registry: h2, repository: r2 } => {
+                    one(source, image(registry(h2, r2), reference.clone()))
+                }
+                E::Layout { dir, tag } => {
+                    one(source, image(layout(dir, ""), tag.clone().unwrap_or_else(|| reference.clone())))
+                }
+                _ => Err(unfit(entry)),
+            }
+        }
+        (E::Layout { dir, tag: Some(tag) }, target) => {
+            let source = image(layout(dir, ""), tag.clone());
+            match target {
+                E::Image { registry: h2, repository: r2, reference: t } => {
+                    one(source, image(registry(h2, r2), t.clone()))
+                }
+                E::Repository { registry: h2, repository: r2 } => one(source, image(registry(h2, r2), tag.clone())),
+                E::Layout { dir: d2, tag: t2 } => one(source, image(layout(d2, ""), t2.clone().unwrap_or(tag.clone()))),
+                _ => Err(unfit(entry)),
+            }
+        }
+        (E::Repository { registry: h, repository: r }, E::Repository { registry: h2, repository: r2 }) => {
+            Ok(Shape::Repositories(vec![(registry(h, r), registry(h2, r2))]))
+        }
+        (E::Repository { registry: h, repository: r }, E::Layout { dir, tag: None }) => {
+            Ok(Shape::Repositories(vec![(registry(h, r), layout(dir, ""))]))
+        }
+        (E::Layout { dir, tag: None }, E::Repository { registry: h2, repository: r2 }) => {
+            Ok(Shape::Repositories(vec![(layout(dir, ""), registry(h2, r2))]))
+        }
+        (E::Prefix { registry: h, prefix }, E::Prefix { registry: h2, prefix: p2 }) => {
+            let (h, p, h2, p2) = (h.clone(), prefix.clone(), h2.clone(), p2.clone());
+            let source = registry(&h, &p);
+            let map = move |rel: &str| (registry(&h, &join(&p, rel)), registry(&h2, &join(&p2, rel)));
+            Ok(Shape::Tree { source, map: Box::new(map) })
+        }
+        (E::Prefix { registry: h, prefix }, E::Layout { dir, tag: None }) => {
+            let (h, p, d) = (h.clone(), prefix.clone(), dir.clone());
+            let source = registry(&h, &p);
+            let map = move |rel: &str| (registry(&h, &join(&p, rel)), layout(&d, rel));
+            Ok(Shape::Tree { source, map: Box::new(map) })
+        }
+        (E::Layout { dir, tag: None }, E::Prefix { registry: h2, prefix: p2 }) => {
+            let (d, h2, p2) = (dir.clone(), h2.clone(), p2.clone());
+            let map = move |rel: &str| (layout(&d, rel), registry(&h2, &join(&p2, rel)));
+            Ok(Shape::Tree { source: layout(dir, ""), map: Box::new(map) })
+        }
+        (E::Layout { dir, tag: None }, E::Layout { dir: d2, tag: None }) => {
+            let (d, d2) = (dir.clone(), d2.clone());
+            let map = move |rel: &str| (layout(&d, rel), layout(&d2, rel));
+            Ok(Shape::Tree { source: layout(dir, ""), map: Box::new(map) })
+        }
+        _ => Err(unfit(entry)),
+    }
+}
+
+fn unfit(entry: &SyncEntry) -> Error {
+    Error::invalid_input(format!(
+        "entry at line {}: a source {:?} does not go into a target {:?}",
+        entry.line, entry.source, entry.target
+    ))
+}
+
+/// The location an entry's failure is reported at: its source as far as it names one.
+fn entry_ref(endpoint: &Endpoint) -> ImageRef {
+    match endpoint {
+        Endpoint::Image { registry: h, repository: r, reference } => image(registry(h, r), reference.clone()),
+        Endpoint::Repository { registry: h, repository: r } => image(registry(h, r), "*"),
+        Endpoint::Prefix { registry: h, prefix } => image(registry(h, prefix), "*"),
+        Endpoint::Layout { dir, tag } => image(layout(dir, ""), tag.clone().unwrap_or_else(|| "*".to_string())),
+    }
+}
+
+/// List `entry`'s source: every image that passes its filters, paired with its target.
+pub(crate) async fn list_entry(entry: &SyncEntry, connector: &Connector) -> Listed {
+    let mut listed = Listed::default();
+    let whole = Candidate { source: entry_ref(&entry.source), target: entry_ref(&entry.target) };
+    let fail = |listed: &mut Listed, candidate: Candidate, e: &Error| {
+        listed.failed.push((candidate, format!("entry at line {}: {e}", entry.line)));
+    };
+    let pairs = match shape(entry) {
+        Err(e) => {
+            fail(&mut listed, whole, &e);
+            return listed;
+        }
+        Ok(Shape::One(candidate)) => {
+            if entry.referrers {
+                // Its digest tags: listed beside it, kept if they name its digest.
+                match source_tags(connector, &candidate.source.location).await {
+                    Ok(tags) => {
+                        listed.digest_tags = digest_tags(&tags, &candidate.source.location, &candidate.target.location)
+                    }
+                    Err(e) => {
+                        tracing::warn!("entry at line {}: its referrer tags could not be listed: {e}", entry.line)
+                    }
+                }
+            }
+            listed.images.push(candidate);
+            return listed;
+        }
+        Ok(Shape::Repositories(pairs)) => pairs,
+        Ok(Shape::Tree { source, map }) => match below(connector, &source).await {
+            Ok(rels) => rels.iter().map(|rel| map(rel)).collect(),
+            Err(e) => {
+                fail(&mut listed, whole, &e);
+                return listed;
+            }
+        },
+    };
+    let mut tags = stream::iter(pairs)
+        .map(|(source, target)| async move {
+            let tags = source_tags(connector, &source).await;
+            (source, target, tags)
+        })
+        .buffered(LIST_CONCURRENCY);
+    while let Some((source, target, tags)) = tags.next().await {
+        let tags = match tags {
+            Ok(tags) => tags,
+            Err(e) => {
+                let candidate = Candidate { source: image(source, "*"), target: image(target, "*") };
+                fail(&mut listed, candidate, &e);
+                continue;
+            }
+        };
+        let (special, ordinary): (Vec<String>, Vec<String>) =
+            tags.into_iter().partition(|t| entry.referrers && digest_tag_subject(t).is_some());
+        listed.digest_tags.extend(digest_tags(&special, &source, &target));
+        for tag in entry.tags.apply(ordinary) {
+            listed
+                .images
+                .push(Candidate { source: image(source.clone(), tag.clone()), target: image(target.clone(), tag) });
+        }
+    }
+    listed
+}
+
+/// The digest tags of `tags`, as candidates from `source` to `target`.
+fn digest_tags(tags: &[String], source: &Location, target: &Location) -> Vec<Candidate> {
+    tags.iter()
+        .filter(|t| digest_tag_subject(t).is_some())
+        .map(|t| Candidate { source: image(source.clone(), t.clone()), target: image(target.clone(), t.clone()) })
+        .collect()
+}
+
+/// The tags of the repository at `location`. A layout directory that does not exist is `NotFound` naming it.
+async fn source_tags(connector: &Connector, location: &Location) -> Result<Vec<String>> {
+    let client = source_client(connector, location).await?;
+    client.list_tags(ListOptions::default()).await
+}
+
+/// The client of a source location (never creating a layout directory).
+pub(crate) async fn source_client(connector: &Connector, location: &Location) -> Result<std::sync::Arc<dyn Client>> {
+    match connector.existing(location).await? {
+        Some(client) => Ok(client),
+        None => Err(Error::not_found(format!("{}: no such layout directory", image(location.clone(), "*")))),
+    }
+}
+
+/// The repositories below `root` (a prefix by the catalog; a layout tree's sub-layouts, the root itself first when
+/// it is a layout), relative to it.
+async fn below(connector: &Connector, root: &Location) -> Result<Vec<String>> {
+    let client = source_client(connector, root).await?;
+    let mut rels = client.list_repositories(ListOptions::default()).await?;
+    if let Location::Layout { dir, .. } = root {
+        rels.retain(|r| !r.is_empty());
+        if tokio::fs::try_exists(dir.join("index.json")).await.unwrap_or(false) {
+            rels.insert(0, String::new());
+        }
+    }
+    Ok(rels)
+}
