@@ -358,6 +358,13 @@ fn main() {
         "{} not found: build it first (cargo build --release -p registry-cli) or name it with --regcli PATH",
         regcli.display()
     );
+    if let Some(stale) = newer_source(&regcli) {
+        eprintln!(
+            "warning: {} is older than {}: cargo build --release -p registry-cli measures the current code",
+            regcli.display(),
+            stale.display()
+        );
+    }
     let skopeo = if flag("--no-skopeo") { None } else { skopeo_on_path() };
     assert!(
         skopeo.is_some() || flag("--no-skopeo"),
@@ -366,6 +373,28 @@ fn main() {
     let only = value("--only");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(bench(quick, runs.max(1), &regcli.display().to_string(), skopeo.as_deref(), only.as_deref()));
+}
+
+/// A source file of the crates `regcli` is built from that changed after `binary` was built, if any (the
+/// workspace found from this crate's manifest directory at build time; nothing when it is not there).
+fn newer_source(binary: &Path) -> Option<PathBuf> {
+    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let mut dirs: Vec<PathBuf> =
+        ["registry-cli/src", "registry-client/src", "registry-core/src"].iter().map(|d| root.join(d)).collect();
+    // Bounded: a source tree of a few hundred files.
+    for _ in 0..10_000 {
+        let dir = dirs.pop()?;
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t > built) {
+                return Some(path);
+            }
+        }
+    }
+    None
 }
 
 async fn bench(quick: bool, runs: usize, regcli: &str, skopeo: Option<&str>, only: Option<&str>) {
