@@ -69,7 +69,10 @@ impl ConnectOptions {
 }
 
 /// Makes and caches the clients of a run: a [`RemoteClient`] per registry host, built from the spec's
-/// [`RegistrySettings`] and the [`ConnectOptions`], and a [`LayoutClient`] per layout directory. Tests put in their
+/// [`RegistrySettings`] (insecure, TLS, CA file, `username` with the password from `password_file` or
+/// `password_env`, else the keychain; `rate` as [`rate_limit`](crate::RemoteClientBuilder::rate_limit)) and the
+/// [`ConnectOptions`], every one recording its open upload sessions in the run's journal; and a [`LayoutClient`]
+/// per layout directory. Tests put in their
 /// own clients per host with [`Connector::with_client`].
 #[derive(Debug)]
 pub struct Connector {
@@ -186,7 +189,11 @@ impl Connector {
         let mut b = RemoteClient::builder(host)
             .insecure(o.insecure || s.insecure)
             .tls_skip_verify(o.tls_skip_verify || s.tls_skip_verify)
-            .transfer(o.transfer.clone());
+            .transfer(o.transfer.clone())
+            .upload_journal(self.uploads.clone());
+        if let Some(rate) = s.rate {
+            b = b.rate_limit(rate);
+        }
         if let Some(ca) = &s.ca {
             let pem = std::fs::read(ca)
                 .map_err(|e| Error::invalid_input(format!("registry {host}: ca {}: {e}", ca.display())))?;
