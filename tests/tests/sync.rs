@@ -493,3 +493,25 @@ async fn run_accepts_a_plan_made_earlier() {
         assert!(json.get(key).is_some(), "{key} missing from {json}");
     }
 }
+
+#[tokio::test]
+async fn fakes_given_per_host_are_used_and_a_platform_filter_compares_the_digest_the_copy_writes() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let (amd, arm) = registry_tests::conformance::two_platform_images();
+    let index = src.scoped("org/app").seed_index("v1", &[&amd, &arm]).await.unwrap();
+    let body = "sync:\n  - { source: src.example/org/app, target: dst.example/org/app, platforms: [linux/amd64] }\n";
+    let s = SyncSpec::parse(body).unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let planned = plan(&s, &connector).await.unwrap();
+    assert_eq!(planned.items[0].source_digest.as_deref(), Some(amd.digest().to_string().as_str()));
+    let report = run(&planned, &s, &connector, RunOptions::default()).await.unwrap();
+    assert_eq!(report.images[0].status, ImageStatus::Copied, "{report:?}");
+    assert_eq!(dst.scoped("org/app").get_digest("v1").await.unwrap(), *amd.digest());
+    assert_ne!(amd.digest(), &index);
+    // Planned again: the target has the digest the filtered copy writes, so it is skipped.
+    let again = plan(&s, &connector).await.unwrap();
+    assert_eq!(again.items[0].action, Action::Skip, "{again:?}");
+}

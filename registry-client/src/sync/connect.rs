@@ -254,3 +254,87 @@ fn password(host: &str, s: &RegistrySettings) -> Result<String> {
     }
     Ok(secret)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn settings(f: impl FnOnce(&mut RegistrySettings)) -> RegistrySettings {
+        let mut s = RegistrySettings::default();
+        f(&mut s);
+        s
+    }
+
+    #[test]
+    fn the_password_comes_trimmed_from_its_file_and_errors_name_the_host_never_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "  s3cret-value\n").unwrap();
+        let s = settings(|s| {
+            s.username = Some("u".into());
+            s.password_file = Some(file.clone());
+        });
+        assert_eq!(password("reg.example", &s).unwrap(), "s3cret-value");
+
+        let missing = settings(|s| {
+            s.username = Some("u".into());
+            s.password_file = Some(dir.path().join("absent"));
+        });
+        let e = password("reg.example", &missing).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("reg.example") && e.to_string().contains("absent"), "{e}");
+
+        let unset = settings(|s| {
+            s.username = Some("u".into());
+            s.password_env = Some("REGISTRY_SYNC_TEST_SURELY_UNSET".into());
+        });
+        let e = password("reg.example", &unset).unwrap_err();
+        assert!(e.to_string().contains("REGISTRY_SYNC_TEST_SURELY_UNSET is not set"), "{e}");
+
+        std::fs::write(&file, " \n").unwrap();
+        let e = password("reg.example", &s).unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn clients_are_built_once_per_host_and_an_unreadable_ca_names_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret-value").unwrap();
+        let mut registries = BTreeMap::new();
+        registries.insert(
+            "reg.example".to_string(),
+            settings(|s| {
+                s.username = Some("u".into());
+                s.password_file = Some(file.clone());
+            }),
+        );
+        registries.insert("bad.example".to_string(), settings(|s| s.ca = Some(dir.path().join("no-ca.pem"))));
+        let spec = SyncSpec { registries, entries: Vec::new() };
+        let connector = Connector::new(&spec, ConnectOptions::default());
+        let at = |host: &str, repo: &str| Location::Registry { host: host.into(), repository: repo.into() };
+        let one = connector.client(&at("reg.example", "org/a")).await.unwrap();
+        let two = connector.client(&at("reg.example", "org/b")).await.unwrap();
+        assert_eq!(one.get_registry(), "reg.example/org/a");
+        assert_eq!(two.get_registry(), "reg.example/org/b");
+        assert_eq!(lock(&connector.remotes).len(), 1, "one client per host");
+        assert!(!format!("{connector:?}{one:?}").contains("s3cret-value"), "a password in Debug");
+        let e = connector.client(&at("bad.example", "x")).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("bad.example") && e.to_string().contains("no-ca.pem"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_layout_is_absent_without_being_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SyncSpec { registries: BTreeMap::new(), entries: Vec::new() };
+        let connector = Connector::new(&spec, ConnectOptions::default());
+        let at = Location::Layout { dir: dir.path().join("later"), repository: "org/app".into() };
+        assert!(connector.existing(&at).await.unwrap().is_none());
+        assert!(!dir.path().join("later").exists());
+        connector.client(&at).await.unwrap();
+        assert!(dir.path().join("later").is_dir(), "a target layout is created");
+        assert!(connector.existing(&at).await.unwrap().is_some());
+    }
+}
