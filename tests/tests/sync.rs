@@ -515,3 +515,34 @@ async fn fakes_given_per_host_are_used_and_a_platform_filter_compares_the_digest
     let again = plan(&s, &connector).await.unwrap();
     assert_eq!(again.items[0].action, Action::Skip, "{again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_run_at_most_n_at_a_time_however_many_there_are() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let repo = src.scoped("org/app");
+    for i in 0..300 {
+        repo.seed_image(&format!("t{i}"), &small_image(&format!("t{i}"), 1)).await.unwrap();
+    }
+    let s = SyncSpec::parse("sync:\n  - { source: src.example/org/app, target: dst.example/org/app }\n").unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), most.clone());
+    let opts = RunOptions::new().max_concurrent_images(4).events(move |e: &SyncEvent| match e {
+        SyncEvent::ImageStarted { .. } => {
+            let running = n.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(running, Ordering::SeqCst);
+        }
+        SyncEvent::ImageFinished { report, .. } if report.status == ImageStatus::Copied => {
+            n.fetch_sub(1, Ordering::SeqCst);
+        }
+        _ => {}
+    });
+    let report = sync::sync(&s, &connector, opts).await.unwrap();
+    assert_eq!((report.failed, count(&report, ImageStatus::Copied)), (0, 300));
+    let most = most.load(Ordering::SeqCst);
+    assert!((1..=4).contains(&most), "{most} images ran at once");
+    assert_eq!(dst.tags("org/app").len(), 300);
+}
