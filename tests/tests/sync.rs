@@ -546,3 +546,32 @@ async fn images_run_at_most_n_at_a_time_however_many_there_are() {
     assert!((1..=4).contains(&most), "{most} images ran at once");
     assert_eq!(dst.tags("org/app").len(), 300);
 }
+
+#[tokio::test]
+async fn a_cancelled_run_finishes_the_images_in_flight_and_starts_no_more() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    for i in 0..5 {
+        src.scoped("org/app").seed_image(&format!("t{i}"), &small_image(&format!("t{i}"), 2)).await.unwrap();
+    }
+    let s = SyncSpec::parse("sync:\n  - { source: src.example/org/app, target: dst.example/org/app }\n").unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let opts = RunOptions::new().max_concurrent_images(2);
+    let sigterm = opts.cancel.clone();
+    let opts = opts.events(move |e: &SyncEvent| {
+        if let SyncEvent::ImageStarted { .. } = e {
+            sigterm.cancel(); // SIGTERM as soon as the first image starts
+        }
+    });
+    let report = sync::sync(&s, &connector, opts).await.unwrap();
+    assert!(report.interrupted && report.is_failure(), "{report:?}");
+    let copied = count(&report, ImageStatus::Copied);
+    assert!((1..=2).contains(&copied), "the images in flight finish: {report:?}");
+    assert_eq!(report.failed, 5 - copied);
+    for image in report.images.iter().filter(|i| i.status == ImageStatus::Failed) {
+        assert_eq!(image.error.as_deref(), Some("not started: the run was interrupted"));
+    }
+    assert_eq!(dst.tags("org/app").len(), copied, "only the images in flight were written");
+}
