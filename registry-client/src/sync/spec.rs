@@ -1,89 +1,82 @@
-//! The sync spec: what to mirror where, read from YAML.
+//! The sync spec: what to mirror where, read from YAML ([`SyncSpec`]; its doc has the keys and the merge of
+//! `defaults`).
+//!
+//! Parsing is in two steps: serde-saphyr reads the text into the `raw` structs (unknown keys refused, the line of
+//! every value kept), then `build` checks every value and merges the defaults into each entry. The public types sit
+//! in the leaf module `model`, so both steps use them without a cycle.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod build;
+mod model;
+mod pairs;
+mod raw;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
 
 use registry_core::{Error, Result};
+use serde_saphyr::MessageFormatter as _;
+use tokio::io::AsyncReadExt as _;
 
-use super::endpoint::Endpoint;
-use super::filter::TagFilter;
-use crate::image::platform::Platform;
+pub use model::{RegistrySettings, SyncEntry, SyncSpec};
 
-/// A whole sync spec: per-host registry settings and the entries, each with the `defaults` applied.
-///
-/// ```yaml
-/// registries:
-///   127.0.0.1:5001: { insecure: true }
-/// defaults: { platforms: all, referrers: false }
-/// sync:
-///   - source: 127.0.0.1:5001/org/app
-///     target: 127.0.0.1:5002/mirror/org/app
-///     tags: { allow: ["^v1\\."], deny: ["-rc"], semver: ">=1.2, <2", latest: 5 }
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct SyncSpec {
-    /// Settings per `host[:port]`.
-    pub registries: BTreeMap<String, RegistrySettings>,
-    /// The entries, in the file's order, with the defaults applied.
-    pub entries: Vec<SyncEntry>,
-}
+/// The largest spec accepted, in bytes (4 MiB): a spec is a few kilobytes; more is a mistake or an attack.
+const MAX_SPEC_BYTES: usize = 4 * 1024 * 1024;
+
+/// At most this many events replayed from aliases in one spec (the YAML "billion laughs" stops here).
+const MAX_REPLAYED_EVENTS: usize = 100_000;
 
 impl SyncSpec {
-    /// Parse a spec from YAML text. `InvalidInput` naming the line (and what is wrong: an unknown key, a bad
-    /// regex or semver range, a source and target of shapes that do not fit together, a password in the file).
+    /// Parse a spec from YAML text (YAML 1.2 through serde-saphyr; one document).
+    ///
+    /// Errors: `InvalidInput`, the message starting with the line (`line 7: ...`, 1-based) and saying what is
+    /// wrong: YAML syntax; an unknown key (listing the allowed keys); a value of the wrong type; a missing or empty
+    /// `sync:`; an entry without `source` or `target`; a malformed source or target; a source and target of shapes
+    /// that do not fit together (and why); an invalid regex (the pattern and the regex crate's message); an invalid
+    /// semver range; `latest: 0`; an unknown platform; a `password:` key; `username` without exactly one of
+    /// `password_file` / `password_env`; a `rate` that is not a positive finite number; an alias expansion past the
+    /// parser's budget. A text over 4 MiB is refused before parsing.
     pub fn parse(yaml: &str) -> Result<SyncSpec> {
-        let _ = yaml;
-        Err(Error::unsupported("sync spec: not built yet"))
+        if yaml.len() > MAX_SPEC_BYTES {
+            return Err(Error::invalid_input(format!(
+                "the spec is {} bytes, more than the {MAX_SPEC_BYTES} bytes (4 MiB) a spec may have",
+                yaml.len()
+            )));
+        }
+        if yaml.trim().is_empty() {
+            return Err(build::at(1, "the spec is empty: it needs a `sync:` list of entries"));
+        }
+        let options = serde_saphyr::options! {
+            with_snippet: false,
+            alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: MAX_REPLAYED_EVENTS },
+        };
+        let raw: raw::RawSpec = serde_saphyr::from_str_with_options(yaml, options).map_err(|e| {
+            let line = e.location().map_or(0, |l| l.line());
+            let message = serde_saphyr::UserMessageFormatter.format_message(e.without_snippet()).into_owned();
+            build::at(line as usize, message)
+        })?;
+        build::build(raw)
     }
 
-    /// Read and parse the spec at `path`. `InvalidInput` naming the file when it cannot be read or parsed.
+    /// Read and parse the spec at `path` (at most 4 MiB are read).
+    ///
+    /// Errors: `InvalidInput` naming the file when it cannot be read (missing, unreadable, not UTF-8, too large)
+    /// or parsed (then the message of [`SyncSpec::parse`] follows the file name).
     pub async fn read(path: impl AsRef<Path>) -> Result<SyncSpec> {
         let path = path.as_ref();
-        let text = tokio::fs::read_to_string(path)
-            .await
-            .map_err(|e| Error::invalid_input(format!("sync spec {}: {e}", path.display())))?;
+        let unreadable = |e: std::io::Error| Error::invalid_input(format!("sync spec {}: {e}", path.display()));
+        let file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+        let mut bytes = Vec::new();
+        let limit = u64::try_from(MAX_SPEC_BYTES).unwrap_or(u64::MAX).saturating_add(1);
+        file.take(limit).read_to_end(&mut bytes).await.map_err(unreadable)?;
+        if bytes.len() > MAX_SPEC_BYTES {
+            return Err(Error::invalid_input(format!(
+                "sync spec {}: larger than the {MAX_SPEC_BYTES} bytes (4 MiB) a spec may have",
+                path.display()
+            )));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| Error::invalid_input(format!("sync spec {}: not UTF-8 text: {e}", path.display())))?;
         SyncSpec::parse(&text).map_err(|e| e.context(format!("sync spec {}", path.display())))
     }
-}
-
-/// Settings of one registry host (`registries:` in the spec).
-#[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct RegistrySettings {
-    /// Plain HTTP (`insecure: true`).
-    pub insecure: bool,
-    /// Skip TLS certificate verification (`tls_skip_verify: true`).
-    pub tls_skip_verify: bool,
-    /// A PEM file of CA certificates to trust besides the system's (`ca:`).
-    pub ca: Option<PathBuf>,
-    /// The user name (`username:`); the password comes from `password_file` or `password_env`.
-    pub username: Option<String>,
-    /// A file holding the password (`password_file:`; surrounding whitespace is trimmed).
-    pub password_file: Option<PathBuf>,
-    /// An environment variable holding the password (`password_env:`).
-    pub password_env: Option<String>,
-    /// At most this many requests per second to this host (`rate:`); `None`: unlimited.
-    pub rate: Option<f64>,
-}
-
-/// One entry of `sync:`, with the defaults applied.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct SyncEntry {
-    /// The line of the entry in the spec file (1-based).
-    pub line: usize,
-    /// Where images come from.
-    pub source: Endpoint,
-    /// Where they go.
-    pub target: Endpoint,
-    /// Which tags of a repository or prefix source are taken.
-    pub tags: TagFilter,
-    /// Which platforms of an index are copied: empty copies all (`platforms: all`).
-    pub platforms: Vec<Platform>,
-    /// Copy referrers (and cosign-style `sha256-<hex>.sig` / `.att` / `.sbom` tags) with each image.
-    pub referrers: bool,
-    /// Move a target tag that points at another digest (`true`, the default: a mirror); `false` leaves it and
-    /// reports a conflict (crane's `--no-clobber`).
-    pub overwrite: bool,
 }
