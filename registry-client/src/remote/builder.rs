@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use registry_core::api::RegistryApi;
+use registry_core::api::{RegistryApi, UploadJournal};
 use registry_core::auth::{Credentials, Keychain, Secret};
 use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
 use registry_core::{Error, Result};
@@ -30,6 +30,8 @@ pub struct RemoteClientBuilder {
     client_identity: Option<Secret>,
     proxy: ProxyConfig,
     transfer: TransferOptions,
+    rate_limit: Option<f64>,
+    upload_journal: Option<Arc<dyn UploadJournal>>,
 }
 
 impl RemoteClientBuilder {
@@ -149,14 +151,38 @@ impl RemoteClientBuilder {
         self
     }
 
+    /// Send at most `requests_per_second` requests to the registry host (each attempt, each page, HEADs and blob
+    /// PATCHes alike; not the token exchange), shared by the client's clones and `with_segment` children: one at
+    /// once, then one per `1 / rate` seconds (a burst of up to `max(1, rate)` builds up only while idle). Fractions
+    /// are fine (`0.5`: one request every 2 s). Without it, requests are not paced. A value that is not a finite
+    /// number above 0 (`0`, negative, NaN, infinite) is an `InvalidInput` error from `build()` naming it. With or
+    /// without it, a `429 Too Many Requests` answer pauses every request to the host for as long as the refused
+    /// request waits before its retry, as the [`RetryConfig`] says: its `Retry-After` (seconds or HTTP date)
+    /// capped at `max_backoff` (default 10 s; never past 60 s), else the retry backoff.
+    pub fn rate_limit(mut self, requests_per_second: f64) -> RemoteClientBuilder {
+        self.rate_limit = Some(requests_per_second);
+        self
+    }
+
+    /// Record the sessions of chunked blob uploads in `journal` (see [`UploadJournal`]), so an upload cut short
+    /// (the process killed, the push dropped, the source failing) is resumed by a later push of the same blob to
+    /// the same repository, by this or another process with the same journal: the registry is asked how far the
+    /// recorded session got and only the rest is sent. Shared by the client's clones and `with_segment` children.
+    /// One-request uploads (blobs up to the monolithic threshold) record nothing.
+    pub fn upload_journal(mut self, journal: Arc<dyn UploadJournal>) -> RemoteClientBuilder {
+        self.upload_journal = Some(journal);
+        self
+    }
+
     /// The retry policy.
     pub fn retry(mut self, retry: RetryConfig) -> RemoteClientBuilder {
         self.retry = retry;
         self
     }
 
-    /// Build the client. Fails on a malformed host or path (or one with a URL scheme), conflicting credentials, a
-    /// zero timeout or deadline, or an invalid user agent.
+    /// Build the client. Fails (`InvalidInput`) on a malformed host or path (or one with a URL scheme), conflicting
+    /// credentials, a zero timeout or deadline, a rate limit that is not a finite number above 0, or an invalid user
+    /// agent.
     pub fn build(self) -> Result<RemoteClient> {
         let scope = ClientScope::parse(&self.target);
         scope.check()?;
@@ -178,6 +204,7 @@ impl RemoteClientBuilder {
         config.tls_skip_verify = self.tls_skip_verify;
         config.client_identity = self.client_identity;
         config.proxy = self.proxy;
+        config.rate_limit = self.rate_limit;
         if let Some(ua) = self.user_agent {
             config.user_agent = ua;
         }
@@ -196,7 +223,10 @@ impl RemoteClientBuilder {
         }
         let blob_config = self.transfer.get_blob_config().clone();
         let transfers = Arc::new(self.transfer.start()?);
-        let api = RegistryApi::new(registry, config)?.with_transfer_config(blob_config)?;
+        let mut api = RegistryApi::new(registry, config)?.with_transfer_config(blob_config)?;
+        if let Some(journal) = self.upload_journal {
+            api = api.with_upload_journal(journal);
+        }
         Ok(RemoteClient { api, scope, transfers })
     }
 }
@@ -220,6 +250,8 @@ impl RemoteClient {
             client_identity: None,
             proxy: ProxyConfig::Environment,
             transfer: TransferOptions::default(),
+            rate_limit: None,
+            upload_journal: None,
         }
     }
 }

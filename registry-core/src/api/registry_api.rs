@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::transfer::TransferConfig;
+use super::upload_journal::UploadJournal;
 use crate::error::Result;
 use crate::reference::Registry;
 use crate::transport::send::Transport;
@@ -15,18 +16,21 @@ pub struct RegistryApi {
     pub(crate) transport: Arc<Transport>,
     /// Upload strategy, chunk size and recovery limits.
     pub(crate) transfer: TransferConfig,
+    /// Where chunked uploads record their sessions, if anywhere.
+    pub(crate) journal: Option<Arc<dyn UploadJournal>>,
 }
 
 impl RegistryApi {
     /// A handle on `registry` with `config`. Fails ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput))
-    /// when the configuration cannot be honoured: a bad user agent, certificate, client identity or proxy.
+    /// when the configuration cannot be honoured: a bad user agent, certificate, client identity, proxy or rate
+    /// limit (not a finite number above 0, see [`TransportConfig::rate_limit`]).
     pub fn new(registry: Registry, config: TransportConfig) -> Result<RegistryApi> {
         Ok(RegistryApi::from_transport(Arc::new(Transport::new(registry, config)?)))
     }
 
     /// A handle over an existing transport.
     pub(crate) fn from_transport(transport: Arc<Transport>) -> RegistryApi {
-        RegistryApi { transport, transfer: TransferConfig::default() }
+        RegistryApi { transport, transfer: TransferConfig::default(), journal: None }
     }
 
     /// The registry.
@@ -52,6 +56,19 @@ impl RegistryApi {
         config.validate()?;
         self.transfer = config;
         Ok(())
+    }
+
+    /// This handle with chunked uploads recording their sessions in `journal`, and resuming a session recorded
+    /// there before opening a new one (see [`UploadJournal`] for the contract). Shared by this handle's clones.
+    #[must_use]
+    pub fn with_upload_journal(mut self, journal: Arc<dyn UploadJournal>) -> RegistryApi {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The journal chunked uploads record their sessions in, if any.
+    pub fn upload_journal(&self) -> Option<&Arc<dyn UploadJournal>> {
+        self.journal.as_ref()
     }
 
     /// This handle with other transfer settings; an invalid configuration is an error.

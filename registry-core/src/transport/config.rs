@@ -49,6 +49,16 @@ pub struct TransportConfig {
     pub client_identity: Option<Secret>,
     /// Which proxy to use.
     pub proxy: ProxyConfig,
+    /// At most this many requests per second to the registry host (every attempt, page, HEAD and chunk PATCH; not
+    /// the token exchange), shared by every handle on the transport: one request at once, then one per `1 / rate`
+    /// seconds, a burst of up to `max(1, rate)` requests building up only while idle. `None` (the default): no
+    /// pacing. A value that is not a finite number above 0 is an
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error naming it when the transport is built.
+    /// Whatever this says, a `429 Too Many Requests` pauses every request to the host for as long as the refused
+    /// request waits before its retry: its `Retry-After` (seconds or HTTP date) capped at
+    /// [`RetryConfig::max_backoff`] (default 10 s), else the retry backoff; never past
+    /// [`MAX_PAUSE`](super::MAX_PAUSE).
+    pub rate_limit: Option<f64>,
 }
 
 /// Which HTTP proxy requests go through.
@@ -80,6 +90,7 @@ impl Default for TransportConfig {
             tls_skip_verify: false,
             client_identity: None,
             proxy: ProxyConfig::Environment,
+            rate_limit: None,
         }
     }
 }

@@ -12,10 +12,11 @@ use url::Url;
 
 use super::config::TransportConfig;
 use super::http_client::http_client;
+use super::pace::Pace;
 use super::redirect;
 use super::request::{Body, Request};
 use super::response::{self, redact_url};
-use super::retry::{Again, RetryConfig};
+use super::retry::{retry_after, Again, RetryConfig};
 use crate::auth::authenticator::{Authenticator, Retry};
 use crate::capabilities::Capabilities;
 use crate::error::{Error, ErrorKind, Result};
@@ -57,6 +58,8 @@ pub(crate) struct Transport {
     deadline: Option<Duration>,
     /// What has been learned of the registry, shared by every handle on this transport.
     capabilities: Capabilities,
+    /// The rate limit and the pause after a 429, shared by every handle on this transport.
+    pace: Pace,
 }
 
 impl fmt::Debug for Transport {
@@ -66,13 +69,16 @@ impl fmt::Debug for Transport {
             .field("auth", &self.auth)
             .field("retry", &self.retry)
             .field("deadline", &self.deadline)
+            .field("pace", &self.pace)
             .finish()
     }
 }
 
 impl Transport {
-    /// A transport to `registry`. Fails when the configuration cannot be honoured.
+    /// A transport to `registry`. Fails when the configuration cannot be honoured (`InvalidInput`: a bad user agent,
+    /// certificate, proxy or rate limit).
     pub(crate) fn new(registry: Registry, config: TransportConfig) -> Result<Transport> {
+        let pace = Pace::new(registry.as_str(), config.rate_limit)?;
         let scheme = if config.insecure { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{}/", registry.api_host()))
             .map_err(|e| Error::invalid_input(format!("registry {registry} does not make a valid URL: {e}")))?;
@@ -85,7 +91,7 @@ impl Transport {
         let auth =
             Authenticator::new(config.credentials, token_http, registry.clone(), config.insecure, capabilities.clone())
                 .with_keychain(config.keychain);
-        Ok(Transport { registry, base, http, auth, retry: config.retry, deadline: config.deadline, capabilities })
+        Ok(Transport { registry, base, http, auth, retry: config.retry, deadline: config.deadline, capabilities, pace })
     }
 
     /// The registry.
@@ -137,7 +143,7 @@ impl Transport {
             let mut attempt: u32 = 0;
             loop {
                 attempt += 1;
-                let once = Box::pin(self.attempt(&mut req, &what));
+                let once = Box::pin(self.attempt(&mut req, &what, attempt));
                 let outcome = match self.deadline {
                     Some(deadline) => {
                         let at = tokio::time::Instant::from_std(start) + deadline;
@@ -194,9 +200,9 @@ impl Transport {
         .await
     }
 
-    /// One attempt, with one re-challenge on 401.
-    async fn attempt(&self, req: &mut Request, what: &str) -> Attempt {
-        let (first, sent) = match self.send_once(req, what).await {
+    /// Attempt number `attempt`, with one re-challenge on 401.
+    async fn attempt(&self, req: &mut Request, what: &str, attempt: u32) -> Attempt {
+        let (first, sent) = match self.send_once(req, what, attempt).await {
             Ok(resp) => resp,
             Err(failed) => return failed,
         };
@@ -216,7 +222,7 @@ impl Transport {
         if decision == Retry::No || !req.replayable() {
             return Attempt::Failed { error: self.unauthorized(first, what).await, unsent: false };
         }
-        match self.send_once(req, what).await {
+        match self.send_once(req, what, attempt).await {
             Ok((second, _)) if second.status() == StatusCode::UNAUTHORIZED => {
                 Attempt::Failed { error: self.unauthorized(second, what).await, unsent: false }
             }
@@ -230,11 +236,16 @@ impl Transport {
         response::error_from_response(resp, what).await.with_kind(kind).context(msg)
     }
 
-    /// Send `req` once, with the `Authorization` the authenticator has for it; returns the answer and that header.
+    /// Send `req` once (during attempt number `attempt`), with the `Authorization` the authenticator has for it,
+    /// when the host's pacing lets it go (the pause after a 429 over, a token of the rate limit taken); returns the
+    /// answer and that header. A 429 answer pauses every request to the host for the wait the retry policy gives
+    /// the refused request: its `Retry-After` capped at [`RetryConfig::max_backoff`], else the backoff of this
+    /// attempt (and never past [`MAX_PAUSE`](super::pace::MAX_PAUSE)).
     async fn send_once(
         &self,
         req: &mut Request,
         what: &str,
+        attempt: u32,
     ) -> std::result::Result<(reqwest::Response, Option<HeaderValue>), Attempt> {
         let authorization = self
             .auth
@@ -261,8 +272,18 @@ impl Transport {
                 builder.body(reqwest::Body::wrap_stream(s))
             }
         };
+        self.pace.wait_turn().await;
         match builder.send().await {
-            Ok(resp) => Ok((resp, authorization)),
+            Ok(resp) => {
+                if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+                    // The wait the retry policy gives the refused request itself (so the two end together).
+                    let wait = retry_after(resp.headers())
+                        .map(|asked| asked.min(self.retry.max_backoff))
+                        .unwrap_or_else(|| self.retry.backoff(attempt));
+                    self.pace.pause(wait);
+                }
+                Ok((resp, authorization))
+            }
             Err(e) => {
                 let unsent = e.is_connect();
                 Err(Attempt::Failed { error: response::from_reqwest(e, what), unsent })

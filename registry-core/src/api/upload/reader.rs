@@ -40,6 +40,9 @@ pub(crate) struct Reader {
     held: VecDeque<Bytes>,
     held_start: u64,
     digest: Digest,
+    /// Whether the hash covers the blob from its first byte: false for an upload resumed in another process, whose
+    /// first bytes the registry already had and this process never read.
+    whole: bool,
 }
 
 impl Reader {
@@ -57,7 +60,26 @@ impl Reader {
             held: VecDeque::new(),
             held_start: 0,
             digest: digest.clone(),
+            whole: true,
         }
+    }
+
+    /// A reader of `source`, which gives the blob from byte `offset` on: the registry already has the bytes before
+    /// it (an upload resumed from a journal). What it reads is not the whole blob, so its hash proves nothing
+    /// ([`Reader::hashes_whole`] is false): the registry checks the digest when the upload is closed.
+    pub(crate) fn resumed(source: ByteStream, digest: &Digest, size: u64, hold: bool, offset: u64) -> Reader {
+        let offset = offset.min(size);
+        let mut reader = Reader::new(source, digest, size, hold);
+        reader.pos = offset;
+        reader.read = offset;
+        reader.held_start = offset;
+        reader.whole = offset == 0;
+        reader
+    }
+
+    /// Whether the digest [`Reader::finish`] returns is of the whole blob (read from its first byte).
+    pub(crate) fn hashes_whole(&self) -> bool {
+        self.whole
     }
 
     /// The offset of the next byte the source gives.
@@ -314,6 +336,21 @@ mod tests {
         r = lent.take_back().0.unwrap_or_else(|| panic!("reader not returned"));
         r.fill_to(16).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.finish().await.ok(), Some(d), "each byte hashed exactly once");
+    }
+
+    #[tokio::test]
+    async fn a_resumed_reader_starts_at_its_offset_and_hashes_only_the_rest() {
+        let data: &'static [u8] = b"0123456789";
+        let d = Digest::sha256(data);
+        let mut r = Reader::resumed(source(&[&data[6..]]), &d, 10, false, 6);
+        assert_eq!((r.position(), r.read()), (6, 6));
+        assert!(!r.hashes_whole());
+        let (lent, body) = lend(r, 10);
+        assert_eq!(drain(body).await, b"6789");
+        r = lent.take_back().0.unwrap_or_else(|| panic!("reader not returned"));
+        let got = r.finish().await.ok();
+        assert!(got.is_some() && got != Some(d), "the hash of the rest is not the blob's digest");
+        assert!(Reader::resumed(source(&[data]), &Digest::sha256(data), 10, false, 0).hashes_whole());
     }
 
     #[tokio::test]

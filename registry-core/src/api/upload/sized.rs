@@ -8,6 +8,16 @@
 //! cancels the session and starts over from the first byte, which needs a source it can open again. Every recovery
 //! counts against [`TransferConfig::upload_retries`]. The digest of the bytes sent is checked before the closing
 //! PUT: a mismatch cancels the session and nothing is committed.
+//!
+//! With an [`UploadJournal`](crate::api::UploadJournal) on the handle, a chunked upload records its session's
+//! location when it opens and after each chunk the registry confirmed, and forgets it once the blob is committed or
+//! the session cancelled. Before opening a session it asks the journal: a recorded session is asked how far it got
+//! and continued from there, the source opened at that offset; one the registry no longer knows is forgotten and a
+//! fresh upload starts. The bytes before that offset were never read by this process, so the digest is then checked
+//! by the registry alone, when it closes the upload. With a journal, a source failing part way is opened again at
+//! the registry's offset (a temporary failure, counted as a recovery); when that does not help, the session is left
+//! open and recorded (unless the source gave content of the wrong digest), for a later push to resume. One-request
+//! uploads record nothing.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -46,16 +56,20 @@ enum Failure {
 }
 
 /// One upload of `digest` (`size` bytes) to `repo`.
-struct Job<'a, F> {
-    api: &'a RegistryApi,
-    repo: &'a Repository,
-    digest: &'a Digest,
-    size: u64,
+pub(super) struct Job<'a, F> {
+    pub(super) api: &'a RegistryApi,
+    pub(super) repo: &'a Repository,
+    pub(super) digest: &'a Digest,
+    pub(super) size: u64,
     /// Opens the source again at an offset (a fresh start, or a resume); `None` when it cannot be.
-    reopen: Option<&'a F>,
-    config: TransferConfig,
+    pub(super) reopen: Option<&'a F>,
+    pub(super) config: TransferConfig,
     /// Recoveries so far.
-    recoveries: u32,
+    pub(super) recoveries: u32,
+    /// Whether the journal holds the current session (recorded by this job, or found there to resume).
+    pub(super) journaled: bool,
+    /// The offset the registry confirmed in the current session.
+    pub(super) confirmed: u64,
 }
 
 impl<F, Fut> Job<'_, F>
@@ -64,25 +78,41 @@ where
     Fut: Future<Output = Result<ByteStream>> + Send,
 {
     /// Upload from `first` (or a freshly opened source), into `session` if given (else a new one).
-    async fn run(mut self, first: Option<ByteStream>, session: Option<UploadSession>) -> Result<BlobPushed> {
-        let mut source = match first {
-            Some(s) => s,
-            None => self.open_source(0).await?,
+    async fn run(mut self, first: Option<ByteStream>, mut session: Option<UploadSession>) -> Result<BlobPushed> {
+        let resumed = match first {
+            None => self.resume().await,
+            Some(_) => None,
         };
-        let mut session = session;
+        let (mut source, mut session, mut start) = match resumed {
+            Some((location, offset)) => {
+                // A session the registry opened instead of mounting holds nothing yet: the recorded one wins.
+                if let Some(unused) = session.take() {
+                    self.api.cancel_location(self.repo, &unused.location).await;
+                }
+                let min_chunk = self.api.capabilities().snapshot().chunk_min_length;
+                let session = UploadSession { repository: self.repo.clone(), location, min_chunk };
+                (self.open_source(offset).await?, Some(session), offset)
+            }
+            None => match first {
+                Some(s) => (s, session, 0),
+                None => (self.open_source(0).await?, session, 0),
+            },
+        };
         loop {
             let current = match session.take() {
                 Some(s) => s,
                 None => self.api.open_session(self.repo).await.map_err(|e| e.context(self.what()))?,
             };
-            let (error, location, maybe_committed) = match self.pass(source, current).await {
+            let (error, location, maybe_committed) = match self.pass(source, current, start).await {
                 Ok(done) => return Ok(done),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Restart { error, location, maybe_committed }) => (error, location, maybe_committed),
             };
+            start = 0;
             if error.kind() != ErrorKind::NotFound {
                 self.api.cancel_location(self.repo, &location).await;
             }
+            self.forget();
             if maybe_committed && matches!(self.api.blob_exists(self.repo, self.digest).await, Ok(Some(_))) {
                 tracing::info!(digest = %self.digest, "the blob was committed although its upload reported a failure");
                 return Ok(BlobPushed::AlreadyPresent);
@@ -117,15 +147,18 @@ where
         Ok(())
     }
 
-    async fn pass(&mut self, source: ByteStream, session: UploadSession) -> Result<BlobPushed, Failure> {
-        let chunk = if self.size > self.config.monolithic_threshold {
+    /// One pass into `session`, whose registry already has the first `start` bytes (a resumed session: then
+    /// `source` begins at `start`, and the upload goes in chunks).
+    async fn pass(&mut self, source: ByteStream, session: UploadSession, start: u64) -> Result<BlobPushed, Failure> {
+        self.confirmed = start;
+        let chunk = if self.size > self.config.monolithic_threshold || start > 0 {
             self.config.chunk_for(session.min_chunk, self.reopen.is_none())
         } else {
             None
         };
         match chunk {
             None => self.monolithic(source, session.location).await,
-            Some(chunk) => self.chunked(source, session.location, chunk).await,
+            Some(chunk) => self.chunked(source, session.location, chunk, start).await,
         }
     }
 
@@ -139,15 +172,35 @@ where
         format!("upload blob {} to {}", self.digest, self.repo)
     }
 
-    /// Cancel `location` and fail with `error`.
-    async fn fatal(&self, location: &Url, error: Error) -> Failure {
+    /// Cancel `location` (and forget it) and fail with `error`.
+    async fn fatal(&mut self, location: &Url, error: Error) -> Failure {
         self.api.cancel_location(self.repo, location).await;
+        self.forget();
         Failure::Fatal(error)
     }
 
-    /// A failure of the source itself: worth a fresh start when temporary, else final.
-    async fn source_failed(&self, location: Url, error: Error) -> Failure {
+    /// Whether a failure of the source leaves the session open for a later push: when the journal holds it, the
+    /// registry has bytes of it, and the source did not give content of the wrong digest.
+    fn keeps_session(&self, error: &Error) -> bool {
+        self.journaled && self.confirmed > 0 && error.kind() != ErrorKind::DigestMismatch
+    }
+
+    /// Give up on the source's `error`, the session left open and recorded.
+    fn kept(&self, error: Error) -> Failure {
+        Failure::Fatal(error.context(format!(
+            "the upload session stays open and recorded in the upload journal at byte {} of {}",
+            self.confirmed, self.size
+        )))
+    }
+
+    /// A failure of the source itself: worth a fresh start when temporary, else final. With a journal holding a
+    /// session that has bytes confirmed, the session stays open and recorded instead (unless the source gave
+    /// content of the wrong digest), for a later push to resume.
+    async fn source_failed(&mut self, location: Url, error: Error) -> Failure {
         let error = error.context(format!("{}: reading the blob", self.what()));
+        if self.keeps_session(&error) {
+            return self.kept(error);
+        }
         if worth_retrying(&error, Again::Rest) {
             Failure::Restart { error, location, maybe_committed: false }
         } else {
@@ -195,18 +248,29 @@ where
     }
 
     /// The blob in chunks of `chunk` bytes, resuming after failed chunks, then the closing PUT.
-    async fn chunked(&mut self, source: ByteStream, mut location: Url, chunk: u64) -> Result<BlobPushed, Failure> {
-        let mut reader = Reader::new(source, self.digest, self.size, self.reopen.is_none());
-        let mut offset = 0u64;
+    async fn chunked(
+        &mut self,
+        source: ByteStream,
+        mut location: Url,
+        chunk: u64,
+        start: u64,
+    ) -> Result<BlobPushed, Failure> {
+        let mut reader = Reader::resumed(source, self.digest, self.size, self.reopen.is_none(), start);
+        let mut offset = start.min(self.size);
+        self.record(&location, offset);
         let mut progress = Progress::default();
+        // Whether the source failed and must be opened again before the next chunk.
+        let mut reread = false;
         while offset < self.size {
             let end = offset.saturating_add(chunk).min(self.size);
-            if reader.position() != offset && !reader.holds_from(offset) {
-                // The registry has less than was read, and the source can be read again from there.
+            if (reader.position() != offset && !reader.holds_from(offset)) || reread {
+                // The registry has less than was read (or the source broke), and the source can be read again from
+                // there.
                 match self.open_source(offset).await {
                     Ok(again) => reader.reopen(again, offset),
                     Err(e) => return Err(self.source_failed(location, e).await),
                 }
+                reread = false;
             }
             let (sent, source_error) = if reader.position() == offset {
                 // Stream the chunk straight from the source.
@@ -225,11 +289,21 @@ where
                 }
                 (self.patch(&location, offset, end, Body::Bytes(reader.held_bytes())).await, None)
             };
-            if let Some(e) = source_error {
-                return Err(self.source_failed(location, e).await);
-            }
-            let error = match sent {
-                Ok(resp) => {
+            // With a journal, a temporary failure of a source that can be opened again is recovered like a failed
+            // chunk: from the registry's offset, the source opened there.
+            let from_source = match source_error {
+                Some(e) if self.keeps_session(&e) && self.reopen.is_some() && worth_retrying(&e, Again::Rest) => {
+                    Some(e)
+                }
+                Some(e) => return Err(self.source_failed(location, e).await),
+                None => None,
+            };
+            let error = match (from_source, sent) {
+                (Some(e), _) => {
+                    reread = true;
+                    e.context(format!("{}: reading the blob for chunk {offset}-{}", self.what(), end - 1))
+                }
+                (None, Ok(resp)) => {
                     location = self.api.next_location(&location, &resp).map_err(Failure::Fatal)?;
                     // Any success (202, or 201 as ECR answers a chunk) is a chunk taken as far as its `Range` says;
                     // only the closing PUT finishes the upload.
@@ -239,9 +313,10 @@ where
                     }
                     offset = self.accept_offset(&reader, got, &location)?;
                     reader.confirm(offset);
+                    self.record(&location, offset);
                     continue;
                 }
-                Err(e) => e.context(format!("{}: chunk {offset}-{}", self.what(), end - 1)),
+                (None, Err(e)) => e.context(format!("{}: chunk {offset}-{}", self.what(), end - 1)),
             };
             if error.kind() == ErrorKind::NotFound {
                 return Err(Failure::Restart { error, location, maybe_committed: false });
@@ -250,6 +325,9 @@ where
                 return Err(self.fatal(&location, error).await);
             }
             if let Err(e) = self.spend(&error) {
+                if reread {
+                    return Err(self.kept(e));
+                }
                 return Err(self.fatal(&location, e).await);
             }
             tokio::time::sleep(self.config.wait_before(self.recoveries, &error)).await;
@@ -262,6 +340,7 @@ where
                     location = fresh;
                     offset = self.accept_offset(&reader, got, &location)?;
                     reader.confirm(offset);
+                    self.record(&location, offset);
                     tracing::info!(digest = %self.digest, offset, "blob upload resumes");
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound || worth_retrying(&e, Again::Rest) => {
@@ -278,7 +357,10 @@ where
             }
             Err(e) => return Err(self.source_failed(location, e).await),
         };
-        if &actual != self.digest {
+        if !reader.hashes_whole() {
+            // Resumed from a journal: this process read only the rest; the registry checks the digest on closing.
+            tracing::debug!(digest = %self.digest, "resumed upload: the registry checks the digest");
+        } else if &actual != self.digest {
             let e = Error::new(
                 ErrorKind::DigestMismatch,
                 format!(
@@ -311,9 +393,10 @@ where
     }
 
     /// The closing PUT, after the digest was checked.
-    async fn commit(&self, location: Url) -> Result<BlobPushed, Failure> {
+    async fn commit(&mut self, location: Url) -> Result<BlobPushed, Failure> {
         match self.api.close_upload(self.repo, &location, self.digest, Body::Bytes(bytes::Bytes::new())).await {
             Ok(resp) => {
+                self.forget();
                 check_committed(&resp, self.digest).map_err(|e| Failure::Fatal(e.context(self.what())))?;
                 Ok(BlobPushed::Uploaded)
             }
@@ -403,7 +486,17 @@ impl RegistryApi {
         F: Fn(u64) -> Fut + Send + Sync,
         Fut: Future<Output = Result<ByteStream>> + Send,
     {
-        let job = Job { api: self, repo, digest, size, reopen, config: self.transfer.clone(), recoveries: 0 };
+        let job = Job {
+            api: self,
+            repo,
+            digest,
+            size,
+            reopen,
+            config: self.transfer.clone(),
+            recoveries: 0,
+            journaled: false,
+            confirmed: 0,
+        };
         let span = tracing::debug_span!("blob_upload", %digest, size, repo = %repo);
         job.run(body, session).instrument(span).await
     }
