@@ -30,5 +30,7 @@ echo "==> module cycles"
 cargo run -q --locked -p registry-tests --bin module_graph -- --check
 echo "==> cargo test"
 cargo test --workspace --locked --no-fail-fast
-echo "==> the README's main job (cargo run --example mirror)"
+echo "==> the README's main job (cargo run -q -p registry-cli -- demo)"
+cargo run -q --locked -p registry-cli -- demo
+echo "==> the same mirror with the library alone (cargo run --example mirror)"
 cargo run --example mirror --locked -q

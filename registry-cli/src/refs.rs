@@ -1,0 +1,285 @@
+//! The reference forms `regcli cp` takes, turned into a [`Client`] and a reference in its scope:
+//!
+//! - `host/repo:tag`, `host/repo@sha256:<hex>` (`host/repo` alone: `latest` as a source, the source's tag as a
+//!   destination): a registry, through `RemoteClient` with the docker / podman keychain;
+//! - `oci:DIR[:TAG]`: an OCI layout directory (`LayoutClient`, skopeo's `oci:` form), either side;
+//! - `oci-archive:FILE[:TAG]`: an oci-archive (read as a client; written by `archives`);
+//! - `docker-archive:FILE[:repo:tag]`: a `docker save` archive (read as a client; written by `archives`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use registry_client::{
+    Client, DockerArchive, LayoutClient, OciArchive, ProgressFn, Reference, RemoteClient, Repository, TransferOptions,
+};
+
+use crate::failure::Failure;
+use crate::settings::Settings;
+
+/// One side of a copy.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    /// The client, scoped to the repository.
+    pub(crate) client: Arc<dyn Client>,
+    /// A tag or `@sha256:<hex>`; `None` for a destination given without one.
+    pub(crate) reference: Option<String>,
+}
+
+/// The reference forms as the user may write them, parsed (no I/O).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Form {
+    Registry { repository: Repository, reference: Option<String> },
+    Layout { dir: PathBuf, tag: Option<String> },
+    OciArchive { file: PathBuf, tag: Option<String> },
+    DockerArchive { file: PathBuf, name: Option<(String, String)> },
+}
+
+fn bad(text: &str, why: impl std::fmt::Display) -> Failure {
+    Failure::usage(format!("reference {text:?}: {why}"))
+}
+
+fn check_tag(text: &str, tag: &str) -> Result<String, Failure> {
+    Reference::check_tag(tag).map_err(|e| bad(text, e))?;
+    Ok(tag.to_string())
+}
+
+/// `DIR[:TAG]`: the part after the last `:` is a tag when it is one (no `/`), else the whole is the path.
+fn path_and_tag(text: &str, rest: &str) -> Result<(PathBuf, Option<String>), Failure> {
+    if rest.is_empty() {
+        return Err(bad(text, "no path"));
+    }
+    match rest.rsplit_once(':') {
+        Some((path, tag)) if !tag.contains('/') && !path.is_empty() => {
+            Ok((PathBuf::from(path), Some(check_tag(text, tag)?)))
+        }
+        _ => Ok((PathBuf::from(rest), None)),
+    }
+}
+
+fn parse(text: &str) -> Result<Form, Failure> {
+    if let Some(rest) = text.strip_prefix("oci:") {
+        let (dir, tag) = path_and_tag(text, rest)?;
+        return Ok(Form::Layout { dir, tag });
+    }
+    if let Some(rest) = text.strip_prefix("oci-archive:") {
+        let (file, tag) = path_and_tag(text, rest)?;
+        return Ok(Form::OciArchive { file, tag });
+    }
+    if let Some(rest) = text.strip_prefix("docker-archive:") {
+        let (file, name) = match rest.split_once(':') {
+            None => (rest, None),
+            Some((file, name)) => {
+                let (repo, tag) = name.rsplit_once(':').filter(|(_, t)| !t.contains('/')).ok_or_else(|| {
+                    bad(text, "the name after the archive's path must be repo:tag (docker-archive:FILE:repo:tag)")
+                })?;
+                (file, Some((repo.to_string(), check_tag(text, tag)?)))
+            }
+        };
+        if file.is_empty() {
+            return Err(bad(text, "no path"));
+        }
+        return Ok(Form::DockerArchive { file: PathBuf::from(file), name });
+    }
+    // A registry: the last path component says whether a tag or digest was given.
+    let last = text.rsplit('/').next().unwrap_or(text);
+    if text.contains('/') && (last.contains(':') || text.contains('@')) {
+        let reference = Reference::parse(text).map_err(|e| bad(text, e))?;
+        let id = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => format!("@{digest}"),
+            (None, Some(tag)) => tag.to_string(),
+            (None, None) => return Err(bad(text, "no tag or digest")),
+        };
+        return Ok(Form::Registry { repository: reference.repository().clone(), reference: Some(id) });
+    }
+    if !text.contains('/') {
+        return Err(bad(
+            text,
+            "not a reference: use host/repo:tag, host/repo@sha256:.., oci:DIR[:TAG], oci-archive:FILE[:TAG] \
+             or docker-archive:FILE[:repo:tag]",
+        ));
+    }
+    let repository = Repository::parse(text).map_err(|e| bad(text, e))?;
+    Ok(Form::Registry { repository, reference: None })
+}
+
+fn registry_client(
+    repository: &Repository,
+    settings: &Settings,
+    progress: Option<ProgressFn>,
+) -> Result<Arc<dyn Client>, Failure> {
+    let mut transfer = TransferOptions::new();
+    if let Some(progress) = progress {
+        transfer = transfer.progress_fn(progress);
+    }
+    let client = RemoteClient::builder(repository.registry().as_str())
+        .insecure(settings.insecure)
+        .tls_skip_verify(settings.tls_skip_verify)
+        .default_keychain()
+        .transfer(transfer)
+        .build()
+        .map_err(|e| Failure::usage(format!("registry {}: {e}", repository.registry())))?;
+    Ok(client.with_segment(repository.path()))
+}
+
+async fn layout(dir: &PathBuf, progress: Option<ProgressFn>) -> Result<Arc<dyn Client>, Failure> {
+    let mut transfer = TransferOptions::new();
+    if let Some(progress) = progress {
+        transfer = transfer.progress_fn(progress);
+    }
+    Ok(Arc::new(LayoutClient::open_with(dir, transfer).await?))
+}
+
+/// The source side of `text`: the client and the tag or digest to read (`latest` for a registry repository
+/// given alone; the archive's only image when an archive names none).
+pub(crate) async fn source(text: &str, settings: &Settings) -> Result<Resolved, Failure> {
+    match parse(text)? {
+        Form::Registry { repository, reference } => Ok(Resolved {
+            client: registry_client(&repository, settings, None)?,
+            reference: Some(reference.unwrap_or_else(|| "latest".to_string())),
+        }),
+        Form::Layout { dir, tag } => {
+            if !dir.is_dir() {
+                return Err(bad(text, format!("{} is not a directory", dir.display())));
+            }
+            let client = layout(&dir, None).await?;
+            let reference = match tag {
+                Some(tag) => tag,
+                None => only_tag(text, &*client).await?,
+            };
+            Ok(Resolved { client, reference: Some(reference) })
+        }
+        Form::OciArchive { file, tag } => {
+            let archive = OciArchive::open(&file).await?;
+            let reference = match tag {
+                Some(tag) => tag,
+                None => only_tag(text, &archive).await?,
+            };
+            Ok(Resolved { client: Arc::new(archive), reference: Some(reference) })
+        }
+        Form::DockerArchive { file, name } => {
+            let archive = DockerArchive::open(&file).await?;
+            match name {
+                Some((repo, tag)) => Ok(Resolved { client: archive.with_segment(&repo), reference: Some(tag) }),
+                None => {
+                    let [only] = archive.images() else {
+                        return Err(bad(
+                            text,
+                            format!(
+                                "the archive holds {} images: name one (docker-archive:FILE:repo:tag)",
+                                archive.images().len()
+                            ),
+                        ));
+                    };
+                    let reference = format!("@{}", only.manifest_digest);
+                    Ok(Resolved { client: Arc::new(archive), reference: Some(reference) })
+                }
+            }
+        }
+    }
+}
+
+/// The tag of a layout or archive that has exactly one.
+async fn only_tag(text: &str, client: &dyn Client) -> Result<String, Failure> {
+    let tags = client.list_tags(registry_client::ListOptions::default()).await?;
+    match tags.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(bad(text, "it has no tagged image")),
+        many => Err(bad(text, format!("it has {} tags ({}...): name one with :TAG", many.len(), many[0]))),
+    }
+}
+
+/// Where a copy goes: a client (registry or layout) or an archive file written by a streaming writer.
+#[derive(Debug)]
+pub(crate) enum Destination {
+    /// A registry repository or a layout directory.
+    Client(Resolved),
+    /// `oci-archive:FILE[:TAG]`.
+    OciArchive {
+        /// The archive to write.
+        file: PathBuf,
+        /// Its tag (`None`: the source's).
+        tag: Option<String>,
+    },
+    /// `docker-archive:FILE[:repo:tag]`.
+    DockerArchive {
+        /// The archive to write.
+        file: PathBuf,
+        /// Its `repo:tag` name (`None`: the source's repository and tag, when it has them).
+        name: Option<String>,
+    },
+}
+
+/// The destination side of `text`, a client reporting to `progress`: a registry repository or a layout
+/// directory; or an archive file to write.
+pub(crate) async fn destination(
+    text: &str,
+    settings: &Settings,
+    progress: Option<ProgressFn>,
+) -> Result<Destination, Failure> {
+    match parse(text)? {
+        Form::Registry { repository, reference } => {
+            Ok(Destination::Client(Resolved { client: registry_client(&repository, settings, progress)?, reference }))
+        }
+        Form::Layout { dir, tag } => {
+            Ok(Destination::Client(Resolved { client: layout(&dir, progress).await?, reference: tag }))
+        }
+        Form::OciArchive { file, tag } => Ok(Destination::OciArchive { file, tag }),
+        Form::DockerArchive { file, name } => {
+            Ok(Destination::DockerArchive { file, name: name.map(|(repo, tag)| format!("{repo}:{tag}")) })
+        }
+    }
+}
+
+/// The `repo:tag` name a source given as `host/repo:tag` has (for a docker-archive written without a name).
+pub(crate) fn source_name(text: &str) -> Option<String> {
+    match parse(text).ok()? {
+        Form::Registry { repository, reference: Some(tag) } if !tag.starts_with('@') => {
+            Some(format!("{}:{tag}", repository.path()))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_parse() {
+        assert_eq!(parse("oci:/tmp/x:v1").unwrap(), Form::Layout { dir: "/tmp/x".into(), tag: Some("v1".into()) });
+        assert_eq!(parse("oci:/tmp/x").unwrap(), Form::Layout { dir: "/tmp/x".into(), tag: None });
+        assert_eq!(parse("oci:rel/dir").unwrap(), Form::Layout { dir: "rel/dir".into(), tag: None });
+        assert_eq!(
+            parse("docker-archive:/a.tar:localhost:5000/org/app:v2").unwrap(),
+            Form::DockerArchive { file: "/a.tar".into(), name: Some(("localhost:5000/org/app".into(), "v2".into())) }
+        );
+        assert_eq!(parse("oci-archive:/a.tar").unwrap(), Form::OciArchive { file: "/a.tar".into(), tag: None });
+        match parse("127.0.0.1:5000/org/app:v1").unwrap() {
+            Form::Registry { repository, reference } => {
+                assert_eq!(repository.registry().as_str(), "127.0.0.1:5000");
+                assert_eq!(repository.path(), "org/app");
+                assert_eq!(reference.as_deref(), Some("v1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("127.0.0.1:5000/org/app").unwrap() {
+            Form::Registry { reference, .. } => assert_eq!(reference, None),
+            other => panic!("{other:?}"),
+        }
+        let digest = format!("sha256:{}", "a".repeat(64));
+        match parse(&format!("127.0.0.1:5000/org/app@{digest}")).unwrap() {
+            Form::Registry { reference, .. } => assert_eq!(reference, Some(format!("@{digest}"))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_forms_name_the_input() {
+        for text in ["app", "oci:", "oci:/x:-bad", "docker-archive:/a.tar:notag", "h:1/Org/App:v1"] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.code, crate::failure::EXIT_USAGE, "{text}");
+            assert!(e.message.contains(text), "{text}: {}", e.message);
+        }
+    }
+}

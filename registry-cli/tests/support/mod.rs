@@ -1,0 +1,75 @@
+//! Running the `regcli` binary from tests, and seeding registries for it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use registry_client::{index_of, Client, Digest, Image, ImageBuilder, Platform, RemoteClient};
+
+/// The binary under test.
+pub(crate) fn regcli_path() -> &'static str {
+    env!("CARGO_BIN_EXE_regcli")
+}
+
+/// Run `regcli ARGS` (stdin closed, no terminal, `RUST_LOG` unset) and return what it did.
+pub(crate) fn regcli(args: &[&str]) -> Output {
+    Command::new(regcli_path()).args(args).env_remove("RUST_LOG").stdin(Stdio::null()).output().expect("run regcli")
+}
+
+/// [`regcli`] on a blocking thread, so the runtime keeps serving in-process registries meanwhile.
+pub(crate) async fn regcli_async(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        regcli(&refs)
+    })
+    .await
+    .unwrap()
+}
+
+/// stdout and stderr, cut to a few KiB, for assertion messages.
+pub(crate) fn shown(output: &Output) -> String {
+    fn cut(bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes);
+        let mut end = text.len().min(4000);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_string()
+    }
+    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", output.status.code(), cut(&output.stdout), cut(&output.stderr))
+}
+
+/// stdout as text.
+pub(crate) fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The client of a registry's root, plain HTTP.
+pub(crate) fn client(host: &str) -> Arc<dyn Client> {
+    Arc::new(RemoteClient::builder(host).insecure(true).build().unwrap())
+}
+
+/// A small image of `platform` with one layer of its own (`seed` makes it distinct) and a shared base layer.
+pub(crate) fn image(seed: u64, platform: Platform) -> Image {
+    ImageBuilder::new()
+        .layer(mocks::seeded_bytes(1, 64 * 1024).to_vec())
+        .layer(mocks::seeded_bytes(seed, 16 * 1024).to_vec())
+        .platform(platform)
+        .build()
+        .unwrap()
+}
+
+/// Push a three-platform index (amd64, arm64/v8, s390x) under `tag` of `repo`; its images and digest.
+pub(crate) async fn seed_index(repo: &dyn Client, tag: &str, seed: u64) -> (Vec<Image>, Digest) {
+    let images = vec![
+        image(seed, Platform::new("linux", "amd64")),
+        image(seed + 1, Platform::new("linux", "arm64").with_variant("v8")),
+        image(seed + 2, Platform::new("linux", "s390x")),
+    ];
+    let refs: Vec<&Image> = images.iter().collect();
+    let index = index_of(&refs).unwrap();
+    repo.push_index(tag, &index, &images).await.unwrap();
+    let digest = repo.get_digest(tag).await.unwrap();
+    (images, digest)
+}
