@@ -376,7 +376,27 @@ async fn a_dry_run_writes_nothing_and_a_warm_run_costs_one_head_per_side() {
     assert!(on_b.iter().all(|r| r.starts_with("HEAD ")), "{on_b:?}");
 }
 
-#[tokio::test]
+/// Upload sessions the journal at `path` has open (recorded, not forgotten): (repository, digest).
+fn open_sessions(path: &std::path::Path) -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut open = BTreeSet::new();
+    for line in text.lines().filter(|l| l.ends_with('}')) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let key = (v["repository"].as_str().unwrap_or("").to_string(), v["digest"].as_str().unwrap_or("").to_string());
+        match v["record"].as_str() {
+            Some("upload") => {
+                open.insert(key);
+            }
+            Some("forget") => {
+                open.remove(&key);
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_run_resumes_from_its_journal_without_resending_what_was_done() {
     let a = RegistryServer::start().await.unwrap();
     let b = RegistryServer::start().await.unwrap();
@@ -384,20 +404,27 @@ async fn a_killed_run_resumes_from_its_journal_without_resending_what_was_done()
     let journal = tmp.path().join("sync.journal");
     let base = base_layers();
     let mut total = 0u64;
-    for i in 0..6 {
-        let image = layered(&format!("app{i}"), &base);
-        if i == 0 {
-            total += image.layers().iter().map(|l| l.size()).sum::<u64>();
-        } else {
-            total += image.layers().last().unwrap().size();
+    for i in 0..6u8 {
+        let unique = vec![i; 1 << 20];
+        let mut builder = ImageBuilder::new().label("name", format!("app{i}"));
+        for layer in &base {
+            builder = builder.layer(layer.clone());
         }
+        let image = builder.layer(unique).build().unwrap();
+        let layers = image.layers();
+        total += if i == 0 { layers.iter().map(|l| l.size()).sum::<u64>() } else { layers[4].size() };
         total += image.config_descriptor().size();
         client(&a.host(), &format!("team/app{i}")).push_image("v1", &image).await.unwrap();
     }
     let body = format!("sync:\n  - {{ source: \"{}/team/\", target: \"{}/mirror/\" }}\n", a.host(), b.host());
     let s = Arc::new(spec(&[&a.host(), &b.host()], &body));
-    // Slow the target so the kill lands while uploads are in flight.
-    b.faults().latency(std::time::Duration::from_millis(40));
+    // Chunked uploads (64 KiB), so each blob's session is in the journal while it goes; a slow target, so the
+    // kill lands while uploads are in flight.
+    let chunked = || {
+        let blob = registry_client::core::api::TransferConfig::default().monolithic_threshold(0).chunk_size(64 << 10);
+        ConnectOptions::new().transfer(registry_client::TransferOptions::new().blob_config(blob))
+    };
+    b.faults().latency(std::time::Duration::from_millis(15));
     let finished = Arc::new(AtomicUsize::new(0));
     let seen = finished.clone();
     let opts = RunOptions::new().journal(&journal).max_concurrent_images(2).events(move |e: &SyncEvent| {
@@ -405,28 +432,47 @@ async fn a_killed_run_resumes_from_its_journal_without_resending_what_was_done()
             seen.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let (s2, opts2) = (s.clone(), opts.clone());
-    let task = tokio::spawn(async move { sync_with(&s2, opts2).await });
+    let s2 = s.clone();
+    let task = tokio::spawn(async move {
+        let connector = Connector::new(&s2, chunked());
+        sync::sync(&s2, &connector, opts).await.unwrap()
+    });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while finished.load(Ordering::SeqCst) < 2 {
-        assert!(std::time::Instant::now() < deadline, "no image finished");
+    while finished.load(Ordering::SeqCst) < 2 || open_sessions(&journal).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no image finished with an upload in flight");
         assert!(!task.is_finished(), "the run ended before it could be killed");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     task.abort(); // as SIGKILL: nothing more runs, nothing is cleaned up
     assert!(task.await.unwrap_err().is_cancelled());
+    let interrupted = open_sessions(&journal);
+    assert!(!interrupted.is_empty());
     b.faults().clear();
+    let from = b.request_log().len();
 
-    let resumed = sync_with(&s, RunOptions::new().journal(&journal)).await;
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    let again = RunOptions::new().journal(&journal).events(move |e: &SyncEvent| {
+        if let SyncEvent::Bytes { bytes, .. } = e {
+            counter.fetch_add(*bytes, Ordering::Relaxed);
+        }
+    });
+    let resumed = sync::sync(&s, &Connector::new(&s, chunked()), again).await.unwrap();
     assert_eq!(resumed.failed, 0, "{resumed:?}");
     for i in 0..6 {
         let repo = format!("team/app{i}");
         assert_mirrored(&*client(&a.host(), &repo), &*client(&b.host(), &format!("mirror/app{i}")), &["v1"]).await;
     }
-    let sent: u64 = resumed.images.iter().map(|i| i.bytes).sum();
-    assert!(sent < total, "the second run sent {sent} bytes, a full run {total}");
     assert!(count(&resumed, ImageStatus::Skipped) >= 2, "{resumed:?}");
-    assert!(resumed.blobs.uploaded < 16, "{:?}", resumed.blobs);
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(sent < total, "the second run read {sent} bytes to upload, a full run {total}");
+    // The session the kill interrupted was asked how far it got (GET on its location), not started over.
+    let asked: Vec<String> = requests_since(&b, from)
+        .into_iter()
+        .filter(|r| r.starts_with("GET ") && r.contains("/blobs/uploads/"))
+        .collect();
+    assert!(!asked.is_empty(), "no recorded session was resumed; open at the kill: {interrupted:?}");
+    assert!(open_sessions(&journal).is_empty(), "sessions left open: {:?}", open_sessions(&journal));
 }
 
 #[tokio::test]
@@ -446,4 +492,86 @@ async fn run_accepts_a_plan_made_earlier() {
     for key in ["images", "blobs", "failed", "seconds"] {
         assert!(json.get(key).is_some(), "{key} missing from {json}");
     }
+}
+
+#[tokio::test]
+async fn fakes_given_per_host_are_used_and_a_platform_filter_compares_the_digest_the_copy_writes() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let (amd, arm) = registry_tests::conformance::two_platform_images();
+    let index = src.scoped("org/app").seed_index("v1", &[&amd, &arm]).await.unwrap();
+    let body = "sync:\n  - { source: src.example/org/app, target: dst.example/org/app, platforms: [linux/amd64] }\n";
+    let s = SyncSpec::parse(body).unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let planned = plan(&s, &connector).await.unwrap();
+    assert_eq!(planned.items[0].source_digest.as_deref(), Some(amd.digest().to_string().as_str()));
+    let report = run(&planned, &s, &connector, RunOptions::default()).await.unwrap();
+    assert_eq!(report.images[0].status, ImageStatus::Copied, "{report:?}");
+    assert_eq!(dst.scoped("org/app").get_digest("v1").await.unwrap(), *amd.digest());
+    assert_ne!(amd.digest(), &index);
+    // Planned again: the target has the digest the filtered copy writes, so it is skipped.
+    let again = plan(&s, &connector).await.unwrap();
+    assert_eq!(again.items[0].action, Action::Skip, "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_run_at_most_n_at_a_time_however_many_there_are() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let repo = src.scoped("org/app");
+    for i in 0..300 {
+        repo.seed_image(&format!("t{i}"), &small_image(&format!("t{i}"), 1)).await.unwrap();
+    }
+    let s = SyncSpec::parse("sync:\n  - { source: src.example/org/app, target: dst.example/org/app }\n").unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, m) = (now.clone(), most.clone());
+    let opts = RunOptions::new().max_concurrent_images(4).events(move |e: &SyncEvent| match e {
+        SyncEvent::ImageStarted { .. } => {
+            let running = n.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(running, Ordering::SeqCst);
+        }
+        SyncEvent::ImageFinished { report, .. } if report.status == ImageStatus::Copied => {
+            n.fetch_sub(1, Ordering::SeqCst);
+        }
+        _ => {}
+    });
+    let report = sync::sync(&s, &connector, opts).await.unwrap();
+    assert_eq!((report.failed, count(&report, ImageStatus::Copied)), (0, 300));
+    let most = most.load(Ordering::SeqCst);
+    assert!((1..=4).contains(&most), "{most} images ran at once");
+    assert_eq!(dst.tags("org/app").len(), 300);
+}
+
+#[tokio::test]
+async fn a_cancelled_run_finishes_the_images_in_flight_and_starts_no_more() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    for i in 0..5 {
+        src.scoped("org/app").seed_image(&format!("t{i}"), &small_image(&format!("t{i}"), 2)).await.unwrap();
+    }
+    let s = SyncSpec::parse("sync:\n  - { source: src.example/org/app, target: dst.example/org/app }\n").unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let opts = RunOptions::new().max_concurrent_images(2);
+    let sigterm = opts.cancel.clone();
+    let opts = opts.events(move |e: &SyncEvent| {
+        if let SyncEvent::ImageStarted { .. } = e {
+            sigterm.cancel(); // SIGTERM as soon as the first image starts
+        }
+    });
+    let report = sync::sync(&s, &connector, opts).await.unwrap();
+    assert!(report.interrupted && report.is_failure(), "{report:?}");
+    let copied = count(&report, ImageStatus::Copied);
+    assert!((1..=2).contains(&copied), "the images in flight finish: {report:?}");
+    assert_eq!(report.failed, 5 - copied);
+    for image in report.images.iter().filter(|i| i.status == ImageStatus::Failed) {
+        assert_eq!(image.error.as_deref(), Some("not started: the run was interrupted"));
+    }
+    assert_eq!(dst.tags("org/app").len(), copied, "only the images in flight were written");
 }

@@ -26,7 +26,7 @@ impl Image {
     /// target's old content instead. Two entries for one path in one layer are both emitted, in order (the later
     /// one wins on extraction). Memory holds per-path metadata only (about 100 bytes a path), never content.
     ///
-    /// Errors end the stream with an `io::Error` whose inner error is this crate's [`Error`] (`err.get_ref()`,
+    /// Errors end the stream with an `io::Error` whose inner error is this crate's [`Error`](crate::Error) (`err.get_ref()`,
     /// downcast): `InvalidInput` for a `..` name (naming the layer and entry), a layer that is not a valid tar
     /// (`layer <digest> (i of n) is not a valid tar: <detail>`: a bad header, a block or an entry's data cut
     /// short) or a layer count that differs from `rootfs.diff_ids`; `DigestMismatch` for a blob or `diff_id` that

@@ -69,7 +69,10 @@ impl ConnectOptions {
 }
 
 /// Makes and caches the clients of a run: a [`RemoteClient`] per registry host, built from the spec's
-/// [`RegistrySettings`] and the [`ConnectOptions`], and a [`LayoutClient`] per layout directory. Tests put in their
+/// [`RegistrySettings`] (insecure, TLS, CA file, `username` with the password from `password_file` or
+/// `password_env`, else the keychain; `rate` as [`rate_limit`](crate::RemoteClientBuilder::rate_limit)) and the
+/// [`ConnectOptions`], every one recording its open upload sessions in the run's journal; and a [`LayoutClient`]
+/// per layout directory. Tests put in their
 /// own clients per host with [`Connector::with_client`].
 #[derive(Debug)]
 pub struct Connector {
@@ -186,7 +189,11 @@ impl Connector {
         let mut b = RemoteClient::builder(host)
             .insecure(o.insecure || s.insecure)
             .tls_skip_verify(o.tls_skip_verify || s.tls_skip_verify)
-            .transfer(o.transfer.clone());
+            .transfer(o.transfer.clone())
+            .upload_journal(self.uploads.clone());
+        if let Some(rate) = s.rate {
+            b = b.rate_limit(rate);
+        }
         if let Some(ca) = &s.ca {
             let pem = std::fs::read(ca)
                 .map_err(|e| Error::invalid_input(format!("registry {host}: ca {}: {e}", ca.display())))?;
@@ -246,4 +253,88 @@ fn password(host: &str, s: &RegistrySettings) -> Result<String> {
         return Err(Error::invalid_input(format!("registry {host}: the password is empty")));
     }
     Ok(secret)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn settings(f: impl FnOnce(&mut RegistrySettings)) -> RegistrySettings {
+        let mut s = RegistrySettings::default();
+        f(&mut s);
+        s
+    }
+
+    #[test]
+    fn the_password_comes_trimmed_from_its_file_and_errors_name_the_host_never_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "  s3cret-value\n").unwrap();
+        let s = settings(|s| {
+            s.username = Some("u".into());
+            s.password_file = Some(file.clone());
+        });
+        assert_eq!(password("reg.example", &s).unwrap(), "s3cret-value");
+
+        let missing = settings(|s| {
+            s.username = Some("u".into());
+            s.password_file = Some(dir.path().join("absent"));
+        });
+        let e = password("reg.example", &missing).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("reg.example") && e.to_string().contains("absent"), "{e}");
+
+        let unset = settings(|s| {
+            s.username = Some("u".into());
+            s.password_env = Some("REGISTRY_SYNC_TEST_SURELY_UNSET".into());
+        });
+        let e = password("reg.example", &unset).unwrap_err();
+        assert!(e.to_string().contains("REGISTRY_SYNC_TEST_SURELY_UNSET is not set"), "{e}");
+
+        std::fs::write(&file, " \n").unwrap();
+        let e = password("reg.example", &s).unwrap_err();
+        assert!(e.to_string().contains("empty"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn clients_are_built_once_per_host_and_an_unreadable_ca_names_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret-value").unwrap();
+        let mut registries = BTreeMap::new();
+        registries.insert(
+            "reg.example".to_string(),
+            settings(|s| {
+                s.username = Some("u".into());
+                s.password_file = Some(file.clone());
+            }),
+        );
+        registries.insert("bad.example".to_string(), settings(|s| s.ca = Some(dir.path().join("no-ca.pem"))));
+        let spec = SyncSpec { registries, entries: Vec::new() };
+        let connector = Connector::new(&spec, ConnectOptions::default());
+        let at = |host: &str, repo: &str| Location::Registry { host: host.into(), repository: repo.into() };
+        let one = connector.client(&at("reg.example", "org/a")).await.unwrap();
+        let two = connector.client(&at("reg.example", "org/b")).await.unwrap();
+        assert_eq!(one.get_registry(), "reg.example/org/a");
+        assert_eq!(two.get_registry(), "reg.example/org/b");
+        assert_eq!(lock(&connector.remotes).len(), 1, "one client per host");
+        assert!(!format!("{connector:?}{one:?}").contains("s3cret-value"), "a password in Debug");
+        let e = connector.client(&at("bad.example", "x")).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("bad.example") && e.to_string().contains("no-ca.pem"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_layout_is_absent_without_being_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SyncSpec { registries: BTreeMap::new(), entries: Vec::new() };
+        let connector = Connector::new(&spec, ConnectOptions::default());
+        let at = Location::Layout { dir: dir.path().join("later"), repository: "org/app".into() };
+        assert!(connector.existing(&at).await.unwrap().is_none());
+        assert!(!dir.path().join("later").exists());
+        connector.client(&at).await.unwrap();
+        assert!(dir.path().join("later").is_dir(), "a target layout is created");
+        assert!(connector.existing(&at).await.unwrap().is_some());
+    }
 }

@@ -76,9 +76,9 @@ impl SyncReport {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum SyncEvent {
-    /// The run starts: how many images and how many bytes (the sum of the images' sizes, when known) it has to copy.
+    /// The run starts: how many images it has to copy (0 for a dry run).
     Started {
-        /// Images to copy (not counting those skipped at planning).
+        /// Images to copy (not counting those skipped, in conflict or failed at planning).
         images: usize,
     },
     /// Image `item` (its index in the plan) starts copying.
