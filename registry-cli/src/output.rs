@@ -22,6 +22,7 @@ fn status_word(status: ImageStatus) -> &'static str {
         ImageStatus::Skipped => "skipped ",
         ImageStatus::Conflict => "conflict",
         ImageStatus::Failed => "failed  ",
+        ImageStatus::NotStarted => "not started",
         _ => "?       ",
     }
 }
@@ -67,7 +68,7 @@ pub(crate) fn summary(report: &SyncReport, dry_run: bool) -> String {
         report.seconds,
     );
     if report.interrupted {
-        text.push_str(" (interrupted: stopped before every image ran)");
+        text.push_str(&format!(" (interrupted by a signal: {} not started)", report.not_started));
     }
     text
 }

@@ -253,6 +253,9 @@ async fn sigterm_mid_run_prints_the_report_and_exits_non_zero() {
     assert_eq!(report["interrupted"], true, "{}", shown(&output));
     let copied = report["images"].as_array().unwrap().iter().filter(|i| i["status"] == "copied").count();
     assert!((1..40).contains(&copied), "some, not all, images were copied: {copied}");
+    let not_started = report["images"].as_array().unwrap().iter().filter(|i| i["status"] == "not_started").count();
+    assert_eq!(report["not_started"], not_started, "{}", shown(&output));
+    assert_eq!(copied + not_started, 40, "an image in flight at SIGTERM finishes: {}", shown(&output));
     assert!(stderr.iter().any(|l| l.contains("SIGTERM")), "{stderr:?}");
     assert!(stderr.iter().any(|l| l.contains("regcli: sync interrupted")), "{stderr:?}");
 }

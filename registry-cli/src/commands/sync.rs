@@ -106,9 +106,10 @@ pub(crate) fn print_report(report: &SyncReport, job: &Job, settings: &Settings) 
 pub(crate) fn check(report: &SyncReport) -> Result<(), Failure> {
     if report.interrupted {
         return Err(Failure::failed(format!(
-            "sync interrupted: {} of {} images done",
-            report.images.iter().filter(|i| i.status != sync::ImageStatus::Failed).count(),
-            report.images.len()
+            "sync interrupted by a signal: {} of {} images not started, {} failed",
+            report.not_started,
+            report.images.len(),
+            report.failed
         )));
     }
     if report.is_failure() {

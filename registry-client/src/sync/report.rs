@@ -17,6 +17,10 @@ pub enum ImageStatus {
     Conflict,
     /// Failed: see `error`.
     Failed,
+    /// Not started: the run was stopped (SIGTERM) before its turn came. Not counted as failed; the report's
+    /// `interrupted` is true.
+    #[serde(rename = "not_started")]
+    NotStarted,
 }
 
 /// One image of the report.
@@ -57,11 +61,20 @@ pub struct SyncReport {
     pub images: Vec<ImageReport>,
     /// Blob counts.
     pub blobs: BlobCounts,
+    /// How many images were copied.
+    pub copied: usize,
+    /// How many images were skipped (the target had them).
+    pub skipped: usize,
+    /// How many images conflict (`overwrite: false` and the target tag points elsewhere).
+    pub conflicts: usize,
     /// How many images failed.
     pub failed: usize,
+    /// How many images did not start because the run was stopped.
+    pub not_started: usize,
     /// Wall time of the run, in seconds.
     pub seconds: f64,
-    /// Whether the run was stopped (SIGTERM: [`RunOptions::cancel`](super::RunOptions)) before every image ran.
+    /// Whether the run was stopped (SIGTERM: [`RunOptions::cancel`](super::RunOptions)); `not_started` says how
+    /// many images it left.
     pub interrupted: bool,
 }
 

@@ -194,11 +194,18 @@ pub async fn run(plan: &Plan, spec: &SyncSpec, connector: &Connector, opts: RunO
         }
     }
     let images: Vec<ImageReport> = images.into_iter().flatten().collect();
-    let failed = images.iter().filter(|i| i.status == ImageStatus::Failed).count();
+    let count = |status: ImageStatus| images.iter().filter(|i| i.status == status).count();
+    let (copied, skipped, conflicts) =
+        (count(ImageStatus::Copied), count(ImageStatus::Skipped), count(ImageStatus::Conflict));
+    let (failed, not_started) = (count(ImageStatus::Failed), count(ImageStatus::NotStarted));
     Ok(SyncReport {
         images,
         blobs,
+        copied,
+        skipped,
+        conflicts,
         failed,
+        not_started,
         seconds: started.elapsed().as_secs_f64(),
         interrupted: opts.cancel.is_cancelled(),
     })
@@ -229,7 +236,7 @@ impl RunContext<'_> {
     /// Copy plan item `i`: its report, and the copy's when it ran.
     async fn copy_one(&self, i: usize, item: &PlanItem) -> (usize, ImageReport, Option<CopyReport>) {
         if self.cancel.is_cancelled() {
-            return (i, image_report(item, ImageStatus::Failed, None, Some(NOT_STARTED.to_string())), None);
+            return (i, image_report(item, ImageStatus::NotStarted, None, Some(NOT_STARTED.to_string())), None);
         }
         self.emit(|| SyncEvent::ImageStarted {
             item: i,

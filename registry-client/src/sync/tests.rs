@@ -123,7 +123,8 @@ async fn a_cancelled_run_starts_nothing_and_says_so() {
     opts.cancel.cancel();
     let report = sync(&s, &connector, opts).await.unwrap();
     assert!(report.interrupted && report.is_failure());
-    assert_eq!(report.failed, 2);
+    assert_eq!((report.failed, report.not_started), (0, 2));
+    assert_eq!(report.images[0].status, ImageStatus::NotStarted);
     assert_eq!(report.images[0].error.as_deref(), Some("not started: the run was interrupted"));
 }
 
