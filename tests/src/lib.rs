@@ -10,6 +10,7 @@
 mod background;
 pub mod bench;
 pub mod conformance;
+pub mod generated;
 pub mod harness;
 pub mod http;
 pub mod layers;

@@ -2,7 +2,7 @@
 //! `docker-registry` instances on loopback.
 //!
 //! ```text
-//! cargo run --release -p registry-tests --bin copy_bench [-- [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo]]
+//! cargo run --release -p registry-tests --bin copy_bench [-- [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo] [--peer-oci-client PATH]]
 //! ```
 //!
 //! The source registry is seeded with one image per scenario (layers of deterministic, incompressible bytes,
@@ -17,29 +17,23 @@
 //!
 //! Each figure is the median over the runs (default 3), the tools taking turns to go first. `--one-put` adds a row
 //! `ours-put`: our copy uploading every blob in one streamed PUT (no chunks), `--jobs N` sets our blob concurrency.
+//! `--peer-oci-client PATH` adds a row `oci-client`: the program `PATH SRC DST` built from `bench-peers/oci-client-copy`
+//! (rust `oci-client` 0.18, every blob at once, `pull_blob_stream` piped into a one-PUT `push_blob_stream`; a crate
+//! outside the workspace, `cargo build --release --manifest-path bench-peers/oci-client-copy/Cargo.toml`), and a
+//! verdict per scenario on our wall against it. The table shows each wall median with its spread (min-max).
 //! The child mode, `copy_bench copy SRC DST [--jobs N] [--monolithic-up-to BYTES]`, is the copy itself; `copy_bench seed HOST [--quick]`
 //! pushes the scenarios' images to `HOST/bench/s<i>:v1` (to profile a copy by hand).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use futures::Stream;
 use registry_client::core::api::TransferConfig;
-use registry_client::core::manifest::{media_type, Manifest};
-use registry_client::core::{ByteStream, DigestHasher};
-use registry_client::{
-    async_trait, BlobSource, Client, Digest, Image, ImageOptions, RemoteClient, Result, TransferOptions,
-};
+use registry_client::{Client, Image, ImageOptions, RemoteClient, TransferOptions};
 use registry_tests::bench::{clock_ticks, measure, median, own_peak_rss_kb, skopeo_on_path, skopeo_version, Measure};
+use registry_tests::generated::GeneratedLayer;
 use registry_tests::{AuthMode, DockerRegistry};
-use serde_json::json;
 
 const MIB: u64 = 1 << 20;
-const CHUNK: usize = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------------------------
 // scenarios and targets
@@ -79,92 +73,10 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// generated blobs
-
-/// Deterministic, incompressible bytes (xorshift64*), generated chunk by chunk.
-struct Generator {
-    state: u64,
-    left: u64,
-}
-
-impl Generator {
-    fn new(seed: u64, len: u64) -> Generator {
-        Generator { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, left: len }
-    }
-
-    fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.left == 0 {
-            return None;
-        }
-        let n = self.left.min(CHUNK as u64) as usize;
-        let mut out = Vec::with_capacity(n.next_multiple_of(8));
-        while out.len() < n {
-            self.state ^= self.state >> 12;
-            self.state ^= self.state << 25;
-            self.state ^= self.state >> 27;
-            out.extend_from_slice(&self.state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-        }
-        out.truncate(n);
-        self.left -= n as u64;
-        Some(Bytes::from(out))
-    }
-}
-
-impl Stream for Generator {
-    type Item = Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
-        Poll::Ready(self.next_chunk().map(Ok))
-    }
-}
-
-/// Blobs made by [`Generator`]: (digest, seed, size) per layer.
-#[derive(Debug)]
-struct GeneratedBlobs {
-    blobs: Vec<(Digest, u64, u64)>,
-}
-
-#[async_trait]
-impl BlobSource for GeneratedBlobs {
-    async fn open(&self, digest: &Digest, size: u64) -> Result<ByteStream> {
-        let (_, seed, len) = self
-            .blobs
-            .iter()
-            .find(|(d, _, _)| d == digest)
-            .ok_or_else(|| registry_client::Error::not_found(format!("no generated blob {digest}")))?;
-        assert_eq!(*len, size);
-        Ok(Box::pin(Generator::new(*seed, *len)))
-    }
-}
-
-/// An image of `layers` generated layers of `size` bytes each, unique to `seed`.
+/// An image of `layers` generated layers of `size` bytes each, unique to `seed` (layer seeds `seed * 1000 + i`).
 fn generated_image(seed: u64, layers: usize, size: u64) -> Image {
-    let mut blobs = Vec::new();
-    for i in 0..layers {
-        let layer_seed = seed * 1000 + i as u64;
-        let mut g = Generator::new(layer_seed, size);
-        let mut h = DigestHasher::new(registry_client::core::Algorithm::Sha256);
-        while let Some(c) = g.next_chunk() {
-            h.update(&c);
-        }
-        blobs.push((h.finish(), layer_seed, size));
-    }
-    let config = json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": {"bench.seed": seed.to_string()}},
-        "rootfs": {"type": "layers", "diff_ids": blobs.iter().map(|b| b.0.to_string()).collect::<Vec<_>>()},
-    });
-    let config = Bytes::from(serde_json::to_vec(&config).unwrap());
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": media_type::OCI_MANIFEST,
-        "config": {"mediaType": media_type::OCI_CONFIG, "digest": Digest::sha256(&config).to_string(), "size": config.len()},
-        "layers": blobs.iter().map(|(d, _, s)| json!({"mediaType": media_type::OCI_LAYER_TAR, "digest": d.to_string(), "size": s})).collect::<Vec<_>>(),
-    });
-    let manifest = Manifest::parse(serde_json::to_vec(&manifest).unwrap(), Some(media_type::OCI_MANIFEST)).unwrap();
-    Image::from_parts(manifest, config, Arc::new(GeneratedBlobs { blobs })).unwrap()
+    let layers: Vec<GeneratedLayer> = (0..layers).map(|i| GeneratedLayer::new(seed * 1000 + i as u64, size)).collect();
+    registry_tests::generated::generated_image(&seed.to_string(), &layers)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -201,6 +113,8 @@ fn child_copy(args: &[String]) {
 #[derive(Debug, Clone, Copy)]
 struct Summary {
     wall: f64,
+    wall_min: f64,
+    wall_max: f64,
     cpu: f64,
     rss_mib: f64,
 }
@@ -208,6 +122,8 @@ struct Summary {
 fn summarise(runs: &[Measure]) -> Summary {
     Summary {
         wall: median(runs.iter().map(|m| m.wall.as_secs_f64()).collect()),
+        wall_min: runs.iter().map(|m| m.wall.as_secs_f64()).fold(f64::INFINITY, f64::min),
+        wall_max: runs.iter().map(|m| m.wall.as_secs_f64()).fold(f64::NEG_INFINITY, f64::max),
         cpu: median(runs.iter().map(|m| m.cpu).collect()),
         rss_mib: median(runs.iter().map(|m| m.rss_kb as f64 / 1024.0).collect()),
     }
@@ -240,7 +156,9 @@ fn main() {
     let flag = |name: &str| args.iter().any(|a| a == name);
     let value = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].clone());
     if flag("--help") || flag("-h") {
-        println!("usage: copy_bench [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo]");
+        println!(
+            "usage: copy_bench [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo] [--peer-oci-client PATH]"
+        );
         return;
     }
     let quick = flag("--quick");
@@ -251,10 +169,24 @@ fn main() {
         eprintln!("skopeo not found: only our copy is measured (apt-get install -y skopeo)");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(bench(quick, runs.max(1), jobs, flag("--one-put"), skopeo));
+    let peer = value("--peer-oci-client");
+    if let Some(p) = &peer {
+        assert!(
+            Path::new(p).is_file(),
+            "--peer-oci-client {p}: no such file (cargo build --release --manifest-path bench-peers/oci-client-copy/Cargo.toml)"
+        );
+    }
+    runtime.block_on(bench(quick, runs.max(1), jobs, flag("--one-put"), skopeo, peer));
 }
 
-async fn bench(quick: bool, runs: usize, jobs: Option<String>, one_put: bool, skopeo: Option<String>) {
+async fn bench(
+    quick: bool,
+    runs: usize,
+    jobs: Option<String>,
+    one_put: bool,
+    skopeo: Option<String>,
+    peer: Option<String>,
+) {
     let me = std::env::current_exe().unwrap().display().to_string();
     let ticks = clock_ticks();
     let scenarios = scenarios(quick);
@@ -288,6 +220,9 @@ async fn bench(quick: bool, runs: usize, jobs: Option<String>, one_put: bool, sk
     if let Some(binary) = &skopeo {
         tools.push(Tool { name: "skopeo", kind: ToolKind::Skopeo(binary.clone()) });
     }
+    if let Some(binary) = &peer {
+        tools.push(Tool { name: "oci-client", kind: ToolKind::Peer(binary.clone()) });
+    }
     let mut table: Vec<(Scenario, &str, Summary)> = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
         let src = format!("{}/bench/s{i}:v1", source.host());
@@ -308,6 +243,7 @@ async fn bench(quick: bool, runs: usize, jobs: Option<String>, one_put: bool, sk
                         a.extend(extra.iter().cloned());
                         measure(&me, &a, ticks).await
                     }
+                    ToolKind::Peer(binary) => measure(binary, &[src.clone(), dst.clone()], ticks).await,
                     ToolKind::Skopeo(binary) => {
                         let a: Vec<String> = [
                             "--insecure-policy",
@@ -357,6 +293,8 @@ enum ToolKind {
     Ours(Vec<String>),
     /// `skopeo copy`, at this path.
     Skopeo(String),
+    /// A peer program `PATH SRC DST` (`bench-peers/oci-client-copy`), at this path.
+    Peer(String),
 }
 
 /// Push the image of each scenario `i` to `host/bench/s<i>:v1`.
@@ -381,10 +319,18 @@ async fn verify_copy(source: &DockerRegistry, target: &DockerRegistry, i: usize,
 
 fn print_table(table: &[(Scenario, &str, Summary)], quick: bool) {
     println!();
-    println!("| scenario     | tool     | wall (s) | CPU (s) | peak RSS (MiB) |");
-    println!("|--------------|----------|---------:|--------:|---------------:|");
+    println!("| scenario     | tool       | wall (s) | wall min-max (s) | CPU (s) | peak RSS (MiB) |");
+    println!("|--------------|------------|---------:|-----------------:|--------:|---------------:|");
     for (s, tool, m) in table {
-        println!("| {:<12} | {:<8} | {:>8.3} | {:>7.2} | {:>14.1} |", s.name, tool, m.wall, m.cpu, m.rss_mib);
+        println!(
+            "| {:<12} | {:<10} | {:>8.3} | {:>16} | {:>7.2} | {:>14.1} |",
+            s.name,
+            tool,
+            m.wall,
+            format!("{:.3}-{:.3}", m.wall_min, m.wall_max),
+            m.cpu,
+            m.rss_mib
+        );
     }
     println!();
     let find = |name: &str, tool: &str| table.iter().find(|(s, t, _)| s.name == name && *t == tool).map(|r| r.2);
@@ -422,6 +368,16 @@ fn print_table(table: &[(Scenario, &str, Summary)], quick: bool) {
                 println!("{} {}: peak RSS {:.1} MiB <= 64 MiB", verdict(ours.rss_mib <= 64.0), s.name, ours.rss_mib)
             }
             (_, None) => println!("SKIP {}: no skopeo to compare with", s.name),
+        }
+        if let Some(p) = find(s.name, "oci-client") {
+            println!(
+                "{} {}: wall {:.3} s <= oci-client {:.3} s (ratio {:.2})",
+                verdict(ours.wall <= p.wall),
+                s.name,
+                ours.wall,
+                p.wall,
+                ours.wall / p.wall
+            );
         }
     }
     if quick {
