@@ -66,6 +66,13 @@ pub struct TransferConfig {
     /// The wait before the first recovery of an upload; each further one doubles it (with jitter), up to 32 times
     /// this. A registry's `Retry-After` makes it longer (up to [`MAX_RETRY_AFTER`]). Default 200 ms.
     pub recovery_backoff: Duration,
+    /// Whether a chunked upload sends its last chunk in the closing `PUT ?digest=` (streamed from the source, its
+    /// last piece held back until the digest matched) instead of a `PATCH` followed by an empty `PUT`: one request
+    /// fewer per blob, and a blob of a single chunk goes like a one-request upload. The chunks before it, and so
+    /// the offsets an upload resumes from, are the same; a closing `PUT` that fails is recovered like a failed
+    /// chunk (the registry asked how far it got), after checking whether the blob was committed when the session
+    /// is gone. Default `false` (one `PATCH` per chunk).
+    pub close_with_last_chunk: bool,
 }
 
 impl Default for TransferConfig {
@@ -77,6 +84,7 @@ impl Default for TransferConfig {
             upload_retries: 5,
             download_resumes: 5,
             recovery_backoff: Duration::from_millis(200),
+            close_with_last_chunk: false,
         }
     }
 }
@@ -123,6 +131,13 @@ impl TransferConfig {
     #[must_use]
     pub fn recovery_backoff(mut self, d: Duration) -> TransferConfig {
         self.recovery_backoff = d;
+        self
+    }
+
+    /// Set [`close_with_last_chunk`](Self::close_with_last_chunk).
+    #[must_use]
+    pub fn close_with_last_chunk(mut self, yes: bool) -> TransferConfig {
+        self.close_with_last_chunk = yes;
         self
     }
 
