@@ -22,8 +22,9 @@
 //! outside the workspace, `cargo build --release --manifest-path bench-peers/oci-client-copy/Cargo.toml`), and a
 //! verdict per scenario on our wall against it. The table shows each wall median with its spread (min-max).
 //! `--closing-put` adds a row `ours-close`: our copy with `TransferConfig::close_with_last_chunk` (the last chunk of
-//! a chunked upload in the closing PUT). `--only 64,GiB` keeps the scenarios whose name contains one of the words.
-//! The child mode, `copy_bench copy SRC DST [--jobs N] [--monolithic-up-to BYTES] [--close-with-last-chunk]`, is the copy itself; `copy_bench seed HOST [--quick]`
+//! a chunked upload in the closing PUT); `--chunk-size BYTES` a row `ours-chunk`: our copy with that
+//! `TransferConfig::chunk_size` (a reopenable source's chunks). `--only 64,GiB` keeps the scenarios whose name contains one of the words.
+//! The child mode, `copy_bench copy SRC DST [--jobs N] [--monolithic-up-to BYTES] [--chunk-size BYTES] [--close-with-last-chunk]`, is the copy itself; `copy_bench seed HOST [--quick]`
 //! pushes the scenarios' images to `HOST/bench/s<i>:v1` (to profile a copy by hand).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -95,6 +96,9 @@ fn child_copy(args: &[String]) {
     if let Some(i) = args.iter().position(|a| a == "--monolithic-up-to") {
         blob = blob.monolithic_threshold(args[i + 1].parse().unwrap());
     }
+    if let Some(i) = args.iter().position(|a| a == "--chunk-size") {
+        blob = blob.chunk_size(args[i + 1].parse().unwrap()).held_chunk_size(TransferConfig::default().held_chunk_size);
+    }
     if args.iter().any(|a| a == "--close-with-last-chunk") {
         blob = blob.close_with_last_chunk(true);
     }
@@ -163,7 +167,7 @@ fn main() {
     let value = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].clone());
     if flag("--help") || flag("-h") {
         println!(
-            "usage: copy_bench [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo] [--peer-oci-client PATH] [--closing-put] [--only NAME,..]"
+            "usage: copy_bench [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo] [--peer-oci-client PATH] [--closing-put] [--chunk-size BYTES] [--only NAME,..]"
         );
         return;
     }
@@ -191,6 +195,7 @@ fn main() {
         peer,
         flag("--closing-put"),
         value("--only"),
+        value("--chunk-size"),
     ));
 }
 
@@ -204,6 +209,7 @@ async fn bench(
     peer: Option<String>,
     closing_put: bool,
     only: Option<String>,
+    chunk: Option<String>,
 ) {
     let me = std::env::current_exe().unwrap().display().to_string();
     let ticks = clock_ticks();
@@ -237,6 +243,10 @@ async fn bench(
     if one_put {
         let extra = vec!["--monolithic-up-to".to_string(), u64::MAX.to_string()];
         tools.push(Tool { name: "ours-put", kind: ToolKind::Ours(extra) });
+    }
+    if let Some(bytes) = &chunk {
+        let extra = vec!["--chunk-size".to_string(), bytes.clone()];
+        tools.push(Tool { name: "ours-chunk", kind: ToolKind::Ours(extra) });
     }
     if closing_put {
         tools.push(Tool { name: "ours-close", kind: ToolKind::Ours(vec!["--close-with-last-chunk".to_string()]) });
