@@ -21,7 +21,10 @@
 //! (rust `oci-client` 0.18, every blob at once, `pull_blob_stream` piped into a one-PUT `push_blob_stream`; a crate
 //! outside the workspace, `cargo build --release --manifest-path bench-peers/oci-client-copy/Cargo.toml`), and a
 //! verdict per scenario on our wall against it. The table shows each wall median with its spread (min-max).
-//! The child mode, `copy_bench copy SRC DST [--jobs N] [--monolithic-up-to BYTES]`, is the copy itself; `copy_bench seed HOST [--quick]`
+//! `--closing-put` adds a row `ours-close`: our copy with `TransferConfig::close_with_last_chunk` (the last chunk of
+//! a chunked upload in the closing PUT); `--chunk-size BYTES` a row `ours-chunk`: our copy with that
+//! `TransferConfig::chunk_size` (a reopenable source's chunks). `--only 64,GiB` keeps the scenarios whose name contains one of the words.
+//! The child mode, `copy_bench copy SRC DST [--jobs N] [--monolithic-up-to BYTES] [--chunk-size BYTES] [--close-with-last-chunk]`, is the copy itself; `copy_bench seed HOST [--quick]`
 //! pushes the scenarios' images to `HOST/bench/s<i>:v1` (to profile a copy by hand).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -89,10 +92,17 @@ fn child_copy(args: &[String]) {
     if let Some(i) = args.iter().position(|a| a == "--jobs") {
         options = options.max_concurrent_blobs(args[i + 1].parse().unwrap());
     }
+    let mut blob = TransferConfig::default();
     if let Some(i) = args.iter().position(|a| a == "--monolithic-up-to") {
-        let bytes = args[i + 1].parse().unwrap();
-        options = options.blob_config(TransferConfig::default().monolithic_threshold(bytes));
+        blob = blob.monolithic_threshold(args[i + 1].parse().unwrap());
     }
+    if let Some(i) = args.iter().position(|a| a == "--chunk-size") {
+        blob = blob.chunk_size(args[i + 1].parse().unwrap()).held_chunk_size(TransferConfig::default().held_chunk_size);
+    }
+    if args.iter().any(|a| a == "--close-with-last-chunk") {
+        blob = blob.close_with_last_chunk(true);
+    }
+    options = options.blob_config(blob);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let (src_repo, src_tag) = src.rsplit_once(':').unwrap();
@@ -157,7 +167,7 @@ fn main() {
     let value = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].clone());
     if flag("--help") || flag("-h") {
         println!(
-            "usage: copy_bench [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo] [--peer-oci-client PATH]"
+            "usage: copy_bench [--quick] [--runs N] [--jobs N] [--one-put] [--no-skopeo] [--peer-oci-client PATH] [--closing-put] [--chunk-size BYTES] [--only NAME,..]"
         );
         return;
     }
@@ -176,9 +186,20 @@ fn main() {
             "--peer-oci-client {p}: no such file (cargo build --release --manifest-path bench-peers/oci-client-copy/Cargo.toml)"
         );
     }
-    runtime.block_on(bench(quick, runs.max(1), jobs, flag("--one-put"), skopeo, peer));
+    runtime.block_on(bench(
+        quick,
+        runs.max(1),
+        jobs,
+        flag("--one-put"),
+        skopeo,
+        peer,
+        flag("--closing-put"),
+        value("--only"),
+        value("--chunk-size"),
+    ));
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn bench(
     quick: bool,
     runs: usize,
@@ -186,10 +207,16 @@ async fn bench(
     one_put: bool,
     skopeo: Option<String>,
     peer: Option<String>,
+    closing_put: bool,
+    only: Option<String>,
+    chunk: Option<String>,
 ) {
     let me = std::env::current_exe().unwrap().display().to_string();
     let ticks = clock_ticks();
-    let scenarios = scenarios(quick);
+    let mut scenarios = scenarios(quick);
+    if let Some(only) = &only {
+        scenarios.retain(|s| only.split(',').any(|o| s.name.contains(o.trim())));
+    }
     let source = DockerRegistry::start(AuthMode::Anonymous);
     let largest: u64 = scenarios.iter().map(|s| s.layers as u64 * s.layer_size).max().unwrap_or(0);
     let total: u64 = scenarios.iter().map(|s| s.layers as u64 * s.layer_size).sum();
@@ -216,6 +243,13 @@ async fn bench(
     if one_put {
         let extra = vec!["--monolithic-up-to".to_string(), u64::MAX.to_string()];
         tools.push(Tool { name: "ours-put", kind: ToolKind::Ours(extra) });
+    }
+    if let Some(bytes) = &chunk {
+        let extra = vec!["--chunk-size".to_string(), bytes.clone()];
+        tools.push(Tool { name: "ours-chunk", kind: ToolKind::Ours(extra) });
+    }
+    if closing_put {
+        tools.push(Tool { name: "ours-close", kind: ToolKind::Ours(vec!["--close-with-last-chunk".to_string()]) });
     }
     if let Some(binary) = &skopeo {
         tools.push(Tool { name: "skopeo", kind: ToolKind::Skopeo(binary.clone()) });

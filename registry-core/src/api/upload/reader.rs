@@ -197,27 +197,55 @@ impl Reader {
 
     /// After the declared size was read: check that the source ends there, and return the digest of what was read.
     pub(crate) async fn finish(&mut self) -> Result<Digest> {
+        poll_fn(|cx| self.poll_finish(cx)).await
+    }
+
+    /// [`Reader::finish`] as a poll: the source is read on (at most until its first byte past the declared size,
+    /// an [`ErrorKind::DigestMismatch`]) to check that it ends there.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<Digest>> {
         if self.read != self.size || self.pos != self.size {
-            return Err(Error::protocol(format!(
+            return Poll::Ready(Err(Error::protocol(format!(
                 "blob {}: finishing the upload after {} of {} bytes",
                 self.digest, self.pos, self.size
-            )));
+            ))));
         }
         let mut extra = self.pending.take().map_or(0, |p| p.len());
         while extra == 0 {
-            match self.source.next().await {
-                None => break,
-                Some(Ok(b)) => extra += b.len(),
-                Some(Err(e)) => return Err(e),
+            match self.source.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => break,
+                Poll::Ready(Some(Ok(b))) => extra += b.len(),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
             }
         }
         if extra > 0 {
-            return Err(Error::new(
+            return Poll::Ready(Err(Error::new(
                 ErrorKind::DigestMismatch,
                 format!("the content of blob {} is longer than its declared size {}", self.digest, self.size),
-            ));
+            )));
         }
-        Ok(self.hasher.clone().finish())
+        Poll::Ready(Ok(self.hasher.clone().finish()))
+    }
+
+    /// The end check of the body of a closing request: [`Reader::poll_finish`], and the digest compared with the
+    /// expected one when the reader hashed the whole blob (an upload resumed in another process leaves that to the
+    /// registry).
+    fn poll_verified(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let actual = match self.poll_finish(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(d)) => d,
+        };
+        if self.whole && actual != self.digest {
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!(
+                    "the {} bytes read of blob {} hash to {actual}; upload cancelled, nothing committed",
+                    self.size, self.digest
+                ),
+            )));
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -239,8 +267,20 @@ fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
 
 /// Lend `reader` to a request body that sends the source's bytes from where the reader is up to `end`.
 pub(crate) fn lend(reader: Reader, end: u64) -> (Lent, ByteStream) {
+    lend_body(reader, end, false)
+}
+
+/// Lend `reader` to the body of the closing request, which sends the rest of the blob (up to its declared size):
+/// the body holds its last piece back until the source ended at the declared size and the digest matched (see
+/// [`Reader::finish`]), and fails instead of sending it when not, so a wrong content never completes the request.
+pub(crate) fn lend_closing(reader: Reader) -> (Lent, ByteStream) {
+    let end = reader.size;
+    lend_body(reader, end, true)
+}
+
+fn lend_body(reader: Reader, end: u64, closing: bool) -> (Lent, ByteStream) {
     let slot = Arc::new(Mutex::new(Slot { reader: Some(reader), failure: None }));
-    (Lent { slot: slot.clone() }, Box::pin(LentBody { slot, end }))
+    (Lent { slot: slot.clone() }, Box::pin(LentBody { slot, end, closing, last: None, done: false }))
 }
 
 impl Lent {
@@ -256,25 +296,49 @@ impl Lent {
 struct LentBody {
     slot: Arc<Mutex<Slot>>,
     end: u64,
+    /// The body of the closing request: its last piece is held back until the blob is verified.
+    closing: bool,
+    /// The piece held back (closing only).
+    last: Option<Bytes>,
+    /// Ended (closing only: the end check is made once).
+    done: bool,
 }
 
 impl Stream for LentBody {
     type Item = Result<Bytes>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
-        let end = self.end;
-        let mut slot = lock(&self.slot);
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let mut slot = lock(&this.slot);
         let Some(reader) = slot.reader.as_mut() else {
             return Poll::Ready(Some(Err(Error::new(ErrorKind::Io, "upload body read after its request ended"))));
         };
-        match reader.poll_piece(cx, end) {
-            Poll::Ready(Some(Err(e))) => {
-                let copy = Error::new(e.kind(), e.message().to_string());
-                slot.failure = Some(e);
-                Poll::Ready(Some(Err(copy)))
+        let failed = loop {
+            match reader.poll_piece(cx, this.end) {
+                Poll::Ready(Some(Err(e))) => break e,
+                Poll::Ready(Some(Ok(piece))) if this.closing => {
+                    if let Some(previous) = this.last.replace(piece) {
+                        return Poll::Ready(Some(Ok(previous)));
+                    }
+                }
+                Poll::Ready(None) if this.closing => match reader.poll_verified(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => break e,
+                    Poll::Ready(Ok(())) => {
+                        this.done = true;
+                        return Poll::Ready(this.last.take().map(Ok));
+                    }
+                },
+                other => return other,
             }
-            other => other,
-        }
+        };
+        this.done = this.closing;
+        let copy = Error::new(failed.kind(), failed.message().to_string());
+        slot.failure = Some(failed);
+        Poll::Ready(Some(Err(copy)))
     }
 }
 

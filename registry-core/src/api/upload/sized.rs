@@ -28,7 +28,7 @@ use url::Url;
 use tracing::Instrument;
 
 use super::progress::Progress;
-use super::reader::{lend, Reader};
+use super::reader::{lend, lend_closing, Reader};
 use super::recovery::exhausted;
 use super::session::{check_committed, offset_after, upload_end, upload_range};
 use crate::api::registry_api::RegistryApi;
@@ -272,7 +272,21 @@ where
                 }
                 reread = false;
             }
-            let (sent, source_error) = if reader.position() == offset {
+            // With `close_with_last_chunk`, the last chunk streamed from the source goes in the closing PUT, its last piece held back until the
+            // digest matched: one request fewer than a `PATCH` and an empty `PUT` (a blob of one chunk goes exactly
+            // like a one-request upload), and the same chunk boundaries to resume from.
+            let closing = self.config.close_with_last_chunk && end == self.size && reader.position() == offset;
+            let (sent, source_error) = if closing {
+                let (lent, body) = lend_closing(reader);
+                let body = Body::Stream { stream: Some(body), length: Some(end - offset) };
+                let sent = self.api.close_upload(self.repo, &location, self.digest, body).await;
+                let (back, failure) = lent.take_back();
+                reader = match back {
+                    Some(r) => r,
+                    None => return Err(Failure::Fatal(Error::protocol(format!("{}: reader lost", self.what())))),
+                };
+                (sent, failure)
+            } else if reader.position() == offset {
                 // Stream the chunk straight from the source.
                 let (lent, body) = lend(reader, end);
                 let sent = self.patch(&location, offset, end, Body::Stream { stream: Some(body), length: None }).await;
@@ -292,6 +306,10 @@ where
             // With a journal, a temporary failure of a source that can be opened again is recovered like a failed
             // chunk: from the registry's offset, the source opened there.
             let from_source = match source_error {
+                Some(e) if closing && e.kind() == ErrorKind::DigestMismatch => {
+                    let e = e.context(format!("{}: upload cancelled, nothing committed", self.what()));
+                    return Err(self.fatal(&location, e).await);
+                }
                 Some(e) if self.keeps_session(&e) && self.reopen.is_some() && worth_retrying(&e, Again::Rest) => {
                     Some(e)
                 }
@@ -302,6 +320,11 @@ where
                 (Some(e), _) => {
                     reread = true;
                     e.context(format!("{}: reading the blob for chunk {offset}-{}", self.what(), end - 1))
+                }
+                (None, Ok(resp)) if closing => {
+                    self.forget();
+                    check_committed(&resp, self.digest).map_err(|e| Failure::Fatal(e.context(self.what())))?;
+                    return Ok(BlobPushed::Uploaded);
                 }
                 (None, Ok(resp)) => {
                     location = self.api.next_location(&location, &resp).map_err(Failure::Fatal)?;
@@ -318,8 +341,10 @@ where
                 }
                 (None, Err(e)) => e.context(format!("{}: chunk {offset}-{}", self.what(), end - 1)),
             };
+            // A closing PUT whose answer was lost may have committed the blob: a session gone after it is checked.
+            let maybe_committed = closing && !reread;
             if error.kind() == ErrorKind::NotFound {
-                return Err(Failure::Restart { error, location, maybe_committed: false });
+                return Err(Failure::Restart { error, location, maybe_committed });
             }
             if !worth_retrying(&error, Again::Upload) {
                 return Err(self.fatal(&location, error).await);
@@ -344,7 +369,7 @@ where
                     tracing::info!(digest = %self.digest, offset, "blob upload resumes");
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound || worth_retrying(&e, Again::Rest) => {
-                    return Err(Failure::Restart { error: e, location, maybe_committed: false });
+                    return Err(Failure::Restart { error: e, location, maybe_committed });
                 }
                 Err(e) => return Err(self.fatal(&location, e).await),
             }
