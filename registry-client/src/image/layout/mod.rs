@@ -13,3 +13,4 @@ mod reach;
 mod referrers;
 mod refs;
 mod store;
+mod sweep;
