@@ -3,7 +3,8 @@
 //! `oci:DIR` without a tag needs exactly one top-level entry), and so the children of an index put are taken out
 //! of the top level.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use registry_core::manifest::{descriptor_digest, media_type, Manifest};
 use registry_core::Digest;
@@ -14,6 +15,46 @@ use super::store::Layout;
 /// The most manifests one walk reads (each at most 4 MiB, read one at a time): past it the walk stops and the
 /// manifest counts as not referenced (it then gets an untagged entry: harmless, merely visible).
 const MAX_WALK: usize = 4096;
+
+/// The most indexes whose children are remembered (a few hundred bytes each); past it the memory starts over.
+const MAX_REMEMBERED: usize = 65_536;
+
+/// What each index read by a walk lists (digest and media type of each child), by the index's digest: manifests
+/// are content-addressed and every read is verified, so this holds for any layout, and a walk per put stays cheap.
+type Remembered = HashMap<Digest, Arc<Vec<(Digest, String)>>>;
+
+fn remembered() -> &'static Mutex<Remembered> {
+    static REMEMBERED: OnceLock<Mutex<Remembered>> = OnceLock::new();
+    REMEMBERED.get_or_init(Mutex::default)
+}
+
+/// The children of index `digest` (media type `mt`) of `layout`: remembered, or read (verified) now; `None` when it
+/// cannot be read or is no index (logged at debug).
+async fn listed(layout: &Layout, digest: &Digest, mt: &str) -> Option<Arc<Vec<(Digest, String)>>> {
+    if let Some(known) = remembered().lock().unwrap_or_else(PoisonError::into_inner).get(digest) {
+        return Some(known.clone());
+    }
+    let manifest = match layout.read_manifest(digest, Some(mt), None).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::debug!(%digest, error = %e, "index passed over while looking for a parent");
+            return None;
+        }
+    };
+    let list = manifest.as_index()?;
+    let children: Vec<(Digest, String)> = list
+        .manifests()
+        .iter()
+        .filter_map(|d| descriptor_digest(d).ok().map(|c| (c, d.media_type().to_string())))
+        .collect();
+    let children = Arc::new(children);
+    let mut memory = remembered().lock().unwrap_or_else(PoisonError::into_inner);
+    if memory.len() >= MAX_REMEMBERED {
+        memory.clear();
+    }
+    memory.insert(digest.clone(), children.clone());
+    Some(children)
+}
 
 /// The digests of the manifests `manifest` lists, when it is an index (an entry whose digest is malformed is left
 /// out); empty for an image.
@@ -42,22 +83,13 @@ pub(super) async fn referenced(layout: &Layout, index: &LayoutIndex, digest: &Di
             }
             continue;
         }
-        let manifest = match layout.read_manifest(&next, Some(&mt), None).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::debug!(digest = %next, error = %e, "index passed over while looking for a parent");
-                continue;
-            }
-        };
-        let Some(list) = manifest.as_index() else { continue };
-        for d in list.manifests() {
-            let Ok(child) = descriptor_digest(d) else { continue };
-            if &child == digest {
+        let Some(listed) = listed(layout, &next, &mt).await else { continue };
+        for (child, child_mt) in listed.iter() {
+            if child == digest {
                 return true;
             }
-            let child_mt = d.media_type().to_string();
-            if media_type::is_index(&child_mt) {
-                todo.push((child, child_mt));
+            if media_type::is_index(child_mt) {
+                todo.push((child.clone(), child_mt.clone()));
             }
         }
     }
