@@ -323,3 +323,55 @@ async fn we_read_skopeos_repo_tag_names() {
     assert_eq!(app.list_tags(ListOptions::default()).await.unwrap(), vec!["v3"]);
     assert_eq!(raw(&oci(&layout.join("example.com/app"), "v3")).await, two.raw_manifest().bytes().to_vec());
 }
+
+/// The entries of `dir/index.json`: (digest, ref name) pairs, in file order.
+fn index_entries(dir: &Path) -> Vec<(String, Option<String>)> {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    let name = |m: &serde_json::Value| m["annotations"]["org.opencontainers.image.ref.name"].as_str().map(String::from);
+    manifests.iter().map(|m| (m["digest"].as_str().unwrap().to_string(), name(m))).collect()
+}
+
+/// A whole index copied by `copy_image` into a layout (its children put by digest first) leaves one top-level
+/// entry, so `skopeo inspect oci:DIR` without a tag reads it; the children stay readable by digest; retagging
+/// the layout's tag to another index leaves no orphan children at the top; an index copied by digest alone is
+/// one untagged entry skopeo reads too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copied_index_is_the_one_top_level_entry_skopeo_reads() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let source = remote(&registry, TransferOptions::new()).with_segment("src");
+    let (amd, arm) = two_platforms();
+    let index = index_of(&[&amd, &arm]).unwrap();
+    source.push_index("multi", &index, &[amd.clone(), arm.clone()]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = LayoutClient::open(dir.path()).await.unwrap();
+    let opts = registry_client::CopyOptions::default;
+    registry_client::copy_image(source.as_ref(), "multi", &layout, "multi", opts()).await.unwrap();
+
+    let entries = index_entries(dir.path());
+    assert_eq!(entries, vec![(index.digest().to_string(), Some("multi".to_string()))], "one top-level entry");
+    let no_tag = format!("oci:{}", dir.path().display());
+    assert_eq!(raw(&no_tag).await, index.bytes().to_vec(), "skopeo reads the layout without a tag");
+    for child in [&amd, &arm] {
+        let got = layout.get_manifest(&format!("@{}", child.digest())).await.unwrap();
+        assert_eq!(got.digest(), child.digest(), "a child is read by digest from its blob");
+    }
+
+    // Retag to another index: its children go below it, the old index's tag entry goes.
+    let amd2 = image(Platform::new("linux", "amd64"), &[("v2", b"amd64 v2\n")]);
+    let arm2 = image(Platform::new("linux", "arm64"), &[("v2", b"arm64 v2\n")]);
+    let index2 = index_of(&[&amd2, &arm2]).unwrap();
+    source.push_index("multi2", &index2, &[amd2, arm2]).await.unwrap();
+    registry_client::copy_image(source.as_ref(), "multi2", &layout, "multi", opts()).await.unwrap();
+    let entries = index_entries(dir.path());
+    assert_eq!(entries, vec![(index2.digest().to_string(), Some("multi".to_string()))], "no orphans: {entries:?}");
+    assert_eq!(raw(&no_tag).await, index2.bytes().to_vec());
+
+    // By digest only, into a fresh layout: one untagged entry.
+    let dir2 = tempfile::tempdir().unwrap();
+    let untagged = LayoutClient::open(dir2.path()).await.unwrap();
+    let by_digest = format!("@{}", index.digest());
+    registry_client::copy_image(source.as_ref(), &by_digest, &untagged, &by_digest, opts()).await.unwrap();
+    assert_eq!(index_entries(dir2.path()), vec![(index.digest().to_string(), None)]);
+    assert_eq!(raw(&format!("oci:{}", dir2.path().display())).await, index.bytes().to_vec());
+}

@@ -13,7 +13,9 @@ use semver::{Version, VersionReq};
 /// a pre-release such as `1.3.0-rc.1` is in a range only when a comparator of the range names a pre-release of the
 /// same `major.minor.patch`). `latest: N` then keeps the N highest versions among the tags still in (tags that are
 /// not versions are left out; tags of equal versions, such as `v1.2.0` and `1.2`, each count, the greater tag
-/// string first).
+/// string first). So `latest` with an `allow` that only matches tags that are not versions (`allow: ["^main-"]`,
+/// `latest: 3`) takes no tag at all: to keep the newest of such tags, leave `latest` out and narrow `allow`.
+/// An empty `allow` list is refused by the spec (it would take no tag); no `allow` takes every tag.
 ///
 /// A version is `MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD]` with an optional leading `v`; a missing minor or patch
 /// counts as 0 (`v1.2` is `1.2.0`), as regsync's semver library reads tags. Numbers have no leading zeros.

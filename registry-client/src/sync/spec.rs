@@ -6,6 +6,7 @@
 //! in the leaf module `model`, so both steps use them without a cycle.
 
 mod build;
+mod keys;
 mod model;
 mod pairs;
 mod raw;
@@ -30,7 +31,8 @@ impl SyncSpec {
     /// Parse a spec from YAML text (YAML 1.2 through serde-saphyr; one document).
     ///
     /// Errors: `InvalidInput`, the message starting with the line (`line 7: ...`, 1-based) and saying what is
-    /// wrong: YAML syntax; an unknown key (listing the allowed keys); a value of the wrong type; a missing or empty
+    /// wrong: YAML syntax; an unknown key (listing the allowed keys); a value of the wrong type (naming its key and
+    /// what it takes: `tags.allow must be a list of regexes: allow: ["^v2"]`); an empty `allow` list; a missing or empty
     /// `sync:`; an entry without `source` or `target`; a malformed source or target; a source and target of shapes
     /// that do not fit together (and why); an invalid regex (the pattern and the regex crate's message); an invalid
     /// semver range; `latest: 0`; an unknown platform; a `password:` key; `username` without exactly one of
@@ -51,9 +53,9 @@ impl SyncSpec {
             alias_limits: serde_saphyr::alias_limits! { max_total_replayed_events: MAX_REPLAYED_EVENTS },
         };
         let raw: raw::RawSpec = serde_saphyr::from_str_with_options(yaml, options).map_err(|e| {
-            let line = e.location().map_or(0, |l| l.line());
+            let (line, column) = e.location().map_or((0, 0), |l| (l.line() as usize, l.column() as usize));
             let message = serde_saphyr::UserMessageFormatter.format_message(e.without_snippet()).into_owned();
-            build::at(line as usize, message)
+            build::at(line, keys::type_error(yaml, line, column, &message).unwrap_or(message))
         })?;
         build::build(raw)
     }

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::errors::{blob_unknown, corrupt, io_at};
 use super::index::{sync_dir, INDEX_FILE, OCI_LAYOUT_FILE};
+use super::sweep::{sweep_once, BLOB_TEMP_PREFIX};
 use crate::image::blocking::run_blocking;
 use crate::image::file_range::range_stream;
 use crate::image::model::BlobSource;
@@ -80,9 +81,11 @@ async fn not_a_symlink(dir: &Path) -> Result<()> {
 
 /// Write blob `digest` of `size` bytes from `stream` into the layout at `dir`: into a temp file in `dir/blobs/`,
 /// hashing and counting as it goes, then, when digest and size match, synced and renamed to
-/// `blobs/<alg>/<hex>` (the check is registry_core's [`VerifyingStream`]). `DigestMismatch` (and nothing stored)
+/// `blobs/<alg>/<hex>` (the check is registry_core's [`VerifyingStream`]). The first write of the process to a
+/// layout removes the temp files an interrupted run left there (see the `sweep` module). `DigestMismatch` (and nothing stored)
 /// when they do not; `Io` naming the file on a write failure. Memory stays flat: one chunk of the stream at a time.
 pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: ByteStream) -> Result<()> {
+    sweep_once(dir, &dir.join(BLOBS_DIR)).await;
     let target = blob_path(dir, digest);
     let alg_dir = target.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.join(BLOBS_DIR));
     let blobs = dir.join(BLOBS_DIR);
@@ -90,7 +93,7 @@ pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: B
     not_a_symlink(&alg_dir).await?;
     tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
     let temp = run_blocking("temp file task failed", move || {
-        publishable_temp_file(&blobs, ".tmp-", "").map_err(|e| io_at("create a temp file in", &blobs, e))
+        publishable_temp_file(&blobs, BLOB_TEMP_PREFIX, "").map_err(|e| io_at("create a temp file in", &blobs, e))
     })
     .await?;
     let (file, temp_path) = temp.into_parts();
@@ -243,5 +246,37 @@ mod tests {
         std::fs::write(blob_path(dir.path(), &d), b"HELLO WORLD").unwrap();
         let r: Result<Vec<Bytes>> = blobs.open(&d, 11).await.unwrap().try_collect().await;
         assert_eq!(r.unwrap_err().kind(), ErrorKind::DigestMismatch);
+    }
+
+    fn back_date(path: &Path, by: std::time::Duration) {
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - by).unwrap();
+    }
+
+    /// A write to a layout removes the temp files a killed run left (unwritten for over 10 minutes), and leaves a
+    /// fresh one (a write in progress), other names and the blobs alone.
+    #[tokio::test]
+    async fn a_write_sweeps_what_a_killed_run_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join(BLOBS_DIR);
+        std::fs::create_dir_all(&blobs).unwrap();
+        let old = std::time::Duration::from_secs(11 * 60);
+        let left = blobs.join(".tmp-Ab3dE9");
+        let fresh = blobs.join(".tmp-Qw3rty");
+        let foreign = blobs.join(".tmp-abc");
+        let index_left = dir.path().join(".index.json.tmp-zz99ZZ");
+        let user = dir.path().join("notes.tmp-abcdef");
+        for p in [&left, &fresh, &foreign, &index_left, &user] {
+            std::fs::write(p, b"partial").unwrap();
+        }
+        for p in [&left, &foreign, &index_left, &user] {
+            back_date(p, old);
+        }
+        let d = Digest::sha256(b"blob");
+        let stream = Box::pin(futures::stream::once(async { Ok(bytes::Bytes::from_static(b"blob")) }));
+        write_blob(dir.path(), &d, 4, stream).await.unwrap();
+        assert!(!left.exists() && !index_left.exists(), "the leftovers went");
+        assert!(fresh.exists() && foreign.exists() && user.exists(), "the rest stayed");
+        assert_eq!(std::fs::read(blob_path(dir.path(), &d)).unwrap(), b"blob");
     }
 }

@@ -154,7 +154,6 @@ impl LayoutIndex {
     }
 
     /// Every entry, in file order.
-    #[cfg(test)]
     pub(crate) fn entries(&self) -> &[Entry] {
         &self.entries
     }
@@ -256,6 +255,14 @@ impl LayoutIndex {
             self.entries.insert(pos.min(self.entries.len()), entry.untagged());
         }
         Some(digest)
+    }
+
+    /// Remove the untagged entries (no ref name at all) of `digests`, the children of an index just recorded:
+    /// they stay readable by digest from their blobs. Returns whether the index changed.
+    pub(crate) fn remove_untagged(&mut self, digests: &[Digest]) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.ref_name().is_some() || !digests.contains(&e.digest));
+        before != self.entries.len()
     }
 
     /// Remove every entry of `digest`; returns how many there were.

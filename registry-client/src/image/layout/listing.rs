@@ -5,13 +5,14 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use registry_core::{Error, Registry, Repository, Result};
+use registry_core::{Digest, Error, Registry, Repository, Result};
 
 use super::blobs::BLOBS_DIR;
 use super::client::LayoutClient;
 use super::errors::{io_at, name_unknown};
 use super::index::{read_index, OCI_LAYOUT_FILE};
 use super::store::blocking;
+use crate::image::artifact::as_referrer;
 use crate::options::ListOptions;
 
 /// The deepest a layout is looked for below a scope, in directories.
@@ -30,6 +31,32 @@ impl LayoutClient {
         let (_, index) = self.read_view().await?;
         let index = index.ok_or_else(|| name_unknown(own.name()))?;
         Ok(opts.apply(index.tags()))
+    }
+
+    /// The digests of the untagged top-level manifests of this scope's layout that are no referrers (an entry of
+    /// `index.json` with no ref name, whose manifest has no `subject`): images or indexes kept by digest, as a
+    /// copy by digest stores them. In `index.json` order, each once; empty when there is no layout. Errors: those
+    /// of reading `index.json` (`Protocol` naming it when it is not a valid index); a manifest that cannot be
+    /// read is listed all the same (the copy then says what is wrong with it).
+    pub async fn untagged_images(&self) -> Result<Vec<Digest>> {
+        self.layout()?;
+        let (layout, index) = self.read_view().await?;
+        let Some(index) = index else { return Ok(Vec::new()) };
+        let mut out: Vec<Digest> = Vec::new();
+        for entry in index.entries().iter().filter(|e| e.ref_name().is_none()) {
+            let tagged = index.entries().iter().any(|e| e.digest() == entry.digest() && e.ref_name().is_some());
+            if tagged || out.contains(entry.digest()) {
+                continue;
+            }
+            let read = layout.read_manifest(entry.digest(), Some(entry.media_type()), Some(entry.size())).await;
+            if let Ok(m) = &read {
+                if as_referrer(m).ok().flatten().is_some() {
+                    continue;
+                }
+            }
+            out.push(entry.digest().clone());
+        }
+        Ok(out)
     }
 
     /// See [`Client::list_repositories`](crate::Client::list_repositories): the directories below the scope that

@@ -1,6 +1,9 @@
-//! Manifests of a [`LayoutClient`]: read by tag (an `index.json` entry) or by digest (a blob), put under a tag or
-//! by digest after checking that everything they reference is in the layout, and deleted by tag or by digest; a
-//! manifest with a `subject` kept in its subject's referrers tag.
+//! Manifests of a [`LayoutClient`]: read by tag (an `index.json` entry) or by digest (a blob, whether or not an
+//! entry names it), put under a tag or by digest after checking that everything they reference is in the layout,
+//! and deleted by tag or by digest; a manifest with a `subject` kept in its subject's referrers tag. A manifest put
+//! by digest gets an untagged top-level entry only when no index of the layout lists it, and the untagged entries
+//! of an index's children go when the index is put, so a layout holding one copied index has one top-level entry
+//! (what `skopeo inspect oci:DIR` without a tag needs).
 
 use bytes::Bytes;
 use registry_core::manifest::{descriptor_digest, Manifest, ManifestBody};
@@ -10,6 +13,7 @@ use super::blobs::{blob_exists, blob_path, has_blob, write_blob};
 use super::client::LayoutClient;
 use super::errors::{io_at, manifest_blob_unknown, manifest_unknown};
 use super::index::Entry;
+use super::reach::{children, referenced};
 use super::referrers::{add_referrer, remove_referrer, remove_stale};
 use super::refs::{push_target, Target};
 use super::store::Layout;
@@ -69,11 +73,11 @@ impl LayoutClient {
             Target::Tag(tag) => {
                 let same = index.find_tag(tag).is_some_and(|e| e.digest() == digest);
                 if !same {
-                    index.set_tag(tag, entry);
+                    index.set_tag(tag, entry.clone());
                 }
                 !same
             }
-            Target::Digest => index.add_untagged(entry),
+            Target::Digest => false,
         };
         let mut stale = None;
         if let Some((subject, descriptor)) = as_referrer(manifest)? {
@@ -82,6 +86,14 @@ impl LayoutClient {
                 .map_err(|e| e.context(format!("put {shown}, but updating the referrers tag failed")))?;
             changed |= added;
             stale = replaced;
+        }
+        // An index's children leave the top level: skopeo reads a layout without a tag only when it has one entry.
+        changed |= index.remove_untagged(&children(manifest));
+        // By digest: a top-level entry only when no index of the layout holds it already (a referrer is held by
+        // its subject's referrers tag); else the blob alone keeps it readable by digest.
+        if *target == Target::Digest && index.find_digest(digest).is_none() && !referenced(layout, &index, digest).await
+        {
+            changed |= index.add_untagged(entry);
         }
         if changed {
             layout.write_index(&index).await?;

@@ -9,6 +9,8 @@ mod listing;
 mod manifests;
 mod named;
 mod pushes;
+mod reach;
 mod referrers;
 mod refs;
 mod store;
+mod sweep;

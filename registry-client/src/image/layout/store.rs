@@ -18,9 +18,10 @@ use registry_core::{Digest, Error, ErrorKind, Result};
 use tokio::io::AsyncReadExt;
 use tokio::sync::OwnedMutexGuard;
 
-use super::blobs::{blob_path, open_regular_file};
+use super::blobs::{blob_path, open_regular_file, BLOBS_DIR};
 use super::errors::{io_at, manifest_unknown};
 use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX_FILE, OCI_LAYOUT_FILE};
+use super::sweep::sweep_once;
 use crate::image::blocking::run_blocking;
 
 /// Its content (OCI image-layout spec 1.0.0).
@@ -125,6 +126,9 @@ impl Layout {
             map.entry(self.dir.clone()).or_default().clone()
         };
         let mutex = lock.lock_owned().await;
+        if create {
+            sweep_once(&self.dir, &self.dir.join(BLOBS_DIR)).await;
+        }
         let dir = self.dir.clone();
         let file = blocking(move || {
             if create {

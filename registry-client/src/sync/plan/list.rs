@@ -6,6 +6,7 @@ use futures::stream::{self, StreamExt};
 use registry_core::{Error, Result};
 
 use crate::client::Client;
+use crate::image::layout::client::LayoutClient;
 use crate::options::ListOptions;
 use crate::sync::connect::Connector;
 use crate::sync::endpoint::{Endpoint, ImageRef, Location};
@@ -201,18 +202,31 @@ pub(crate) async fn list_entry(entry: &SyncEntry, connector: &Connector) -> List
     let mut tags = stream::iter(pairs)
         .map(|(source, target)| async move {
             let tags = source_tags(connector, &source).await;
-            (source, target, tags)
+            let untagged = match &tags {
+                Ok(_) => untagged_images(&source).await,
+                Err(_) => Ok(Vec::new()),
+            };
+            (source, target, tags, untagged)
         })
         .buffered(LIST_CONCURRENCY);
-    while let Some((source, target, tags)) = tags.next().await {
-        let tags = match tags {
-            Ok(tags) => tags,
-            Err(e) => {
+    // Images the source holds, before any filter: none at all is a failure, not a silent success.
+    let mut found = 0usize;
+    while let Some((source, target, tags, untagged)) = tags.next().await {
+        let (tags, untagged) = match (tags, untagged) {
+            (Ok(tags), Ok(untagged)) => (tags, untagged),
+            (Err(e), _) | (_, Err(e)) => {
                 let candidate = Candidate { source: image(source, "*"), target: image(target, "*") };
                 fail(&mut listed, candidate, &e);
                 continue;
             }
         };
+        found = found.saturating_add(tags.len()).saturating_add(untagged.len());
+        // Untagged images of a layout (kept by digest, as a copy by digest stores them) travel by digest, untagged.
+        for reference in untagged {
+            let candidate =
+                Candidate { source: image(source.clone(), &reference), target: image(target.clone(), &reference) };
+            listed.images.push(candidate);
+        }
         let (special, ordinary): (Vec<String>, Vec<String>) =
             tags.into_iter().partition(|t| entry.referrers && digest_tag_subject(t).is_some());
         listed.digest_tags.extend(digest_tags(&special, &source, &target));
@@ -222,7 +236,23 @@ pub(crate) async fn list_entry(entry: &SyncEntry, connector: &Connector) -> List
                 .push(Candidate { source: image(source.clone(), tag.clone()), target: image(target.clone(), tag) });
         }
     }
+    if found == 0 && listed.failed.is_empty() {
+        let e = Error::not_found(format!("{}: the source holds no image (no tag, no untagged image)", whole.source));
+        fail(&mut listed, whole, &e);
+    }
     listed
+}
+
+/// The untagged top-level images of the layout at `location`, that are no referrers, as references `@<digest>`;
+/// empty for a registry (whose untagged manifests cannot be listed) and a layout directory that does not exist.
+async fn untagged_images(location: &Location) -> Result<Vec<String>> {
+    let Location::Layout { dir, repository } = location else { return Ok(Vec::new()) };
+    if !tokio::fs::try_exists(dir).await.unwrap_or(false) {
+        return Ok(Vec::new());
+    }
+    let root = LayoutClient::open(dir).await?;
+    let client = if repository.is_empty() { root } else { root.scoped(repository) };
+    Ok(client.untagged_images().await?.into_iter().map(|d| format!("@{d}")).collect())
 }
 
 /// The digest tags of `tags`, as candidates from `source` to `target`.

@@ -130,16 +130,26 @@ struct Options {
 
 fn options(raw: RawOptions) -> Result<Options> {
     Ok(Options {
-        tags: raw.tags.map(|t| Ok::<_, Error>((tags(&t.value)?, line_of(&t)))).transpose()?,
+        tags: raw.tags.map(|t| Ok::<_, Error>((tags(&t.value, line_of(&t))?, line_of(&t)))).transpose()?,
         platforms: raw.platforms.map(|p| platforms(line_of(&p), p.value)).transpose()?,
         referrers: raw.referrers,
         overwrite: raw.overwrite,
     })
 }
 
-/// `tags:`: each regex and the range checked at its own line.
-fn tags(raw: &RawTags) -> Result<TagFilter> {
-    for (key, list) in [("allow", &raw.allow), ("deny", &raw.deny)] {
+/// `tags:` (written at `line`): each regex and the range checked at its own line; an empty `allow` list refused.
+fn tags(raw: &RawTags, line: usize) -> Result<TagFilter> {
+    let allow = match &raw.allow {
+        Some(list) if list.is_empty() => {
+            return Err(at(
+                line,
+                "tags.allow is empty: an empty allow list would take no tag: leave `allow` out to take every tag",
+            ))
+        }
+        Some(list) => list.as_slice(),
+        None => &[],
+    };
+    for (key, list) in [("allow", allow), ("deny", raw.deny.as_slice())] {
         for pattern in list {
             let single = [pattern.value.clone()];
             let (allow, deny): (&[String], &[String]) = if key == "allow" { (&single, &[]) } else { (&[], &single) };
@@ -159,7 +169,7 @@ fn tags(raw: &RawTags) -> Result<TagFilter> {
         None => None,
     };
     let strings = |list: &[Spanned<String>]| list.iter().map(|s| s.value.clone()).collect::<Vec<_>>();
-    TagFilter::new(&strings(&raw.allow), &strings(&raw.deny), raw.semver.as_ref().map(|s| s.value.as_str()), latest)
+    TagFilter::new(&strings(allow), &strings(&raw.deny), raw.semver.as_ref().map(|s| s.value.as_str()), latest)
 }
 
 /// `platforms:`: `all` (empty list) or each `os/arch[/variant]`.

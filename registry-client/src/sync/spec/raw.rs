@@ -152,8 +152,9 @@ pub(super) struct RawEntry {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTags {
+    /// `None` when not given; `allow: []` is kept, to be refused.
     #[serde(default)]
-    pub(super) allow: Vec<Spanned<String>>,
+    pub(super) allow: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub(super) deny: Vec<Spanned<String>>,
     pub(super) semver: Option<Spanned<String>>,

@@ -401,3 +401,37 @@ async fn read_names_the_file() {
     let not_utf8 = SyncSpec::read(&path).await.unwrap_err();
     assert!(not_utf8.message().contains("UTF-8"), "{not_utf8}");
 }
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_key_and_what_it_takes() {
+    assert_err(&one_entry("    tags: { allow: \"^v2\" }\n"), 4, &["tags.allow must be a list", "allow: [\"^v2\"]"]);
+    assert_err(&one_entry("    tags:\n      deny: -rc\n"), 5, &["tags.deny must be a list", "deny: [-rc]"]);
+    assert_err("sync:\n  source: a.io/app\n  target: b.io/app\n", 2, &["sync must be a list of entries"]);
+    assert_err(&one_entry("    tags: [\"^v2\"]\n"), 4, &["tags must be a map"]);
+    assert_err(&one_entry("    referrers: sometimes\n"), 4, &["referrers must be true or false", "sometimes"]);
+    assert_err(&one_entry("    tags: { latest: many }\n"), 4, &["tags.latest must be a whole number", "many"]);
+    assert_err(
+        "registries:\n  a.io: { insecure: maybe }\nsync:\n  - { source: a.io/x, target: b.io/x }\n",
+        2,
+        &["registries.a.io.insecure must be true or false"],
+    );
+    assert_err(
+        "defaults: { overwrite: 3x }\nsync:\n  - { source: a.io/x, target: b.io/x }\n",
+        1,
+        &["defaults.overwrite"],
+    );
+    assert_err(
+        "registries:\n  a.io: { rate: fast }\nsync:\n  - { source: a.io/x, target: b.io/x }\n",
+        2,
+        &["rate must be a number"],
+    );
+}
+
+#[test]
+fn an_empty_allow_list_is_refused() {
+    assert_err(
+        &one_entry("    tags: { allow: [] }\n"),
+        4,
+        &["empty allow list would take no tag", "leave `allow` out"],
+    );
+}
