@@ -577,3 +577,57 @@ async fn a_cancelled_run_finishes_the_images_in_flight_and_starts_no_more() {
     }
     assert_eq!(dst.tags("org/app").len(), copied, "only the images in flight were written");
 }
+
+#[tokio::test]
+async fn platforms_are_a_filter_keeping_what_an_index_has_and_leaving_out_what_has_none() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let (amd, arm) = registry_tests::conformance::two_platform_images();
+    let index = src.scoped("org/multi").seed_index("v1", &[&amd, &arm]).await.unwrap();
+    src.scoped("org/single").seed_image("amd", &amd).await.unwrap();
+    src.scoped("org/single").seed_image("arm", &arm).await.unwrap();
+    let body = "sync:\n\
+        \x20 - { source: src.example/org/multi, target: dst.example/arm/multi, platforms: [linux/arm64, linux/s390x] }\n\
+        \x20 - { source: src.example/org/multi, target: dst.example/both/multi, platforms: [linux/arm64, linux/amd64] }\n\
+        \x20 - { source: src.example/org/multi, target: dst.example/none/multi, platforms: [linux/s390x] }\n\
+        \x20 - { source: src.example/org/single, target: dst.example/arm/single, platforms: [linux/arm64] }\n";
+    let s = SyncSpec::parse(body).unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let planned = plan(&s, &connector).await.unwrap();
+    let targets: Vec<String> = planned.items.iter().map(|i| i.target.to_string()).collect();
+    // The index with none of its platforms and the amd64 single image are left out, not failed.
+    assert_eq!(targets, ["dst.example/arm/multi:v1", "dst.example/both/multi:v1", "dst.example/arm/single:arm"]);
+    assert!(planned.items.iter().all(|i| i.action == Action::Copy), "{planned:?}");
+    assert_eq!(planned.items[0].source_digest.as_deref(), Some(arm.digest().to_string().as_str()));
+    assert_eq!(planned.items[1].source_digest.as_deref(), Some(index.to_string().as_str()));
+    let report = run(&planned, &s, &connector, RunOptions::default()).await.unwrap();
+    assert_eq!(report.copied, 3, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(dst.scoped("arm/multi").get_digest("v1").await.unwrap(), *arm.digest());
+    assert_eq!(dst.scoped("both/multi").get_digest("v1").await.unwrap(), index);
+    assert_eq!(dst.scoped("arm/single").get_digest("arm").await.unwrap(), *arm.digest());
+    assert!(dst.scoped("none/multi").get_digest("v1").await.is_err());
+    assert!(dst.scoped("arm/single").get_digest("amd").await.is_err());
+    // Planned again: every item has the digest the filtered copy wrote.
+    let again = plan(&s, &connector).await.unwrap();
+    assert!(again.items.iter().all(|i| i.action == Action::Skip), "{again:?}");
+}
+
+#[tokio::test]
+async fn copy_with_a_platform_the_index_lacks_stays_an_error() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let (amd, arm) = registry_tests::conformance::two_platform_images();
+    src.scoped("org/multi").seed_index("v1", &[&amd, &arm]).await.unwrap();
+    let opts = registry_client::CopyOptions::default().platforms([
+        registry_client::Platform::new("linux", "arm64"),
+        registry_client::Platform::new("linux", "s390x"),
+    ]);
+    let e = registry_client::copy_image(&src.scoped("org/multi"), "v1", &dst.scoped("org/multi"), "v1", opts)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), registry_client::ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("s390x"), "{e}");
+}

@@ -72,6 +72,11 @@ impl<'a> Copier<'a> {
         })
     }
 
+    /// The digests of the manifests put on the target so far, in order.
+    pub(crate) fn copied(&self) -> Vec<Digest> {
+        lock(&self.state).copied.clone()
+    }
+
     /// The report so far.
     pub(crate) fn into_report(self) -> CopyReport {
         self.state.into_inner().unwrap_or_else(PoisonError::into_inner).report

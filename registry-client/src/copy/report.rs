@@ -26,6 +26,9 @@ pub struct CopyReport {
     pub bytes_uploaded: u64,
     /// Referrer manifests copied (each also counted in `manifests_copied`).
     pub referrers_copied: usize,
+    /// Cosign-style digest tags copied (`sha256-<hex>.sig`, `.att`, `.sbom`; each also counted in
+    /// `manifests_copied`).
+    pub digest_tags_copied: usize,
 }
 
 impl CopyReport {
@@ -42,6 +45,7 @@ impl CopyReport {
             blobs_mounted: 0,
             bytes_uploaded: 0,
             referrers_copied: 0,
+            digest_tags_copied: 0,
         }
     }
 

@@ -22,6 +22,7 @@ use super::shard::Shard;
 use super::spec::SyncSpec;
 use crate::client::Client;
 use crate::copy::hooks::CopyHooks;
+use crate::copy::platforms::PlatformMode;
 use crate::copy::{copy_image_with, CopyOptions, CopyReport};
 use hooks::ImageHooks;
 
@@ -261,7 +262,12 @@ impl RunContext<'_> {
             conflict: AtomicBool::new(false),
             bytes: AtomicU64::new(0),
         });
-        let opts = CopyOptions::default().platforms(entry.platforms.clone()).referrers(entry.referrers);
+        // Digest tags are items of the plan of their own: the copy does not bring them again.
+        let opts = CopyOptions::default()
+            .platforms(entry.platforms.clone())
+            .platform_mode(PlatformMode::Present)
+            .referrers(entry.referrers)
+            .digest_tags(false);
         let dyn_hooks: Arc<dyn CopyHooks> = hooks.clone();
         let copied =
             copy_image_with(&*source, &item.source.reference, &*target, &item.target.reference, &opts, Some(dyn_hooks))
