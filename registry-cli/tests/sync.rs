@@ -309,3 +309,43 @@ async fn a_journal_is_written_and_a_second_run_with_it_skips_everything() {
     assert!(statuses(&report).iter().all(|(_, status)| status == "skipped"), "{report}");
     assert_eq!(report["blobs"]["uploaded"], 0, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_settings_are_checked_before_any_request_and_an_unused_host_is_warned_about() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (source.host(), target.host());
+    let secret_path = dir.path().join("my-secret-pw");
+    let body = format!("sync:\n  - {{ source: {s}/org/app, target: {t}/mirror/app }}\n");
+    let spec = write_spec(
+        dir.path(),
+        &format!(
+            "registries:\n  {t}:\n    username: u\n    password_file: {}\n  unused.example:5000: {{ insecure: true }}\n{body}",
+            secret_path.display()
+        ),
+    );
+    for dry in [true, false] {
+        let mut args = vec!["sync", "--config", &spec, "--insecure"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = regcli_async(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("registries {t}: password_file cannot be read (not found)")), "{}", shown(&out));
+        assert!(!err.contains("my-secret-pw"), "the path of a password file is never shown: {}", shown(&out));
+    }
+    assert_eq!(source.request_count() + target.request_count(), 0);
+
+    std::fs::write(&secret_path, "\n").unwrap();
+    let out = regcli_async(&["sync", "--config", &spec, "--insecure", "--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password_file is empty"), "{}", shown(&out));
+
+    // A host no entry uses: a warning naming it, the run goes on.
+    let spec = write_spec(dir.path(), &format!("registries:\n  unused.example:5000: {{ insecure: true }}\n{body}"));
+    let out = regcli_async(&["sync", "--config", &spec, "--insecure", "--dry-run"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("registries unused.example:5000: no sync entry uses this host")), "{}", shown(&out));
+}

@@ -10,6 +10,10 @@ use registry_core::auth::Keychain;
 use registry_core::{Digest, Error, ErrorKind, Repository, Result};
 use url::Url;
 
+mod check;
+
+pub(crate) use check::check_settings;
+
 use super::endpoint::Location;
 use super::spec::{RegistrySettings, SyncSpec};
 use crate::client::Client;
@@ -236,8 +240,9 @@ fn scope(root: Arc<dyn Client>, repository: &str) -> Arc<dyn Client> {
 /// host and the file or variable (never the password) when it cannot be read, is empty, or neither is given.
 fn password(host: &str, s: &RegistrySettings) -> Result<String> {
     let secret = if let Some(file) = &s.password_file {
+        // Never the path: a user may have put the password itself there.
         let text = std::fs::read_to_string(file).map_err(|e| {
-            Error::invalid_input(format!("registry {host}: password_file {}: {}", file.display(), e.kind()))
+            Error::invalid_input(format!("registries {host}: password_file cannot be read ({})", check::io_words(&e)))
         })?;
         text.trim().to_string()
     } else if let Some(var) = &s.password_env {
@@ -283,7 +288,7 @@ mod tests {
         });
         let e = password("reg.example", &missing).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("reg.example") && e.to_string().contains("absent"), "{e}");
+        assert!(e.to_string().contains("reg.example") && !e.to_string().contains("absent"), "{e}");
 
         let unset = settings(|s| {
             s.username = Some("u".into());

@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 use registry_core::Result;
 use serde::{Deserialize, Serialize};
 
-use super::connect::Connector;
+use super::connect::{check_settings, Connector};
 use super::endpoint::ImageRef;
 use super::shard::Shard;
 use super::spec::{SyncEntry, SyncSpec};
@@ -93,8 +93,14 @@ impl Plan {
 /// image whose config names no platform is kept. Both sides of an image are read at once, images 16 at once and
 /// entries 4 at once; the order is stable: entry, then source reference.
 ///
-/// Errors: none today (every failure is an item); the `Result` is kept for failures that stop planning.
+/// Before any request the spec's `registries:` settings are checked (password files and variables, CA files),
+/// and a host no entry uses is warned about (tracing `warn`).
+///
+/// Errors: `InvalidInput` naming the host and the key for a `registries:` setting that cannot work (a password
+/// file unreadable or empty, a password variable unset or empty, a CA file unreadable or without a PEM
+/// certificate); every other failure is an item.
 pub async fn plan(spec: &SyncSpec, connector: &Connector) -> Result<Plan> {
+    check_settings(spec)?;
     // The futures made first (a closure in the stream would not be `Send` for every lifetime in a spawned task).
     let entries: Vec<_> =
         spec.entries.iter().enumerate().map(|(index, entry)| plan_entry(index, entry, connector)).collect();
