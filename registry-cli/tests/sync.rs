@@ -347,5 +347,5 @@ async fn registry_settings_are_checked_before_any_request_and_an_unused_host_is_
     let spec = write_spec(dir.path(), &format!("registries:\n  unused.example:5000: {{ insecure: true }}\n{body}"));
     let out = regcli_async(&["sync", "--config", &spec, "--insecure", "--dry-run"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("registries unused.example:5000: no sync entry uses this host")), "{}", shown(&out));
+    assert!(err.contains("registries unused.example:5000: no sync entry uses this host"), "{}", shown(&out));
 }

@@ -125,9 +125,11 @@ mod tests {
     fn password_files_variables_and_cas_are_checked_naming_host_and_key_never_the_secret_or_its_path() {
         let dir = tempfile::tempdir().unwrap();
         let secret_path = dir.path().join("hunter2-is-my-password");
-        let mut s = RegistrySettings::default();
-        s.username = Some("u".into());
-        s.password_file = Some(secret_path.clone());
+        let s = RegistrySettings {
+            username: Some("u".into()),
+            password_file: Some(secret_path.clone()),
+            ..RegistrySettings::default()
+        };
         let e = check_settings(&spec_with("127.0.0.1:5103", s.clone())).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().ends_with("registries 127.0.0.1:5103: password_file cannot be read (not found)"), "{e}");
@@ -138,16 +140,17 @@ mod tests {
         std::fs::write(&secret_path, "s3cret\n").unwrap();
         check_settings(&spec_with("h", s)).unwrap();
 
-        let mut s = RegistrySettings::default();
-        s.password_env = Some("REGISTRY_CHECK_TEST_SURELY_UNSET".into());
+        let s = RegistrySettings {
+            password_env: Some("REGISTRY_CHECK_TEST_SURELY_UNSET".into()),
+            ..RegistrySettings::default()
+        };
         let e = check_settings(&spec_with("h", s)).unwrap_err();
         assert!(
             e.to_string().ends_with("registries h: password_env REGISTRY_CHECK_TEST_SURELY_UNSET is not set"),
             "{e}"
         );
 
-        let mut s = RegistrySettings::default();
-        s.ca = Some(dir.path().join("ca.pem"));
+        let s = RegistrySettings { ca: Some(dir.path().join("ca.pem")), ..RegistrySettings::default() };
         let e = check_settings(&spec_with("h", s.clone())).unwrap_err();
         assert!(e.to_string().contains("registries h: ca ") && e.to_string().ends_with("cannot be read (not found)"));
         std::fs::write(dir.path().join("ca.pem"), "not a certificate").unwrap();
