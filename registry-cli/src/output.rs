@@ -131,6 +131,8 @@ pub(crate) struct CopyJson<'a> {
     pub(crate) bytes_uploaded: u64,
     /// Referrers copied.
     pub(crate) referrers_copied: usize,
+    /// Cosign-style digest tags copied (`sha256-<hex>.sig`, `.att`, `.sbom`).
+    pub(crate) digest_tags_copied: usize,
     /// Wall time, in seconds.
     pub(crate) seconds: f64,
 }
@@ -150,6 +152,7 @@ impl<'a> CopyJson<'a> {
             blobs_skipped: report.blobs_skipped,
             bytes_uploaded: report.bytes_uploaded,
             referrers_copied: report.referrers_copied,
+            digest_tags_copied: report.digest_tags_copied,
             seconds,
         }
     }
@@ -168,6 +171,9 @@ pub(crate) fn copy_text(source: &str, target: &str, report: &CopyReport, seconds
     );
     if report.referrers_copied > 0 {
         text.push_str(&format!("  {} referrers copied\n", report.referrers_copied));
+    }
+    if report.digest_tags_copied > 0 {
+        text.push_str(&format!("  {} digest tags copied (sha256-<hex>.sig, .att, .sbom)\n", report.digest_tags_copied));
     }
     if let Some(why) = &report.digest_changed {
         text.push_str(&format!("  digest changed from {}: {why}\n", report.source_digest));
