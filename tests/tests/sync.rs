@@ -466,6 +466,9 @@ async fn a_killed_run_resumes_from_its_journal_without_resending_what_was_done()
     assert!(count(&resumed, ImageStatus::Skipped) >= 2, "{resumed:?}");
     let sent = sent.load(Ordering::Relaxed);
     assert!(sent < total, "the second run read {sent} bytes to upload, a full run {total}");
+    // Each image's bytes are what it sent: after a resumed upload only the rest, not the blob's size.
+    let reported: u64 = resumed.images.iter().map(|i| i.bytes).sum();
+    assert_eq!(reported, sent, "bytes in the report against bytes read for uploads");
     // The session the kill interrupted was asked how far it got (GET on its location), not started over.
     let asked: Vec<String> = requests_since(&b, from)
         .into_iter()

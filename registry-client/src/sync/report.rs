@@ -35,7 +35,8 @@ pub struct ImageReport {
     pub digest: Option<String>,
     /// What happened.
     pub status: ImageStatus,
-    /// Bytes uploaded to the target for this image.
+    /// Bytes actually sent to the target for this image: read from the source as its uploads went (after a
+    /// resumed upload only the rest; blobs mounted, present, or uploaded by another image of the run send none).
     pub bytes: u64,
     /// Why it failed or conflicts.
     pub error: Option<String>,

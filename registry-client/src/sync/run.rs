@@ -281,7 +281,7 @@ impl RunContext<'_> {
                     }
                 }
                 let mut report = image_report(item, ImageStatus::Copied, Some(digest), None);
-                report.bytes = copied.bytes_uploaded;
+                report.bytes = hooks.bytes.load(Ordering::Relaxed);
                 (i, report, Some(copied))
             }
             Err(e) => {
