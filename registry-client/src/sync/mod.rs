@@ -38,7 +38,7 @@ mod run;
 mod shard;
 mod spec;
 
-pub use connect::{ConnectOptions, Connector};
+pub use connect::{ConnectOptions, Connector, SYNC_MAX_CONCURRENT_BLOBS};
 pub use endpoint::{Endpoint, ImageRef, Location};
 pub use filter::TagFilter;
 pub use plan::{plan, Action, Plan, PlanItem};
