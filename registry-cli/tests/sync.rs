@@ -349,3 +349,25 @@ async fn registry_settings_are_checked_before_any_request_and_an_unused_host_is_
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("registries unused.example:5000: no sync entry uses this host"), "{}", shown(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_in_a_missing_directory_exits_2_before_any_request() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (source.host(), target.host());
+    let spec = write_spec(dir.path(), &format!("sync:\n  - {{ source: {s}/org/app, target: {t}/mirror/app }}\n"));
+    let journal = dir.path().join("nonexistent").join("j.json").display().to_string();
+    for dry in [false, true] {
+        let mut args = vec!["sync", "--config", &spec, "--insecure", "--journal", &journal];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = regcli_async(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("nonexistent") && err.contains("does not exist"), "{}", shown(&out));
+    }
+    assert_eq!(source.request_count() + target.request_count(), 0);
+    assert!(!dir.path().join("nonexistent").exists());
+}
