@@ -48,18 +48,20 @@ pub(crate) fn count(report: &SyncReport, status: ImageStatus) -> usize {
 }
 
 /// `N copied, N skipped, N conflicts, N failed; blobs: N uploaded, N mounted, N skipped; X MiB in S s`
-/// (`N planned` first in a dry run).
+/// (`N planned` first in a dry run; `, N not started` when a signal left some), then what a signal did.
 pub(crate) fn summary(report: &SyncReport, dry_run: bool) -> String {
     let bytes: u64 = report.images.iter().map(|i| i.bytes).fold(0, u64::saturating_add);
     let first = if dry_run {
         format!("{} planned", count(report, ImageStatus::Planned))
     } else {
-        format!("{} copied", count(report, ImageStatus::Copied))
+        format!("{} copied", report.copied)
     };
+    let not_started =
+        if report.not_started > 0 { format!(", {} not started", report.not_started) } else { String::new() };
     let mut text = format!(
-        "{first}, {} skipped, {} conflicts, {} failed; blobs: {} uploaded, {} mounted, {} skipped; {} in {:.1} s",
-        count(report, ImageStatus::Skipped),
-        count(report, ImageStatus::Conflict),
+        "{first}, {} skipped, {} conflicts, {} failed{not_started}; blobs: {} uploaded, {} mounted, {} skipped; {} in {:.1} s",
+        report.skipped,
+        report.conflicts,
         report.failed,
         report.blobs.uploaded,
         report.blobs.mounted,
@@ -68,9 +70,19 @@ pub(crate) fn summary(report: &SyncReport, dry_run: bool) -> String {
         report.seconds,
     );
     if report.interrupted {
-        text.push_str(&format!(" (interrupted by a signal: {} not started)", report.not_started));
+        text.push_str(&interrupted_words(report));
     }
     text
+}
+
+/// What a signal did to `report`'s run: ` (interrupted by a signal: N not started)`, or that it came when every
+/// image had started.
+pub(crate) fn interrupted_words(report: &SyncReport) -> String {
+    if report.not_started > 0 {
+        format!(" (interrupted by a signal: {} not started)", report.not_started)
+    } else {
+        " (a signal came after every image had started: they all ran)".to_string()
+    }
 }
 
 /// The end of a sync in text: the summary, then each failure and conflict with its error.

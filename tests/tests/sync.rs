@@ -290,7 +290,9 @@ async fn a_source_that_cannot_be_listed_is_one_failed_item_naming_its_line() {
     assert_eq!(failed.status, ImageStatus::Failed);
     // `registries:` and its two hosts are lines 1-3, `sync:` line 4: the second entry is on line 6.
     assert!(failed.error.as_deref().unwrap_or_default().contains("line 6"), "{failed:?}");
-    assert!(failed.source.contains("org/nothing"), "{failed:?}");
+    // The entry's own forms, not `host/org/nothing:*`.
+    assert_eq!(failed.source, format!("{}/org/nothing", a.host()), "{failed:?}");
+    assert_eq!(failed.target, format!("{}/org/nothing", b.host()), "{failed:?}");
     assert_eq!(report.images[0].status, ImageStatus::Copied);
 }
 

@@ -1,9 +1,9 @@
 //! What a sync did: per image, and blob counts; and the events a run reports as it goes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What happened to one image (`status` in the JSON report).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ImageStatus {
@@ -24,7 +24,7 @@ pub enum ImageStatus {
 }
 
 /// One image of the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ImageReport {
     /// The source reference (`host/repo:tag`, `oci:DIR:tag`).
@@ -43,7 +43,7 @@ pub struct ImageReport {
 }
 
 /// Blob counts over the whole run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BlobCounts {
     /// Blobs uploaded (bytes moved).
@@ -55,7 +55,7 @@ pub struct BlobCounts {
 }
 
 /// The report of a run (the JSON `--format json` prints).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SyncReport {
     /// Every image of the plan (this shard's), in plan order.

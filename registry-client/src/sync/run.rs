@@ -164,7 +164,17 @@ pub async fn run(plan: &Plan, spec: &SyncSpec, connector: &Connector, opts: RunO
                 );
                 image_report(item, ImageStatus::Conflict, item.source_digest.clone(), Some(why))
             }
-            Action::Failed(e) => image_report(item, ImageStatus::Failed, None, Some(e.clone())),
+            Action::Failed(e) => {
+                let mut report = image_report(item, ImageStatus::Failed, None, Some(e.clone()));
+                if item.source.reference == "*" {
+                    // A whole entry failed (its source could not be listed): both ends as the spec writes them.
+                    if let Some(entry) = spec.entries.get(item.entry) {
+                        report.source = entry.source.to_string();
+                        report.target = entry.target.to_string();
+                    }
+                }
+                report
+            }
         };
         ctx.emit(|| SyncEvent::ImageFinished { item: i, report: report.clone() });
         if let Some(slot) = images.get_mut(i) {
