@@ -153,7 +153,8 @@ async fn check_single_platform(
             Ok(Selection::LeftOut(last.map_or_else(|| "no platform matched".to_string(), |e| e.to_string())))
         }
         PlatformMode::Strict => {
-            Err(last.map_or_else(|| Error::not_found(format!("{name}: no platform matched")), |e| e.context(name)))
+            // The error of `get_image` names the image already: no context added.
+            Err(last.unwrap_or_else(|| Error::not_found(format!("{name}: no platform matched"))))
         }
     }
 }

@@ -171,7 +171,8 @@ async fn compare_all(
 async fn item(index: usize, entry: &SyncEntry, connector: &Connector, c: Candidate) -> Option<PlanItem> {
     let compared = compare(connector, &c, &entry.platforms).await;
     let (source_digest, subject_digest, target_digest, action) = match compared {
-        Err(e) => (None, None, None, Action::Failed(format!("{}: {e}", c.source))),
+        // The item names its source: the error is not prefixed with it again.
+        Err(e) => (None, None, None, Action::Failed(e.to_string())),
         Ok(Compared::LeftOut(why)) => {
             tracing::info!("{}: left out by the platform filter (entry at line {}): {why}", c.source, entry.line);
             return None;
