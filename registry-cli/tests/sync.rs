@@ -371,3 +371,29 @@ async fn a_journal_in_a_missing_directory_exits_2_before_any_request() {
     assert_eq!(source.request_count() + target.request_count(), 0);
     assert!(!dir.path().join("nonexistent").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_logs_the_plan_each_image_and_what_a_platform_filter_left_out() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (source.host(), target.host());
+    let root = client(&s);
+    root.with_segment("org/app").push_image("v1", &image(7, Platform::new("linux", "amd64"))).await.unwrap();
+    root.with_segment("org/arm").push_image("v1", &image(8, Platform::new("linux", "arm64"))).await.unwrap();
+    let spec = write_spec(
+        dir.path(),
+        &format!(
+            "sync:\n  - {{ source: {s}/org/app, target: {t}/mirror/app, platforms: [linux/amd64] }}\n  - {{ source: {s}/org/arm, target: {t}/mirror/arm, platforms: [linux/amd64] }}\n"
+        ),
+    );
+    let out = regcli_async(&["-v", "sync", "--config", &spec, "--insecure", "--progress", "never"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plan: 1 images: 1 to copy, 0 skipped, 0 conflicts, 0 failed"), "{}", shown(&out));
+    assert!(err.contains(&format!("started {s}/org/app:v1 -> {t}/mirror/app:v1")), "{}", shown(&out));
+    assert!(err.contains(&format!("Copied {s}/org/app:v1 -> {t}/mirror/app:v1")), "{}", shown(&out));
+    assert!(err.contains(&format!("{s}/org/arm:v1: left out by the platform filter")), "{}", shown(&out));
+    let quiet = regcli_async(&["sync", "--config", &spec, "--insecure", "--progress", "never"]).await;
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("plan:"), "{}", shown(&quiet));
+}

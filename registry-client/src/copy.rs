@@ -99,6 +99,7 @@ pub(crate) async fn copy_image_with(
             )));
         }
     }
+    tracing::info!("copy {name} ({}) -> {}:{tag}", root.digest(), target.get_registry());
     let copier = Copier::new(source, target, hooks)?;
     copier.copy_children(&root, 0).await?;
     let root_ref = format!("@{}", root.digest());
@@ -122,6 +123,15 @@ pub(crate) async fn copy_image_with(
         copier.put(tag, &root).await?;
     }
     let mut report = copier.into_report();
+    tracing::info!(
+        "copied {name} -> {}:{tag}: {} manifests, blobs {} uploaded, {} mounted, {} present, {} bytes sent",
+        target.get_registry(),
+        report.manifests_copied,
+        report.blobs_uploaded,
+        report.blobs_mounted,
+        report.blobs_skipped,
+        report.bytes_uploaded
+    );
     report.source_digest = source_digest;
     report.target_digest = root.digest().clone();
     report.digest_changed = digest_changed;

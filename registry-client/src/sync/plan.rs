@@ -121,6 +121,15 @@ pub async fn plan(spec: &SyncSpec, connector: &Connector) -> Result<Plan> {
             }
         }
     }
+    let count = |f: fn(&Action) -> bool| items.iter().filter(|i| f(&i.action)).count();
+    tracing::info!(
+        "plan: {} images: {} to copy, {} skipped, {} conflicts, {} failed",
+        items.len(),
+        count(|a| *a == Action::Copy),
+        count(|a| *a == Action::Skip),
+        count(|a| *a == Action::Conflict),
+        count(|a| matches!(a, Action::Failed(_))),
+    );
     Ok(Plan { items })
 }
 

@@ -193,6 +193,16 @@ pub async fn run(plan: &Plan, spec: &SyncSpec, connector: &Connector, opts: RunO
         let items = &plan.items;
         let mut done = stream::iter(to_run).map(move |i| ctx.copy_one(i, &items[i])).buffer_unordered(limit);
         while let Some((i, report, copied)) = done.next().await {
+            match &report.error {
+                Some(e) => tracing::info!("{:?} {} -> {}: {e}", report.status, report.source, report.target),
+                None => tracing::info!(
+                    "{:?} {} -> {} ({} bytes sent)",
+                    report.status,
+                    report.source,
+                    report.target,
+                    report.bytes
+                ),
+            }
             if let Some(c) = copied {
                 blobs.uploaded = blobs.uploaded.saturating_add(c.blobs_uploaded as u64);
                 blobs.mounted = blobs.mounted.saturating_add(c.blobs_mounted as u64);
@@ -249,6 +259,7 @@ impl RunContext<'_> {
         if self.cancel.is_cancelled() {
             return (i, image_report(item, ImageStatus::NotStarted, None, Some(NOT_STARTED.to_string())), None);
         }
+        tracing::info!("started {} -> {}", item.source, item.target);
         self.emit(|| SyncEvent::ImageStarted {
             item: i,
             source: item.source.to_string(),
