@@ -124,7 +124,8 @@ impl std::fmt::Debug for RunOptions {
 ///
 /// A dry run writes nothing anywhere (no request that writes, no layout directory, no journal): images to copy
 /// are `planned`. When [`RunOptions::cancel`] fires, no image starts any more; those in flight finish; the rest are
-/// `failed` ("not started: the run was interrupted") and the report says `interrupted`.
+/// `not_started` (not failed) and the report says `interrupted`. An image's `bytes` are those its uploads read
+/// from the source (what was sent). Each image is logged at info as it starts and finishes.
 ///
 /// Errors: `InvalidInput` naming the journal when it is not a journal; `Io` naming it when it cannot be read or
 /// written.
