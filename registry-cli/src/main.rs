@@ -45,7 +45,8 @@ struct GlobalArgs {
     /// More logs on stderr: -v info, -vv debug (default: warnings; RUST_LOG, when set, decides instead).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
-    /// Progress bars on stderr: auto (when stderr is a terminal), always, never (one line per finished image).
+    /// Progress on stderr: auto (bars when stderr is a terminal), always (bars on a terminal; lines otherwise: no
+    /// bar can be drawn elsewhere), never (one line per finished image).
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto, global = true)]
     progress: ProgressMode,
     /// What stdout gets: text, or one JSON document (nothing else).

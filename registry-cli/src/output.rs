@@ -48,18 +48,20 @@ pub(crate) fn count(report: &SyncReport, status: ImageStatus) -> usize {
 }
 
 /// `N copied, N skipped, N conflicts, N failed; blobs: N uploaded, N mounted, N skipped; X MiB in S s`
-/// (`N planned` first in a dry run).
+/// (`N planned` first in a dry run; `, N not started` when a signal left some), then what a signal did.
 pub(crate) fn summary(report: &SyncReport, dry_run: bool) -> String {
     let bytes: u64 = report.images.iter().map(|i| i.bytes).fold(0, u64::saturating_add);
     let first = if dry_run {
         format!("{} planned", count(report, ImageStatus::Planned))
     } else {
-        format!("{} copied", count(report, ImageStatus::Copied))
+        format!("{} copied", report.copied)
     };
+    let not_started =
+        if report.not_started > 0 { format!(", {} not started", report.not_started) } else { String::new() };
     let mut text = format!(
-        "{first}, {} skipped, {} conflicts, {} failed; blobs: {} uploaded, {} mounted, {} skipped; {} in {:.1} s",
-        count(report, ImageStatus::Skipped),
-        count(report, ImageStatus::Conflict),
+        "{first}, {} skipped, {} conflicts, {} failed{not_started}; blobs: {} uploaded, {} mounted, {} skipped; {} in {:.1} s",
+        report.skipped,
+        report.conflicts,
         report.failed,
         report.blobs.uploaded,
         report.blobs.mounted,
@@ -68,9 +70,19 @@ pub(crate) fn summary(report: &SyncReport, dry_run: bool) -> String {
         report.seconds,
     );
     if report.interrupted {
-        text.push_str(&format!(" (interrupted by a signal: {} not started)", report.not_started));
+        text.push_str(&interrupted_words(report));
     }
     text
+}
+
+/// What a signal did to `report`'s run: ` (interrupted by a signal: N not started)`, or that it came when every
+/// image had started.
+pub(crate) fn interrupted_words(report: &SyncReport) -> String {
+    if report.not_started > 0 {
+        format!(" (interrupted by a signal: {} not started)", report.not_started)
+    } else {
+        " (a signal came after every image had started: they all ran)".to_string()
+    }
 }
 
 /// The end of a sync in text: the summary, then each failure and conflict with its error.
@@ -131,6 +143,8 @@ pub(crate) struct CopyJson<'a> {
     pub(crate) bytes_uploaded: u64,
     /// Referrers copied.
     pub(crate) referrers_copied: usize,
+    /// Cosign-style digest tags copied (`sha256-<hex>.sig`, `.att`, `.sbom`).
+    pub(crate) digest_tags_copied: usize,
     /// Wall time, in seconds.
     pub(crate) seconds: f64,
 }
@@ -150,6 +164,7 @@ impl<'a> CopyJson<'a> {
             blobs_skipped: report.blobs_skipped,
             bytes_uploaded: report.bytes_uploaded,
             referrers_copied: report.referrers_copied,
+            digest_tags_copied: report.digest_tags_copied,
             seconds,
         }
     }
@@ -168,6 +183,9 @@ pub(crate) fn copy_text(source: &str, target: &str, report: &CopyReport, seconds
     );
     if report.referrers_copied > 0 {
         text.push_str(&format!("  {} referrers copied\n", report.referrers_copied));
+    }
+    if report.digest_tags_copied > 0 {
+        text.push_str(&format!("  {} digest tags copied (sha256-<hex>.sig, .att, .sbom)\n", report.digest_tags_copied));
     }
     if let Some(why) = &report.digest_changed {
         text.push_str(&format!("  digest changed from {}: {why}\n", report.source_digest));

@@ -12,6 +12,9 @@ use registry_client::{Digest, ProgressEvent, ProgressFn};
 use crate::output::{image_line, print};
 use crate::settings::Settings;
 
+/// The overall bar once the plan is made.
+const OVERALL: &str = "{prefix:>8} [{bar:30}] {pos}/{len} images  {elapsed}";
+
 /// Bars redraw at most this often per second.
 const REFRESH_HZ: u8 = 10;
 
@@ -59,7 +62,9 @@ impl SyncProgress {
         let bars = settings.bars().then(|| {
             let multi = multi();
             let overall = multi.add(ProgressBar::new(0));
-            overall.set_style(style("{prefix:>8} [{bar:30}] {pos}/{len} images  {elapsed}"));
+            // Until the plan is made there is no count to show: "planning", not `0/0 images`.
+            overall.set_style(style("{prefix:>8} {spinner} {msg}  {elapsed}"));
+            overall.set_message("planning");
             overall.set_prefix("sync");
             overall.enable_steady_tick(Duration::from_millis(200));
             Bars { multi, overall, images: Mutex::new(HashMap::new()) }
@@ -90,6 +95,8 @@ impl SyncProgress {
             SyncEvent::Started { images } => {
                 if let Some(bars) = &self.bars {
                     bars.overall.set_length(*images as u64);
+                    bars.overall.set_message("");
+                    bars.overall.set_style(style(OVERALL));
                 }
             }
             SyncEvent::ImageStarted { item, target, .. } => {

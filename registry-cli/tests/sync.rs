@@ -309,3 +309,91 @@ async fn a_journal_is_written_and_a_second_run_with_it_skips_everything() {
     assert!(statuses(&report).iter().all(|(_, status)| status == "skipped"), "{report}");
     assert_eq!(report["blobs"]["uploaded"], 0, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_settings_are_checked_before_any_request_and_an_unused_host_is_warned_about() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (source.host(), target.host());
+    let secret_path = dir.path().join("my-secret-pw");
+    let body = format!("sync:\n  - {{ source: {s}/org/app, target: {t}/mirror/app }}\n");
+    let spec = write_spec(
+        dir.path(),
+        &format!(
+            "registries:\n  {t}:\n    username: u\n    password_file: {}\n  unused.example:5000: {{ insecure: true }}\n{body}",
+            secret_path.display()
+        ),
+    );
+    for dry in [true, false] {
+        let mut args = vec!["sync", "--config", &spec, "--insecure"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = regcli_async(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("registries {t}: password_file cannot be read (not found)")), "{}", shown(&out));
+        assert!(!err.contains("my-secret-pw"), "the path of a password file is never shown: {}", shown(&out));
+    }
+    assert_eq!(source.request_count() + target.request_count(), 0);
+
+    std::fs::write(&secret_path, "\n").unwrap();
+    let out = regcli_async(&["sync", "--config", &spec, "--insecure", "--dry-run"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password_file is empty"), "{}", shown(&out));
+
+    // A host no entry uses: a warning naming it, the run goes on.
+    let spec = write_spec(dir.path(), &format!("registries:\n  unused.example:5000: {{ insecure: true }}\n{body}"));
+    let out = regcli_async(&["sync", "--config", &spec, "--insecure", "--dry-run"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("registries unused.example:5000: no sync entry uses this host"), "{}", shown(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_in_a_missing_directory_exits_2_before_any_request() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (source.host(), target.host());
+    let spec = write_spec(dir.path(), &format!("sync:\n  - {{ source: {s}/org/app, target: {t}/mirror/app }}\n"));
+    let journal = dir.path().join("nonexistent").join("j.json").display().to_string();
+    for dry in [false, true] {
+        let mut args = vec!["sync", "--config", &spec, "--insecure", "--journal", &journal];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = regcli_async(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("nonexistent") && err.contains("does not exist"), "{}", shown(&out));
+    }
+    assert_eq!(source.request_count() + target.request_count(), 0);
+    assert!(!dir.path().join("nonexistent").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_logs_the_plan_each_image_and_what_a_platform_filter_left_out() {
+    let source = RegistryServer::start().await.unwrap();
+    let target = RegistryServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (s, t) = (source.host(), target.host());
+    let root = client(&s);
+    root.with_segment("org/app").push_image("v1", &image(7, Platform::new("linux", "amd64"))).await.unwrap();
+    root.with_segment("org/arm").push_image("v1", &image(8, Platform::new("linux", "arm64"))).await.unwrap();
+    let spec = write_spec(
+        dir.path(),
+        &format!(
+            "sync:\n  - {{ source: {s}/org/app, target: {t}/mirror/app, platforms: [linux/amd64] }}\n  - {{ source: {s}/org/arm, target: {t}/mirror/arm, platforms: [linux/amd64] }}\n"
+        ),
+    );
+    let out = regcli_async(&["-v", "sync", "--config", &spec, "--insecure", "--progress", "never"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("plan: 1 images: 1 to copy, 0 skipped, 0 conflicts, 0 failed"), "{}", shown(&out));
+    assert!(err.contains(&format!("started {s}/org/app:v1 -> {t}/mirror/app:v1")), "{}", shown(&out));
+    assert!(err.contains(&format!("Copied {s}/org/app:v1 -> {t}/mirror/app:v1")), "{}", shown(&out));
+    assert!(err.contains(&format!("{s}/org/arm:v1: left out by the platform filter")), "{}", shown(&out));
+    let quiet = regcli_async(&["sync", "--config", &spec, "--insecure", "--progress", "never"]).await;
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("plan:"), "{}", shown(&quiet));
+}

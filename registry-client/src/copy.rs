@@ -2,6 +2,7 @@
 //! another (crane `cp`, skopeo `copy --all`), manifests copied with their exact bytes so digests stay unchanged.
 
 mod copier;
+mod digest_tags;
 pub(crate) mod hooks;
 mod options;
 pub(crate) mod platforms;
@@ -13,9 +14,10 @@ use registry_core::{Digest, Error, Reference, Result};
 
 use crate::client::Client;
 use copier::Copier;
+use digest_tags::copy_digest_tags;
 use hooks::CopyHooks;
 pub use options::CopyOptions;
-use platforms::{scoped, select_platforms};
+use platforms::{scoped, select_platforms, Selection};
 pub use report::CopyReport;
 
 /// Copy the manifest `reference` (a tag or `"@sha256:<hex>"` in `source`'s scope) to `target` under `tag`, with
@@ -27,7 +29,9 @@ pub use report::CopyReport;
 /// its exact bytes: its digest is unchanged. Nested indexes are copied the same way up to 3 levels. An image
 /// manifest is copied with its exact bytes too; its non-distributable (foreign) layers are not pushed, as registries
 /// fetch them from their URLs. [`CopyOptions::platforms`] narrows an index, and
-/// [`CopyOptions::referrers`] adds referrers (put by digest, so the target lists them by their subject).
+/// [`CopyOptions::referrers`] adds referrers (put by digest, so the target lists them by their subject) and the
+/// cosign-style digest tags (`sha256-<hex>.sig`, `.att`, `.sbom`) of every copied manifest and of the source's
+/// own digest, found with one `list_tags` of the source repository (a source that cannot list tags: none).
 ///
 /// `tag` is a tag, or `"@<digest>"` to copy untagged (the digest must be the one the copy produces). The tag is
 /// written last, after every child, blob and referrer, so a failed copy never leaves a tag pointing at a partial
@@ -82,7 +86,11 @@ pub(crate) async fn copy_image_with(
     let name = scoped(&source.get_registry(), reference);
     let top = source.get_manifest(reference).await?.into_manifest();
     let source_digest = top.digest().clone();
-    let (root, digest_changed) = select_platforms(source, top, opts.get_platforms(), &name).await?;
+    let (root, digest_changed) =
+        match select_platforms(source, top, opts.get_platforms(), &name, opts.get_platform_mode()).await? {
+            Selection::Chosen(root, why) => (root, why),
+            Selection::LeftOut(why) => return Err(Error::not_found(format!("{name}: {why}"))),
+        };
     if let Some(want) = &target_digest_ref {
         if want != root.digest() {
             return Err(Error::invalid_input(format!(
@@ -91,6 +99,7 @@ pub(crate) async fn copy_image_with(
             )));
         }
     }
+    tracing::info!("copy {name} ({}) -> {}:{tag}", root.digest(), target.get_registry());
     let copier = Copier::new(source, target, hooks)?;
     copier.copy_children(&root, 0).await?;
     let root_ref = format!("@{}", root.digest());
@@ -98,16 +107,34 @@ pub(crate) async fn copy_image_with(
         // The subject goes in by digest before its referrers point at it; the tag still comes last.
         copier.put(&root_ref, &root).await?;
     }
+    let mut digest_tags = 0;
     if opts.get_referrers() {
         copier.copy_referrers().await?;
+    }
+    if opts.get_digest_tags() {
+        let mut subjects = copier.copied();
+        if !subjects.contains(&source_digest) {
+            subjects.push(source_digest.clone());
+        }
+        digest_tags = copy_digest_tags(&copier, source, &subjects).await?;
     }
     if target_digest_ref.is_none() {
         copier.before_tag(tag, root.digest()).await?;
         copier.put(tag, &root).await?;
     }
     let mut report = copier.into_report();
+    tracing::info!(
+        "copied {name} -> {}:{tag}: {} manifests, blobs {} uploaded, {} mounted, {} present, {} bytes sent",
+        target.get_registry(),
+        report.manifests_copied,
+        report.blobs_uploaded,
+        report.blobs_mounted,
+        report.blobs_skipped,
+        report.bytes_uploaded
+    );
     report.source_digest = source_digest;
     report.target_digest = root.digest().clone();
     report.digest_changed = digest_changed;
+    report.digest_tags_copied = digest_tags;
     Ok(report)
 }

@@ -266,3 +266,39 @@ async fn nested_index_of_docker_lists() {
         .unwrap();
     assert_eq!(picked.digest(), arm.digest());
 }
+
+/// The cosign tag of `digest` with `suffix` (`.sig`, `.att`, `.sbom`).
+fn cosign_tag(digest: &Digest, suffix: &str) -> String {
+    format!("{}{suffix}", digest.to_string().replace(':', "-"))
+}
+
+#[tokio::test]
+async fn referrers_bring_cosign_digest_tags_of_what_is_copied_and_only_those() {
+    let source = FakeClient::new("src.example").scoped("org/app");
+    let target = source.host("dst.example").scoped("org/app");
+    let (images, index) = seed_index(&source).await;
+    let sig = ImageBuilder::new().layer(&b"signature of the index"[..]).build().unwrap();
+    let att = ImageBuilder::new().layer(&b"attestation of arm64"[..]).build().unwrap();
+    let other = ImageBuilder::new().layer(&b"signature of something else"[..]).build().unwrap();
+    let unrelated = Digest::sha256(b"not copied");
+    source.push_image(&cosign_tag(index.digest(), ".sig"), &sig).await.unwrap();
+    source.push_image(&cosign_tag(images[1].digest(), ".att"), &att).await.unwrap();
+    source.push_image(&cosign_tag(&unrelated, ".sig"), &other).await.unwrap();
+
+    let plain = copy_image(&source, "v1", &target, "v1", CopyOptions::default()).await.unwrap();
+    assert_eq!(plain.digest_tags_copied, 0);
+    assert!(target.get_digest(&cosign_tag(index.digest(), ".sig")).await.is_err(), "without referrers: none");
+
+    let report = copy_image(&source, "v1", &target, "v1", CopyOptions::default().referrers(true)).await.unwrap();
+    assert_eq!(report.digest_tags_copied, 2, "{report:?}");
+    assert_eq!(target.get_digest(&cosign_tag(index.digest(), ".sig")).await.unwrap(), *sig.digest());
+    assert_eq!(target.get_digest(&cosign_tag(images[1].digest(), ".att")).await.unwrap(), *att.digest());
+    assert_eq!(target.get_digest(&cosign_tag(&unrelated, ".sig")).await.unwrap_err().kind(), ErrorKind::NotFound);
+
+    // One platform: the child's own digest tags come, and the source index's (the digest the user named).
+    let arm = CopyOptions::default().platforms([Platform::new("linux", "arm64")]).referrers(true);
+    let other_target = source.host("other.example").scoped("org/app");
+    let one = copy_image(&source, "v1", &other_target, "v1", arm).await.unwrap();
+    assert_eq!(one.digest_tags_copied, 2, "{one:?}");
+    assert_eq!(other_target.get_digest(&cosign_tag(images[1].digest(), ".att")).await.unwrap(), *att.digest());
+}

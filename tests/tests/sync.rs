@@ -271,7 +271,10 @@ async fn one_missing_source_fails_alone_with_its_error() {
     assert!(report.is_failure());
     let failed = report.images.iter().find(|i| i.status == ImageStatus::Failed).unwrap();
     assert!(failed.source.contains("org/missing:v9"), "{failed:?}");
-    assert!(failed.error.as_deref().unwrap_or_default().to_lowercase().contains("not"), "{failed:?}");
+    let error = failed.error.as_deref().unwrap_or_default();
+    assert!(error.to_lowercase().contains("not"), "{failed:?}");
+    // The image is named once at most in its error (the report line names it already).
+    assert!(error.matches("org/missing:v9").count() <= 1, "{failed:?}");
     assert_eq!(count(&report, ImageStatus::Copied), 2, "{report:?}");
 }
 
@@ -290,7 +293,9 @@ async fn a_source_that_cannot_be_listed_is_one_failed_item_naming_its_line() {
     assert_eq!(failed.status, ImageStatus::Failed);
     // `registries:` and its two hosts are lines 1-3, `sync:` line 4: the second entry is on line 6.
     assert!(failed.error.as_deref().unwrap_or_default().contains("line 6"), "{failed:?}");
-    assert!(failed.source.contains("org/nothing"), "{failed:?}");
+    // The entry's own forms, not `host/org/nothing:*`.
+    assert_eq!(failed.source, format!("{}/org/nothing", a.host()), "{failed:?}");
+    assert_eq!(failed.target, format!("{}/org/nothing", b.host()), "{failed:?}");
     assert_eq!(report.images[0].status, ImageStatus::Copied);
 }
 
@@ -466,6 +471,9 @@ async fn a_killed_run_resumes_from_its_journal_without_resending_what_was_done()
     assert!(count(&resumed, ImageStatus::Skipped) >= 2, "{resumed:?}");
     let sent = sent.load(Ordering::Relaxed);
     assert!(sent < total, "the second run read {sent} bytes to upload, a full run {total}");
+    // Each image's bytes are what it sent: after a resumed upload only the rest, not the blob's size.
+    let reported: u64 = resumed.images.iter().map(|i| i.bytes).sum();
+    assert_eq!(reported, sent, "bytes in the report against bytes read for uploads");
     // The session the kill interrupted was asked how far it got (GET on its location), not started over.
     let asked: Vec<String> = requests_since(&b, from)
         .into_iter()
@@ -576,4 +584,58 @@ async fn a_cancelled_run_finishes_the_images_in_flight_and_starts_no_more() {
         assert_eq!(image.error.as_deref(), Some("not started: the run was interrupted"));
     }
     assert_eq!(dst.tags("org/app").len(), copied, "only the images in flight were written");
+}
+
+#[tokio::test]
+async fn platforms_are_a_filter_keeping_what_an_index_has_and_leaving_out_what_has_none() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let (amd, arm) = registry_tests::conformance::two_platform_images();
+    let index = src.scoped("org/multi").seed_index("v1", &[&amd, &arm]).await.unwrap();
+    src.scoped("org/single").seed_image("amd", &amd).await.unwrap();
+    src.scoped("org/single").seed_image("arm", &arm).await.unwrap();
+    let body = "sync:\n\
+        \x20 - { source: src.example/org/multi, target: dst.example/arm/multi, platforms: [linux/arm64, linux/s390x] }\n\
+        \x20 - { source: src.example/org/multi, target: dst.example/both/multi, platforms: [linux/arm64, linux/amd64] }\n\
+        \x20 - { source: src.example/org/multi, target: dst.example/none/multi, platforms: [linux/s390x] }\n\
+        \x20 - { source: src.example/org/single, target: dst.example/arm/single, platforms: [linux/arm64] }\n";
+    let s = SyncSpec::parse(body).unwrap();
+    let connector = Connector::new(&s, ConnectOptions::default())
+        .with_client("src.example", Arc::new(src.clone()))
+        .with_client("dst.example", Arc::new(dst.clone()));
+    let planned = plan(&s, &connector).await.unwrap();
+    let targets: Vec<String> = planned.items.iter().map(|i| i.target.to_string()).collect();
+    // The index with none of its platforms and the amd64 single image are left out, not failed.
+    assert_eq!(targets, ["dst.example/arm/multi:v1", "dst.example/both/multi:v1", "dst.example/arm/single:arm"]);
+    assert!(planned.items.iter().all(|i| i.action == Action::Copy), "{planned:?}");
+    assert_eq!(planned.items[0].source_digest.as_deref(), Some(arm.digest().to_string().as_str()));
+    assert_eq!(planned.items[1].source_digest.as_deref(), Some(index.to_string().as_str()));
+    let report = run(&planned, &s, &connector, RunOptions::default()).await.unwrap();
+    assert_eq!(report.copied, 3, "{report:?}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(dst.scoped("arm/multi").get_digest("v1").await.unwrap(), *arm.digest());
+    assert_eq!(dst.scoped("both/multi").get_digest("v1").await.unwrap(), index);
+    assert_eq!(dst.scoped("arm/single").get_digest("arm").await.unwrap(), *arm.digest());
+    assert!(dst.scoped("none/multi").get_digest("v1").await.is_err());
+    assert!(dst.scoped("arm/single").get_digest("amd").await.is_err());
+    // Planned again: every item has the digest the filtered copy wrote.
+    let again = plan(&s, &connector).await.unwrap();
+    assert!(again.items.iter().all(|i| i.action == Action::Skip), "{again:?}");
+}
+
+#[tokio::test]
+async fn copy_with_a_platform_the_index_lacks_stays_an_error() {
+    let src = mocks::FakeClient::new("src.example");
+    let dst = src.host("dst.example");
+    let (amd, arm) = registry_tests::conformance::two_platform_images();
+    src.scoped("org/multi").seed_index("v1", &[&amd, &arm]).await.unwrap();
+    let opts = registry_client::CopyOptions::default().platforms([
+        registry_client::Platform::new("linux", "arm64"),
+        registry_client::Platform::new("linux", "s390x"),
+    ]);
+    let e = registry_client::copy_image(&src.scoped("org/multi"), "v1", &dst.scoped("org/multi"), "v1", opts)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), registry_client::ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("s390x"), "{e}");
 }

@@ -27,7 +27,8 @@ pub(crate) struct CpArgs {
     /// copies the index whole with its digest unchanged). One platform copies its image manifest alone.
     #[arg(long, value_delimiter = ',')]
     platform: Vec<String>,
-    /// Also copy the referrers (signatures, SBOMs, attestations).
+    /// Also copy the referrers (signatures, SBOMs, attestations) and the cosign-style digest tags
+    /// (`sha256-<hex>.sig`, `.att`, `.sbom`) of what is copied.
     #[arg(long)]
     referrers: bool,
 }

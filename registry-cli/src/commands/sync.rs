@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use registry_client::sync::{self, ConnectOptions, Connector, RunOptions, Shard, SyncReport, SyncSpec};
+use registry_client::sync::{
+    self, ConnectOptions, Connector, ImageReport, ImageStatus, RunOptions, Shard, SyncReport, SyncSpec,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::failure::Failure;
@@ -102,18 +104,91 @@ pub(crate) fn print_report(report: &SyncReport, job: &Job, settings: &Settings) 
     }
 }
 
-/// `Err` (exit 1) when an image failed or the run was interrupted.
+/// `Err` (exit 1) when an image failed or the run was interrupted (even when every image had started).
 pub(crate) fn check(report: &SyncReport) -> Result<(), Failure> {
+    let entries_failed = report.images.iter().filter(|i| i.status == ImageStatus::Failed && is_entry(i)).count();
+    let images_failed = report.failed.saturating_sub(entries_failed);
+    let mut what = Vec::new();
+    if images_failed > 0 {
+        what.push(format!("{images_failed} of {} images failed", report.images.len().saturating_sub(entries_failed)));
+    }
+    if entries_failed > 0 {
+        what.push(format!("{entries_failed} spec entries could not be listed"));
+    }
     if report.interrupted {
-        return Err(Failure::failed(format!(
-            "sync interrupted by a signal: {} of {} images not started, {} failed",
-            report.not_started,
-            report.images.len(),
-            report.failed
-        )));
+        let signal = if report.not_started > 0 {
+            format!("interrupted by a signal: {} of {} images not started", report.not_started, report.images.len())
+        } else {
+            "a signal came after every image had started (they all ran)".to_string()
+        };
+        what.insert(0, signal);
+        return Err(Failure::failed(format!("sync {}", what.join("; "))));
     }
     if report.is_failure() {
-        return Err(Failure::failed(format!("sync: {} of {} images failed", report.failed, report.images.len())));
+        return Err(Failure::failed(format!("sync: {}", what.join("; "))));
     }
     Ok(())
+}
+
+/// Whether a failed report line is a whole entry (its source could not be listed), not an image: its source is
+/// written as the spec's entry, with no tag (`host/org/app`, `host/team/`, `oci:DIR`).
+fn is_entry(image: &ImageReport) -> bool {
+    image.digest.is_none() && (image.source.ends_with('/') || !has_reference(&image.source))
+}
+
+/// Whether `text` (`host/repo:tag`, `host/repo@sha256:..`, `oci:DIR/repo:tag`) ends with a tag or digest.
+fn has_reference(text: &str) -> bool {
+    let last = text.rsplit('/').next().unwrap_or(text);
+    last.contains(':') || last.contains('@')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn report(images: &str, interrupted: bool) -> SyncReport {
+        let mut r: SyncReport = serde_json::from_str(images).unwrap();
+        r.interrupted = interrupted;
+        r
+    }
+
+    fn image(source: &str, status: &str, digest: bool) -> String {
+        let digest = if digest { "\"sha256:00\"" } else { "null" };
+        format!(r#"{{"source":"{source}","target":"t","digest":{digest},"status":"{status}","bytes":0,"error":null}}"#)
+    }
+
+    fn with(images: &[String], counts: &str) -> String {
+        format!(
+            r#"{{"images":[{}],"blobs":{{"uploaded":0,"mounted":0,"skipped":0}},{counts},"seconds":0.0,"interrupted":false}}"#,
+            images.join(",")
+        )
+    }
+
+    #[test]
+    fn messages_say_what_failed_and_what_a_signal_did() {
+        let all_ran = with(
+            &[image("h/a:1", "copied", true), image("h/a:2", "copied", true)],
+            r#""copied":2,"skipped":0,"conflicts":0,"failed":0,"not_started":0"#,
+        );
+        let e = check(&report(&all_ran, true)).unwrap_err().to_string();
+        assert!(e.contains("after every image had started") && !e.contains("not started"), "{e}");
+        assert!(crate::output::summary(&report(&all_ran, true), false).contains("they all ran"));
+
+        let stopped = with(
+            &[image("h/a:1", "copied", true), image("h/a:2", "not_started", false)],
+            r#""copied":1,"skipped":0,"conflicts":0,"failed":0,"not_started":1"#,
+        );
+        let e = check(&report(&stopped, true)).unwrap_err().to_string();
+        assert!(e.contains("1 of 2 images not started"), "{e}");
+        assert!(crate::output::summary(&report(&stopped, true), false).contains("1 not started"));
+
+        let entry = with(
+            &[image("h/a:1", "copied", true), image("h/team/", "failed", false)],
+            r#""copied":1,"skipped":0,"conflicts":0,"failed":1,"not_started":0"#,
+        );
+        let e = check(&report(&entry, false)).unwrap_err().to_string();
+        assert!(e.contains("1 spec entries could not be listed") && !e.contains("images failed"), "{e}");
+        assert!(check(&report(&all_ran, false)).is_ok());
+    }
 }

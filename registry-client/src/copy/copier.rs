@@ -1,6 +1,7 @@
 //! The state of one copy: the clients, what is done, the counts; blobs and index children pushed concurrently.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::future::BoxFuture;
@@ -39,6 +40,8 @@ pub(crate) struct Copier<'a> {
     blobs: Arc<dyn BlobSource>,
     mount_from: Option<Repository>,
     hooks: Option<Arc<dyn CopyHooks>>,
+    /// Bytes read from the source for uploads.
+    read: Arc<AtomicU64>,
     /// Each blob is pushed once per copy: later needs of it wait for the first push.
     seen: Mutex<HashMap<Digest, Arc<OnceCell<()>>>>,
     state: Mutex<State>,
@@ -55,11 +58,10 @@ impl<'a> Copier<'a> {
         target: &'a dyn Client,
         hooks: Option<Arc<dyn CopyHooks>>,
     ) -> Result<Copier<'a>> {
-        let mut blobs = source.blobs()?;
-        let mount_from = blobs.repository().cloned();
-        if let Some(h) = &hooks {
-            blobs = Arc::new(CountingSource::new(blobs, h.clone()));
-        }
+        let inner = source.blobs()?;
+        let mount_from = inner.repository().cloned();
+        let read = Arc::new(AtomicU64::new(0));
+        let blobs: Arc<dyn BlobSource> = Arc::new(CountingSource::new(inner, hooks.clone(), read.clone()));
         let state = State { copied: Vec::new(), report: CopyReport::empty() };
         Ok(Copier {
             source,
@@ -67,14 +69,22 @@ impl<'a> Copier<'a> {
             blobs,
             mount_from,
             hooks,
+            read,
             seen: Mutex::new(HashMap::new()),
             state: Mutex::new(state),
         })
     }
 
+    /// The digests of the manifests put on the target so far, in order.
+    pub(crate) fn copied(&self) -> Vec<Digest> {
+        lock(&self.state).copied.clone()
+    }
+
     /// The report so far.
     pub(crate) fn into_report(self) -> CopyReport {
-        self.state.into_inner().unwrap_or_else(PoisonError::into_inner).report
+        let mut report = self.state.into_inner().unwrap_or_else(PoisonError::into_inner).report;
+        report.bytes_uploaded = self.read.load(Ordering::Relaxed);
+        report
     }
 
     /// The hooks' last check before `tag` is written with `digest`.
@@ -179,7 +189,7 @@ impl<'a> Copier<'a> {
             h.blob_done(digest, result.is_ok());
         }
         drop(ticket);
-        lock(&self.state).report.count_blob(d.size(), result?);
+        lock(&self.state).report.count_blob(result?);
         Ok(())
     }
 

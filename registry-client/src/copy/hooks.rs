@@ -3,6 +3,7 @@
 //! are uploaded, and a last check before the tag is written.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -47,10 +48,12 @@ pub(crate) trait CopyHooks: Send + Sync + fmt::Debug {
     async fn before_tag(&self, target: &dyn Client, tag: &str, digest: &Digest) -> Result<()>;
 }
 
-/// A [`BlobSource`] that tells the hooks how many bytes are read from it.
+/// A [`BlobSource`] that counts the bytes read from it (what uploads actually send: after a resumed upload only
+/// the rest), into `read` and the hooks when there are some.
 pub(crate) struct CountingSource {
     inner: Arc<dyn BlobSource>,
-    hooks: Arc<dyn CopyHooks>,
+    hooks: Option<Arc<dyn CopyHooks>>,
+    read: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for CountingSource {
@@ -60,16 +63,24 @@ impl fmt::Debug for CountingSource {
 }
 
 impl CountingSource {
-    /// `inner`, counted into `hooks`.
-    pub(crate) fn new(inner: Arc<dyn BlobSource>, hooks: Arc<dyn CopyHooks>) -> CountingSource {
-        CountingSource { inner, hooks }
+    /// `inner`, counted into `read` and `hooks`.
+    pub(crate) fn new(
+        inner: Arc<dyn BlobSource>,
+        hooks: Option<Arc<dyn CopyHooks>>,
+        read: Arc<AtomicU64>,
+    ) -> CountingSource {
+        CountingSource { inner, hooks, read }
     }
 
     fn count(&self, stream: ByteStream) -> ByteStream {
-        let hooks = self.hooks.clone();
+        let (hooks, read) = (self.hooks.clone(), self.read.clone());
         Box::pin(stream.inspect(move |chunk| {
             if let Ok(bytes) = chunk {
-                hooks.count_bytes(bytes.len() as u64);
+                let n = bytes.len() as u64;
+                read.fetch_add(n, Ordering::Relaxed);
+                if let Some(h) = &hooks {
+                    h.count_bytes(n);
+                }
             }
         }))
     }

@@ -22,10 +22,14 @@ pub struct CopyReport {
     pub blobs_skipped: usize,
     /// Blobs the target registry linked from the source's repository (cross-repository mount, no bytes moved).
     pub blobs_mounted: usize,
-    /// Bytes of the uploaded blobs (sum of their descriptor sizes).
+    /// Bytes actually sent for uploads: read from the source as they were uploaded (after a resumed upload only
+    /// the rest; a retried one counts again). Mounted and skipped blobs send none.
     pub bytes_uploaded: u64,
     /// Referrer manifests copied (each also counted in `manifests_copied`).
     pub referrers_copied: usize,
+    /// Cosign-style digest tags copied (`sha256-<hex>.sig`, `.att`, `.sbom`; each also counted in
+    /// `manifests_copied`).
+    pub digest_tags_copied: usize,
 }
 
 impl CopyReport {
@@ -42,16 +46,14 @@ impl CopyReport {
             blobs_mounted: 0,
             bytes_uploaded: 0,
             referrers_copied: 0,
+            digest_tags_copied: 0,
         }
     }
 
-    /// Count one blob push of `size` bytes that ended as `pushed`.
-    pub(crate) fn count_blob(&mut self, size: u64, pushed: BlobPushed) {
+    /// Count one blob push that ended as `pushed` (its bytes are counted as they are read).
+    pub(crate) fn count_blob(&mut self, pushed: BlobPushed) {
         match pushed {
-            BlobPushed::Uploaded => {
-                self.blobs_uploaded = self.blobs_uploaded.saturating_add(1);
-                self.bytes_uploaded = self.bytes_uploaded.saturating_add(size);
-            }
+            BlobPushed::Uploaded => self.blobs_uploaded = self.blobs_uploaded.saturating_add(1),
             BlobPushed::Mounted => self.blobs_mounted = self.blobs_mounted.saturating_add(1),
             // A kind added later counts as present: no bytes known to have moved.
             _ => self.blobs_skipped = self.blobs_skipped.saturating_add(1),

@@ -10,6 +10,10 @@ use registry_core::auth::Keychain;
 use registry_core::{Digest, Error, ErrorKind, Repository, Result};
 use url::Url;
 
+mod check;
+
+pub(crate) use check::check_settings;
+
 use super::endpoint::Location;
 use super::spec::{RegistrySettings, SyncSpec};
 use crate::client::Client;
@@ -27,9 +31,18 @@ pub struct ConnectOptions {
     pub tls_skip_verify: bool,
     /// Credentials for hosts the spec gives none for (default: docker `config.json` and credential helpers).
     pub keychain: Option<Keychain>,
-    /// Transfer limits and progress of every client (shared per host).
+    /// Transfer limits and progress of every client (shared per host). Left at its defaults, sync's clients
+    /// take [`SYNC_MAX_CONCURRENT_BLOBS`] blobs at once per host (the images of a run share them; bytes stay
+    /// bounded by [`TransferOptions::max_bytes_in_flight`]); set with [`ConnectOptions::transfer`] (or a
+    /// `max_concurrent_blobs` of its own) it is taken as it is.
     pub transfer: TransferOptions,
+    /// Whether [`ConnectOptions::transfer`] (the method) set `transfer`.
+    transfer_given: bool,
 }
+
+/// Blobs checked or uploaded at once per host by sync's clients unless the options say otherwise: the images of
+/// a run (8 by default) share them, so the library's default of 4 would leave most images waiting.
+pub const SYNC_MAX_CONCURRENT_BLOBS: usize = 16;
 
 impl ConnectOptions {
     /// The defaults: TLS verified, credentials from docker `config.json` and credential helpers, default transfer
@@ -64,7 +77,19 @@ impl ConnectOptions {
     #[must_use]
     pub fn transfer(mut self, transfer: TransferOptions) -> ConnectOptions {
         self.transfer = transfer;
+        self.transfer_given = true;
         self
+    }
+
+    /// The transfer options sync's clients use: `transfer` as given, or with [`SYNC_MAX_CONCURRENT_BLOBS`] when
+    /// it was left at the library's default.
+    fn effective_transfer(&self) -> TransferOptions {
+        let default = TransferOptions::default().get_max_concurrent_blobs();
+        if self.transfer_given || self.transfer.get_max_concurrent_blobs() != default {
+            self.transfer.clone()
+        } else {
+            self.transfer.clone().max_concurrent_blobs(SYNC_MAX_CONCURRENT_BLOBS)
+        }
     }
 }
 
@@ -189,7 +214,7 @@ impl Connector {
         let mut b = RemoteClient::builder(host)
             .insecure(o.insecure || s.insecure)
             .tls_skip_verify(o.tls_skip_verify || s.tls_skip_verify)
-            .transfer(o.transfer.clone())
+            .transfer(o.effective_transfer())
             .upload_journal(self.uploads.clone());
         if let Some(rate) = s.rate {
             b = b.rate_limit(rate);
@@ -215,7 +240,7 @@ impl Connector {
             return Ok(c.clone());
         }
         let opened: Arc<dyn Client> = Arc::new(
-            LayoutClient::open_with(dir, self.options.transfer.clone())
+            LayoutClient::open_with(dir, self.options.effective_transfer())
                 .await
                 .map_err(|e| e.context(format!("layout {}", dir.display())))?,
         );
@@ -236,8 +261,9 @@ fn scope(root: Arc<dyn Client>, repository: &str) -> Arc<dyn Client> {
 /// host and the file or variable (never the password) when it cannot be read, is empty, or neither is given.
 fn password(host: &str, s: &RegistrySettings) -> Result<String> {
     let secret = if let Some(file) = &s.password_file {
+        // Never the path: a user may have put the password itself there.
         let text = std::fs::read_to_string(file).map_err(|e| {
-            Error::invalid_input(format!("registry {host}: password_file {}: {}", file.display(), e.kind()))
+            Error::invalid_input(format!("registries {host}: password_file cannot be read ({})", check::io_words(&e)))
         })?;
         text.trim().to_string()
     } else if let Some(var) = &s.password_env {
@@ -283,7 +309,7 @@ mod tests {
         });
         let e = password("reg.example", &missing).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("reg.example") && e.to_string().contains("absent"), "{e}");
+        assert!(e.to_string().contains("reg.example") && !e.to_string().contains("absent"), "{e}");
 
         let unset = settings(|s| {
             s.username = Some("u".into());
@@ -323,6 +349,22 @@ mod tests {
         let e = connector.client(&at("bad.example", "x")).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().contains("bad.example") && e.to_string().contains("no-ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn sync_clients_take_more_blobs_at_once_unless_the_transfer_options_are_given() {
+        assert_eq!(
+            ConnectOptions::default().effective_transfer().get_max_concurrent_blobs(),
+            SYNC_MAX_CONCURRENT_BLOBS
+        );
+        let given = ConnectOptions::default().transfer(TransferOptions::new());
+        assert_eq!(
+            given.effective_transfer().get_max_concurrent_blobs(),
+            TransferOptions::new().get_max_concurrent_blobs()
+        );
+        let field =
+            ConnectOptions { transfer: TransferOptions::new().max_concurrent_blobs(2), ..ConnectOptions::default() };
+        assert_eq!(field.effective_transfer().get_max_concurrent_blobs(), 2);
     }
 
     #[tokio::test]

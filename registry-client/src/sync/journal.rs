@@ -67,6 +67,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Check before planning that a journal can be kept at `path`: its directory exists (and is a directory), and
+/// `path` itself is not a directory. Nothing is created. `InvalidInput` naming the path and what is wrong.
+pub(crate) fn check_path(path: &Path) -> Result<()> {
+    let bad = |why: &str| Error::invalid_input(format!("journal {}: {why}", path.display()));
+    if path.is_dir() {
+        return Err(bad("is a directory"));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(bad(&format!("{} is not a directory", dir.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(bad(&format!("the directory {} does not exist", dir.display())))
+        }
+        Err(e) => Err(bad(&format!("the directory {} cannot be read ({e})", dir.display()))),
+    }
+}
+
 impl Journal {
     /// Open the journal at `path`, creating it when missing, and read what it says. `InvalidInput` naming the
     /// file (and the line) when it is not a journal; `Io` naming it when it cannot be read or written.

@@ -38,7 +38,7 @@ mod run;
 mod shard;
 mod spec;
 
-pub use connect::{ConnectOptions, Connector};
+pub use connect::{ConnectOptions, Connector, SYNC_MAX_CONCURRENT_BLOBS};
 pub use endpoint::{Endpoint, ImageRef, Location};
 pub use filter::TagFilter;
 pub use plan::{plan, Action, Plan, PlanItem};
@@ -51,9 +51,14 @@ use registry_core::Result;
 
 /// Plan `spec` and run the plan: [`plan`], then [`Plan::shard`] when `opts` names a shard, then [`run`].
 ///
-/// Errors: those of [`plan`] (a spec entry whose source cannot be listed is not an error: it is a failed item of
-/// the report) and of [`run`] (an unreadable journal). A failing image is in the report, never an `Err`.
+/// Errors: `InvalidInput` before any request when [`RunOptions::journal`] names a file whose directory does not
+/// exist (or a directory), dry run or not; those of [`plan`] (a spec entry whose source cannot be listed is not an
+/// error: it is a failed item of the report) and of [`run`] (an unreadable journal). A failing image is in the
+/// report, never an `Err`.
 pub async fn sync(spec: &SyncSpec, connector: &Connector, opts: RunOptions) -> Result<SyncReport> {
+    if let Some(path) = &opts.journal {
+        journal::check_path(path)?;
+    }
     let mut planned = plan(spec, connector).await?;
     if let Some(shard) = opts.shard {
         planned = planned.shard(shard);

@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 use registry_core::Result;
 use serde::{Deserialize, Serialize};
 
-use super::connect::Connector;
+use super::connect::{check_settings, Connector};
 use super::endpoint::ImageRef;
 use super::shard::Shard;
 use super::spec::{SyncEntry, SyncSpec};
@@ -24,6 +24,8 @@ pub(crate) fn digest_tag_subject_for_tests(tag: &str) -> Option<String> {
 
 /// Images compared (two HEADs each in the plain case) at once.
 const COMPARE_CONCURRENCY: usize = 16;
+/// Spec entries planned at once (their items keep the spec's order).
+const ENTRY_CONCURRENCY: usize = 4;
 
 /// What a run does with one planned image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,14 +87,25 @@ impl Plan {
 /// entry's line; a tag that cannot be read too; the others go on. The same target planned twice: the later item is
 /// `Failed` ("also the target of entry at line N"). With `referrers: true`, digest tags (`sha256-<hex>.sig`,
 /// `.att`, `.sbom`, `sha256-<hex>`) naming the digest of a planned image are planned with it, whatever the tag
-/// filters say. Listing and HEADs run concurrently (16 at once); the order is stable: entry, then source reference.
+/// filters say. An entry's `platforms` are a filter (regsync's): an index keeps the listed platforms it has (one:
+/// that child alone; several: a filtered index; all: the index whole), and an index with none of them, or a
+/// single-platform image of another platform, is left out of the plan (logged at info with why); a single-platform
+/// image whose config names no platform is kept. Both sides of an image are read at once, images 16 at once and
+/// entries 4 at once; the order is stable: entry, then source reference.
 ///
-/// Errors: none today (every failure is an item); the `Result` is kept for failures that stop planning.
+/// Before any request the spec's `registries:` settings are checked (password files and variables, CA files),
+/// and a host no entry uses is warned about (tracing `warn`).
+///
+/// Errors: `InvalidInput` naming the host and the key for a `registries:` setting that cannot work (a password
+/// file unreadable or empty, a password variable unset or empty, a CA file unreadable or without a PEM
+/// certificate); every other failure is an item.
 pub async fn plan(spec: &SyncSpec, connector: &Connector) -> Result<Plan> {
-    let mut items = Vec::new();
-    for (index, entry) in spec.entries.iter().enumerate() {
-        items.extend(plan_entry(index, entry, connector).await);
-    }
+    check_settings(spec)?;
+    // The futures made first (a closure in the stream would not be `Send` for every lifetime in a spawned task).
+    let entries: Vec<_> =
+        spec.entries.iter().enumerate().map(|(index, entry)| plan_entry(index, entry, connector)).collect();
+    let per_entry: Vec<Vec<PlanItem>> = stream::iter(entries).buffered(ENTRY_CONCURRENCY).collect().await;
+    let mut items: Vec<PlanItem> = per_entry.into_iter().flatten().collect();
     let mut first: HashMap<ImageRef, usize> = HashMap::new();
     for item in &mut items {
         if matches!(item.action, Action::Failed(_)) || item.target.reference == "*" {
@@ -108,6 +121,15 @@ pub async fn plan(spec: &SyncSpec, connector: &Connector) -> Result<Plan> {
             }
         }
     }
+    let count = |f: fn(&Action) -> bool| items.iter().filter(|i| f(&i.action)).count();
+    tracing::info!(
+        "plan: {} images: {} to copy, {} skipped, {} conflicts, {} failed",
+        items.len(),
+        count(|a| *a == Action::Copy),
+        count(|a| *a == Action::Skip),
+        count(|a| *a == Action::Conflict),
+        count(|a| matches!(a, Action::Failed(_))),
+    );
     Ok(Plan { items })
 }
 
@@ -146,15 +168,25 @@ async fn compare_all(
     connector: &Connector,
     candidates: Vec<Candidate>,
 ) -> Vec<PlanItem> {
-    stream::iter(candidates).map(|c| item(index, entry, connector, c)).buffered(COMPARE_CONCURRENCY).collect().await
+    let compared: Vec<Option<PlanItem>> = stream::iter(candidates)
+        .map(|c| item(index, entry, connector, c))
+        .buffered(COMPARE_CONCURRENCY)
+        .collect()
+        .await;
+    compared.into_iter().flatten().collect()
 }
 
-/// One candidate compared: its item.
-async fn item(index: usize, entry: &SyncEntry, connector: &Connector, c: Candidate) -> PlanItem {
+/// One candidate compared: its item, `None` when the entry's platform filter leaves it out (logged at info).
+async fn item(index: usize, entry: &SyncEntry, connector: &Connector, c: Candidate) -> Option<PlanItem> {
     let compared = compare(connector, &c, &entry.platforms).await;
     let (source_digest, subject_digest, target_digest, action) = match compared {
-        Err(e) => (None, None, None, Action::Failed(format!("{}: {e}", c.source))),
-        Ok(Compared { source, copy, target }) => {
+        // The item names its source: the error is not prefixed with it again.
+        Err(e) => (None, None, None, Action::Failed(e.to_string())),
+        Ok(Compared::LeftOut(why)) => {
+            tracing::info!("{}: left out by the platform filter (entry at line {}): {why}", c.source, entry.line);
+            return None;
+        }
+        Ok(Compared::Digests { source, copy, target }) => {
             let action = match &target {
                 Some(t) if *t == copy => Action::Skip,
                 Some(_) if !entry.overwrite => Action::Conflict,
@@ -163,5 +195,13 @@ async fn item(index: usize, entry: &SyncEntry, connector: &Connector, c: Candida
             (Some(copy.to_string()), Some(source.to_string()), target.map(|t| t.to_string()), action)
         }
     };
-    PlanItem { entry: index, source: c.source, target: c.target, source_digest, target_digest, subject_digest, action }
+    Some(PlanItem {
+        entry: index,
+        source: c.source,
+        target: c.target,
+        source_digest,
+        target_digest,
+        subject_digest,
+        action,
+    })
 }

@@ -1,9 +1,9 @@
 //! What a sync did: per image, and blob counts; and the events a run reports as it goes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What happened to one image (`status` in the JSON report).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ImageStatus {
@@ -24,7 +24,7 @@ pub enum ImageStatus {
 }
 
 /// One image of the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ImageReport {
     /// The source reference (`host/repo:tag`, `oci:DIR:tag`).
@@ -35,14 +35,15 @@ pub struct ImageReport {
     pub digest: Option<String>,
     /// What happened.
     pub status: ImageStatus,
-    /// Bytes uploaded to the target for this image.
+    /// Bytes actually sent to the target for this image: read from the source as its uploads went (after a
+    /// resumed upload only the rest; blobs mounted, present, or uploaded by another image of the run send none).
     pub bytes: u64,
     /// Why it failed or conflicts.
     pub error: Option<String>,
 }
 
 /// Blob counts over the whole run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct BlobCounts {
     /// Blobs uploaded (bytes moved).
@@ -54,7 +55,7 @@ pub struct BlobCounts {
 }
 
 /// The report of a run (the JSON `--format json` prints).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SyncReport {
     /// Every image of the plan (this shard's), in plan order.

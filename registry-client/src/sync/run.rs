@@ -22,6 +22,7 @@ use super::shard::Shard;
 use super::spec::SyncSpec;
 use crate::client::Client;
 use crate::copy::hooks::CopyHooks;
+use crate::copy::platforms::PlatformMode;
 use crate::copy::{copy_image_with, CopyOptions, CopyReport};
 use hooks::ImageHooks;
 
@@ -123,7 +124,8 @@ impl std::fmt::Debug for RunOptions {
 ///
 /// A dry run writes nothing anywhere (no request that writes, no layout directory, no journal): images to copy
 /// are `planned`. When [`RunOptions::cancel`] fires, no image starts any more; those in flight finish; the rest are
-/// `failed` ("not started: the run was interrupted") and the report says `interrupted`.
+/// `not_started` (not failed) and the report says `interrupted`. An image's `bytes` are those its uploads read
+/// from the source (what was sent). Each image is logged at info as it starts and finishes.
 ///
 /// Errors: `InvalidInput` naming the journal when it is not a journal; `Io` naming it when it cannot be read or
 /// written.
@@ -163,7 +165,17 @@ pub async fn run(plan: &Plan, spec: &SyncSpec, connector: &Connector, opts: RunO
                 );
                 image_report(item, ImageStatus::Conflict, item.source_digest.clone(), Some(why))
             }
-            Action::Failed(e) => image_report(item, ImageStatus::Failed, None, Some(e.clone())),
+            Action::Failed(e) => {
+                let mut report = image_report(item, ImageStatus::Failed, None, Some(e.clone()));
+                if item.source.reference == "*" {
+                    // A whole entry failed (its source could not be listed): both ends as the spec writes them.
+                    if let Some(entry) = spec.entries.get(item.entry) {
+                        report.source = entry.source.to_string();
+                        report.target = entry.target.to_string();
+                    }
+                }
+                report
+            }
         };
         ctx.emit(|| SyncEvent::ImageFinished { item: i, report: report.clone() });
         if let Some(slot) = images.get_mut(i) {
@@ -182,6 +194,16 @@ pub async fn run(plan: &Plan, spec: &SyncSpec, connector: &Connector, opts: RunO
         let items = &plan.items;
         let mut done = stream::iter(to_run).map(move |i| ctx.copy_one(i, &items[i])).buffer_unordered(limit);
         while let Some((i, report, copied)) = done.next().await {
+            match &report.error {
+                Some(e) => tracing::info!("{:?} {} -> {}: {e}", report.status, report.source, report.target),
+                None => tracing::info!(
+                    "{:?} {} -> {} ({} bytes sent)",
+                    report.status,
+                    report.source,
+                    report.target,
+                    report.bytes
+                ),
+            }
             if let Some(c) = copied {
                 blobs.uploaded = blobs.uploaded.saturating_add(c.blobs_uploaded as u64);
                 blobs.mounted = blobs.mounted.saturating_add(c.blobs_mounted as u64);
@@ -238,6 +260,7 @@ impl RunContext<'_> {
         if self.cancel.is_cancelled() {
             return (i, image_report(item, ImageStatus::NotStarted, None, Some(NOT_STARTED.to_string())), None);
         }
+        tracing::info!("started {} -> {}", item.source, item.target);
         self.emit(|| SyncEvent::ImageStarted {
             item: i,
             source: item.source.to_string(),
@@ -261,7 +284,12 @@ impl RunContext<'_> {
             conflict: AtomicBool::new(false),
             bytes: AtomicU64::new(0),
         });
-        let opts = CopyOptions::default().platforms(entry.platforms.clone()).referrers(entry.referrers);
+        // Digest tags are items of the plan of their own: the copy does not bring them again.
+        let opts = CopyOptions::default()
+            .platforms(entry.platforms.clone())
+            .platform_mode(PlatformMode::Present)
+            .referrers(entry.referrers)
+            .digest_tags(false);
         let dyn_hooks: Arc<dyn CopyHooks> = hooks.clone();
         let copied =
             copy_image_with(&*source, &item.source.reference, &*target, &item.target.reference, &opts, Some(dyn_hooks))
@@ -275,7 +303,7 @@ impl RunContext<'_> {
                     }
                 }
                 let mut report = image_report(item, ImageStatus::Copied, Some(digest), None);
-                report.bytes = copied.bytes_uploaded;
+                report.bytes = hooks.bytes.load(Ordering::Relaxed);
                 (i, report, Some(copied))
             }
             Err(e) => {
