@@ -109,6 +109,35 @@ impl TagFilter {
     }
 }
 
+impl TagFilter {
+    /// Why `tag` is left out by this filter, for logs (`allow`, `deny`, `semver` or `latest` named with the pattern
+    /// or range); meant for a tag [`TagFilter::apply`] dropped.
+    pub fn why_left_out(&self, tag: &str) -> String {
+        if !self.allow.is_empty() && !self.allow.iter().any(|r| r.is_match(tag)) {
+            return format!(
+                "matches no allow regex ({})",
+                self.allow.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        if let Some(r) = self.deny.iter().find(|r| r.is_match(tag)) {
+            return format!("matches deny regex {}", r.as_str());
+        }
+        let version = parse_version(tag);
+        if (self.semver.is_some() || self.latest.is_some()) && version.is_none() {
+            return "not a version (semver and latest take versions only)".to_string();
+        }
+        if let (Some(range), Some(v)) = (&self.semver, &version) {
+            if !range.matches(v) {
+                return format!("version {v} is outside semver {range}");
+            }
+        }
+        match self.latest {
+            Some(n) => format!("not among the {n} highest versions (latest: {n})"),
+            None => "left out".to_string(),
+        }
+    }
+}
+
 /// Read a tag as a version: an optional leading `v`, then `MAJOR[.MINOR[.PATCH]]` and an optional `-pre` / `+build`;
 /// missing parts are 0. `None` when the tag is not a version.
 pub(crate) fn parse_version(tag: &str) -> Option<Version> {
@@ -139,6 +168,18 @@ mod tests {
 
     fn filter(allow: &[&str], deny: &[&str], semver: Option<&str>, latest: Option<usize>) -> TagFilter {
         TagFilter::new(&strings(allow), &strings(deny), semver, latest).unwrap()
+    }
+
+    #[test]
+    fn why_a_tag_is_left_out_names_the_filter() {
+        let f = filter(&["^v"], &["-rc"], Some(">=1.2, <2"), Some(1));
+        let kept = f.apply(strings(&["latest", "v1.3-rc", "vnext", "v2.0.0", "v1.2.0", "v1.4.0"]));
+        assert_eq!(kept, strings(&["v1.4.0"]));
+        assert_eq!(f.why_left_out("latest"), "matches no allow regex (^v)");
+        assert_eq!(f.why_left_out("v1.3-rc"), "matches deny regex -rc");
+        assert_eq!(f.why_left_out("vnext"), "not a version (semver and latest take versions only)");
+        assert_eq!(f.why_left_out("v2.0.0"), "version 2.0.0 is outside semver >=1.2, <2");
+        assert_eq!(f.why_left_out("v1.2.0"), "not among the 1 highest versions (latest: 1)");
     }
 
     fn apply(f: &TagFilter, tags: &[&str]) -> Vec<String> {

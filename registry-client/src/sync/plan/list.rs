@@ -230,7 +230,19 @@ pub(crate) async fn list_entry(entry: &SyncEntry, connector: &Connector) -> List
         let (special, ordinary): (Vec<String>, Vec<String>) =
             tags.into_iter().partition(|t| entry.referrers && digest_tag_subject(t).is_some());
         listed.digest_tags.extend(digest_tags(&special, &source, &target));
-        for tag in entry.tags.apply(ordinary) {
+        let kept = entry.tags.apply(ordinary.clone());
+        if tracing::enabled!(tracing::Level::DEBUG) && kept.len() < ordinary.len() {
+            let kept_set: std::collections::HashSet<&String> = kept.iter().collect();
+            for tag in ordinary.iter().filter(|t| !kept_set.contains(t)) {
+                tracing::debug!(
+                    "{}: left out by the tag filter (entry at line {}): {}",
+                    image(source.clone(), tag.clone()),
+                    entry.line,
+                    entry.tags.why_left_out(tag)
+                );
+            }
+        }
+        for tag in kept {
             listed
                 .images
                 .push(Candidate { source: image(source.clone(), tag.clone()), target: image(target.clone(), tag) });
