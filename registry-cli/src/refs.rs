@@ -48,6 +48,16 @@ fn path_and_tag(text: &str, rest: &str) -> Result<(PathBuf, Option<String>), Fai
     if rest.is_empty() {
         return Err(bad(text, "no path"));
     }
+    let last = rest.rsplit('/').next().unwrap_or(rest);
+    if let Some((name, digest)) = last.split_once('@') {
+        // `DIR@sha256:<hex>`: an image by digest (a layout or archive keeps untagged images by digest).
+        let path = &rest[..rest.len().saturating_sub(last.len())];
+        let digest = registry_client::Digest::parse(digest).map_err(|e| bad(text, format!("@{digest}: {e}")))?;
+        if path.is_empty() && name.is_empty() {
+            return Err(bad(text, "no path"));
+        }
+        return Ok((PathBuf::from(format!("{path}{name}")), Some(format!("@{digest}"))));
+    }
     match rest.rsplit_once(':') {
         Some((path, tag)) if !tag.contains('/') && !path.is_empty() => {
             Ok((PathBuf::from(path), Some(check_tag(text, tag)?)))
@@ -141,12 +151,12 @@ pub(crate) async fn source(text: &str, settings: &Settings) -> Result<Resolved, 
             if !dir.is_dir() {
                 return Err(bad(text, format!("{} is not a directory", dir.display())));
             }
-            let client = layout(&dir, None).await?;
+            let opened = LayoutClient::open_with(&dir, TransferOptions::new()).await?;
             let reference = match tag {
                 Some(tag) => tag,
-                None => only_tag(text, &*client).await?,
+                None => only_image(text, &opened).await?,
             };
-            Ok(Resolved { client, reference: Some(reference) })
+            Ok(Resolved { client: Arc::new(opened), reference: Some(reference) })
         }
         Form::OciArchive { file, tag } => {
             let archive = OciArchive::open(&file).await?;
@@ -178,13 +188,40 @@ pub(crate) async fn source(text: &str, settings: &Settings) -> Result<Resolved, 
     }
 }
 
-/// The tag of a layout or archive that has exactly one.
+/// The tag of an archive that has exactly one.
 async fn only_tag(text: &str, client: &dyn Client) -> Result<String, Failure> {
     let tags = client.list_tags(registry_client::ListOptions::default()).await?;
     match tags.as_slice() {
         [only] => Ok(only.clone()),
         [] => Err(bad(text, "it has no tagged image")),
         many => Err(bad(text, format!("it has {} tags ({}...): name one with :TAG", many.len(), many[0]))),
+    }
+}
+
+/// The image of a layout named without a tag: its one tag, else its one untagged image (`@sha256:…`, as a copy by
+/// digest stores it).
+async fn only_image(text: &str, layout: &LayoutClient) -> Result<String, Failure> {
+    let tags = match layout.list_tags(registry_client::ListOptions::default()).await {
+        Ok(tags) => tags,
+        Err(e) if e.kind() == registry_client::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    match tags.as_slice() {
+        [only] => return Ok(only.clone()),
+        [] => {}
+        many => return Err(bad(text, format!("it has {} tags ({}...): name one with :TAG", many.len(), many[0]))),
+    }
+    let untagged = layout.untagged_images().await?;
+    match untagged.as_slice() {
+        [only] => Ok(format!("@{only}")),
+        [] => Err(bad(text, "it holds no image (no tag, no untagged image)")),
+        many => {
+            let listed: Vec<String> = many.iter().map(ToString::to_string).collect();
+            Err(bad(
+                text,
+                format!("it holds {} untagged images: name one with @DIGEST ({})", many.len(), listed.join(", ")),
+            ))
+        }
     }
 }
 
@@ -248,6 +285,12 @@ mod tests {
     #[test]
     fn forms_parse() {
         assert_eq!(parse("oci:/tmp/x:v1").unwrap(), Form::Layout { dir: "/tmp/x".into(), tag: Some("v1".into()) });
+        let d = format!("sha256:{}", "ab".repeat(32));
+        assert_eq!(
+            parse(&format!("oci:/tmp/x@{d}")).unwrap(),
+            Form::Layout { dir: "/tmp/x".into(), tag: Some(format!("@{d}")) }
+        );
+        assert!(parse("oci:/tmp/x@sha256:nothex").is_err());
         assert_eq!(parse("oci:/tmp/x").unwrap(), Form::Layout { dir: "/tmp/x".into(), tag: None });
         assert_eq!(parse("oci:rel/dir").unwrap(), Form::Layout { dir: "rel/dir".into(), tag: None });
         assert_eq!(

@@ -15,6 +15,7 @@ use super::hooks::{Claim, CopyHooks, CountingSource};
 use super::report::CopyReport;
 use crate::client::Client;
 use crate::image::model::BlobSource;
+use registry_core::api::BlobPushed;
 
 /// How deep indexes may nest (an index whose entries are indexes): deeper is `Unsupported`.
 const MAX_DEPTH: usize = 3;
@@ -177,6 +178,10 @@ impl<'a> Copier<'a> {
 
     /// Push one blob: claimed through the hooks (upload, or mount where another copy put it), counted.
     async fn push_blob(&self, d: &Descriptor, digest: &Digest) -> Result<()> {
+        if self.hooks.as_ref().is_some_and(|h| h.known_in_target(digest)) {
+            lock(&self.state).report.count_blob(BlobPushed::AlreadyPresent);
+            return Ok(());
+        }
         let (mount_from, ticket) = match &self.hooks {
             Some(h) => match h.claim_blob(digest).await {
                 Claim::Owner(ticket) => (self.mount_from.clone(), Some(ticket)),
@@ -189,7 +194,11 @@ impl<'a> Copier<'a> {
             h.blob_done(digest, result.is_ok());
         }
         drop(ticket);
-        lock(&self.state).report.count_blob(result?);
+        let pushed = result?;
+        if let Some(h) = &self.hooks {
+            h.blob_in_target(digest);
+        }
+        lock(&self.state).report.count_blob(pushed);
         Ok(())
     }
 

@@ -41,6 +41,11 @@ pub(crate) trait CopyHooks: Send + Sync + fmt::Debug {
     async fn claim_blob(&self, digest: &Digest) -> Claim;
     /// The blob this copy owned is on the target now (`ok`), or its push failed.
     fn blob_done(&self, digest: &Digest, ok: bool);
+    /// Whether `digest` is known to be in the target repository already, put or confirmed there earlier in this
+    /// run: the copy then skips it without asking the registry.
+    fn known_in_target(&self, digest: &Digest) -> bool;
+    /// `digest` is in the target repository now (pushed, mounted or found there).
+    fn blob_in_target(&self, digest: &Digest);
     /// `bytes` more bytes were read from the source for an upload.
     fn count_bytes(&self, bytes: u64);
     /// Called just before the manifest `digest` is put under `tag` on `target`: an error stops the copy (the tag

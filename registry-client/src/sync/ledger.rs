@@ -5,7 +5,7 @@
 //! waits while it is in flight, then pushes with `mount_from = R`: a cross-repository mount, no bytes. When the
 //! pushing image fails (or is dropped), a waiting image takes the claim over.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use registry_core::{Digest, Repository};
@@ -35,6 +35,9 @@ enum Entry {
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
     blobs: Mutex<HashMap<(String, Digest), Entry>>,
+    /// Blobs this run pushed, mounted or found in a repository (not those only the journal names: a registry may
+    /// have collected them since).
+    confirmed: Mutex<HashSet<(Repository, Digest)>>,
 }
 
 impl Ledger {
@@ -82,6 +85,16 @@ impl Ledger {
                 }
             }
         }
+    }
+
+    /// `digest` is in `repository` now: this run pushed, mounted or found it there.
+    pub(crate) fn confirm(&self, repository: &Repository, digest: &Digest) {
+        self.confirmed.lock().unwrap_or_else(PoisonError::into_inner).insert((repository.clone(), digest.clone()));
+    }
+
+    /// Whether this run confirmed `digest` in `repository` ([`Ledger::confirm`]).
+    pub(crate) fn confirmed(&self, repository: &Repository, digest: &Digest) -> bool {
+        self.confirmed.lock().unwrap_or_else(PoisonError::into_inner).contains(&(repository.clone(), digest.clone()))
     }
 
     /// Record that `digest` is in `repository` of `host` (known from the journal of an earlier run).
@@ -135,6 +148,17 @@ mod tests {
         assert!(matches!(waiter.await.unwrap(), Claimed::Owner(_)));
         ledger.done("h", &d, None);
         assert!(matches!(ledger.claim("h", &d).await, Claimed::Owner(_)));
+    }
+
+    #[test]
+    fn confirmed_is_per_repository_and_not_from_the_journal() {
+        let ledger = Ledger::default();
+        let d = Digest::sha256(b"x");
+        ledger.know("h", &d, repo("b"));
+        assert!(!ledger.confirmed(&repo("b"), &d), "a journal record is not a confirmation in this run");
+        ledger.confirm(&repo("a"), &d);
+        assert!(ledger.confirmed(&repo("a"), &d));
+        assert!(!ledger.confirmed(&repo("c"), &d));
     }
 
     #[tokio::test]

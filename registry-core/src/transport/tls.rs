@@ -8,7 +8,7 @@
 //! the CA flag, so a refusal for the CA flag means the period is fine), the server name or IP address in its
 //! subject alternative names, and the handshake signature made with its key.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -34,12 +34,7 @@ pub(crate) fn client_config(config: &TransportConfig) -> Result<rustls::ClientCo
     let verifier: Arc<dyn ServerCertVerifier> = if config.tls_skip_verify {
         Arc::new(AnyCertificate { provider })
     } else {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let native = rustls_native_certs::load_native_certs();
-        // Like reqwest: system stores often hold certificates WebPKI cannot parse; skip those.
-        let (added, ignored) = roots.add_parsable_certificates(native.certs);
-        tracing::trace!(added, ignored, "system root certificates");
+        let mut roots = RootCertStore::clone(system_roots());
         for (i, cert) in explicit.iter().enumerate() {
             roots.add(cert.clone()).map_err(|e| {
                 Error::invalid_input(format!("root certificate #{} is not a valid certificate: {e}", i + 1))
@@ -62,6 +57,21 @@ pub(crate) fn client_config(config: &TransportConfig) -> Result<rustls::ClientCo
     };
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tls)
+}
+
+/// webpki's roots and the system's, read once per process: every client (one per registry host in a sync job)
+/// shares them instead of reading and parsing the system store again (tens of milliseconds each time).
+fn system_roots() -> &'static RootCertStore {
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let native = rustls_native_certs::load_native_certs();
+        // Like reqwest: system stores often hold certificates WebPKI cannot parse; skip those.
+        let (added, ignored) = roots.add_parsable_certificates(native.certs);
+        tracing::trace!(added, ignored, "system root certificates");
+        roots
+    })
 }
 
 /// The certificates of each PEM in `pems`, in order; a PEM without any is an error.

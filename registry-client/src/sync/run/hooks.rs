@@ -54,6 +54,16 @@ impl CopyHooks for ImageHooks {
         }
     }
 
+    fn known_in_target(&self, digest: &Digest) -> bool {
+        self.target.as_ref().is_some_and(|(_, repository)| self.ledger.confirmed(repository, digest))
+    }
+
+    fn blob_in_target(&self, digest: &Digest) {
+        if let Some((_, repository)) = &self.target {
+            self.ledger.confirm(repository, digest);
+        }
+    }
+
     fn count_bytes(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         if let Some(events) = &self.events {
