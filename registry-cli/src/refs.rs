@@ -282,6 +282,24 @@ pub(crate) fn source_name(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_layout_without_a_tag_gives_its_one_tag_else_its_one_untagged_image() {
+        use registry_client::ImageBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        let layout = LayoutClient::open(dir.path()).await.unwrap();
+        let empty = only_image("oci:x", &layout).await.unwrap_err();
+        assert!(format!("{empty:?}").contains("holds no image"), "{empty:?}");
+        let first = ImageBuilder::new().layer(b"one".to_vec()).build().unwrap();
+        layout.push_image(&format!("@{}", first.digest()), &first).await.unwrap();
+        assert_eq!(only_image("oci:x", &layout).await.unwrap(), format!("@{}", first.digest()));
+        let second = ImageBuilder::new().layer(b"two".to_vec()).build().unwrap();
+        layout.push_image(&format!("@{}", second.digest()), &second).await.unwrap();
+        let many = only_image("oci:x", &layout).await.unwrap_err();
+        assert!(format!("{many:?}").contains("2 untagged images"), "{many:?}");
+        layout.push_image("v1", &second).await.unwrap();
+        assert_eq!(only_image("oci:x", &layout).await.unwrap(), "v1", "one tag wins over untagged images");
+    }
+
     #[test]
     fn forms_parse() {
         assert_eq!(parse("oci:/tmp/x:v1").unwrap(), Form::Layout { dir: "/tmp/x".into(), tag: Some("v1".into()) });
