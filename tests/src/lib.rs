@@ -17,6 +17,7 @@ pub mod layers;
 pub mod logs;
 pub mod modgraph;
 pub mod proxy;
+pub mod reopen;
 pub mod skopeo;
 pub mod tls;
 pub mod token;

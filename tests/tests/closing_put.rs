@@ -4,46 +4,20 @@
 //! closing `PUT` resumes from the registry's offset (not from the first byte), and a wrong content is never committed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
+use registry_tests::reopen::ReopenableSource;
 use std::time::Duration;
 
 use bytes::Bytes;
 use mocks::server::RegistryServer;
 use registry_core::api::{BlobPushed, RegistryApi, TransferConfig};
 use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
-use registry_core::{ByteStream, Digest, ErrorKind, Registry, Repository, Result};
+use registry_core::{Digest, ErrorKind, Registry, Repository};
 use registry_tests::{AuthMode, DockerRegistry};
 
 /// The chunk size (also the monolithic threshold).
 const CHUNK: u64 = 256 * 1024;
 /// Four chunks and a bit: five chunks, the last one short.
 const BLOB: usize = 4 * CHUNK as usize + 1234;
-/// The size of the pieces a source hands out.
-const PIECE: usize = 48 * 1024;
-
-/// A source that can be opened again at an offset, recording where it was opened.
-#[derive(Clone)]
-struct Source {
-    data: Bytes,
-    offsets: Arc<Mutex<Vec<u64>>>,
-}
-
-impl Source {
-    fn new(data: &Bytes) -> Source {
-        Source { data: data.clone(), offsets: Arc::new(Mutex::new(Vec::new())) }
-    }
-
-    fn opener(&self) -> impl Fn(u64) -> futures::future::Ready<Result<ByteStream>> + Send + Sync + '_ {
-        move |offset| {
-            self.offsets.lock().unwrap().push(offset);
-            futures::future::ready(Ok(registry_client::slices_from(&self.data, offset, PIECE)))
-        }
-    }
-
-    fn offsets(&self) -> Vec<u64> {
-        self.offsets.lock().unwrap().clone()
-    }
-}
 
 fn closing() -> TransferConfig {
     TransferConfig::default()
@@ -88,7 +62,7 @@ async fn the_last_chunk_rides_in_the_closing_put() {
     let repo = repo(&server.host(), "close/app");
     let blob = mocks::seeded_bytes(1, BLOB);
     let digest = Digest::sha256(&blob);
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let before = server.request_log().len();
     assert_eq!(api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap(), BlobPushed::Uploaded);
     assert_eq!(uploads(&server, before, "PATCH"), 4, "one PATCH per chunk but the last");
@@ -100,7 +74,7 @@ async fn the_last_chunk_rides_in_the_closing_put() {
     let small = mocks::seeded_bytes(2, CHUNK as usize + 10);
     let digest = Digest::sha256(&small);
     let api = self::api(&server.host(), closing().chunk_size(2 * CHUNK));
-    let source = Source::new(&small);
+    let source = ReopenableSource::new(&small);
     let before = server.request_log().len();
     api.upload_blob_from(&repo, &digest, small.len() as u64, source.opener()).await.unwrap();
     assert_eq!((uploads(&server, before, "PATCH"), uploads(&server, before, "PUT")), (0, 1));
@@ -110,7 +84,7 @@ async fn the_last_chunk_rides_in_the_closing_put() {
     let api = self::api(&server.host(), closing().close_with_last_chunk(false));
     let other = mocks::seeded_bytes(3, BLOB);
     let digest = Digest::sha256(&other);
-    let source = Source::new(&other);
+    let source = ReopenableSource::new(&other);
     let before = server.request_log().len();
     api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!((uploads(&server, before, "PATCH"), uploads(&server, before, "PUT")), (5, 1));
@@ -126,7 +100,7 @@ async fn a_cut_closing_put_resumes_from_the_registry_offset() {
     let digest = Digest::sha256(&blob);
     // The closing PUT is cut after 1000 bytes of its body; the server keeps them.
     server.faults().drop_request_after(1000, "PUT", "/blobs/uploads/");
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     assert_eq!(api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap(), BlobPushed::Uploaded);
     assert_eq!(source.offsets(), [0, 4 * CHUNK + 1000], "read again from where the registry was, not from the start");
     assert_eq!(api.get_blob_bytes(&repo, &digest, Some(BLOB as u64), 64 << 20).await.unwrap(), blob);
@@ -145,7 +119,7 @@ async fn a_wrong_content_is_never_committed_by_the_closing_put() {
             let blob = mocks::seeded_bytes(5, size);
             let digest = Digest::sha256(&blob);
             let bad = corrupted(&blob);
-            let source = Source::new(&bad);
+            let source = ReopenableSource::new(&bad);
             let e = api.upload_blob_from(&repo, &digest, size as u64, source.opener()).await.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{host} {what}: {e}");
             let msg = e.to_string();
@@ -163,7 +137,7 @@ async fn docker_registry_takes_the_last_chunk_in_the_closing_put() {
     for (seed, size) in [(6, BLOB), (7, CHUNK as usize + 1), (8, 2 * CHUNK as usize)] {
         let blob = mocks::seeded_bytes(seed, size);
         let digest = Digest::sha256(&blob);
-        let source = Source::new(&blob);
+        let source = ReopenableSource::new(&blob);
         let pushed = api.upload_blob_from(&repo, &digest, size as u64, source.opener()).await.unwrap();
         assert_eq!(pushed, BlobPushed::Uploaded, "{size}");
         assert_eq!(api.get_blob_bytes(&repo, &digest, Some(size as u64), 64 << 20).await.unwrap(), blob, "{size}");

@@ -6,6 +6,7 @@
 //! naming the blob and nothing is committed or tagged.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use registry_tests::reopen::{ReopenableSource, PIECE};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,8 +36,6 @@ use fault_proxy::{Act, FaultProxy};
 const CHUNK: u64 = 256 * 1024;
 /// A blob of four chunks and a bit.
 const BLOB: usize = 4 * CHUNK as usize + 1234;
-/// The size of the pieces a source hands out.
-const PIECE: usize = 48 * 1024;
 
 /// `len` deterministic bytes, different per `seed`.
 fn data(len: usize, seed: u64) -> Bytes {
@@ -46,36 +45,6 @@ fn data(len: usize, seed: u64) -> Bytes {
 /// `data` as a stream of pieces.
 fn stream_of(data: &Bytes) -> ByteStream {
     registry_client::slices_from(data, 0, PIECE)
-}
-
-/// A source that can be opened again at an offset, recording where it was opened.
-#[derive(Clone)]
-struct Source {
-    data: Bytes,
-    offsets: Arc<Mutex<Vec<u64>>>,
-}
-
-impl Source {
-    fn new(data: &Bytes) -> Source {
-        Source { data: data.clone(), offsets: Arc::new(Mutex::new(Vec::new())) }
-    }
-
-    fn opener(&self) -> impl Fn(u64) -> futures::future::Ready<Result<ByteStream>> + Send + Sync + '_ {
-        move |offset| {
-            self.offsets.lock().unwrap().push(offset);
-            futures::future::ready(Ok(registry_client::slices_from(&self.data, offset, PIECE)))
-        }
-    }
-
-    /// How often it was opened from the first byte (a fresh start).
-    fn opens(&self) -> usize {
-        self.offsets.lock().unwrap().iter().filter(|o| **o == 0).count()
-    }
-
-    /// The offsets it was opened again at to resume (not from the first byte).
-    fn resumes(&self) -> Vec<u64> {
-        self.offsets.lock().unwrap().iter().copied().filter(|o| *o > 0).collect()
-    }
 }
 
 /// Chunks of [`CHUNK`] bytes above [`CHUNK`], quick recoveries.
@@ -148,7 +117,7 @@ async fn chunked_upload_reads_a_reopenable_source_again_from_the_registry_offset
     let (logs, _guard) = Logs::capture();
     // The first chunk is cut after 100 000 bytes; the server keeps them.
     server.faults().drop_request_after(100_000, "PATCH", "/blobs/uploads/");
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let pushed = api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!(pushed, BlobPushed::Uploaded);
     assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
@@ -160,11 +129,11 @@ async fn chunked_upload_reads_a_reopenable_source_again_from_the_registry_offset
     let repo = self::repo(&server.host(), "resume/reopen-statuses");
     server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 503, None);
     server.faults().fail_next_method(1, "PATCH", "/blobs/uploads/", 416, None);
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
     assert_eq!(logs.count(STARTED_OVER), 0, "{}", logs.text());
-    let offsets = source.offsets.lock().unwrap().clone();
+    let offsets = source.offsets();
     assert!(offsets.len() >= 2 && offsets.iter().all(|o| o % CHUNK == 0), "chunk boundaries: {offsets:?}");
 }
 
@@ -243,7 +212,7 @@ async fn monolithic_put_failure_starts_over_only_with_a_reopenable_source() {
     let (logs, _guard) = Logs::capture();
     server.faults().fail_next_method(1, "PUT", "/blobs/uploads/", 503, None);
     server.faults().drop_request_after(30_000, "PUT", "/blobs/uploads/");
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let pushed = api.upload_blob_from(&repo, &digest, blob.len() as u64, source.opener()).await.unwrap();
     assert_eq!(pushed, BlobPushed::Uploaded);
     assert_eq!(source.opens(), 3);
@@ -262,7 +231,7 @@ async fn forgotten_upload_session_starts_over_from_the_source() {
     // As docker-registry 2.8.2: a chunk cut part-way makes the location stale (404 BLOB_UPLOAD_INVALID).
     server.faults().drop_request_after(50_000, "PATCH", "/blobs/uploads/");
     server.faults().forget_upload_next(1, "GET", "/blobs/uploads/");
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let pushed = api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!(pushed, BlobPushed::Uploaded);
     assert_eq!(source.opens(), 2, "read again from the first byte");
@@ -307,7 +276,7 @@ async fn recoveries_are_bounded() {
     let blob = data(BLOB, 5);
     let digest = Digest::sha256(&blob);
     server.faults().fail_next_method(100, "PATCH", "/blobs/uploads/", 503, None);
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let e = expect_err(api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await, "always 503");
     assert_eq!(e.kind(), ErrorKind::Server, "{e}");
     let text = e.to_string();
@@ -345,7 +314,7 @@ async fn a_minimum_chunk_length_past_any_blob_uploads_in_one_piece() {
     assert_eq!(read_back(&api, &repo, &digest, BLOB).await, blob);
     let other = data(BLOB, 17);
     let other_digest = Digest::sha256(&other);
-    let source = Source::new(&other);
+    let source = ReopenableSource::new(&other);
     api.upload_blob_from(&repo, &other_digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!(read_back(&api, &repo, &other_digest, BLOB).await, other);
 }
@@ -359,7 +328,7 @@ async fn a_wrong_digest_is_never_committed() {
     let actual = Digest::sha256(&blob);
     for (name, config) in [("chunked", chunked()), ("monolithic", chunked().monolithic_threshold(u64::MAX))] {
         let api = api(&server.host(), config);
-        let source = Source::new(&blob);
+        let source = ReopenableSource::new(&blob);
         let e = expect_err(api.upload_blob_from(&repo, &claimed, BLOB as u64, source.opener()).await, name);
         assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{name}: {e}");
         assert!(e.to_string().contains(claimed.as_str()) && e.to_string().contains("nothing committed"), "{e}");
@@ -395,7 +364,7 @@ async fn mount_201_and_202_fallback() {
         panic!("expected an upload session")
     };
     assert_eq!(session.repository(), &dst2);
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     assert_eq!(api.upload_blob_in(session, &digest, BLOB as u64, source.opener()).await.unwrap(), BlobPushed::Uploaded);
     assert_eq!(read_back(&api, &dst2, &digest, BLOB).await, blob);
 
@@ -614,7 +583,7 @@ async fn docker_registry_uploads_survive_failures() {
     let blob = data(BLOB, 21);
     let digest = Digest::sha256(&blob);
     proxy.on("PATCH", "/blobs/uploads/", 1, Act::CutRequest(100_000));
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let before = logs.count(STARTED_OVER);
     let pushed = api.upload_blob_from(&r, &digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!(pushed, BlobPushed::Uploaded);
@@ -635,7 +604,7 @@ async fn docker_registry_uploads_survive_failures() {
     let small = data(100_000, 22);
     let small_digest = Digest::sha256(&small);
     proxy.on("PUT", "/blobs/uploads/", 0, Act::CutRequest(40_000));
-    let source = Source::new(&small);
+    let source = ReopenableSource::new(&small);
     api.upload_blob_from(&r, &small_digest, small.len() as u64, source.opener()).await.unwrap();
     assert_eq!(source.opens(), 2);
     assert_eq!(read_back(&api, &r, &small_digest, small.len()).await, small);
@@ -645,7 +614,7 @@ async fn docker_registry_uploads_survive_failures() {
     // `lost_chunk_answer_resumes_on_a_spec_registry`.)
     let r = repo(&host, "dr/lost-answer");
     proxy.on("PATCH", "/blobs/uploads/", 1, Act::LoseAnswer);
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let before = logs.count(STARTED_OVER);
     api.upload_blob_from(&r, &digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!(source.opens(), 2);
@@ -694,7 +663,7 @@ async fn docker_registry_downloads_resume_and_mounts_fall_back() {
     // 202 from one that lacks it: uploaded into the session docker-registry opened instead.
     let empty = repo(&host, "dr/empty");
     let dst2 = repo(&host, "dr/dst2");
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     let pushed = api.mount_or_upload(&dst2, &digest, BLOB as u64, &empty, source.opener()).await.unwrap();
     assert_eq!(pushed, BlobPushed::Uploaded);
     assert_eq!(proxy.seen("POST", "mount="), 2);

@@ -39,7 +39,7 @@ async fn a_range_that_stops_advancing_after_the_first_chunk_ends_the_upload() {
         let repo = repo(&server.host(), "stuck/sized");
         let blob = data(BLOB, 5);
         let digest = Digest::sha256(&blob);
-        let source = Source::new(&blob);
+        let source = ReopenableSource::new(&blob);
         // The first chunk is taken; every later one is answered with the Range of the first.
         server.faults().answer_patches(1, status, None, "/blobs/uploads/");
         server.faults().answer_patches(usize::MAX, status, Some(CHUNK - 1), "/blobs/uploads/");
@@ -73,7 +73,7 @@ async fn an_ecr_style_201_to_each_chunk_is_progress_not_the_end() {
     let repo = repo(&server.host(), "ecr/app");
     let blob = data(BLOB, 7);
     let digest = Digest::sha256(&blob);
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     server.faults().answer_patches(usize::MAX, 201, None, "/blobs/uploads/");
     let pushed = api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await.unwrap();
     assert_eq!(pushed, BlobPushed::Uploaded);
@@ -105,7 +105,7 @@ async fn a_401_to_every_chunk_ends_the_upload_after_its_recoveries() {
     let repo = repo(&server.host(), "storm/app");
     let blob = data(BLOB, 9);
     let digest = Digest::sha256(&blob);
-    let source = Source::new(&blob);
+    let source = ReopenableSource::new(&blob);
     server.faults().fail_next_method(usize::MAX, "PATCH", "/blobs/uploads/", 401, None);
     let before = server.request_count();
     let e = expect_err(api.upload_blob_from(&repo, &digest, BLOB as u64, source.opener()).await, "401 storm");
