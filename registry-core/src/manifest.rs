@@ -172,18 +172,15 @@ impl Manifest {
         Ok(Manifest { bytes, media_type, digest, body })
     }
 
-    /// Serialise an image manifest and parse it back, so bytes, digest and body agree.
+    /// Serialise an image manifest ([`canonical_json`]: the same manifest gives the same bytes and digest) and parse
+    /// it back, so bytes, digest and body agree.
     pub fn from_image(manifest: &ImageManifest, media_type: &str) -> Result<Manifest> {
-        let bytes = serde_json::to_vec(manifest)
-            .map_err(|e| Error::invalid_input(format!("cannot serialise manifest: {e}")))?;
-        Manifest::parse(bytes, Some(media_type))
+        Manifest::parse(canonical_json(manifest, "manifest")?, Some(media_type))
     }
 
-    /// Serialise an index and parse it back, so bytes, digest and body agree.
+    /// Serialise an index ([`canonical_json`]) and parse it back, so bytes, digest and body agree.
     pub fn from_index(index: &ImageIndex, media_type: &str) -> Result<Manifest> {
-        let bytes =
-            serde_json::to_vec(index).map_err(|e| Error::invalid_input(format!("cannot serialise index: {e}")))?;
-        Manifest::parse(bytes, Some(media_type))
+        Manifest::parse(canonical_json(index, "index")?, Some(media_type))
     }
 
     /// The exact bytes.
@@ -238,6 +235,16 @@ impl Manifest {
     }
 }
 
+/// `value` as compact JSON with every object's keys in sorted order, so equal values give equal bytes (and digests).
+/// The OCI types keep annotations and labels in hash maps, whose order changes from one map to the next: serialised
+/// directly, a manifest with two annotations could get another digest each time it is built. `what` names the value
+/// in the error (`InvalidInput` when it cannot be serialised).
+pub fn canonical_json(value: &impl serde::Serialize, what: &str) -> Result<Vec<u8>> {
+    let tree =
+        serde_json::to_value(value).map_err(|e| Error::invalid_input(format!("cannot serialise {what}: {e}")))?;
+    serde_json::to_vec(&tree).map_err(|e| Error::invalid_input(format!("cannot serialise {what}: {e}")))
+}
+
 /// A descriptor for content of `media_type` with `digest` and `size`.
 pub fn descriptor(media_type: &str, digest: &Digest, size: u64) -> Result<Descriptor> {
     let d = oci_spec::image::Digest::try_from(digest.as_str())
@@ -272,6 +279,24 @@ pub(crate) fn describe_body(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn an_index_with_annotations_serialises_to_the_same_bytes_every_time() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let raw = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":1,"annotations":{{"k1":"1","k2":"2","k3":"3","k4":"4"}}}}],"annotations":{{"a":"1","b":"2","c":"3","d":"4","e":"5"}}}}"#,
+            OCI_INDEX = media_type::OCI_INDEX,
+            OCI_MANIFEST = media_type::OCI_MANIFEST,
+        );
+        let digests: std::collections::HashSet<Digest> = (0..32)
+            .map(|_| {
+                let index: ImageIndex = serde_json::from_str(&raw).unwrap();
+                Manifest::from_index(&index, media_type::OCI_INDEX).unwrap().digest().clone()
+            })
+            .collect();
+        assert_eq!(digests.len(), 1, "one index, one digest (a set this large is not printed)");
+    }
 
     const CFG: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
 
