@@ -106,16 +106,23 @@ impl Journal {
         let mut text = Vec::new();
         file.seek(SeekFrom::Start(0)).map_err(|e| io("read", e))?;
         Read::by_ref(&mut file).take(MAX_JOURNAL_BYTES).read_to_end(&mut text).map_err(|e| io("read", e))?;
-        // A torn last line (killed while writing it) is dropped, so the next record starts on a line of its own.
+        let header = serde_json::to_string(&Header { journal: MAGIC.to_string(), version: 1 })
+            .map_err(|e| Error::invalid_input(format!("journal header: {e}")))?;
+        // A torn last line (killed while writing it) is dropped, so the next record starts on a line of its own; but
+        // only once the file is known to be a journal: somebody else's file is refused untouched.
         let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i.saturating_add(1));
+        if whole == 0 && !text.is_empty() && !header.as_bytes().starts_with(&text) {
+            return Err(Error::invalid_input(format!(
+                "journal {}: not a sync journal (no journal header): left unchanged; name a new file",
+                path.display()
+            )));
+        }
+        let state = read(path, &text[..whole])?;
         if whole < text.len() {
             file.set_len(whole as u64).map_err(|e| io("truncate its torn last line", e))?;
             text.truncate(whole);
         }
-        let state = read(path, &text)?;
         if text.is_empty() {
-            let header = serde_json::to_string(&Header { journal: MAGIC.to_string(), version: 1 })
-                .map_err(|e| Error::invalid_input(format!("journal header: {e}")))?;
             writeln!(file, "{header}").map_err(|e| io("write", e))?;
             file.sync_all().map_err(|e| io("sync", e))?;
         }
@@ -130,7 +137,15 @@ impl Journal {
         let io = |what: &str, e: std::io::Error| {
             Error::new(registry_core::ErrorKind::Io, format!("journal {}: {what}: {e}", self.path.display()))
         };
-        file.write_all(&line).map_err(|e| io("write", e))?;
+        let before = file.metadata().map_err(|e| io("stat", e))?.len();
+        if let Err(e) = file.write_all(&line) {
+            // A record half written (a full disk) would glue the next one to it: cut it off, so the journal stays
+            // readable; if even that fails, the file is left as is and the error says so.
+            return Err(match file.set_len(before) {
+                Ok(()) => io("write", e),
+                Err(cut) => io(&format!("write ({e}), then cutting the partial record off"), cut),
+            });
+        }
         if sync {
             file.sync_data().map_err(|e| io("sync", e))?;
         }
@@ -290,5 +305,25 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().contains("notes.txt") && e.to_string().contains("line 1"), "{e}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\nworld\n", "the file was changed");
+    }
+
+    #[test]
+    fn a_foreign_file_without_a_final_newline_is_left_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        // docker's config.json ends without a newline; a one-line file has none at all.
+        for (name, text) in [("config.json", "{\n  \"auths\": {}\n}"), ("one-line", "hi")] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let e = Journal::open(&path).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{name}: {e}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "{name} was changed");
+        }
+        // A header torn by SIGKILL as the journal was created is a journal: cut and written again.
+        let path = dir.path().join("torn-header");
+        std::fs::write(&path, "{\"journal\":").unwrap();
+        let j = Journal::open(&path).unwrap();
+        j.image_done("127.0.0.1:5000/org/app:v1", &Digest::sha256(b"x")).unwrap();
+        drop(j);
+        assert!(Journal::open(&path).is_ok(), "{:?}", std::fs::read_to_string(&path));
     }
 }
