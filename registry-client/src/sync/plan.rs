@@ -179,6 +179,7 @@ async fn compare_all(
 /// One candidate compared: its item, `None` when the entry's platform filter leaves it out (logged at info).
 async fn item(index: usize, entry: &SyncEntry, connector: &Connector, c: Candidate) -> Option<PlanItem> {
     let compared = compare(connector, &c, &entry.platforms).await;
+    let mut target = c.target;
     let (source_digest, subject_digest, target_digest, action) = match compared {
         // The item names its source: the error is not prefixed with it again.
         Err(e) => (None, None, None, Action::Failed(e.to_string())),
@@ -186,22 +187,17 @@ async fn item(index: usize, entry: &SyncEntry, connector: &Connector, c: Candida
             tracing::info!("{}: left out by the platform filter (entry at line {}): {why}", c.source, entry.line);
             return None;
         }
-        Ok(Compared::Digests { source, copy, target }) => {
-            let action = match &target {
+        Ok(Compared::Digests { source, copy, target: found, target_reference }) => {
+            if let Some(reference) = target_reference {
+                target.reference = reference;
+            }
+            let action = match &found {
                 Some(t) if *t == copy => Action::Skip,
                 Some(_) if !entry.overwrite => Action::Conflict,
                 _ => Action::Copy,
             };
-            (Some(copy.to_string()), Some(source.to_string()), target.map(|t| t.to_string()), action)
+            (Some(copy.to_string()), Some(source.to_string()), found.map(|t| t.to_string()), action)
         }
     };
-    Some(PlanItem {
-        entry: index,
-        source: c.source,
-        target: c.target,
-        source_digest,
-        target_digest,
-        subject_digest,
-        action,
-    })
+    Some(PlanItem { entry: index, source: c.source, target, source_digest, target_digest, subject_digest, action })
 }

@@ -173,3 +173,37 @@ fn digest_tags_are_recognised() {
     assert_eq!(subject(&format!("sha256-{}.sig", "A".repeat(64))), None);
     assert_eq!(subject("v1"), None);
 }
+
+#[tokio::test]
+async fn an_untagged_index_narrowed_by_a_platform_filter_goes_by_the_digest_the_copy_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+    let source = LayoutClient::open(&src).await.unwrap();
+    let mut images = Vec::new();
+    for (arch, byte) in [("amd64", 1u8), ("arm64", 2), ("s390x", 3)] {
+        let platform = crate::image::platform::Platform::new("linux", arch);
+        images.push(ImageBuilder::new().platform(platform).layer(vec![byte; 512]).build().unwrap());
+    }
+    let refs: Vec<&crate::image::model::Image> = images.iter().collect();
+    let index = crate::image::builder::index_of(&refs).unwrap();
+    for image in &images {
+        source.push_image(&format!("@{}", image.digest()), image).await.unwrap();
+    }
+    source.put_manifest(&format!("@{}", index.digest()), &index).await.unwrap();
+    let mut e = entry(layout(&src), layout(&dst), true);
+    e.platforms = vec![
+        crate::image::platform::Platform::new("linux", "amd64"),
+        crate::image::platform::Platform::new("linux", "arm64"),
+    ];
+    let s = spec(vec![e]);
+    let connector = Connector::new(&s, ConnectOptions::default());
+    let planned = plan(&s, &connector).await.unwrap();
+    let [item] = planned.items.as_slice() else { panic!("one untagged index: {planned:?}") };
+    let written = item.source_digest.clone().unwrap();
+    assert_ne!(written, index.digest().to_string(), "two of three platforms make a new index");
+    assert_eq!(item.target.reference, format!("@{written}"), "the target is the digest the copy writes");
+    let report = run(&planned, &s, &connector, RunOptions::default()).await.unwrap();
+    assert_eq!((report.copied, report.failed), (1, 0), "{report:?}");
+    let again = plan(&s, &connector).await.unwrap();
+    assert_eq!(again.items.iter().map(|i| &i.action).collect::<Vec<_>>(), vec![&Action::Skip], "{again:?}");
+}

@@ -18,6 +18,9 @@ pub(crate) enum Compared {
         copy: Digest,
         /// The target's digest for its reference, `None` when absent.
         target: Option<Digest>,
+        /// The target reference when it is not the candidate's: a target by digest takes the digest the copy
+        /// writes (`@sha256:…`), which a platform filter changes.
+        target_reference: Option<String>,
     },
     /// The entry's platform filter leaves it out: why.
     LeftOut(String),
@@ -43,7 +46,23 @@ pub(crate) async fn compare(connector: &Connector, c: &Candidate, platforms: &[P
     };
     let ((source, copy), target) = futures::future::try_join(source_side, target_side).await?;
     Ok(match copy {
-        PlannedCopy::Digest(copy) => Compared::Digests { source, copy, target },
+        // A target by digest (an untagged image) is the digest the copy writes: when a platform filter changed it,
+        // the target is asked again about that one.
+        PlannedCopy::Digest(copy)
+            if c.target.reference.starts_with('@') && c.target.reference[1..] != *copy.as_str() =>
+        {
+            let reference = format!("@{copy}");
+            let target = match connector.existing(&c.target.location).await? {
+                None => None,
+                Some(client) => match client.get_digest(&reference).await {
+                    Ok(d) => Some(d),
+                    Err(e) if e.kind() == ErrorKind::NotFound => None,
+                    Err(e) => return Err(e.context(format!("target {}", c.target))),
+                },
+            };
+            Compared::Digests { source, copy, target, target_reference: Some(reference) }
+        }
+        PlannedCopy::Digest(copy) => Compared::Digests { source, copy, target, target_reference: None },
         PlannedCopy::LeftOut(why) => Compared::LeftOut(why),
     })
 }
