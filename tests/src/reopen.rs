@@ -45,3 +45,26 @@ impl ReopenableSource {
         self.offsets().into_iter().filter(|o| *o > 0).collect()
     }
 }
+
+/// A plain-HTTP [`RegistryApi`](registry_core::api::RegistryApi) on `host` (no proxy) with `transfer`, retrying
+/// quickly (10 ms first backoff, 2 s at most): what the upload tests drive.
+#[allow(clippy::unwrap_used)]
+pub fn upload_api(host: &str, transfer: registry_core::api::TransferConfig) -> registry_core::api::RegistryApi {
+    use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
+    let mut config = TransportConfig::default();
+    config.insecure = true;
+    config.proxy = ProxyConfig::Disabled;
+    config.retry = RetryConfig::default()
+        .initial_backoff(std::time::Duration::from_millis(10))
+        .max_backoff(std::time::Duration::from_secs(2));
+    registry_core::api::RegistryApi::new(registry_core::Registry::parse(host).unwrap(), config)
+        .unwrap()
+        .with_transfer_config(transfer)
+        .unwrap()
+}
+
+/// The repository `host/path`.
+#[allow(clippy::unwrap_used)]
+pub fn repo(host: &str, path: &str) -> registry_core::Repository {
+    registry_core::Repository::parse(&format!("{host}/{path}")).unwrap()
+}

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mocks::server::RegistryServer;
-use registry_core::api::{BlobPushed, RegistryApi, TransferConfig};
-use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
-use registry_core::{Digest, ErrorKind, Registry, Repository};
+use registry_core::api::{BlobPushed, TransferConfig};
+use registry_core::{Digest, ErrorKind};
 use registry_tests::{AuthMode, DockerRegistry};
 
 /// The chunk size (also the monolithic threshold).
@@ -27,18 +26,7 @@ fn closing() -> TransferConfig {
         .close_with_last_chunk(true)
 }
 
-fn api(host: &str, transfer: TransferConfig) -> RegistryApi {
-    let mut config = TransportConfig::default();
-    config.insecure = true;
-    config.proxy = ProxyConfig::Disabled;
-    config.retry =
-        RetryConfig::default().initial_backoff(Duration::from_millis(10)).max_backoff(Duration::from_secs(2));
-    RegistryApi::new(Registry::parse(host).unwrap(), config).unwrap().with_transfer_config(transfer).unwrap()
-}
-
-fn repo(host: &str, path: &str) -> Repository {
-    Repository::parse(&format!("{host}/{path}")).unwrap()
-}
+use registry_tests::reopen::{repo, upload_api as api};
 
 /// The requests of `method` to upload sessions logged by `server` from entry `from` on.
 fn uploads(server: &RegistryServer, from: usize, method: &str) -> usize {

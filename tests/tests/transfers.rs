@@ -15,8 +15,7 @@ use futures::StreamExt;
 use mocks::server::RegistryServer;
 use registry_client::{Client, ErrorKind as ClientErrorKind, RemoteClient};
 use registry_core::api::{BlobPushed, MountOutcome, RegistryApi, TransferConfig};
-use registry_core::transport::{ProxyConfig, RetryConfig, TransportConfig};
-use registry_core::{ByteStream, Digest, Error, ErrorKind, Registry, Repository, Result};
+use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result};
 use registry_tests::conformance::small_image;
 use registry_tests::logs::Logs;
 use registry_tests::{AuthMode, DockerRegistry};
@@ -52,18 +51,7 @@ fn chunked() -> TransferConfig {
     TransferConfig::default().monolithic_threshold(CHUNK).chunk_size(CHUNK).recovery_backoff(Duration::from_millis(10))
 }
 
-fn api(host: &str, transfer: TransferConfig) -> RegistryApi {
-    let mut config = TransportConfig::default();
-    config.insecure = true;
-    config.proxy = ProxyConfig::Disabled;
-    config.retry =
-        RetryConfig::default().initial_backoff(Duration::from_millis(10)).max_backoff(Duration::from_secs(2));
-    RegistryApi::new(Registry::parse(host).unwrap(), config).unwrap().with_transfer_config(transfer).unwrap()
-}
-
-fn repo(host: &str, path: &str) -> Repository {
-    Repository::parse(&format!("{host}/{path}")).unwrap()
-}
+use registry_tests::reopen::{repo, upload_api as api};
 
 /// The blob as the registry serves it, verified.
 async fn read_back(api: &RegistryApi, repo: &Repository, digest: &Digest, size: usize) -> Bytes {
