@@ -1,9 +1,12 @@
 //! `regcli`: the command line for OCI / Docker registries: `sync` (mirror many images from a spec), `cp` (one
-//! image between registries, layouts and archives), `demo` (a sync between two embedded registries).
+//! image between registries, layouts and archives), everyday reads (`ls`, `catalog`, `digest`, `manifest`,
+//! `config`, `inspect`, `referrers`), image work (`export`, `extract`, `mutate`, `validate`), writes (`tag`,
+//! `delete`), credentials (`login`, `logout`), `serve` (an in-process registry), `completion` and `demo`.
 //!
-//! Every command is a thin layer over `registry-client`; this file parses the flags, sets up logging and the
-//! runtime, and is the one exit path: an error is printed once to stderr as `regcli: <error>`, exit status 1 when
-//! the run failed (an image, a copy, a request), 2 for usage and spec errors, 0 otherwise.
+//! Every command is a thin layer over `registry-client` in its own file under `commands/`; this file parses the
+//! flags, sets up logging and the runtime, and is the one exit path: an error is printed once to stderr as
+//! `regcli: <error>`, exit status 1 when the run failed (an image, a copy, a request), 2 for usage and spec
+//! errors, 0 otherwise.
 
 mod archives;
 mod commands;
@@ -17,11 +20,11 @@ mod signals;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::failure::{Failure, EXIT_USAGE};
-use crate::settings::{Format, ProgressMode, Settings};
+use crate::settings::{Format, Login, ProgressMode, Settings};
 
 /// regcli: copy and mirror images between OCI / Docker registries, OCI layouts and archives.
 #[derive(Debug, Parser)]
@@ -52,6 +55,12 @@ struct GlobalArgs {
     /// What stdout gets: text, or one JSON document (nothing else).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     format: Format,
+    /// Username for every registry named (with --password-stdin), instead of docker's / podman's config files.
+    #[arg(short, long, global = true)]
+    username: Option<String>,
+    /// Read the password (or token) for --username from stdin (one line; a trailing newline is dropped).
+    #[arg(long, global = true)]
+    password_stdin: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +69,40 @@ enum Command {
     Sync(commands::sync::SyncArgs),
     /// Copy one image (a whole index by default) between registries, OCI layouts and archives.
     Cp(commands::cp::CpArgs),
+    /// List the tags of a repository.
+    Ls(commands::ls::LsArgs),
+    /// List the repositories of a registry.
+    Catalog(commands::catalog::CatalogArgs),
+    /// Print the digest of a manifest.
+    Digest(commands::digest::DigestArgs),
+    /// Print a manifest, byte for byte.
+    Manifest(commands::manifest::ManifestArgs),
+    /// Print an image's config JSON.
+    Config(commands::config::ConfigArgs),
+    /// Describe an image or index: platforms, layers, labels, created.
+    Inspect(commands::inspect::InspectArgs),
+    /// Write an image's flattened filesystem as a tar.
+    Export(commands::export::ExportArgs),
+    /// Write an image's flattened filesystem into a directory, safely.
+    Extract(commands::extract::ExtractArgs),
+    /// Change an image (config, annotations, appended layers) and push it under a new reference.
+    Mutate(commands::mutate::MutateArgs),
+    /// Put another tag on a manifest.
+    Tag(commands::tag::TagArgs),
+    /// Delete a tag, or a manifest by digest.
+    Delete(commands::delete::DeleteArgs),
+    /// List the referrers (signatures, SBOMs, attestations) of a manifest.
+    Referrers(commands::referrers::ReferrersArgs),
+    /// Check every digest, size and diff_id of an image or index.
+    Validate(commands::validate::ValidateArgs),
+    /// Check credentials and store them in docker's config.json.
+    Login(commands::login::LoginArgs),
+    /// Remove stored credentials of a registry.
+    Logout(commands::logout::LogoutArgs),
+    /// Serve an in-memory registry on a loopback port (for tests and demos).
+    Serve(commands::serve::ServeArgs),
+    /// Print shell completions.
+    Completion(commands::completion::CompletionArgs),
     /// The main job on two embedded registries: seed one, sync it into the other (cold, then warm).
     Demo(commands::demo::DemoArgs),
 }
@@ -79,12 +122,23 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.global.verbose);
+    let login = match read_login(cli.global.username.as_deref(), cli.global.password_stdin) {
+        Ok(login) => login,
+        Err(failure) => return fail(&failure),
+    };
     let settings = Settings {
         insecure: cli.global.insecure,
         tls_skip_verify: cli.global.tls_skip_verify,
         format: cli.global.format,
         progress: cli.global.progress,
+        login,
     };
+    if let Command::Completion(args) = cli.command {
+        return match commands::completion::run(args, Cli::command()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => fail(&failure),
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&Failure::failed(format!("cannot start the async runtime: {e}"))),
@@ -93,7 +147,24 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Sync(args) => commands::sync::run(args, settings).await,
             Command::Cp(args) => commands::cp::run(args, settings).await,
+            Command::Ls(args) => commands::ls::run(args, settings).await,
+            Command::Catalog(args) => commands::catalog::run(args, settings).await,
+            Command::Digest(args) => commands::digest::run(args, settings).await,
+            Command::Manifest(args) => commands::manifest::run(args, settings).await,
+            Command::Config(args) => commands::config::run(args, settings).await,
+            Command::Inspect(args) => commands::inspect::run(args, settings).await,
+            Command::Export(args) => commands::export::run(args, settings).await,
+            Command::Extract(args) => commands::extract::run(args, settings).await,
+            Command::Mutate(args) => commands::mutate::run(args, settings).await,
+            Command::Tag(args) => commands::tag::run(args, settings).await,
+            Command::Delete(args) => commands::delete::run(args, settings).await,
+            Command::Referrers(args) => commands::referrers::run(args, settings).await,
+            Command::Validate(args) => commands::validate::run(args, settings).await,
+            Command::Login(args) => commands::login::run(args, settings).await,
+            Command::Logout(args) => commands::logout::run(args, settings).await,
+            Command::Serve(args) => commands::serve::run(args, settings).await,
             Command::Demo(args) => commands::demo::run(args, settings).await,
+            Command::Completion(_) => Ok(()),
         }
     });
     // Tasks still running (a copy cut short by a signal) are not waited for.
@@ -108,6 +179,31 @@ fn main() -> ExitCode {
 fn fail(failure: &Failure) -> ExitCode {
     eprintln!("regcli: {failure}");
     ExitCode::from(failure.code)
+}
+
+/// `--username` with `--password-stdin`: the password read from stdin (one line, its newline dropped). Either
+/// without the other is a usage error, and so is an empty password.
+fn read_login(username: Option<&str>, password_stdin: bool) -> Result<Option<Login>, Failure> {
+    match (username, password_stdin) {
+        (None, false) => Ok(None),
+        (None, true) => Err(Failure::usage("--password-stdin needs --username")),
+        (Some(_), false) => Err(Failure::usage("--username needs the password on stdin: add --password-stdin")),
+        (Some(username), true) => {
+            if username.is_empty() {
+                return Err(Failure::usage("--username is empty"));
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|e| Failure::usage(format!("--password-stdin: cannot read stdin: {e}")))?;
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password).to_string();
+            if password.is_empty() {
+                return Err(Failure::usage("--password-stdin: stdin held no password"));
+            }
+            Ok(Some(Login { username: username.to_string(), password }))
+        }
+    }
 }
 
 /// Tracing to stderr: warnings by default, info with -v, debug with -vv; `RUST_LOG` wins when set.

@@ -1,4 +1,9 @@
-//! What goes to stdout: sync reports and copy reports, as text for people or as one JSON document.
+//! What goes to stdout: sync reports and copy reports here, each other command's shapes in a submodule; text for
+//! people or one JSON document.
+
+pub(crate) mod auth;
+pub(crate) mod images;
+pub(crate) mod reads;
 
 use std::io::Write;
 

@@ -1,7 +1,8 @@
 //! The reference forms `regcli cp` takes, turned into a [`Client`] and a reference in its scope:
 //!
 //! - `host/repo:tag`, `host/repo@sha256:<hex>` (`host/repo` alone: `latest` as a source, the source's tag as a
-//!   destination): a registry, through `RemoteClient` with the docker / podman keychain;
+//!   destination): a registry, through `RemoteClient` with the docker / podman keychain (or the `--username` /
+//!   `--password-stdin` credentials when given);
 //! - `oci:DIR[:TAG]`: an OCI layout directory (`LayoutClient`, skopeo's `oci:` form), either side;
 //! - `oci-archive:FILE[:TAG]`: an oci-archive (read as a client; written by `archives`);
 //! - `docker-archive:FILE[:repo:tag]`: a `docker save` archive (read as a client; written by `archives`).
@@ -117,18 +118,29 @@ fn registry_client(
     settings: &Settings,
     progress: Option<ProgressFn>,
 ) -> Result<Arc<dyn Client>, Failure> {
+    Ok(root_client(repository.registry().as_str(), settings, progress)?.with_segment(repository.path()))
+}
+
+/// A client of `host`'s root (no repository), with the global flags and credentials.
+pub(crate) fn root_client(
+    host: &str,
+    settings: &Settings,
+    progress: Option<ProgressFn>,
+) -> Result<Arc<dyn Client>, Failure> {
     let mut transfer = TransferOptions::new();
     if let Some(progress) = progress {
         transfer = transfer.progress_fn(progress);
     }
-    let client = RemoteClient::builder(repository.registry().as_str())
+    let builder = RemoteClient::builder(host)
         .insecure(settings.insecure)
         .tls_skip_verify(settings.tls_skip_verify)
-        .default_keychain()
-        .transfer(transfer)
-        .build()
-        .map_err(|e| Failure::usage(format!("registry {}: {e}", repository.registry())))?;
-    Ok(client.with_segment(repository.path()))
+        .transfer(transfer);
+    let builder = match &settings.login {
+        Some(login) => builder.basic_auth(login.username.clone(), login.password.clone()),
+        None => builder.default_keychain(),
+    };
+    let client = builder.build().map_err(|e| Failure::usage(format!("registry {host}: {e}")))?;
+    Ok(Arc::new(client))
 }
 
 async fn layout(dir: &PathBuf, progress: Option<ProgressFn>) -> Result<Arc<dyn Client>, Failure> {
@@ -186,6 +198,46 @@ pub(crate) async fn source(text: &str, settings: &Settings) -> Result<Resolved, 
             }
         }
     }
+}
+
+/// The repository `text` names, for commands that list it (`regcli ls`): `host/repo` (a tag or digest given with
+/// it is refused), `oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`. Errors: a malformed form, or a tag where
+/// none belongs (exit 2); a layout directory or archive that cannot be opened (exit 1).
+pub(crate) async fn repository(text: &str, settings: &Settings) -> Result<Arc<dyn Client>, Failure> {
+    match parse(text)? {
+        Form::Registry { repository, reference: None } => registry_client(&repository, settings, None),
+        Form::Registry { reference: Some(_), .. } => {
+            Err(bad(text, "name a repository (host/repo), without a tag or digest"))
+        }
+        Form::Layout { dir, tag: None } => {
+            if !dir.is_dir() {
+                return Err(bad(text, format!("{} is not a directory", dir.display())));
+            }
+            Ok(Arc::new(LayoutClient::open_with(&dir, TransferOptions::new()).await?))
+        }
+        Form::OciArchive { file, tag: None } => Ok(Arc::new(OciArchive::open(&file).await?)),
+        Form::DockerArchive { file, name: None } => Ok(Arc::new(DockerArchive::open(&file).await?)),
+        Form::Layout { .. } | Form::OciArchive { .. } | Form::DockerArchive { .. } => {
+            Err(bad(text, "name the layout or archive alone, without a tag"))
+        }
+    }
+}
+
+/// The registry `text` names as `HOST[/PREFIX]` (`regcli catalog`): the client of the registry's root, and the
+/// repository prefix given (without its trailing `/`; empty for none). Errors: not a registry host (exit 2).
+pub(crate) fn registry_root(text: &str, settings: &Settings) -> Result<(Arc<dyn Client>, String), Failure> {
+    let (host, prefix) = match text.split_once('/') {
+        Some((host, prefix)) => (host, prefix.trim_end_matches('/')),
+        None => (text, ""),
+    };
+    if host.is_empty() || host.contains(['@', ' ']) || host.contains("://") {
+        return Err(bad(text, "not a registry host: use HOST[:PORT][/PREFIX]"));
+    }
+    if !prefix.is_empty() {
+        Repository::parse(&format!("{host}/{prefix}")).map_err(|e| bad(text, e))?;
+    }
+    let repository = Repository::parse(&format!("{host}/x")).map_err(|e| bad(text, e))?;
+    Ok((root_client(repository.registry().as_str(), settings, None)?, prefix.to_string()))
 }
 
 /// The tag of an archive that has exactly one.

@@ -22,8 +22,24 @@ pub(crate) enum ProgressMode {
     Never,
 }
 
+/// Credentials given on the command line (`--username` with `--password-stdin`): used for every registry the
+/// command names, instead of the docker / podman config files. `Debug` shows the username only.
+#[derive(Clone)]
+pub(crate) struct Login {
+    /// The username.
+    pub(crate) username: String,
+    /// The password or token, as read from stdin (one trailing newline removed).
+    pub(crate) password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("username", &self.username).field("password", &"<redacted>").finish()
+    }
+}
+
 /// The global flags of a run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     /// Every registry named is plain HTTP.
     pub(crate) insecure: bool,
@@ -33,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) format: Format,
     /// When to draw bars.
     pub(crate) progress: ProgressMode,
+    /// `--username` + `--password-stdin`, when given.
+    pub(crate) login: Option<Login>,
 }
 
 impl Settings {

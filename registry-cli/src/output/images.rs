@@ -1,0 +1,1 @@
+//! What the image commands print (`export`, `extract`, `mutate`, `validate`): text and JSON shapes.
