@@ -28,7 +28,16 @@ use crate::settings::{Format, Login, ProgressMode, Settings};
 
 /// regcli: copy and mirror images between OCI / Docker registries, OCI layouts and archives.
 #[derive(Debug, Parser)]
-#[command(name = "regcli", version, about, propagate_version = true)]
+#[command(
+    name = "regcli",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "References (REF): host/repo:tag, host/repo@sha256:<hex>, host/repo (latest), oci:DIR[:TAG|@sha256:<hex>],
+oci-archive:FILE[:TAG], docker-archive:FILE[:repo:tag].
+Credentials: docker's config.json and credential helpers, podman's auth.json, or -u USER --password-stdin.
+Exit status: 0 success, 1 failure (a request, an image), 2 usage (a bad flag, reference or spec)."
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -63,47 +72,29 @@ struct GlobalArgs {
     password_stdin: bool,
 }
 
+/// The commands; each one's help (summary, details, examples) is the doc comment and `after_help` of its Args
+/// struct in `commands/<name>.rs`.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Mirror the images a sync spec (YAML) names: plan, then copy what differs.
     Sync(commands::sync::SyncArgs),
-    /// Copy one image (a whole index by default) between registries, OCI layouts and archives.
     Cp(commands::cp::CpArgs),
-    /// List the tags of a repository.
     Ls(commands::ls::LsArgs),
-    /// List the repositories of a registry.
     Catalog(commands::catalog::CatalogArgs),
-    /// Print the digest of a manifest.
     Digest(commands::digest::DigestArgs),
-    /// Print a manifest, byte for byte.
     Manifest(commands::manifest::ManifestArgs),
-    /// Print an image's config JSON.
     Config(commands::config::ConfigArgs),
-    /// Describe an image or index: platforms, layers, labels, created.
     Inspect(commands::inspect::InspectArgs),
-    /// Write an image's flattened filesystem as a tar.
     Export(commands::export::ExportArgs),
-    /// Write an image's flattened filesystem into a directory, safely.
     Extract(commands::extract::ExtractArgs),
-    /// Change an image (config, annotations, appended layers) and push it under a new reference.
     Mutate(commands::mutate::MutateArgs),
-    /// Put another tag on a manifest.
     Tag(commands::tag::TagArgs),
-    /// Delete a tag, or a manifest by digest.
     Delete(commands::delete::DeleteArgs),
-    /// List the referrers (signatures, SBOMs, attestations) of a manifest.
     Referrers(commands::referrers::ReferrersArgs),
-    /// Check every digest, size and diff_id of an image or index.
     Validate(commands::validate::ValidateArgs),
-    /// Check credentials and store them in docker's config.json.
     Login(commands::login::LoginArgs),
-    /// Remove stored credentials of a registry.
     Logout(commands::logout::LogoutArgs),
-    /// Serve an in-memory registry on a loopback port (for tests and demos).
     Serve(commands::serve::ServeArgs),
-    /// Print shell completions.
     Completion(commands::completion::CompletionArgs),
-    /// The main job on two embedded registries: seed one, sync it into the other (cold, then warm).
     Demo(commands::demo::DemoArgs),
 }
 

@@ -5,11 +5,12 @@ use clap_complete::Shell;
 
 use crate::failure::Failure;
 
-/// Print the completion script for SHELL on stdout.
-///
-/// bash: `regcli completion bash > /etc/bash_completion.d/regcli`; zsh: `regcli completion zsh >
-/// "${fpath[1]}/_regcli"`; fish: `regcli completion fish > ~/.config/fish/completions/regcli.fish`.
+/// Print shell completions for SHELL on stdout.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  regcli completion bash > /etc/bash_completion.d/regcli
+  regcli completion zsh > \"${fpath[1]}/_regcli\"
+  regcli completion fish > ~/.config/fish/completions/regcli.fish")]
 pub(crate) struct CompletionArgs {
     /// bash, zsh, fish, elvish or powershell.
     #[arg(value_enum)]

@@ -12,12 +12,17 @@ use crate::progress::CopyProgress;
 use crate::refs::{self, Destination};
 use crate::settings::Settings;
 
-/// Copy one image: `regcli cp 127.0.0.1:5000/org/app:v1 oci:/srv/layout` (DST without a tag keeps SRC's).
+/// Copy one image (a whole index by default) between registries, OCI layouts and archives.
 ///
 /// References: host/repo:tag, host/repo@sha256:<hex>, oci:DIR[:TAG] (an OCI layout directory, either side),
 /// oci-archive:FILE[:TAG] and docker-archive:FILE[:repo:tag] (a docker-archive holds one image: with an index,
-/// the --platform given, else the host's).
+/// the --platform given, else the host's). A DST without a tag keeps SRC's.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  regcli cp registry.example.com/org/app:v1 127.0.0.1:5000/mirror/app --insecure
+  regcli cp registry.example.com/org/app:v1 oci:/srv/layout --platform linux/amd64,linux/arm64
+  regcli cp registry.example.com/org/app:v1 docker-archive:app.tar:org/app:v1   # crane pull
+  regcli cp docker-archive:app.tar 127.0.0.1:5000/org/app:v1 --insecure         # crane push")]
 pub(crate) struct CpArgs {
     /// What to copy.
     source: String,

@@ -16,9 +16,15 @@ use crate::output::{count, print, print_json};
 use crate::sample::{seed, PREFIX};
 use crate::settings::Settings;
 
-/// Run the main job on two embedded registries: seed one, mirror it into the other with a sync spec (cold run,
-/// then warm run), check every digest, and show how to run the same against real registries.
+/// The main job on two embedded registries: seed one, sync it into the other (cold, then warm).
+///
+/// Both registries run in-process on loopback: the source is seeded with sample images, a sync spec is written
+/// and shown, run twice through the same code as `regcli sync`, every target digest is checked against the
+/// source's, and the command for real registries is printed.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  regcli demo
+  regcli demo --format json | jq .warm.skipped")]
 pub(crate) struct DemoArgs {}
 
 /// `regcli demo --format json`: both reports in one document.

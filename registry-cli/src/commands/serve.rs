@@ -34,17 +34,15 @@ impl ServeAuth {
     }
 }
 
-/// Serve an in-memory registry (the distribution API, as the tests use it) until SIGINT or SIGTERM; nothing is
-/// kept when it stops.
+/// Serve an in-memory registry until SIGINT or SIGTERM (for tests and demos).
 ///
-/// Examples:
-///   regcli serve                                   # http://127.0.0.1:5000, anyone may push
-///   regcli serve --addr 127.0.0.1:0                # a free port, printed on stdout
-///   echo secret | regcli serve -u admin --password-stdin --auth bearer
-///
-/// The first line on stdout is `serving on http://ADDR` (with --format json: {"addr","url","auth"}); push to
+/// The distribution API over one in-memory store, as the tests use it; nothing is kept when it stops. The first line on stdout is `serving on http://ADDR` (with --format json: {"addr","url","auth"}); push to
 /// it with `regcli cp --insecure SRC ADDR/repo:tag`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  regcli serve                                  # http://127.0.0.1:5000, anyone may push
+  regcli serve --addr 127.0.0.1:0               # a free port, printed on stdout
+  echo secret | regcli serve -u admin --password-stdin --auth bearer")]
 pub(crate) struct ServeArgs {
     /// Where to listen (port 0: a free port).
     #[arg(long, default_value = "127.0.0.1:5000")]

@@ -15,11 +15,16 @@ use crate::progress::SyncProgress;
 use crate::settings::Settings;
 use crate::signals;
 
-/// Mirror the images a sync spec names (YAML: registries, defaults, sync entries of source and target).
+/// Mirror the images a sync spec (YAML) names: plan, then copy what differs.
 ///
-/// Exit status: 0 when no image failed (conflicts are reported, not failures), 1 when one failed or the run was
+/// The spec has `registries` (per-host settings), `defaults` and `sync` entries of source and target; see the
+/// README. Exit status: 0 when no image failed (conflicts are reported, not failures), 1 when one failed or the run was
 /// interrupted (SIGTERM, Ctrl-C), 2 for a spec or flag error (before any request).
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  regcli sync --config sync.yaml --dry-run        # the plan: what would be copied, what is in place
+  regcli sync --config sync.yaml --journal /var/lib/regcli/journal
+  regcli sync --config sync.yaml --shard \"$JOB_COMPLETION_INDEX/4\" --format json")]
 pub(crate) struct SyncArgs {
     /// The sync spec (YAML).
     #[arg(long, short = 'c', value_name = "FILE")]
