@@ -1,5 +1,6 @@
-//! The demo's sample images: a few repositories under one prefix, version tags sharing base layers, a
-//! multi-platform index, and tags a version filter leaves out.
+//! The demo's sample images (also what `regcli serve --seed` holds): a few repositories under one prefix,
+//! version tags sharing base layers, a multi-platform index, and tags a version filter leaves out. Every layer is
+//! a real tar (a file of filler bytes, and a small text file), so the images export and extract like any other.
 
 use std::sync::Arc;
 
@@ -24,9 +25,24 @@ pub(crate) struct Seeded {
     pub(crate) indexes: usize,
 }
 
-/// Deterministic incompressible bytes for a layer.
-fn filler(seed: u64, len: usize) -> Vec<u8> {
-    mocks::seeded_bytes(seed, len).to_vec()
+/// A layer: a tar holding `path` (`len` deterministic incompressible bytes of `seed`) and `path.txt` naming it.
+fn filler(path: &str, seed: u64, len: usize) -> Result<Vec<u8>> {
+    let io = |e: std::io::Error| {
+        registry_client::Error::new(registry_client::ErrorKind::Io, format!("sample layer {path}: {e}"))
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_767_225_600); // 2026-01-01T00:00:00Z
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, name, data)
+    };
+    add(path, &mocks::seeded_bytes(seed, len)).map_err(io)?;
+    add(&format!("{path}.txt"), format!("{path}: {len} bytes of sample data (seed {seed})\n").as_bytes())
+        .map_err(io)?;
+    tar.into_inner().map_err(io)
 }
 
 fn image(base: &[Vec<u8>], app_seed: u64, platform: Platform) -> Result<Image> {
@@ -37,13 +53,17 @@ fn image(base: &[Vec<u8>], app_seed: u64, platform: Platform) -> Result<Image> {
     for layer in base {
         builder = builder.layer(layer.clone());
     }
-    builder.layer(filler(app_seed, APP_LAYER)).build()
+    builder.layer(filler(&format!("app/app-{app_seed}.bin"), app_seed, APP_LAYER)?).build()
 }
 
 /// Seed `root` (a client at the registry root).
 pub(crate) async fn seed(root: &Arc<dyn Client>) -> Result<Seeded> {
     let amd64 = || Platform::new("linux", "amd64");
-    let base: Vec<Vec<u8>> = BASE_LAYERS.iter().zip(1u64..).map(|(size, seed)| filler(seed, *size)).collect();
+    let base = BASE_LAYERS
+        .iter()
+        .zip(1u64..)
+        .map(|(size, seed)| filler(&format!("usr/lib/sample/base-{seed}.bin"), seed, *size))
+        .collect::<Result<Vec<_>>>()?;
     let plain: [(&str, &[&str]); 2] = [
         ("frontend", &["v1.0.0", "v1.1.0", "v1.2.0", "nightly"]),
         ("backend", &["v2.0.0", "v2.1.0", "v2.2.0-rc.1", "dev"]),
@@ -65,7 +85,8 @@ pub(crate) async fn seed(root: &Arc<dyn Client>) -> Result<Seeded> {
     for (version, seed) in [("1.0.0", 200u64), ("1.1.0", 300)] {
         let mut images = Vec::new();
         for (platform, n) in platforms.iter().zip(0u64..) {
-            let own_base = vec![filler(10 + n, BASE_LAYERS[0])];
+            let own_base =
+                vec![filler(&format!("usr/lib/sample/{}.bin", platform.architecture()), 10 + n, BASE_LAYERS[0])?];
             images.push(image(&own_base, seed + n, platform.clone())?);
         }
         let refs: Vec<&Image> = images.iter().collect();

@@ -42,6 +42,7 @@ impl ServeAuth {
 #[command(after_help = "Examples:
   regcli serve                                  # http://127.0.0.1:5000, anyone may push
   regcli serve --addr 127.0.0.1:0               # a free port, printed on stdout
+  regcli serve --seed &                         # with sample images: regcli catalog 127.0.0.1:5000 --insecure
   echo secret | regcli serve -u admin --password-stdin --auth bearer")]
 pub(crate) struct ServeArgs {
     /// Where to listen (port 0: a free port).
@@ -51,6 +52,24 @@ pub(crate) struct ServeArgs {
     /// given, else none).
     #[arg(long, value_enum)]
     pub(crate) auth: Option<ServeAuth>,
+    /// Start with the demo's sample images: demo/frontend and demo/backend (version tags and others sharing base
+    /// layers) and demo/tools (two three-platform indexes), every layer a real tar.
+    #[arg(long)]
+    pub(crate) seed: bool,
+}
+
+/// A client of the served registry's root, with the credentials it was started with.
+fn seed_client(
+    server: &RegistryServer,
+    settings: &Settings,
+) -> Result<std::sync::Arc<dyn registry_client::Client>, Failure> {
+    let builder = registry_client::RemoteClient::builder(server.host()).insecure(true);
+    let builder = match &settings.login {
+        Some(login) => builder.basic_auth(login.username.clone(), login.password.clone()),
+        None => builder,
+    };
+    let client = builder.build().map_err(|e| Failure::failed(format!("a client of the served registry: {e}")))?;
+    Ok(std::sync::Arc::new(client))
 }
 
 /// Run `regcli serve`.
@@ -79,6 +98,19 @@ pub(crate) async fn run(args: ServeArgs, settings: Settings) -> Result<(), Failu
     };
     let server =
         builder.build_and_start().await.map_err(|e| Failure::failed(format!("cannot listen on {addr}: {e}")))?;
+    if args.seed {
+        let root = seed_client(&server, &settings)?;
+        let seeded = crate::sample::seed(&root)
+            .await
+            .map_err(|e| Failure::failed(format!("seeding the served registry: {e}")))?;
+        eprintln!(
+            "regcli: seeded {} repositories under {}/ with {} tags ({} of them indexes)",
+            seeded.repositories,
+            crate::sample::PREFIX,
+            seeded.tags,
+            seeded.indexes
+        );
+    }
     if !server.addr().ip().is_loopback() {
         eprintln!(
             "regcli: warning: serving on {} beyond loopback: an in-memory test registry, {}",
