@@ -13,6 +13,10 @@ use super::files::describe;
 use crate::auth::credentials::{Credentials, Secret};
 use crate::error::{Error, ErrorKind, Result};
 
+/// How long a credential helper may run unless [`Keychain::helper_timeout`](super::Keychain::helper_timeout) or
+/// [`CredentialStore::helper_timeout`](super::CredentialStore::helper_timeout) says otherwise.
+pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The most a credential helper may print on standard output.
 const MAX_HELPER_STDOUT: usize = 1024 * 1024;
 /// The most of a credential helper's standard error kept (only the start of it is ever shown).

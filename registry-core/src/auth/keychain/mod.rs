@@ -49,6 +49,7 @@ use std::time::Duration;
 
 use files::{read_config, ConfigFile};
 use helpers::run_helper;
+pub use helpers::DEFAULT_HELPER_TIMEOUT;
 pub use matching::DOCKER_HUB_SERVER_URL;
 use matching::{find, helper_for, server_url};
 use store::docker_config_file;
@@ -57,9 +58,6 @@ pub use store::{CredentialStore, Erased, StoredIn};
 use super::credentials::Credentials;
 use crate::error::Result;
 use crate::reference::Registry;
-
-/// How long a credential helper may run unless [`Keychain::helper_timeout`] says otherwise.
-pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Resolves credentials for a registry host the way docker and podman do; see the [module docs](self).
 ///

@@ -9,10 +9,9 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::files::{describe, parse_config, ConfigFile, MAX_FILE_SIZE};
-use super::helpers::{call_helper, helper_failed, says_not_found};
+use super::helpers::{call_helper, helper_failed, says_not_found, DEFAULT_HELPER_TIMEOUT};
 use super::matching::{helper_for, key_host, server_url};
 use super::write::{follow_symlinks, write_atomically};
-use super::DEFAULT_HELPER_TIMEOUT;
 use crate::auth::credentials::Secret;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::Registry;
