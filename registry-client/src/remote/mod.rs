@@ -57,6 +57,18 @@ impl RemoteClient {
         self.scope.repository()
     }
 
+    /// Whether the registry accepts this client's credentials, as `docker login` checks them before storing them:
+    /// `GET /v2/` with them (Basic, or a token without repository scope from the Bearer challenge's realm); see
+    /// [`RegistryApi::ping`]. `Ok(())` when the registry answers 2xx (also when it asks for no credentials).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unauthorized`](registry_core::ErrorKind::Unauthorized) when the registry or its token server
+    /// rejects the credentials, with the registry's words; otherwise the errors of any request (`Io`, `Tls`,
+    /// `Timeout`, `NotFound` for a host without `/v2/`...). The credentials never appear in an error.
+    pub async fn check_credentials(&self) -> Result<()> {
+        self.api.ping().await
+    }
+
     /// What this client has learned of its registry so far (features it lacks, limits it imposes), shared by its
     /// clones and `with_segment` children: see [`CapabilitySnapshot`](registry_core::CapabilitySnapshot).
     pub fn capabilities(&self) -> registry_core::CapabilitySnapshot {

@@ -6,6 +6,7 @@ mod lists;
 mod manifests;
 mod page_size;
 mod pager;
+mod ping;
 mod referrers;
 mod registry_api;
 mod transfer;

@@ -20,4 +20,4 @@ pub(crate) mod token_answer;
 pub(crate) mod token_cache;
 
 pub use credentials::{Credentials, Secret};
-pub use keychain::Keychain;
+pub use keychain::{CredentialStore, Erased, Keychain, StoredIn};

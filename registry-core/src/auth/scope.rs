@@ -8,6 +8,11 @@ use std::fmt;
 pub(crate) struct Scope(Vec<String>);
 
 impl Scope {
+    /// No access beyond the registry itself: the version check `GET /v2/` (a token for it carries no scope).
+    pub(crate) fn registry() -> Scope {
+        Scope(Vec::new())
+    }
+
     /// Pull access to a repository.
     pub(crate) fn pull(repository: &str) -> Scope {
         Scope(vec![format!("repository:{repository}:pull")])

@@ -12,7 +12,7 @@ use crate::auth::credentials::{Credentials, Secret};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The largest config file read.
-const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
+pub(super) const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
 /// Where and what kind a JSON error is, without serde's message (which can quote the input).
 pub(super) fn describe(e: &serde_json::Error) -> String {

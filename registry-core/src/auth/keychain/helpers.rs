@@ -13,6 +13,10 @@ use super::files::describe;
 use crate::auth::credentials::{Credentials, Secret};
 use crate::error::{Error, ErrorKind, Result};
 
+/// How long a credential helper may run unless [`Keychain::helper_timeout`](super::Keychain::helper_timeout) or
+/// [`CredentialStore::helper_timeout`](super::CredentialStore::helper_timeout) says otherwise.
+pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The most a credential helper may print on standard output.
 const MAX_HELPER_STDOUT: usize = 1024 * 1024;
 /// The most of a credential helper's standard error kept (only the start of it is ever shown).
@@ -29,6 +33,30 @@ pub(super) async fn run_helper(
 ) -> Result<Option<Credentials>> {
     let program = format!("docker-credential-{name}");
     let fail = |what: String| Error::new(ErrorKind::Unauthorized, format!("credential helper {program} {what}"));
+    let answer = call_helper(name, "get", server_url.as_bytes(), server_url, helper_dirs, timeout).await?;
+    parse_helper_answer(answer.status, &answer.stdout, &answer.stderr, server_url).map_err(fail)
+}
+
+/// What a credential helper answered: its exit status and what it printed (capped).
+pub(super) struct HelperOutput {
+    pub(super) status: ExitStatus,
+    pub(super) stdout: Vec<u8>,
+    pub(super) stderr: Vec<u8>,
+}
+
+/// Run `docker-credential-<name> <action>` with `input` on its standard input, within `timeout`; `server_url`
+/// names the call in errors ([`ErrorKind::Unauthorized`]: the helper is missing, cannot be started, times out or
+/// prints more than 1 MiB). Its exit status is the caller's to judge.
+pub(super) async fn call_helper(
+    name: &str,
+    action: &str,
+    input: &[u8],
+    server_url: &str,
+    helper_dirs: Option<&[PathBuf]>,
+    timeout: Duration,
+) -> Result<HelperOutput> {
+    let program = format!("docker-credential-{name}");
+    let fail = |what: String| Error::new(ErrorKind::Unauthorized, format!("credential helper {program} {what}"));
     let Some(executable) = find_helper(&program, helper_dirs) else {
         let place = match helper_dirs {
             Some(dirs) => format!("in {}", join_paths(dirs)),
@@ -37,14 +65,14 @@ pub(super) async fn run_helper(
         return Err(fail(format!("not found {place}")));
     };
     let run = async {
-        let mut child = spawn_helper(&executable)
+        let mut child = spawn_helper(&executable, action)
             .await
             .map_err(|e| fail(format!("could not be started ({}): {e}", executable.display())))?;
         let stdin = child.stdin.take();
         let write = async move {
             if let Some(mut stdin) = stdin {
                 // A helper that does not read its input is its own business: only its answer matters.
-                let _ = stdin.write_all(server_url.as_bytes()).await;
+                let _ = stdin.write_all(input).await;
                 let _ = stdin.shutdown().await;
             }
         };
@@ -58,12 +86,32 @@ pub(super) async fn run_helper(
     };
     let (status, (stdout, stdout_overflow), (stderr, _)) = match tokio::time::timeout(timeout, run).await {
         Ok(result) => result?,
-        Err(_) => return Err(fail(format!("did not answer for {server_url} within {:?} and was killed", timeout))),
+        Err(_) => {
+            return Err(fail(format!("{action} did not answer for {server_url} within {timeout:?} and was killed")))
+        }
     };
     if stdout_overflow {
         return Err(fail(format!("printed more than {MAX_HELPER_STDOUT} bytes for {server_url}")));
     }
-    parse_helper_answer(status, &stdout, &stderr, server_url).map_err(fail)
+    Ok(HelperOutput { status, stdout, stderr })
+}
+
+/// Whether a helper's output says it holds no credentials for the server (docker's helpers print
+/// `credentials not found in native keychain` and exit 1).
+pub(super) fn says_not_found(output: &[u8]) -> bool {
+    String::from_utf8_lossy(output).to_ascii_lowercase().contains("credentials not found")
+}
+
+/// The error of a helper's `action` that exited with `status`: the status and the start of its standard error,
+/// never its standard output (helpers print their errors there, and it may hold the secret).
+pub(super) fn helper_failed(name: &str, action: &str, server_url: &str, output: &HelperOutput) -> Error {
+    let mut message =
+        format!("credential helper docker-credential-{name} {action} failed for {server_url} ({})", output.status);
+    let stderr = excerpt(&output.stderr);
+    if !stderr.is_empty() {
+        let _ = write!(message, ": {stderr}");
+    }
+    Error::new(ErrorKind::Unauthorized, message)
 }
 
 /// The path of `program`: the first executable file of that name in the helper dirs, or in `PATH`.
@@ -78,12 +126,12 @@ fn find_helper(program: &str, helper_dirs: Option<&[PathBuf]>) -> Option<PathBuf
     dirs.into_iter().map(|dir| dir.join(program)).find(|candidate| is_executable(candidate))
 }
 
-/// Start `executable get` with piped standard streams, killed when dropped.
-async fn spawn_helper(executable: &Path) -> std::io::Result<tokio::process::Child> {
+/// Start `executable <action>` with piped standard streams, killed when dropped.
+async fn spawn_helper(executable: &Path, action: &str) -> std::io::Result<tokio::process::Child> {
     let mut tries = 0;
     loop {
         let spawned = tokio::process::Command::new(executable)
-            .arg("get")
+            .arg(action)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -170,9 +218,7 @@ pub(super) fn parse_helper_answer(
     server_url: &str,
 ) -> std::result::Result<Option<Credentials>, String> {
     if !status.success() {
-        let not_found =
-            |bytes: &[u8]| String::from_utf8_lossy(bytes).to_ascii_lowercase().contains("credentials not found");
-        if not_found(stdout) {
+        if says_not_found(stdout) {
             return Ok(None);
         }
         let mut message = format!("failed for {server_url} ({status})");

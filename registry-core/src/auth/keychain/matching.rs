@@ -1,7 +1,13 @@
-//! Which entry of a config file is the registry's: keys match by host, Docker Hub by any of its names.
+//! Which entry of a config file is the registry's: keys match by host, Docker Hub by any of its names; and which
+//! credential helper is the registry's.
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
+use super::files::ConfigFile;
+use super::helpers::is_valid_helper_name;
+use crate::error::{Error, Result};
 use crate::reference::Registry;
 
 /// The key docker uses for Docker Hub, and the server URL its credential helpers are asked for.
@@ -39,4 +45,19 @@ pub(super) fn find<'a, T>(map: &'a BTreeMap<String, T>, registry: &Registry) -> 
     }
     let host = registry.as_str().to_ascii_lowercase();
     map.iter().find(|(key, _)| key_host(key) == host).map(|(key, value)| (key.as_str(), value))
+}
+
+/// The helper configured for `registry` in `config` (`credHelpers[host]`, else `credsStore`), checked.
+pub(super) fn helper_for<'a>(path: &Path, config: &'a ConfigFile, registry: &Registry) -> Result<Option<&'a str>> {
+    let name = find(&config.cred_helpers, registry)
+        .map(|(_, name)| name)
+        .filter(|name| !name.is_empty())
+        .or(config.creds_store.as_ref().filter(|name| !name.is_empty()));
+    match name {
+        Some(name) if !is_valid_helper_name(name) => Err(Error::invalid_input(format!(
+            "{}: invalid credential helper name {name:?} (allowed: letters, digits, '-', '_', '.')",
+            path.display()
+        ))),
+        other => Ok(other.map(String::as_str)),
+    }
 }

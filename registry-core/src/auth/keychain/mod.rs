@@ -1,5 +1,6 @@
 //! Credentials from where users keep them: docker's `config.json` (with credential helpers) and podman's
-//! `auth.json`.
+//! `auth.json`; and [`CredentialStore`], which writes and erases them in docker's `config.json` as `docker login`
+//! and `docker logout` do.
 //!
 //! A [`Keychain`] reads a list of files in order ([`Keychain::from_env`] finds the ones docker and podman use).
 //! In each file it looks for the registry the way `docker` does:
@@ -35,24 +36,28 @@
 mod files;
 mod helpers;
 mod matching;
+mod store;
+#[cfg(test)]
+mod store_tests;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use files::{read_config, ConfigFile};
-use helpers::{is_valid_helper_name, run_helper};
+use helpers::run_helper;
+pub use helpers::DEFAULT_HELPER_TIMEOUT;
 pub use matching::DOCKER_HUB_SERVER_URL;
-use matching::{find, server_url};
+use matching::{find, helper_for, server_url};
+use store::docker_config_file;
+pub use store::{CredentialStore, Erased, StoredIn};
 
 use super::credentials::Credentials;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::reference::Registry;
-
-/// How long a credential helper may run unless [`Keychain::helper_timeout`] says otherwise.
-pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Resolves credentials for a registry host the way docker and podman do; see the [module docs](self).
 ///
@@ -97,12 +102,7 @@ impl Keychain {
     pub fn env_files(env: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
         let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let home = var("HOME");
-        let mut files = Vec::new();
-        match (var("DOCKER_CONFIG"), &home) {
-            (Some(dir), _) => files.push(dir.join("config.json")),
-            (None, Some(home)) => files.push(home.join(".docker").join("config.json")),
-            (None, None) => {}
-        }
+        let mut files: Vec<PathBuf> = docker_config_file(&env).into_iter().collect();
         files.extend(var("REGISTRY_AUTH_FILE"));
         files.extend(var("XDG_RUNTIME_DIR").map(|dir| dir.join("containers").join("auth.json")));
         match (var("XDG_CONFIG_HOME"), &home) {
@@ -157,17 +157,7 @@ impl Keychain {
 
     /// The answer of one file, `None` when it has nothing for `registry`.
     async fn lookup(&self, path: &Path, config: &ConfigFile, registry: &Registry) -> Result<Option<Credentials>> {
-        let helper = find(&config.cred_helpers, registry)
-            .map(|(_, name)| name)
-            .filter(|name| !name.is_empty())
-            .or(config.creds_store.as_ref().filter(|name| !name.is_empty()));
-        if let Some(name) = helper {
-            if !is_valid_helper_name(name) {
-                return Err(Error::invalid_input(format!(
-                    "{}: invalid credential helper name {name:?} (allowed: letters, digits, '-', '_', '.')",
-                    path.display()
-                )));
-            }
+        if let Some(name) = helper_for(path, config, registry)? {
             if let Some(credentials) =
                 run_helper(name, server_url(registry), self.helper_dirs.as_deref(), self.helper_timeout).await?
             {

@@ -12,7 +12,7 @@ use super::helpers::{is_valid_helper_name, parse_helper_answer};
 use super::matching::{find, key_host, server_url};
 use super::*;
 use crate::auth::credentials::Secret;
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind};
 
 fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
     move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
