@@ -204,6 +204,14 @@ async fn a_failed_export_leaves_no_file_and_a_terminal_gets_no_tar() {
     assert_eq!(fs::read(&file).unwrap(), b"keep me");
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
 
+    // A directory, or a file in a missing directory, as FILE: usage errors before any request.
+    for bad in [tmp.path().to_path_buf(), tmp.path().join("missing").join("x.tar")] {
+        let out = regcli_async(&["--insecure", "export", &missing, bad.to_str().unwrap()]).await;
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("export to "), "{}", shown(&out));
+    }
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+
     // stdout a terminal (script(1) gives the command a pty): refused before any request, exit 2 with a hint.
     let command = format!("{} export {}/org/app:v1", support::regcli_path(), registry.host());
     let out = tokio::process::Command::new("script")
@@ -373,6 +381,7 @@ async fn mutate_sets_config_and_annotations_appends_a_directory_and_moves_only_n
     }
     assert_eq!(json["source_digest"], base.digest().to_string(), "{json}");
     assert_eq!(json["layers_added"], 1, "{json}");
+    assert_eq!(json["layers_uploaded"], 1, "the new layer only: {json}");
     assert_eq!(json["blobs_uploaded"], 2, "the new layer and the new config only: {json}");
     assert_eq!(json["blobs_mounted"].as_u64().unwrap() + json["blobs_skipped"].as_u64().unwrap(), 2, "{json}");
     let digest = json["digest"].as_str().unwrap().to_string();
@@ -418,9 +427,19 @@ async fn mutate_sets_config_and_annotations_appends_a_directory_and_moves_only_n
     assert!(out.status.success(), "{}", shown(&out));
     let text = stdout(&out);
     assert!(text.starts_with(&format!("mutated {source} -> {dest} sha256:")), "{}", shown(&out));
-    assert!(text.contains("0 layers added"), "{}", shown(&out));
+    assert!(text.contains("(0 layers added; blobs: "), "{}", shown(&out));
     let out = regcli_async(&["validate", &dest]).await;
     assert!(out.status.success(), "{}", shown(&out));
+
+    // To a docker-archive, which skopeo reads with the new label.
+    let archive = tmp.path().join("app.tar");
+    let dest = format!("docker-archive:{}:app:v9", archive.display());
+    let out = regcli_async(&["--insecure", "mutate", &source, "-t", &dest, "--label", "d=4"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let inspect: Value =
+        serde_json::from_slice(&skopeo(&["inspect", &format!("docker-archive:{}", archive.display())]).await).unwrap();
+    assert_eq!(inspect["Labels"]["d"], "4", "{inspect}");
+    assert_eq!(inspect["Labels"]["base"], "yes", "{inspect}");
 
     // Malformed KEY=VALUE: exit 2 naming the flag and the value; nothing pushed.
     for (flag, value) in [("--label", "novalue"), ("--annotation", "=x"), ("--env", "")] {

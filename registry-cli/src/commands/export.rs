@@ -18,17 +18,22 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// Write the flattened filesystem of REF (every layer applied base first, whiteouts honoured, as `crane export`
-/// does) as one tar, to FILE or stdout. Layers are streamed, never held in memory; each is checked against its
-/// digest and the config's diff_id. FILE is written under a temporary name beside it and renamed when the tar is
-/// complete, so a failed export never leaves a partial FILE (an existing FILE is replaced only on success).
-/// A tar is never written to a terminal: redirect stdout or name a FILE.
-///
-/// Examples:
-///   regcli export 127.0.0.1:5000/org/app:v1 app.tar
-///   regcli export --platform linux/arm64 127.0.0.1:5000/org/app:v1 - | tar -t
-///   regcli export oci:./layout:v1 rootfs.tar
+/// The text after the options in `--help`: what the command does, and examples.
+const HELP: &str = r#"Write the flattened filesystem of REF (every layer applied base first, whiteouts honoured, as `crane
+export` does) as one tar, to FILE or stdout. Layers are streamed, never held in memory; each is
+checked against its digest and the config's diff_id. FILE is written under a temporary name beside
+it and renamed when the tar is complete, so a failed export never leaves a partial FILE (an existing
+FILE is replaced only on success). A tar is never written to a terminal: redirect stdout or name a
+FILE.
+
+Examples:
+  regcli export 127.0.0.1:5000/org/app:v1 app.tar
+  regcli export --platform linux/arm64 127.0.0.1:5000/org/app:v1 - | tar -t
+  regcli export oci:./layout:v1 rootfs.tar"#;
+
+/// Write an image's flattened filesystem as a tar (see the text after the options).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct ExportArgs {
     /// The image (from an index: --platform, else the host's).
     pub(crate) reference: String,
@@ -78,6 +83,9 @@ pub(crate) async fn run(args: ExportArgs, settings: Settings) -> Result<(), Fail
             args.reference, args.reference, args.reference
         )));
     }
+    if let Some(file) = file {
+        check_file(Path::new(file)).map_err(|why| Failure::usage(format!("export to {file}: {why}")))?;
+    }
     let started = Instant::now();
     let image = read_image("export", &args.reference, args.platform.as_deref(), &settings).await?;
     let Some(file) = file else {
@@ -107,6 +115,21 @@ pub(crate) async fn run(args: ExportArgs, settings: Settings) -> Result<(), Fail
     }
 }
 
+/// The directory `path` goes in, when `path` can be a file there: not a directory, its directory existing.
+fn check_file(path: &Path) -> Result<&Path, String> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if path.is_dir() || path.file_name().is_none() {
+        return Err("is a directory: name a file (e.g. app.tar)".to_string());
+    }
+    if !parent.is_dir() {
+        return Err(format!("{} is not a directory", parent.display()));
+    }
+    Ok(parent)
+}
+
 /// Copy `tar` to stdout (on a blocking thread: stdout is a plain blocking handle), flushed.
 async fn to_stdout(tar: impl AsyncRead + Send + Unpin + 'static) -> Result<(), String> {
     let mut reader = tokio_util::io::SyncIoBridge::new(tar);
@@ -126,14 +149,8 @@ async fn to_stdout(tar: impl AsyncRead + Send + Unpin + 'static) -> Result<(), S
 /// Copy `tar` into a temporary file beside `path`, flushed to disk, then rename it to `path`; the bytes written.
 /// On any error the temporary file is removed and `path` is untouched.
 async fn to_file(mut tar: impl AsyncRead + Unpin, path: &Path) -> Result<u64, String> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = check_file(path)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if name.is_empty() || path.is_dir() {
-        return Err("not a file name".to_string());
-    }
     let temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".partial")

@@ -14,20 +14,25 @@ use crate::output::images::{extract_text, ExtractJson};
 use crate::output::{print, print_json};
 use crate::settings::Settings;
 
-/// Write the flattened filesystem of REF (every layer applied, whiteouts honoured) into DIR, safely: no entry
-/// writes outside DIR (`..` is refused, a leading `/` is read as relative to DIR, nothing is written through a
-/// symlink, hard links must stay inside), device nodes and FIFOs are skipped, files belong to you (owners are not
-/// applied), permission bits and mtimes are kept. A hostile layer fails the run naming the entry.
-///
-/// DIR is created when missing (and removed again when the extraction fails). An existing DIR must be empty
-/// unless --force is given: then the image's entries replace what is in their place and everything else in DIR
-/// stays. Prints `extracted REF (DIGEST) into DIR: N files, ...`.
-///
-/// Examples:
-///   regcli extract 127.0.0.1:5000/org/app:v1 ./rootfs
-///   regcli extract --platform linux/arm64 127.0.0.1:5000/org/app:v1 ./rootfs-arm64
-///   regcli extract --force oci:./layout:v2 ./rootfs      # over an earlier extraction
+/// The text after the options in `--help`: what the command does, and examples.
+const HELP: &str = r#"Write the flattened filesystem of REF (every layer applied, whiteouts honoured) into DIR, safely: no
+entry writes outside DIR (`..` is refused, a leading `/` is read as relative to DIR, nothing is
+written through a symlink, hard links must stay inside), device nodes and FIFOs are skipped, files
+belong to you (owners are not applied), permission bits and mtimes are kept. A hostile layer fails
+the run naming the entry.
+
+DIR is created when missing (and removed again when the extraction fails). An existing DIR must be
+empty unless --force is given: then the image's entries replace what is in their place and
+everything else in DIR stays. Prints `extracted REF (DIGEST) into DIR: N files, ...`.
+
+Examples:
+  regcli extract 127.0.0.1:5000/org/app:v1 ./rootfs
+  regcli extract --platform linux/arm64 127.0.0.1:5000/org/app:v1 ./rootfs-arm64
+  regcli extract --force oci:./layout:v2 ./rootfs      # over an earlier extraction"#;
+
+/// Write an image's flattened filesystem into a directory, safely (see the text after the options).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct ExtractArgs {
     /// The image (from an index: --platform, else the host's).
     pub(crate) reference: String,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use clap::Args;
-use registry_client::{DockerArchiveWriter, Image, Mutation, OciArchiveWriter, ProgressEvent, ProgressFn};
+use registry_client::{Digest, DockerArchiveWriter, Image, Mutation, OciArchiveWriter, ProgressEvent, ProgressFn};
 
 use crate::commands::export::image_options;
 use crate::failure::Failure;
@@ -15,18 +15,22 @@ use crate::progress::CopyProgress;
 use crate::refs::{self, Destination};
 use crate::settings::Settings;
 
-/// Change an image's config, annotations or layers and push the result as NEWREF; the source is never changed.
-/// NEWREF is any REF form that can be written: host/repo:tag, oci:DIR[:TAG], oci-archive:FILE[:TAG],
-/// docker-archive:FILE[:repo:tag] (without a tag: the source's). Blobs the target already has are not sent
-/// again: in the source's registry only the new layers and config move (others are skipped or mounted).
-/// Prints the new digest and what moved.
-///
-/// Examples:
-///   regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1-debug --env DEBUG=1 --user 0
-///   regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v2 --append ./dist --cmd /app/server
-///   regcli mutate oci:./layout:v1 -t oci:./layout:v1-labelled --label org.opencontainers.image.version=1.0
-///   regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1 --annotation team=core  # moves v1
+/// The text after the options in `--help`: what the command does, and examples.
+const HELP: &str = r#"Change an image's config, annotations or layers and push the result as NEWREF; the source is never
+changed. NEWREF is any REF form that can be written: host/repo:tag, oci:DIR[:TAG],
+oci-archive:FILE[:TAG], docker-archive:FILE[:repo:tag] (without a tag: the source's). Blobs the
+target already has are not sent again: in the source's registry only the new layers and config move
+(others are skipped or mounted). Prints the new digest and what moved.
+
+Examples:
+  regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1-debug --env DEBUG=1 --user 0
+  regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v2 --append ./dist --cmd /app/server
+  regcli mutate oci:./layout:v1 -t oci:./layout:v1-labelled --label org.opencontainers.image.version=1.0
+  regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1 --annotation team=core  # moves v1"#;
+
+/// Change an image and push it under a new reference (see the text after the options).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct MutateArgs {
     /// The image (from an index: --platform, else the host's).
     pub(crate) reference: String,
@@ -111,8 +115,10 @@ fn mutation(base: &Image, args: &MutateArgs) -> Result<Mutation, Failure> {
 }
 
 /// Blobs counted from a push's progress events.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Moved {
+    /// The blobs sent, in the order the target committed them.
+    sent: Vec<Digest>,
     uploaded: usize,
     mounted: usize,
     skipped: usize,
@@ -125,7 +131,8 @@ fn counting(moved: Arc<Mutex<Moved>>, bars: Option<ProgressFn>) -> ProgressFn {
         {
             let mut m = moved.lock().unwrap_or_else(PoisonError::into_inner);
             match event {
-                ProgressEvent::BlobDone { size, .. } => {
+                ProgressEvent::BlobDone { digest, size } => {
+                    m.sent.push(digest.clone());
                     m.uploaded += 1;
                     m.bytes = m.bytes.saturating_add(*size);
                 }
@@ -178,7 +185,9 @@ async fn to_archive(
         Destination::Client(_) => return Err(Failure::failed("internal: a client destination is no archive")),
     }
     let bytes = image.layers().iter().map(|l| l.size()).fold(image.config_descriptor().size(), u64::saturating_add);
-    Ok(Moved { uploaded: 1 + image.layers().len(), bytes, ..Moved::default() })
+    let descriptors = image.layers().iter().chain(std::iter::once(image.config_descriptor()));
+    let sent: Vec<Digest> = descriptors.filter_map(|d| Digest::parse(d.digest().as_ref()).ok()).collect();
+    Ok(Moved { uploaded: sent.len(), sent, bytes, ..Moved::default() })
 }
 
 /// Run `regcli mutate`.
@@ -210,7 +219,8 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
             let tag = target_tag(target.reference, &reference, &args.target)?;
             let pushed = target.client.push_image(&tag, &image).await;
             let written = if given { args.target.clone() } else { format!("{}:{tag}", args.target) };
-            pushed.map(|()| (written, *moved.lock().unwrap_or_else(PoisonError::into_inner))).map_err(Failure::from)
+            let moved = moved.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            pushed.map(|()| (written, moved)).map_err(Failure::from)
         }
         archive => to_archive(&image, archive, &args.reference, &reference).await.map(|m| (args.target.clone(), m)),
     };
@@ -225,6 +235,11 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
         source_digest: base.digest().to_string(),
         platform: image.platform().to_string(),
         layers_added: image.layers().len().saturating_sub(base.layers().len()),
+        layers_uploaded: image
+            .layers()
+            .iter()
+            .filter(|l| moved.sent.iter().any(|d| d.as_str() == l.digest().as_ref()))
+            .count(),
         blobs_uploaded: moved.uploaded,
         blobs_mounted: moved.mounted,
         blobs_skipped: moved.skipped,

@@ -11,19 +11,25 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// Read every manifest and blob of REF (an index: every child) and check each blob's digest and size, each
-/// layer's diff_id (decompressed on the way), each config against its manifest and each index entry against its
-/// child, as `crane validate` does. Blobs are streamed, never held in memory. Every problem is listed, one per
-/// line (`KIND SUBJECT: MESSAGE (in MANIFEST)`), then a verdict line; with --format json, the report
-/// (`valid`, `problems[{kind,subject,manifest,message}]`, `manifests_checked`, `blobs_checked`, `bytes_read`).
-///
-/// Exit status: 0 when valid, 1 when any problem was found (or REF cannot be read at all), 2 for bad usage.
-///
-/// Examples:
-///   regcli validate 127.0.0.1:5000/org/app:v1
-///   regcli validate --no-diff-ids 127.0.0.1:5000/org/app@sha256:...   # digests and sizes only, faster
-///   regcli validate oci:./layout:v1 --format json
+/// The text after the options in `--help`: what the command does, and examples.
+const HELP: &str = r#"Read every manifest and blob of REF (an index: every child) and check each blob's digest and size,
+each layer's diff_id (decompressed on the way), each config against its manifest and each index
+entry against its child, as `crane validate` does. Blobs are streamed, never held in memory. Every
+problem is listed, one per line (`KIND SUBJECT: MESSAGE (in MANIFEST)`), then a verdict line; with
+--format json, the report (`valid`, `problems[{kind,subject,manifest,message}]`,
+`manifests_checked`, `blobs_checked`, `bytes_read`).
+
+Exit status: 0 when valid, 1 when any problem was found (or REF cannot be read at all), 2 for bad
+usage.
+
+Examples:
+  regcli validate 127.0.0.1:5000/org/app:v1
+  regcli validate --no-diff-ids 127.0.0.1:5000/org/app@sha256:...   # digests and sizes only, faster
+  regcli validate oci:./layout:v1 --format json"#;
+
+/// Check every digest, size and diff_id of an image or index (see the text after the options).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct ValidateArgs {
     /// The image or index (an index: every child).
     pub(crate) reference: String,

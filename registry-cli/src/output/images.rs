@@ -124,6 +124,8 @@ pub(crate) struct MutateJson<'a> {
     pub(crate) platform: String,
     /// Layers appended.
     pub(crate) layers_added: usize,
+    /// Layers sent to the target (the new ones, and base layers it lacked).
+    pub(crate) layers_uploaded: usize,
     /// Blobs (layers, config) sent to the target.
     pub(crate) blobs_uploaded: usize,
     /// Blobs the target linked from another repository of its own.
@@ -136,14 +138,15 @@ pub(crate) struct MutateJson<'a> {
     pub(crate) seconds: f64,
 }
 
-/// `mutated SRC -> TARGET sha256:... (N layers added; blobs: N uploaded (X MiB), N mounted, N skipped)`.
+/// `mutated SRC -> TARGET sha256:... (N layer(s) added; blobs: N uploaded (X MiB), N mounted, N skipped)`.
 pub(crate) fn mutate_text(json: &MutateJson<'_>) -> String {
     format!(
-        "mutated {} -> {} {} ({} layers added; blobs: {} uploaded ({}), {} mounted, {} skipped)\n",
+        "mutated {} -> {} {} ({} layer{} added; blobs: {} uploaded ({}), {} mounted, {} skipped)\n",
         json.source,
         json.target,
         json.digest,
         json.layers_added,
+        if json.layers_added == 1 { "" } else { "s" },
         json.blobs_uploaded,
         mib(json.bytes_uploaded),
         json.blobs_mounted,
