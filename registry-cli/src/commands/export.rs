@@ -10,6 +10,7 @@ use std::time::Instant;
 use clap::Args;
 use registry_client::{Image, ImageOptions, Platform};
 use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::signal::unix::{signal, SignalKind};
 
 use crate::commands::export::tar_progress::Counted;
 use crate::failure::Failure;
@@ -22,9 +23,10 @@ use crate::settings::Settings;
 const HELP: &str = r#"Write the flattened filesystem of REF (every layer applied base first, whiteouts honoured, as `crane
 export` does) as one tar, to FILE or stdout. Layers are streamed, never held in memory; each is
 checked against its digest and the config's diff_id. FILE is written under a temporary name beside
-it and renamed when the tar is complete, so a failed export never leaves a partial FILE (an existing
-FILE is replaced only on success). A tar is never written to a terminal: redirect stdout or name a
-FILE.
+it and renamed when the tar is complete, so a failed or interrupted (SIGINT, SIGTERM) export never
+leaves a partial FILE (an existing FILE is replaced only on success); then `exported REF (DIGEST,
+PLATFORM) to FILE: SIZE` is printed (--format json: {"source","digest","platform","file","bytes"}).
+On stdout only the tar is written, and never to a terminal: redirect stdout or name a FILE.
 
 Examples:
   regcli export 127.0.0.1:5000/org/app:v1 app.tar
@@ -115,6 +117,9 @@ pub(crate) async fn run(args: ExportArgs, settings: Settings) -> Result<(), Fail
     }
 }
 
+/// The write buffer of a tar going to a file, in bytes.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// The directory `path` goes in, when `path` can be a file there: not a directory, its directory existing.
 fn check_file(path: &Path) -> Result<&Path, String> {
     let parent = match path.parent() {
@@ -147,7 +152,7 @@ async fn to_stdout(tar: impl AsyncRead + Send + Unpin + 'static) -> Result<(), S
 }
 
 /// Copy `tar` into a temporary file beside `path`, flushed to disk, then rename it to `path`; the bytes written.
-/// On any error the temporary file is removed and `path` is untouched.
+/// On any error, SIGINT or SIGTERM the temporary file is removed and `path` is untouched.
 async fn to_file(mut tar: impl AsyncRead + Unpin, path: &Path) -> Result<u64, String> {
     let parent = check_file(path)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -159,10 +164,20 @@ async fn to_file(mut tar: impl AsyncRead + Unpin, path: &Path) -> Result<u64, St
         .tempfile_in(parent)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", parent.display()))?;
     let std_file = temp.as_file().try_clone().map_err(|e| format!("cannot open the temporary file: {e}"))?;
-    let mut out = tokio::fs::File::from_std(std_file);
-    let bytes = tokio::io::copy(&mut tar, &mut out).await.map_err(|e| e.to_string())?;
+    // Large writes: each write of a tokio file is a trip to the blocking pool.
+    let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(std_file));
+    // A signal ends the copy here, so the temporary file is removed (dropped) rather than left behind.
+    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => return Err(format!("cannot watch SIGTERM / SIGINT: {e}")),
+    };
+    let bytes = tokio::select! {
+        copied = tokio::io::copy(&mut tar, &mut out) => copied.map_err(|e| e.to_string())?,
+        _ = term.recv() => return Err("interrupted by SIGTERM: nothing written".to_string()),
+        _ = int.recv() => return Err("interrupted by SIGINT: nothing written".to_string()),
+    };
     out.flush().await.map_err(|e| e.to_string())?;
-    out.sync_all().await.map_err(|e| format!("cannot flush the tar to disk: {e}"))?;
+    out.get_ref().sync_all().await.map_err(|e| format!("cannot flush the tar to disk: {e}"))?;
     drop(out);
     temp.persist(path).map_err(|e| format!("cannot rename the finished tar into place: {}", e.error))?;
     Ok(bytes)

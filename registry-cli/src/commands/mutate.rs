@@ -20,7 +20,10 @@ const HELP: &str = r#"Change an image's config, annotations or layers and push t
 changed. NEWREF is any REF form that can be written: host/repo:tag, oci:DIR[:TAG],
 oci-archive:FILE[:TAG], docker-archive:FILE[:repo:tag] (without a tag: the source's). Blobs the
 target already has are not sent again: in the source's registry only the new layers and config move
-(others are skipped or mounted). Prints the new digest and what moved.
+(others are skipped or mounted). From an index, the --platform image (else the host's) is changed and
+pushed alone: NEWREF names an image, not an index. Prints the new digest and what moved
+(--format json: {"source","target","digest","source_digest","platform","layers_added",
+"layers_uploaded","blobs_uploaded","blobs_mounted","blobs_skipped","bytes_uploaded","seconds"}).
 
 Examples:
   regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1-debug --env DEBUG=1 --user 0
