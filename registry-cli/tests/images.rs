@@ -263,6 +263,8 @@ async fn extract_writes_the_tree_with_modes_and_counts_and_refuses_a_non_empty_d
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", shown(&out)));
     assert_eq!(json["files"], 3, "{json}");
     assert_eq!(json["symlinks"], 1, "{json}");
+    assert_eq!(json["directories"], 3, "bin, etc, opt, each once: {json}");
+    assert_eq!(json["skipped"], 0, "{json}");
     assert_eq!(json["bytes"], (b"#!/bin/sh\necho tool\n".len() + 3 + 3) as u64, "{json}");
     assert_eq!(json["digest"], image.digest().to_string(), "{json}");
     assert_eq!(fs::read(root.join("etc/a")).unwrap(), b"two");
