@@ -452,6 +452,11 @@ async fn mutate_sets_config_and_annotations_appends_a_directory_and_moves_only_n
     }
     let out = regcli_async(&["--insecure", "mutate", &source, "-t", &target, "--append", "/no/such/dir"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/dir"), "{}", shown(&out));
+    let by_digest = format!("{}/org/app@{}", registry.host(), base.digest());
+    let out = regcli_async(&["--insecure", "mutate", &source, "-t", &by_digest, "--label", "x=1"]).await;
+    assert_eq!(out.status.code(), Some(2), "a digest cannot name the changed image: {}", shown(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("name a tag"), "{}", shown(&out));
     assert_eq!(repo.get_digest("v2").await.unwrap().to_string(), digest, "nothing pushed by a refused run");
 }
 

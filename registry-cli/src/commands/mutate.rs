@@ -106,15 +106,24 @@ fn mutation(base: &Image, args: &MutateArgs) -> Result<Mutation, Failure> {
     if let Some(dir) = &args.workdir {
         m = m.working_dir(dir.clone());
     }
-    for path in &args.append {
-        m = match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => m.append_directory(path),
-            Ok(meta) if meta.is_file() => m.append_layer_file(path),
-            Ok(_) => return Err(Failure::usage(format!("--append {path:?}: neither a tar file nor a directory"))),
-            Err(e) => return Err(Failure::usage(format!("--append {path:?}: {e}"))),
-        };
+    for (path, directory) in appends(&args.append)? {
+        m = if directory { m.append_directory(path) } else { m.append_layer_file(path) };
     }
     Ok(m)
+}
+
+/// The `--append` paths, each with whether it is a directory (else a file). Exit 2 naming a path that is
+/// missing or neither.
+fn appends(paths: &[String]) -> Result<Vec<(&str, bool)>, Failure> {
+    paths
+        .iter()
+        .map(|path| match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => Ok((path.as_str(), true)),
+            Ok(meta) if meta.is_file() => Ok((path.as_str(), false)),
+            Ok(_) => Err(Failure::usage(format!("--append {path:?}: neither a tar file nor a directory"))),
+            Err(e) => Err(Failure::usage(format!("--append {path:?}: {e}"))),
+        })
+        .collect()
 }
 
 /// Blobs counted from a push's progress events.
@@ -196,9 +205,11 @@ async fn to_archive(
 /// Run `regcli mutate`.
 pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Failure> {
     let options = image_options(args.platform.as_deref())?;
+    // Every flag checked before any request.
     for (flag, values) in [("--label", &args.labels), ("--env", &args.env), ("--annotation", &args.annotations)] {
         pairs(flag, values)?;
     }
+    appends(&args.append)?;
     let started = Instant::now();
     let source = refs::source(&args.reference, &settings).await?;
     let reference = source.reference.clone().unwrap_or_else(|| "latest".to_string());
@@ -206,6 +217,10 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
     let moved = Arc::new(Mutex::new(Moved::default()));
     let callback = counting(moved.clone(), bars.as_ref().map(|b| b.callback()));
     let destination = refs::destination(&args.target, &settings, Some(callback)).await?;
+    let tag = match &destination {
+        Destination::Client(target) => Some(target_tag(target.reference.clone(), &reference, &args.target)?),
+        _ => None,
+    };
     let context = |message: String| format!("mutate {} -> {}: {message}", args.reference, args.target);
     let base = source
         .client
@@ -216,16 +231,17 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
         .build()
         .await
         .map_err(|e| Failure { message: context(e.to_string()), ..Failure::from_input(e) })?;
-    let result = match destination {
-        Destination::Client(target) => {
+    let result = match (destination, tag) {
+        (Destination::Client(target), Some(tag)) => {
             let given = target.reference.is_some();
-            let tag = target_tag(target.reference, &reference, &args.target)?;
             let pushed = target.client.push_image(&tag, &image).await;
             let written = if given { args.target.clone() } else { format!("{}:{tag}", args.target) };
             let moved = moved.lock().unwrap_or_else(PoisonError::into_inner).clone();
             pushed.map(|()| (written, moved)).map_err(Failure::from)
         }
-        archive => to_archive(&image, archive, &args.reference, &reference).await.map(|m| (args.target.clone(), m)),
+        (archive, _) => {
+            to_archive(&image, archive, &args.reference, &reference).await.map(|m| (args.target.clone(), m))
+        }
     };
     if let Some(bars) = &bars {
         bars.finish();
