@@ -206,3 +206,51 @@ async fn extract_of_a_hostile_layer_writes_nothing_outside_the_directory() {
     assert_eq!(fs::read_link(root.join("etc-link")).unwrap(), outside);
     assert_eq!(listing(&outside), ["canary"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_picks_one_image_of_an_index_for_export_and_extract() {
+    use registry_client::{index_of, Platform};
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let repo = client(&registry.host()).with_segment("org/multi");
+    let build = |platform: Platform, file: &[u8]| {
+        let layer = Tar::new().file(b"arch", file).finish();
+        ImageBuilder::new().layer(layer).platform(platform).build().unwrap()
+    };
+    let images = [build(Platform::new("linux", "amd64"), b"amd64"), build(Platform::new("linux", "arm64"), b"arm64")];
+    let index = index_of(&images.iter().collect::<Vec<_>>()).unwrap();
+    repo.push_index("v1", &index, &images).await.unwrap();
+    let reference = format!("{}/org/multi:v1", registry.host());
+    let tmp = tempfile::tempdir().unwrap();
+
+    let file = tmp.path().join("arm.tar");
+    let out = regcli_async(&[
+        "--insecure",
+        "export",
+        "--platform",
+        "linux/arm64",
+        &reference,
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", shown(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", shown(&out)));
+    assert_eq!(json["digest"], images[1].digest().to_string(), "{json}");
+    assert_eq!(json["platform"], "linux/arm64", "{json}");
+    assert_eq!(node(&tree(&fs::read(&file).unwrap()), "arch").data, b"arm64");
+
+    let root = tmp.path().join("amd");
+    let out =
+        regcli_async(&["--insecure", "extract", "--platform", "linux/amd64", &reference, root.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(stdout(&out).contains(&images[0].digest().to_string()), "{}", shown(&out));
+    assert_eq!(fs::read(root.join("arch")).unwrap(), b"amd64");
+
+    // A platform the index lacks: exit 1 naming the reference; a malformed one: exit 2.
+    let out = regcli_async(&["--insecure", "export", "--platform", "linux/s390x", &reference, "-"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", shown_tar_run(&String::from_utf8_lossy(&out.stderr)));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&reference));
+    let out = regcli_async(&["--insecure", "export", "--platform", "s390x", &reference, "-"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown_tar_run(&String::from_utf8_lossy(&out.stderr)));
+}
