@@ -38,11 +38,12 @@ pub use image::artifact::{Artifact, ArtifactBuilder, EMPTY_JSON, EMPTY_MEDIA_TYP
 pub use image::builder::{index_of, ImageBuilder};
 pub use image::compression::{Compression, DecompressionLimits};
 pub use image::extract_options::ExtractOptions;
+pub use image::extract_summary::ExtractSummary;
 pub use image::layout::client::LayoutClient;
 pub use image::model::{slices_from, BlobSource, Image, MemoryBlobs, RemoteBlobs, MAX_CONFIG_SIZE};
 pub use image::mutate::Mutation;
 pub use image::platform::Platform;
-pub use image::unpack::unpack_tar;
+pub use image::unpack::{unpack_tar, unpack_tar_with_summary};
 pub use image::validate::report::{Problem, ProblemKind, ValidationReport};
 pub use image::validate::{validate, validate_image, validate_image_with, validate_with, ValidateOptions};
 pub use listing::{paged_stream, LIST_PAGE};

@@ -183,3 +183,28 @@ async fn device_nodes_are_skipped_by_default() {
     assert!(fs::symlink_metadata(scene.at("dev/null")).is_err());
     assert_eq!(fs::read(scene.at("dev/keep")).unwrap(), b"k");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_counts_what_reached_the_disk_by_kind() {
+    let scene = Scene::new();
+    let null = Head { device: (1, 3), mode: 0o666, ..Head::new(b"dev/null", tar_bytes::CHAR_DEVICE) };
+    let base = Tar::new()
+        .dir(b"etc")
+        .file(b"etc/a", b"one")
+        .file(b"etc/gone", b"removed above")
+        .symlink(b"link", b"etc/a")
+        .dir(b"dev")
+        .entry(null, b"")
+        .finish();
+    let top = Tar::new().file(b"etc/.wh.gone", b"").file(b"etc/b", b"three").hard_link(b"etc/c", b"etc/b").finish();
+    let summary = image(&[base, top]).extract_to_with_summary(&scene.root, ExtractOptions::new()).await.unwrap();
+    assert_eq!(summary.files, 2, "{summary:?}");
+    assert_eq!(summary.directories, 2, "{summary:?}");
+    assert_eq!(summary.symlinks, 1, "{summary:?}");
+    assert_eq!(summary.hard_links, 1, "{summary:?}");
+    assert_eq!(summary.nodes, 0, "{summary:?}");
+    assert_eq!(summary.skipped, 1, "the device node is skipped: {summary:?}");
+    assert_eq!(summary.bytes, 8, "one + three: {summary:?}");
+    assert_eq!(summary.entries(), 6, "{summary:?}");
+    assert!(!scene.at("etc/gone").exists());
+}

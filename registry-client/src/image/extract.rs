@@ -9,6 +9,7 @@ use tokio::io::AsyncRead;
 
 use crate::image::blocking::run_blocking;
 use crate::image::extract_options::ExtractOptions;
+use crate::image::extract_summary::ExtractSummary;
 use crate::image::model::Image;
 use crate::image::{flatten, unpack};
 
@@ -65,6 +66,17 @@ impl Image {
 
     /// [`Image::extract_to`] with options (devices, ownership, decompression caps, `diff_id` checks).
     pub async fn extract_to_with(&self, dir: impl AsRef<Path>, options: ExtractOptions) -> Result<()> {
+        self.extract_to_with_summary(dir, options).await.map(|_| ())
+    }
+
+    /// [`Image::extract_to_with`], returning what was written ([`ExtractSummary`]: files, directories, symlinks,
+    /// hard links, nodes, bytes of file contents, device nodes and FIFOs skipped), for a report such as
+    /// `regcli extract`'s. Same rules and errors as [`Image::extract_to`].
+    pub async fn extract_to_with_summary(
+        &self,
+        dir: impl AsRef<Path>,
+        options: ExtractOptions,
+    ) -> Result<ExtractSummary> {
         let dir = dir.as_ref().to_path_buf();
         let mut tar = tokio_util::io::SyncIoBridge::new(self.extract_with(options));
         run_blocking("the extraction task failed", move || unpack::unpack(&mut tar, &dir, &options)).await

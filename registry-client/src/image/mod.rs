@@ -10,6 +10,7 @@ pub(crate) mod builder;
 pub(crate) mod compression;
 pub(crate) mod extract;
 pub(crate) mod extract_options;
+pub(crate) mod extract_summary;
 pub(crate) mod file_range;
 pub(crate) mod flatten;
 pub(crate) mod layout;

@@ -35,6 +35,7 @@ use registry_core::{Error, Result};
 
 use crate::image::blocking::from_io;
 use crate::image::extract_options::ExtractOptions;
+use crate::image::extract_summary::ExtractSummary;
 use crate::image::unpack::confine::shown;
 use crate::image::unpack::meta::Policy;
 use crate::image::unpack::meter::{Gate, Metered};
@@ -73,14 +74,25 @@ const TRAILING_BYTES: u64 = 1 << 20;
 /// written (naming the entry). After an error, directories keep the mode they were made with
 /// (0755 less the umask), not the archive's.
 pub fn unpack_tar(mut tar: impl Read, dir: impl AsRef<Path>, options: &ExtractOptions) -> Result<()> {
+    unpack(&mut tar, dir.as_ref(), options).map(|_| ())
+}
+
+/// [`unpack_tar`], returning what was written: entries by kind, bytes of file contents, device nodes and FIFOs
+/// skipped ([`ExtractSummary`]). Same rules and errors as [`unpack_tar`].
+pub fn unpack_tar_with_summary(
+    mut tar: impl Read,
+    dir: impl AsRef<Path>,
+    options: &ExtractOptions,
+) -> Result<ExtractSummary> {
     unpack(&mut tar, dir.as_ref(), options)
 }
 
 /// Write the tar stream `tar` into `dir` (created if missing), under the rules of this module ([`unpack_tar`]).
-/// Blocking: run it on a blocking thread. Errors: `InvalidInput` naming the entry that would escape `dir` or is malformed (nothing outside
-/// `dir` is created, changed or deleted); the stream's own error, kind kept (a `DigestMismatch` stays one);
-/// `Unsupported` past `DecompressionLimits::max_bytes` of file contents; `Io` when `dir` cannot be written.
-pub(crate) fn unpack(tar: &mut dyn Read, dir: &Path, options: &ExtractOptions) -> Result<()> {
+/// Blocking: run it on a blocking thread. Returns what was written, by kind. Errors: `InvalidInput` naming the
+/// entry that would escape `dir` or is malformed (nothing outside `dir` is created, changed or deleted); the
+/// stream's own error, kind kept (a `DigestMismatch` stays one); `Unsupported` past
+/// `DecompressionLimits::max_bytes` of file contents; `Io` when `dir` cannot be written.
+pub(crate) fn unpack(tar: &mut dyn Read, dir: &Path, options: &ExtractOptions) -> Result<ExtractSummary> {
     let tree = Tree::open(dir)?;
     let mut writer = Writer::new(tree, Policy::new(options), options.decompression_limits().total_bytes());
     let gate = Rc::new(Gate::default());

@@ -9,6 +9,7 @@ use rustix::fs::{FileType, Mode};
 use tar::EntryType;
 
 use crate::image::blocking::from_io;
+use crate::image::extract_summary::ExtractSummary;
 use crate::image::unpack::confine::{confine, shown, Inside};
 use crate::image::unpack::meta::{Meta, Policy};
 use crate::image::unpack::tree::{io_error, Dir, Room, Tree, Walk, IMPLICIT_DIR_MODE};
@@ -32,7 +33,7 @@ pub(crate) struct Writer {
     directories: Vec<Deferred>,
     written: u64,
     max_bytes: u64,
-    skipped: u64,
+    counts: ExtractSummary,
     buffer: Vec<u8>,
 }
 
@@ -45,7 +46,7 @@ impl Writer {
             directories: Vec::new(),
             written: 0,
             max_bytes,
-            skipped: 0,
+            counts: ExtractSummary::default(),
             buffer: vec![0; COPY_BUFFER],
         }
     }
@@ -79,18 +80,36 @@ impl Writer {
                 shown(&name)
             )));
         }
+        let add = |n: &mut u64| *n = n.saturating_add(1);
         match kind {
-            EntryType::Regular | EntryType::GNUSparse => self.file(entry, path, &name, &meta),
-            EntryType::Directory => self.directory(path, &name, meta),
+            EntryType::Regular | EntryType::GNUSparse => {
+                self.file(entry, path, &name, &meta)?;
+                add(&mut self.counts.files);
+                Ok(())
+            }
+            EntryType::Directory => {
+                self.directory(path, &name, meta)?;
+                add(&mut self.counts.directories);
+                Ok(())
+            }
             EntryType::Symlink => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
-                self.symlink(&path, &target, &name, &meta)
+                self.symlink(&path, &target, &name, &meta)?;
+                add(&mut self.counts.symlinks);
+                Ok(())
             }
             EntryType::Link => {
                 let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
-                self.hard_link(&path, &target, &name)
+                self.hard_link(&path, &target, &name)?;
+                add(&mut self.counts.hard_links);
+                Ok(())
             }
-            EntryType::Char | EntryType::Block | EntryType::Fifo => self.node(entry, kind, &path, &name, &meta),
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                if self.node(entry, kind, &path, &name, &meta)? {
+                    add(&mut self.counts.nodes);
+                }
+                Ok(())
+            }
             other => Err(Error::invalid_input(format!(
                 "tar entry {}: entry type {:?} ('{}') is not one a file system holds",
                 shown(&name),
@@ -100,8 +119,9 @@ impl Writer {
         }
     }
 
-    /// Set the deferred directories' modes and times, deepest first, and say what was skipped. Errors: `Io`.
-    pub(crate) fn finish(mut self) -> Result<()> {
+    /// Set the deferred directories' modes and times, deepest first, and say what was written and skipped.
+    /// Errors: `Io`.
+    pub(crate) fn finish(mut self) -> Result<ExtractSummary> {
         let mut directories = std::mem::take(&mut self.directories);
         // Stable: of two entries for one directory the later is applied last.
         directories.sort_by_key(|d| std::cmp::Reverse(d.path.depth()));
@@ -118,10 +138,12 @@ impl Writer {
                 dir.meta.apply_to(&file, name)?;
             }
         }
-        if self.skipped > 0 {
-            tracing::debug!(skipped = self.skipped, "device nodes and FIFOs skipped (ExtractOptions::devices is off)");
+        if self.counts.skipped > 0 {
+            let skipped = self.counts.skipped;
+            tracing::debug!(skipped, "device nodes and FIFOs skipped (ExtractOptions::devices is off)");
         }
-        Ok(())
+        self.counts.bytes = self.written;
+        Ok(self.counts)
     }
 
     fn file<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, path: Inside, name: &[u8], meta: &Meta) -> Result<()> {
@@ -237,10 +259,10 @@ impl Writer {
         path: &Inside,
         name: &[u8],
         meta: &Meta,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         if !self.policy.devices() {
-            self.skipped = self.skipped.saturating_add(1);
-            return Ok(());
+            self.counts.skipped = self.counts.skipped.saturating_add(1);
+            return Ok(false);
         }
         let bad = |e: std::io::Error| {
             Error::invalid_input(format!("tar entry {}: its device number does not parse: {e}", shown(name)))
@@ -257,7 +279,8 @@ impl Writer {
         self.tree.make_room(&parent, last, name, false)?;
         make_node(&parent, last, file_type, Mode::from_raw_mode(meta.mode() & 0o777), major, minor)
             .map_err(|e| io_error(format!("extracting {}: creating the device node or FIFO", shown(name)), e))?;
-        meta.apply_to_node(&parent, last, name)
+        meta.apply_to_node(&parent, last, name)?;
+        Ok(true)
     }
 }
 
