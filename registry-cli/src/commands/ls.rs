@@ -57,9 +57,10 @@ fn tag_filter(args: &LsArgs) -> Result<Option<TagFilter>, Failure> {
     Ok(Some(TagFilter::new(&allow, &[], args.semver.as_deref(), None).map_err(Failure::from_input)?))
 }
 
-/// The filter's message without the sync spec's key (`tags.allow: `), which means nothing here.
-fn after_key(message: &str) -> &str {
-    message.split_once(": ").map_or(message, |(_, rest)| rest)
+/// The filter's message on one line, without the sync spec's key (`tags.allow: `), which means nothing here.
+fn after_key(message: &str) -> String {
+    let message = message.split_once(": ").map_or(message, |(_, rest)| rest);
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Run `regcli ls`.
