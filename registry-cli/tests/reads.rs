@@ -139,7 +139,7 @@ async fn ls_lists_what_skopeo_lists_in_pages_that_join_and_filters() {
     assert!(fails(2, &["ls", &format!("{repo}:v1")]).await.contains(&format!("{repo}:v1")));
     let missing = format!("{}/org/nothing", registry.host());
     let error = fails(1, &["ls", &missing]).await;
-    assert!(error.contains(&missing) && error.contains("no such repository"), "{error}");
+    assert!(error.contains(&missing) && error.contains("not found"), "{error}");
 
     // An OCI layout lists its tags the same way.
     let dir = tempfile::tempdir().unwrap();
@@ -362,6 +362,12 @@ async fn referrers_lists_artifacts_and_filters_by_type() {
     want.sort();
     assert_eq!(digests, want);
     assert!(doc["referrers"][0]["artifactType"].is_string(), "OCI descriptors: {doc}");
+
+    // A referrer is an artifact: inspect describes its type and blobs, not a platform.
+    let doc = json(&ok(&["inspect", &format!("{}/org/app@{sbom}", registry.host()), "--format", "json"]).await);
+    assert_eq!(doc["artifact_type"], "application/spdx+json", "{doc}");
+    assert_eq!(doc["layers"].as_array().unwrap().len(), 1, "{doc}");
+    assert!(doc.get("os").is_none(), "{doc}");
 
     let other = format!("{}/org/app:nope", registry.host());
     assert!(fails(1, &["referrers", &other]).await.contains(&other));

@@ -3,6 +3,9 @@
 //! platform, creation time, config digest, labels, environment, entrypoint and command, and its layers with their
 //! sizes (bytes) and total.
 //!
+//! A manifest whose config is not an image config (an artifact: a signature, an SBOM) is described with its
+//! config's media type and its blobs instead ([`ArtifactDetails`]).
+//!
 //! Built by [`inspect`] from any [`Client`] (a registry, a layout, an archive, the fake), or from values already
 //! fetched with [`Inspection::of_index`] and [`Inspection::of_image`]. Serialises with snake_case keys; fields that
 //! do not apply (an image's fields for an index, entries for an image) are left out.
@@ -10,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use oci_spec::image::Descriptor;
-use registry_core::manifest::{descriptor_digest, Manifest};
-use registry_core::{Digest, Result};
+use registry_core::manifest::{descriptor_digest, media_type, Manifest};
+use registry_core::{Digest, Error, Result};
 use serde::Serialize;
 
 use crate::client::Client;
@@ -52,6 +55,26 @@ pub struct Inspection {
     /// An image's details; `None` for an index.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageDetails>,
+    /// An artifact's config and blobs (a manifest whose config is no image config); `None` otherwise.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactDetails>,
+}
+
+/// What an artifact holds: `{"config_media_type", "config_digest", "config_size", "layers": [Layer..],
+/// "layers_size"}` (the keys an image has for the same things).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ArtifactDetails {
+    /// The config descriptor's media type (`application/vnd.oci.empty.v1+json` for none).
+    pub config_media_type: String,
+    /// The config blob's digest (`sha256:<hex>`).
+    pub config_digest: Digest,
+    /// The config blob's size, in bytes.
+    pub config_size: u64,
+    /// The artifact's blobs (the manifest's `layers`), in order.
+    pub layers: Vec<Layer>,
+    /// The sum of their sizes, in bytes (saturating).
+    pub layers_size: u64,
 }
 
 /// One entry of an index: `{"platform"?: "os/arch[/variant]", "digest", "media_type", "size", "artifact_type"?,
@@ -132,9 +155,9 @@ impl Inspection {
     /// An index described: its entries, each with its platform when it names one. `name` is what it is called in
     /// the output. `InvalidInput` when `manifest` is not an index, or an entry's digest is malformed.
     pub fn of_index(name: impl Into<String>, manifest: &Manifest) -> Result<Inspection> {
-        let index = manifest.as_index().ok_or_else(|| {
-            registry_core::Error::invalid_input(format!("{} is an image manifest, not an index", manifest.digest()))
-        })?;
+        let index = manifest
+            .as_index()
+            .ok_or_else(|| Error::invalid_input(format!("{} is an image manifest, not an index", manifest.digest())))?;
         let manifests = index.manifests().iter().map(IndexEntry::of).collect::<Result<Vec<_>>>()?;
         Ok(Inspection {
             reference: name.into(),
@@ -146,6 +169,7 @@ impl Inspection {
             index_digest: None,
             manifests: Some(manifests),
             image: None,
+            artifact: None,
         })
     }
 
@@ -189,6 +213,36 @@ impl Inspection {
             index_digest,
             manifests: None,
             image: Some(details),
+            artifact: None,
+        })
+    }
+
+    /// An artifact described from its manifest alone: its config's media type, digest and size, and its blobs.
+    /// `InvalidInput` when `manifest` is an index, or a digest in it is malformed.
+    pub fn of_artifact(name: impl Into<String>, manifest: &Manifest) -> Result<Inspection> {
+        let image = manifest.as_image().ok_or_else(|| {
+            Error::invalid_input(format!("{} is an index, not an artifact manifest", manifest.digest()))
+        })?;
+        let (layers, layers_size) = layers_of(image.layers())?;
+        let config = image.config();
+        let details = ArtifactDetails {
+            config_media_type: config.media_type().to_string(),
+            config_digest: descriptor_digest(config)?,
+            config_size: config.size(),
+            layers,
+            layers_size,
+        };
+        Ok(Inspection {
+            reference: name.into(),
+            digest: manifest.digest().clone(),
+            media_type: manifest.media_type().to_string(),
+            size: manifest.size(),
+            artifact_type: image.artifact_type().as_ref().map(ToString::to_string),
+            annotations: sorted(image.annotations().as_ref()),
+            index_digest: None,
+            manifests: None,
+            image: None,
+            artifact: Some(details),
         })
     }
 
@@ -212,6 +266,24 @@ impl IndexEntry {
     }
 }
 
+/// Whether `manifest` is an image manifest whose config is no image config (an artifact's).
+fn is_artifact(manifest: &Manifest) -> bool {
+    manifest.as_image().is_some_and(|m| {
+        let config = m.config().media_type().to_string();
+        config != media_type::OCI_CONFIG && config != media_type::DOCKER_CONFIG
+    })
+}
+
+/// Layers as described, and their total size in bytes (saturating).
+fn layers_of(descriptors: &[Descriptor]) -> Result<(Vec<Layer>, u64)> {
+    let layers = descriptors
+        .iter()
+        .map(|d| Ok(Layer { digest: descriptor_digest(d)?, media_type: d.media_type().to_string(), size: d.size() }))
+        .collect::<Result<Vec<_>>>()?;
+    let total = layers.iter().map(|l| l.size).fold(0, u64::saturating_add);
+    Ok((layers, total))
+}
+
 fn sorted(map: Option<&std::collections::HashMap<String, String>>) -> BTreeMap<String, String> {
     map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
 }
@@ -222,13 +294,15 @@ fn sorted(map: Option<&std::collections::HashMap<String, String>>) -> BTreeMap<S
 /// - An index with a `platform`: that platform's image ([`Client::get_image`] picks it), with
 ///   [`Inspection::index_digest`] naming the index.
 /// - An image: the image; with a `platform`, it must be for that platform (as [`Client::get_image`] checks).
+/// - An artifact (an image manifest whose config is no image config): its config and blobs, from the manifest
+///   alone; with a `platform`, `NotFound` (an artifact is no platform's image).
 ///
 /// The manifest is read once by tag, then by its digest, so a tag moved meanwhile cannot mix two manifests.
 ///
 /// Errors: those of [`Client::get_manifest`] (`NotFound` when the reference does not exist, `InvalidInput` when it
 /// is malformed) and [`Client::get_image`] (`NotFound` naming the platforms an index has when it lacks the one
 /// asked, or the platform of a single-platform image of another; `Unsupported` for a nested index; `Protocol` for
-/// a config that is not an image configuration, e.g. an artifact's).
+/// an image config that is not a valid image configuration).
 ///
 /// ```no_run
 /// use registry_client::{inspect, Client, Platform, RemoteClient};
@@ -247,6 +321,12 @@ pub async fn inspect(client: &dyn Client, reference: &str, platform: Option<&Pla
     let top = client.get_manifest(reference).await?.into_manifest();
     if top.is_index() && platform.is_none() {
         return Inspection::of_index(name, &top);
+    }
+    if is_artifact(&top) {
+        if let Some(p) = platform {
+            return Err(Error::not_found(format!("{name} is an artifact, not an image for platform {p}")));
+        }
+        return Inspection::of_artifact(name, &top);
     }
     let by_digest = format!("@{}", top.digest());
     let opts = match platform {
@@ -316,5 +396,28 @@ mod tests {
         let json = serde_json::to_value(&seen).unwrap();
         assert!(json.get("layers").is_none() && json.get("os").is_none(), "{json}");
         assert!(Inspection::of_index("x", a.raw_manifest()).is_err(), "an image is no index");
+        assert!(Inspection::of_artifact("x", &index).is_err(), "an index is no artifact");
+    }
+
+    #[test]
+    fn an_artifact_lists_its_config_type_and_blobs() {
+        let subject = image(3, Platform::new("linux", "amd64"));
+        let artifact = crate::Artifact::builder("application/spdx+json")
+            .subject(subject.raw_manifest().descriptor().unwrap())
+            .layer(&b"sbom"[..], "application/spdx+json")
+            .annotation("k", "v")
+            .build()
+            .unwrap();
+        assert!(is_artifact(artifact.raw_manifest()));
+        assert!(!is_artifact(subject.raw_manifest()));
+        let seen = Inspection::of_artifact("h/app@x", artifact.raw_manifest()).unwrap();
+        assert_eq!(seen.artifact_type.as_deref(), Some("application/spdx+json"));
+        assert_eq!(seen.annotations.get("k").map(String::as_str), Some("v"));
+        let details = seen.artifact.as_ref().unwrap();
+        assert_eq!(details.config_media_type, crate::EMPTY_MEDIA_TYPE);
+        assert_eq!((details.layers.len(), details.layers_size), (1, 4));
+        let json = serde_json::to_value(&seen).unwrap();
+        assert_eq!(json["layers"][0]["size"], 4, "{json}");
+        assert!(json.get("os").is_none() && json.get("manifests").is_none(), "{json}");
     }
 }

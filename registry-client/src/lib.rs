@@ -46,7 +46,7 @@ pub use image::platform::Platform;
 pub use image::unpack::unpack_tar;
 pub use image::validate::report::{Problem, ProblemKind, ValidationReport};
 pub use image::validate::{validate, validate_image, validate_image_with, validate_with, ValidateOptions};
-pub use inspect::{inspect, ImageDetails, IndexEntry, Inspection, Layer};
+pub use inspect::{inspect, ArtifactDetails, ImageDetails, IndexEntry, Inspection, Layer};
 pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};

@@ -2,8 +2,9 @@
 
 use clap::Args;
 use registry_client::sync::TagFilter;
-use registry_client::{ErrorKind, ListOptions};
+use registry_client::ListOptions;
 
+use crate::commands::digest::named;
 use crate::failure::Failure;
 use crate::output::reads::{lines, TagsJson};
 use crate::output::{print, print_json};
@@ -79,13 +80,8 @@ pub(crate) async fn run(args: LsArgs, settings: Settings) -> Result<(), Failure>
     if let (Some(n), None) = (args.n, &filter) {
         opts = opts.limit(n);
     }
-    let tags = client.list_tags(opts).await.map_err(|e| {
-        if e.kind() == ErrorKind::NotFound {
-            Failure::failed(format!("ls {}: no such repository ({e})", args.repository))
-        } else {
-            Failure::failed(format!("ls {}: {e}", args.repository))
-        }
-    })?;
+    // A repository that does not exist is the library's `NotFound`, saying so.
+    let tags = client.list_tags(opts).await.map_err(|e| named(&args.repository, &e))?;
     let tags = match &filter {
         Some(filter) => {
             let mut kept = filter.apply(tags);

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use registry_client::{Descriptor, Digest, Inspection};
+use registry_client::{Descriptor, Digest, Inspection, Layer};
 use serde::Serialize;
 
 /// Write `bytes` to stdout exactly as they are (a manifest, a config: no newline added; a closed stdout, as
@@ -180,19 +180,31 @@ pub(crate) fn inspect_text(seen: &Inspection) -> String {
         if let Some(dir) = &image.working_dir {
             row("workdir", dir);
         }
-        text.push_str(&format!("layers       {}\n", image.layers.len()));
-        for layer in &image.layers {
-            text.push_str(&format!(
-                "  {}  {}  {} bytes ({})\n",
-                layer.digest,
-                layer.media_type,
-                layer.size,
-                human(layer.size)
-            ));
-        }
-        text.push_str(&format!("total        {} bytes ({})\n", image.layers_size, human(image.layers_size)));
+        layers_text(&mut text, &image.layers, image.layers_size);
+    }
+    if let Some(artifact) = &seen.artifact {
+        text.push_str(&format!(
+            "config       {}  {}  {} bytes\n",
+            artifact.config_digest, artifact.config_media_type, artifact.config_size
+        ));
+        layers_text(&mut text, &artifact.layers, artifact.layers_size);
     }
     text
+}
+
+/// `layers N`, one line per layer (digest, media type, size), then the total.
+fn layers_text(text: &mut String, layers: &[Layer], total: u64) {
+    text.push_str(&format!("layers       {}\n", layers.len()));
+    for layer in layers {
+        text.push_str(&format!(
+            "  {}  {}  {} bytes ({})\n",
+            layer.digest,
+            layer.media_type,
+            layer.size,
+            human(layer.size)
+        ));
+    }
+    text.push_str(&format!("total        {total} bytes ({})\n", human(total)));
 }
 
 /// `["sh","-c","x"]`, as a Dockerfile writes an exec form.
