@@ -435,3 +435,19 @@ async fn errors_name_the_reference_and_the_registrys_words() {
     }
     assert!(fails(2, &["tag", "nohost", "v2"]).await.contains("nohost"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_on_a_registry_with_deletes_disabled_changes_nothing() {
+    let registry = DockerRegistry::builder().deletes(false).start();
+    let app = client(&registry.host()).with_segment("org/app");
+    let img = image(95, Platform::new("linux", "amd64"));
+    app.push_image("v1", &img).await.unwrap();
+    let repo = format!("{}/org/app", registry.host());
+    for reference in [format!("{repo}:v1"), format!("{repo}@{}", img.digest())] {
+        let error = fails(1, &["delete", &reference]).await;
+        assert!(error.contains(&reference), "{error}");
+        assert!(error.to_lowercase().contains("unsupported") || error.contains("405"), "the registry's words: {error}");
+    }
+    assert_eq!(skopeo_tags(&repo).await, ["v1"], "the tag stays");
+    assert!(skopeo_reads(&format!("{repo}:v1")).await);
+}
