@@ -9,18 +9,23 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// List the repositories of a registry, one per line in lexical order (full names); with /PREFIX only those below
-/// it (`team` lists `team/app` and `team/sub/app`, not `teamster`).
-///
-/// `-n N` prints one page of at most N repositories (below the prefix, when one is given: the registry's catalog
-/// pages are walked, within bounds, until N are found or it ends); `--last X` starts after repository X (a full
-/// name as printed): pages joined end to end give every repository. `--format json`: {"registry","repositories"}.
-///
-/// Examples:
-///   regcli catalog 127.0.0.1:5000
-///   regcli catalog 127.0.0.1:5000/team
-///   regcli catalog registry.example.com -n 100 --last team/app
+/// The help text after the flags of `regcli catalog` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"List the repositories of a registry, one per line in lexical order (full names); with /PREFIX only those below
+it (`team` lists `team/app` and `team/sub/app`, not `teamster`).
+
+`-n N` prints one page of at most N repositories (below the prefix, when one is given: the registry's catalog
+pages are walked, within bounds, until N are found or it ends); `--last X` starts after repository X (a full
+name as printed): pages joined end to end give every repository. `--format json`: {"registry","repositories"}.
+
+Examples:
+  regcli catalog 127.0.0.1:5000
+  regcli catalog 127.0.0.1:5000/team
+  regcli catalog registry.example.com -n 100 --last team/app"##;
+
+/// The arguments of `regcli catalog` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct CatalogArgs {
     /// The registry, with an optional repository prefix.
     pub(crate) registry: String,

@@ -8,15 +8,20 @@ use crate::output::reads::print_bytes;
 use crate::refs;
 use crate::settings::Settings;
 
-/// Print the image configuration of REF: the config blob's exact bytes (no newline added). From an index, the
-/// --platform given, else the host's platform; when the index lacks it, the error lists the platforms it has.
-/// --format json prints the same bytes (the config is JSON already).
-///
-/// Examples:
-///   regcli config 127.0.0.1:5000/org/app:v1 | jq .config.Labels
-///   regcli config 127.0.0.1:5000/org/app:v1 --platform linux/arm64/v8
-///   regcli config docker-archive:app.tar
+/// The help text after the flags of `regcli config` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"Print the image configuration of REF: the config blob's exact bytes (no newline added). From an index, the
+--platform given, else the host's platform; when the index lacks it, the error lists the platforms it has.
+--format json prints the same bytes (the config is JSON already).
+
+Examples:
+  regcli config 127.0.0.1:5000/org/app:v1 | jq .config.Labels
+  regcli config 127.0.0.1:5000/org/app:v1 --platform linux/arm64/v8
+  regcli config docker-archive:app.tar"##;
+
+/// The arguments of `regcli config` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct ConfigArgs {
     /// The image or index.
     pub(crate) reference: String,

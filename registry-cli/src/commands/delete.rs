@@ -9,16 +9,21 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// Delete a tag (the manifest stays, reachable by digest and its other tags), or a manifest by digest (every tag
-/// on it goes too; blobs stay until the registry's garbage collection). REF must name the tag or digest: a
-/// repository alone is refused rather than taken as `latest`. A registry with deletes disabled: exit 1 with its
-/// words, nothing changed.
-///
-/// Examples:
-///   regcli delete 127.0.0.1:5000/org/app:old
-///   regcli delete 127.0.0.1:5000/org/app@sha256:<hex>
-///   regcli delete oci:/srv/layout:v1
+/// The help text after the flags of `regcli delete` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"Delete a tag (the manifest stays, reachable by digest and its other tags), or a manifest by digest (every tag
+on it goes too; blobs stay until the registry's garbage collection). REF must name the tag or digest: a
+repository alone is refused rather than taken as `latest`. A registry with deletes disabled: exit 1 with its
+words, nothing changed.
+
+Examples:
+  regcli delete 127.0.0.1:5000/org/app:old
+  regcli delete 127.0.0.1:5000/org/app@sha256:<hex>
+  regcli delete oci:/srv/layout:v1"##;
+
+/// The arguments of `regcli delete` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct DeleteArgs {
     /// host/repo:tag, host/repo@sha256:<hex> or oci:DIR:TAG / oci:DIR@sha256:<hex>.
     pub(crate) reference: String,

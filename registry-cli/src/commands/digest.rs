@@ -9,14 +9,19 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// Print the digest of the manifest REF names (`sha256:<hex>`; an index's own digest, not a platform's, unless
-/// --platform is given). `sha256sum` of `regcli manifest REF` gives the same hex.
-///
-/// Examples:
-///   regcli digest 127.0.0.1:5000/org/app:v1
-///   regcli digest 127.0.0.1:5000/org/app:v1 --platform linux/arm64
-///   regcli digest oci:/srv/layout:v1 --format json       # {"reference","digest"}
+/// The help text after the flags of `regcli digest` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"Print the digest of the manifest REF names (`sha256:<hex>`; an index's own digest, not a platform's, unless
+--platform is given). `sha256sum` of `regcli manifest REF` gives the same hex.
+
+Examples:
+  regcli digest 127.0.0.1:5000/org/app:v1
+  regcli digest 127.0.0.1:5000/org/app:v1 --platform linux/arm64
+  regcli digest oci:/srv/layout:v1 --format json       # {"reference","digest"}"##;
+
+/// The arguments of `regcli digest` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct DigestArgs {
     /// The image or index.
     pub(crate) reference: String,

@@ -11,18 +11,23 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// List the tags of a repository, one per line in lexical order.
-///
-/// REPO: host/repo, oci:DIR, oci-archive:FILE or docker-archive:FILE. `-n N` asks for one page of N tags
-/// (server-side, `n`), `--last X` starts after tag X: pages joined end to end give every tag. With `--filter` or
-/// `--semver`, `-n N` is a page of N *matching* tags after X. `--format json`: {"repository","tags":[..]}.
-///
-/// Examples:
-///   regcli ls 127.0.0.1:5000/org/app
-///   regcli ls 127.0.0.1:5000/org/app -n 100 --last v1.9
-///   regcli ls registry.example.com/app --semver '>=1.2, <2' --filter '^v'
-///   regcli ls oci:/srv/layout
+/// The help text after the flags of `regcli ls` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"List the tags of a repository, one per line in lexical order.
+
+REPO: host/repo, oci:DIR, oci-archive:FILE or docker-archive:FILE. `-n N` asks for one page of N tags
+(server-side, `n`), `--last X` starts after tag X: pages joined end to end give every tag. With `--filter` or
+`--semver`, `-n N` is a page of N *matching* tags after X. `--format json`: {"repository","tags":[..]}.
+
+Examples:
+  regcli ls 127.0.0.1:5000/org/app
+  regcli ls 127.0.0.1:5000/org/app -n 100 --last v1.9
+  regcli ls registry.example.com/app --semver '>=1.2, <2' --filter '^v'
+  regcli ls oci:/srv/layout"##;
+
+/// The arguments of `regcli ls` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct LsArgs {
     /// The repository.
     pub(crate) repository: String,

@@ -8,14 +8,19 @@ use crate::output::reads::print_bytes;
 use crate::refs;
 use crate::settings::Settings;
 
-/// Print the manifest REF names, byte for byte as stored: no newline is added, so its sha256 is the digest
-/// (`regcli manifest REF | sha256sum`). --format json prints the same bytes (a manifest is JSON already).
-///
-/// Examples:
-///   regcli manifest 127.0.0.1:5000/org/app:v1
-///   regcli manifest 127.0.0.1:5000/org/app:v1 --platform linux/arm64 | jq .layers
-///   regcli manifest oci:/srv/layout@sha256:<hex>
+/// The help text after the flags of `regcli manifest` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"Print the manifest REF names, byte for byte as stored: no newline is added, so its sha256 is the digest
+(`regcli manifest REF | sha256sum`). --format json prints the same bytes (a manifest is JSON already).
+
+Examples:
+  regcli manifest 127.0.0.1:5000/org/app:v1
+  regcli manifest 127.0.0.1:5000/org/app:v1 --platform linux/arm64 | jq .layers
+  regcli manifest oci:/srv/layout@sha256:<hex>"##;
+
+/// The arguments of `regcli manifest` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct ManifestArgs {
     /// The image or index.
     pub(crate) reference: String,

@@ -9,15 +9,20 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// List the referrers of the manifest REF names (signatures, SBOMs, attestations: manifests whose `subject` is
-/// it), through the referrers API, else the `sha256-<hex>` tag schema. One line each: digest, artifact type, size,
-/// annotations. --format json: {"reference","subject","referrers":[OCI descriptors]}.
-///
-/// Examples:
-///   regcli referrers 127.0.0.1:5000/org/app:v1
-///   regcli referrers 127.0.0.1:5000/org/app@sha256:<hex> --artifact-type application/spdx+json
-///   regcli referrers 127.0.0.1:5000/org/app:v1 --format json | jq -r '.referrers[].digest'
+/// The help text after the flags of `regcli referrers` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"List the referrers of the manifest REF names (signatures, SBOMs, attestations: manifests whose `subject` is
+it), through the referrers API, else the `sha256-<hex>` tag schema. One line each: digest, artifact type, size,
+annotations. --format json: {"reference","subject","referrers":[OCI descriptors]}.
+
+Examples:
+  regcli referrers 127.0.0.1:5000/org/app:v1
+  regcli referrers 127.0.0.1:5000/org/app@sha256:<hex> --artifact-type application/spdx+json
+  regcli referrers 127.0.0.1:5000/org/app:v1 --format json | jq -r '.referrers[].digest'"##;
+
+/// The arguments of `regcli referrers` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct ReferrersArgs {
     /// The subject image or index.
     pub(crate) reference: String,

@@ -10,14 +10,19 @@ use crate::output::{print, print_json};
 use crate::refs;
 use crate::settings::Settings;
 
-/// Put the manifest REF names under another tag of the same repository: its exact bytes are put again, so the
-/// digest stays and no blob moves. An existing NEWTAG is moved. Prints `tagged REF as NEWTAG (sha256:..)`.
-///
-/// Examples:
-///   regcli tag 127.0.0.1:5000/org/app:v1.2.3 stable
-///   regcli tag 127.0.0.1:5000/org/app@sha256:<hex> v1
-///   regcli tag oci:/srv/layout:v1 latest
+/// The help text after the flags of `regcli tag` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"Put the manifest REF names under another tag of the same repository: its exact bytes are put again, so the
+digest stays and no blob moves. An existing NEWTAG is moved. Prints `tagged REF as NEWTAG (sha256:..)`.
+
+Examples:
+  regcli tag 127.0.0.1:5000/org/app:v1.2.3 stable
+  regcli tag 127.0.0.1:5000/org/app@sha256:<hex> v1
+  regcli tag oci:/srv/layout:v1 latest"##;
+
+/// The arguments of `regcli tag` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct TagArgs {
     /// The image or index.
     pub(crate) reference: String,
