@@ -268,6 +268,27 @@ async fn digest_manifest_and_config_are_skopeos_bytes() {
     assert!(out.status.success() && out.stdout == want, "s390x config: {}", shown(&out));
     assert!(out.stdout == images[2].config_bytes().as_ref());
 
+    // The same reads from a layout and an archive written by `regcli cp`.
+    let dir = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}:v1", dir.path().join("layout").display());
+    ok(&["cp", &index_ref, &layout]).await;
+    assert_eq!(ok(&["digest", &layout]).await, format!("{index_digest}\n"));
+    assert_eq!(ok(&["digest", &layout, "--platform", "linux/s390x"]).await, format!("{}\n", images[2].digest()));
+    let archive = format!("oci-archive:{}", dir.path().join("single.tar").display());
+    ok(&["cp", &single_ref, &format!("{archive}:single")]).await;
+    let out = regcli_async(&["config", &archive]).await;
+    assert!(out.status.success() && out.stdout == single.config_bytes().as_ref(), "{}", shown(&out));
+    let doc = json(&ok(&["inspect", &archive, "--format", "json"]).await);
+    assert_eq!(doc["labels"]["com.example.seed"], "40", "{doc}");
+
+    // No --platform: the host's (never a silent linux/amd64).
+    let host = Platform::host();
+    let out = regcli_async(&["--insecure", "config", &index_ref]).await;
+    match images.iter().find(|i| host.matches(&i.platform())) {
+        Some(mine) => assert!(out.status.success() && out.stdout == mine.config_bytes().as_ref(), "{}", shown(&out)),
+        None => assert!(String::from_utf8_lossy(&out.stderr).contains(&host.to_string()), "{}", shown(&out)),
+    }
+
     // A platform the index lacks: exit 1 naming it and listing what there is; a malformed one: exit 2.
     let error = fails(1, &["config", &index_ref, "--platform", "linux/ppc64le"]).await;
     assert!(error.contains("linux/ppc64le") && error.contains("linux/s390x"), "{error}");
