@@ -93,6 +93,8 @@ struct RegistryConfig {
     catalog_max_entries: Option<usize>,
     /// Whether each request is logged (combined log format, on stdout, so in the log file).
     access_log: bool,
+    /// `storage.delete.enabled`: whether manifests (and tags, through placeholders) may be deleted.
+    deletes: bool,
 }
 
 /// Renders `config.yml`. The one place that knows the config format: TLS
@@ -105,7 +107,7 @@ fn render_config(config: &RegistryConfig) -> String {
     yaml.push_str("storage:\n");
     yaml.push_str("  filesystem:\n");
     yaml.push_str(&format!("    rootdirectory: {}\n", yaml_str(&config.data_dir.to_string_lossy())));
-    yaml.push_str("  delete:\n    enabled: true\n");
+    yaml.push_str(if config.deletes { "  delete:\n    enabled: true\n" } else { "  delete:\n    enabled: false\n" });
     yaml.push_str("  maintenance:\n    uploadpurging:\n      enabled: false\n");
     yaml.push_str("http:\n");
     yaml.push_str(&format!("  addr: {}\n", yaml_str(&config.addr.to_string())));
@@ -208,6 +210,7 @@ impl DockerRegistry {
             redirect_to: None,
             catalog_max_entries: None,
             access_log: false,
+            deletes: true,
         }
     }
 
@@ -275,6 +278,7 @@ pub struct DockerRegistryBuilder {
     redirect_to: Option<String>,
     catalog_max_entries: Option<usize>,
     access_log: bool,
+    deletes: bool,
 }
 
 impl fmt::Debug for DockerRegistryBuilder {
@@ -288,6 +292,7 @@ impl fmt::Debug for DockerRegistryBuilder {
             .field("redirect_to", &self.redirect_to)
             .field("catalog_max_entries", &self.catalog_max_entries)
             .field("access_log", &self.access_log)
+            .field("deletes", &self.deletes)
             .finish()
     }
 }
@@ -354,6 +359,13 @@ impl DockerRegistryBuilder {
         self
     }
 
+    /// Whether deletes are enabled (`storage.delete.enabled`); when off, every DELETE is answered 405
+    /// `UNSUPPORTED`. Default: on.
+    pub fn deletes(mut self, on: bool) -> DockerRegistryBuilder {
+        self.deletes = on;
+        self
+    }
+
     /// Starts the registry and waits (up to 10 s) until it answers.
     ///
     /// Blocks the calling thread while waiting; fine inside `#[tokio::test]`.
@@ -388,6 +400,7 @@ impl DockerRegistryBuilder {
                 redirect_to: self.redirect_to.clone(),
                 catalog_max_entries: self.catalog_max_entries,
                 access_log: self.access_log,
+                deletes: self.deletes,
             };
             fs::write(&config_path, render_config(&config))
                 .unwrap_or_else(|e| panic!("write {}: {e}", config_path.display()));
@@ -586,6 +599,7 @@ mod tests {
             redirect_to: None,
             catalog_max_entries: Some(100),
             access_log: false,
+            deletes: true,
         };
         let yaml = render_config(&config);
         assert!(yaml.contains("rootdirectory: \"/tmp/x y/data\""));
@@ -613,6 +627,7 @@ mod tests {
             redirect_to: Some("http://127.0.0.2:9/".into()),
             catalog_max_entries: None,
             access_log: true,
+            deletes: true,
         };
         let yaml = render_config(&config);
         assert!(yaml.contains("  accesslog:\n    disabled: false\n"));

@@ -2,12 +2,26 @@
 
 use clap::Args;
 
+use crate::commands::digest::{image_of, platform_arg};
 use crate::failure::Failure;
+use crate::output::reads::print_bytes;
+use crate::refs;
 use crate::settings::Settings;
 
-/// Print the image configuration (the config blob's exact bytes) of REF; from an index, the --platform given,
-/// else the host's.
+/// The help text after the flags of `regcli config` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"Print the image configuration of REF: the config blob's exact bytes (no newline added). From an index, the
+--platform given, else the host's platform; when the index lacks it, the error lists the platforms it has.
+--format json prints the same bytes (the config is JSON already).
+
+Examples:
+  regcli config 127.0.0.1:5000/org/app:v1 | jq .config.Labels
+  regcli config 127.0.0.1:5000/org/app:v1 --platform linux/arm64/v8
+  regcli config docker-archive:app.tar"##;
+
+/// The arguments of `regcli config` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct ConfigArgs {
     /// The image or index.
     pub(crate) reference: String,
@@ -18,6 +32,10 @@ pub(crate) struct ConfigArgs {
 
 /// Run `regcli config`.
 pub(crate) async fn run(args: ConfigArgs, settings: Settings) -> Result<(), Failure> {
-    let _ = (args, settings);
-    Err(Failure::failed("regcli config: not built yet"))
+    let platform = platform_arg(args.platform.as_deref())?;
+    let source = refs::source(&args.reference, &settings).await?;
+    let reference = source.reference.unwrap_or_else(|| "latest".to_string());
+    let image = image_of(&*source.client, &reference, platform, &args.reference).await?;
+    print_bytes(image.config_bytes());
+    Ok(())
 }

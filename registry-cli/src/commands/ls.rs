@@ -1,15 +1,33 @@
 //! `regcli ls REPO`: the tags of a repository, one per line, in lexical order.
 
 use clap::Args;
+use registry_client::sync::TagFilter;
+use registry_client::ListOptions;
 
+use crate::commands::digest::named;
 use crate::failure::Failure;
+use crate::output::reads::{lines, TagsJson};
+use crate::output::{print, print_json};
+use crate::refs;
 use crate::settings::Settings;
 
-/// List the tags of a repository, one per line in lexical order (`regcli ls 127.0.0.1:5000/org/app`).
-///
-/// REPO: host/repo, oci:DIR, oci-archive:FILE or docker-archive:FILE. `-n N` asks for one page of N tags
-/// (server-side, `n`), `--last X` starts after tag X; `--filter` and `--semver` narrow what is printed.
+/// The help text after the flags of `regcli ls` (clap shows the command's one-line about first): what it
+/// prints, and examples.
+const HELP: &str = r##"List the tags of a repository, one per line in lexical order.
+
+REPO: host/repo, oci:DIR, oci-archive:FILE or docker-archive:FILE. `-n N` asks for one page of N tags
+(server-side, `n`), `--last X` starts after tag X: pages joined end to end give every tag. With `--filter` or
+`--semver`, `-n N` is a page of N *matching* tags after X. `--format json`: {"repository","tags":[..]}.
+
+Examples:
+  regcli ls 127.0.0.1:5000/org/app
+  regcli ls 127.0.0.1:5000/org/app -n 100 --last v1.9
+  regcli ls registry.example.com/app --semver '>=1.2, <2' --filter '^v'
+  regcli ls oci:/srv/layout"##;
+
+/// The arguments of `regcli ls` (see [`HELP`]).
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct LsArgs {
     /// The repository.
     pub(crate) repository: String,
@@ -19,7 +37,7 @@ pub(crate) struct LsArgs {
     /// Only tags that are versions in this semver range (e.g. ">=1.2, <2"; a leading `v` is allowed).
     #[arg(long)]
     pub(crate) semver: Option<String>,
-    /// One page of at most N tags (the registry's `n`).
+    /// One page of at most N tags (the registry's `n`; at least 1).
     #[arg(short = 'n', long = "page-size", value_name = "N")]
     pub(crate) n: Option<usize>,
     /// Start after this tag (the registry's `last`).
@@ -27,8 +45,62 @@ pub(crate) struct LsArgs {
     pub(crate) last: Option<String>,
 }
 
+/// The filter of `--filter` and `--semver` (`None` when neither is given); a bad one is a usage error naming the
+/// flag.
+fn tag_filter(args: &LsArgs) -> Result<Option<TagFilter>, Failure> {
+    if let Some(regex) = &args.filter {
+        TagFilter::new(std::slice::from_ref(regex), &[], None, None)
+            .map_err(|e| Failure::usage(format!("--filter {regex:?}: {}", after_key(e.message()))))?;
+    }
+    if let Some(range) = &args.semver {
+        TagFilter::new(&[], &[], Some(range), None)
+            .map_err(|e| Failure::usage(format!("--semver {range:?}: {}", after_key(e.message()))))?;
+    }
+    if args.filter.is_none() && args.semver.is_none() {
+        return Ok(None);
+    }
+    let allow: Vec<String> = args.filter.iter().cloned().collect();
+    Ok(Some(TagFilter::new(&allow, &[], args.semver.as_deref(), None).map_err(Failure::from_input)?))
+}
+
+/// The filter's message on one line, without the sync spec's key (`tags.allow: `), which means nothing here.
+fn after_key(message: &str) -> String {
+    let message = message.split_once(": ").map_or(message, |(_, rest)| rest);
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 /// Run `regcli ls`.
 pub(crate) async fn run(args: LsArgs, settings: Settings) -> Result<(), Failure> {
-    let _ = (args, settings);
-    Err(Failure::failed("regcli ls: not built yet"))
+    if args.n == Some(0) {
+        return Err(Failure::usage("-n/--page-size 0 lists nothing: give at least 1"));
+    }
+    let filter = tag_filter(&args)?;
+    let client = refs::repository(&args.repository, &settings).await?;
+    let mut opts = ListOptions::default();
+    if let Some(last) = &args.last {
+        opts = opts.last(last.clone());
+    }
+    // With a filter, a page is N matching tags: every tag after --last (the library follows the registry's pages),
+    // filtered, then cut to N.
+    if let (Some(n), None) = (args.n, &filter) {
+        opts = opts.limit(n);
+    }
+    // A repository that does not exist is the library's `NotFound`, saying so.
+    let tags = client.list_tags(opts).await.map_err(|e| named(&args.repository, &e))?;
+    let tags = match &filter {
+        Some(filter) => {
+            let mut kept = filter.apply(tags);
+            if let Some(n) = args.n {
+                kept.truncate(n);
+            }
+            kept
+        }
+        None => tags,
+    };
+    if settings.json() {
+        print_json(&TagsJson { repository: &args.repository, tags: &tags })
+    } else {
+        print(&lines(&tags));
+        Ok(())
+    }
 }
