@@ -23,7 +23,7 @@ Examples:
   regcli catalog 127.0.0.1:5000/team
   regcli catalog registry.example.com -n 100 --last team/app"##;
 
-/// The arguments of `regcli catalog` (see [`HELP`]).
+/// List the repositories of a registry, one per line.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct CatalogArgs {

@@ -19,7 +19,7 @@ Examples:
   regcli config 127.0.0.1:5000/org/app:v1 --platform linux/arm64/v8
   regcli config docker-archive:app.tar"##;
 
-/// The arguments of `regcli config` (see [`HELP`]).
+/// Print an image's config JSON, byte for byte as stored.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct ConfigArgs {

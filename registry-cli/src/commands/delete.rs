@@ -21,7 +21,7 @@ Examples:
   regcli delete 127.0.0.1:5000/org/app@sha256:<hex>
   regcli delete oci:/srv/layout:v1"##;
 
-/// The arguments of `regcli delete` (see [`HELP`]).
+/// Delete a tag, or a manifest by digest.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct DeleteArgs {

@@ -19,7 +19,7 @@ Examples:
   regcli digest 127.0.0.1:5000/org/app:v1 --platform linux/arm64
   regcli digest oci:/srv/layout:v1 --format json       # {"reference","digest"}"##;
 
-/// The arguments of `regcli digest` (see [`HELP`]).
+/// Print the digest of a manifest.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct DigestArgs {

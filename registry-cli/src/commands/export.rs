@@ -33,7 +33,7 @@ Examples:
   regcli export --platform linux/arm64 127.0.0.1:5000/org/app:v1 - | tar -t
   regcli export oci:./layout:v1 rootfs.tar"#;
 
-/// Write an image's flattened filesystem as a tar (see the text after the options).
+/// Write an image's flattened filesystem as a tar.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct ExportArgs {

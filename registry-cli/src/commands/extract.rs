@@ -30,7 +30,7 @@ Examples:
   regcli extract --platform linux/arm64 127.0.0.1:5000/org/app:v1 ./rootfs-arm64
   regcli extract --force oci:./layout:v2 ./rootfs      # over an earlier extraction"#;
 
-/// Write an image's flattened filesystem into a directory, safely (see the text after the options).
+/// Write an image's flattened filesystem into a directory, safely.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct ExtractArgs {

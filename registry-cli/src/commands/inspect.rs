@@ -28,7 +28,7 @@ Examples:
   regcli inspect 127.0.0.1:5000/org/app:v1 --platform linux/arm64 --format json | jq .layers_size
   regcli inspect oci-archive:app.tar"##;
 
-/// The arguments of `regcli inspect` (see [`HELP`]).
+/// Describe an image or index: platforms, layers, labels, created.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct InspectArgs {

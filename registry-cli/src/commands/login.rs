@@ -11,15 +11,19 @@ use crate::output::auth::{login_text, LoginJson};
 use crate::output::{print, print_json};
 use crate::settings::Settings;
 
-/// Check credentials against HOST and store them in docker's config.json ($DOCKER_CONFIG/config.json, else
-/// ~/.docker/config.json), through its credsStore / credHelpers when configured; other commands then use them.
-///
-/// Examples:
-///   echo "$TOKEN" | regcli login registry.example.com -u ci --password-stdin
-///   regcli login --insecure 127.0.0.1:5000 -u admin --password-stdin < password.txt
-///
-/// The password is read from stdin only (one line), never from the command line.
+/// What `regcli login --help` shows after the options.
+const HELP: &str =
+    "Check credentials against HOST and store them in docker's config.json ($DOCKER_CONFIG/config.json, else
+~/.docker/config.json), through its credsStore / credHelpers when configured; other commands then use them.
+The password is read from stdin only (one line), never from the command line.
+
+Examples:
+  echo \"$TOKEN\" | regcli login registry.example.com -u ci --password-stdin
+  regcli login --insecure 127.0.0.1:5000 -u admin --password-stdin < password.txt";
+
+/// Check credentials and store them in docker's config.json.
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct LoginArgs {
     /// The registry host (host[:port]; `docker.io` for Docker Hub; a scheme or path is dropped).
     pub(crate) host: String,

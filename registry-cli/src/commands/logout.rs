@@ -10,13 +10,18 @@ use crate::output::auth::{logout_text, LogoutJson};
 use crate::output::{print, print_json};
 use crate::settings::Settings;
 
-/// Remove HOST's credentials from docker's config.json (every `auths` entry naming the host) and from its
-/// credential helper when configured. Nothing stored for HOST is no error: it says so, as docker logout does.
-///
-/// Examples:
-///   regcli logout registry.example.com
-///   regcli logout 127.0.0.1:5000 --format json
+/// What `regcli logout --help` shows after the options.
+const HELP: &str =
+    "Remove HOST's credentials from docker's config.json (every `auths` entry naming the host) and from its
+credential helper when configured. Nothing stored for HOST is no error: it says so, as docker logout does.
+
+Examples:
+  regcli logout registry.example.com
+  regcli logout 127.0.0.1:5000 --format json";
+
+/// Remove a registry's stored credentials.
 #[derive(Debug, Args)]
+#[command(after_help = HELP)]
 pub(crate) struct LogoutArgs {
     /// The registry host (host[:port]; `docker.io` for Docker Hub).
     pub(crate) host: String,

@@ -25,7 +25,7 @@ Examples:
   regcli ls registry.example.com/app --semver '>=1.2, <2' --filter '^v'
   regcli ls oci:/srv/layout"##;
 
-/// The arguments of `regcli ls` (see [`HELP`]).
+/// List the tags of a repository, one per line.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct LsArgs {

@@ -18,7 +18,7 @@ Examples:
   regcli manifest 127.0.0.1:5000/org/app:v1 --platform linux/arm64 | jq .layers
   regcli manifest oci:/srv/layout@sha256:<hex>"##;
 
-/// The arguments of `regcli manifest` (see [`HELP`]).
+/// Print a manifest, byte for byte as stored.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct ManifestArgs {

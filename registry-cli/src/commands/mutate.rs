@@ -31,7 +31,7 @@ Examples:
   regcli mutate oci:./layout:v1 -t oci:./layout:v1-labelled --label org.opencontainers.image.version=1.0
   regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1 --annotation team=core  # moves v1"#;
 
-/// Change an image and push it under a new reference (see the text after the options).
+/// Change an image (config, annotations, layers) and push it under a new reference.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct MutateArgs {

@@ -20,7 +20,7 @@ Examples:
   regcli referrers 127.0.0.1:5000/org/app@sha256:<hex> --artifact-type application/spdx+json
   regcli referrers 127.0.0.1:5000/org/app:v1 --format json | jq -r '.referrers[].digest'"##;
 
-/// The arguments of `regcli referrers` (see [`HELP`]).
+/// List the referrers (signatures, SBOMs, attestations) of a manifest.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct ReferrersArgs {

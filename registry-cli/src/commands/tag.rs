@@ -20,7 +20,7 @@ Examples:
   regcli tag 127.0.0.1:5000/org/app@sha256:<hex> v1
   regcli tag oci:/srv/layout:v1 latest"##;
 
-/// The arguments of `regcli tag` (see [`HELP`]).
+/// Put another tag on a manifest (no blob moves).
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct TagArgs {

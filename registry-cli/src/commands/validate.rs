@@ -27,7 +27,7 @@ Examples:
   regcli validate --no-diff-ids 127.0.0.1:5000/org/app@sha256:...   # digests and sizes only, faster
   regcli validate oci:./layout:v1 --format json"#;
 
-/// Check every digest, size and diff_id of an image or index (see the text after the options).
+/// Check every digest, size and diff_id of an image or index.
 #[derive(Debug, Args)]
 #[command(after_help = HELP)]
 pub(crate) struct ValidateArgs {
