@@ -108,19 +108,32 @@ pub(crate) fn sync_text(report: &SyncReport, dry_run: bool) -> String {
     text
 }
 
-/// Write `text` to stdout (a closed stdout, as `| head` leaves it, is no error of the run).
-pub(crate) fn print(text: &str) {
+/// Write `text` to stdout. A closed pipe (`| head`) is no error of the run; any other write error (a full disk,
+/// `> /dev/full`) is a failure (exit 1), so a truncated output never exits 0.
+pub(crate) fn print(text: &str) -> Result<(), Failure> {
+    write_stdout(text.as_bytes())
+}
+
+/// Write `bytes` to stdout exactly, as [`print`] does.
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::failed(format!("writing to stdout: {e}"))),
+    }
+}
+
+/// [`print`] for progress lines written while work runs: a write error is left for the final output to report.
+pub(crate) fn print_progress_line(text: &str) {
+    let _ = print(text);
 }
 
 /// `value` as one line of JSON on stdout.
 pub(crate) fn print_json(value: &impl Serialize) -> Result<(), Failure> {
     let mut text = serde_json::to_string(value).map_err(|e| Failure::failed(format!("report as JSON: {e}")))?;
     text.push('\n');
-    print(&text);
-    Ok(())
+    print(&text)
 }
 
 /// A [`CopyReport`] with its ends, as `regcli cp --format json` prints it.

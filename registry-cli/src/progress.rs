@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use registry_client::sync::{SyncEvent, SyncEventFn, SyncReport};
 use registry_client::{Digest, ProgressEvent, ProgressFn};
 
-use crate::output::{image_line, print};
+use crate::output::{image_line, print_progress_line};
 use crate::settings::Settings;
 
 /// The overall bar once the plan is made.
@@ -85,7 +85,7 @@ impl SyncProgress {
             (Some(bars), _) if !bars.multi.is_hidden() => {
                 let _ = bars.multi.println(text);
             }
-            (_, Lines::Stdout) => print(&format!("{text}\n")),
+            (_, Lines::Stdout) => print_progress_line(&format!("{text}\n")),
             (_, Lines::Stderr) => eprintln!("{text}"),
         }
     }
@@ -144,7 +144,7 @@ impl SyncProgress {
         for (i, image) in report.images.iter().enumerate() {
             if !printed.contains(&i) {
                 match self.lines {
-                    Lines::Stdout => print(&format!("{}\n", image_line(image))),
+                    Lines::Stdout => print_progress_line(&format!("{}\n", image_line(image))),
                     Lines::Stderr => eprintln!("{}", image_line(image)),
                 }
             }

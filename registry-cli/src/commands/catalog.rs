@@ -91,7 +91,7 @@ pub(crate) async fn run(args: CatalogArgs, settings: Settings) -> Result<(), Fai
     if settings.json() {
         print_json(&RepositoriesJson { registry: &args.registry, repositories: &repositories })
     } else {
-        print(&lines(&repositories));
+        print(&lines(&repositories))?;
         Ok(())
     }
 }

@@ -22,6 +22,5 @@ pub(crate) fn run(args: CompletionArgs, mut command: clap::Command) -> Result<()
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "regcli", &mut script);
     let text = String::from_utf8(script).map_err(|e| Failure::failed(format!("completion script: {e}")))?;
-    crate::output::print(&text);
-    Ok(())
+    crate::output::print(&text)
 }

@@ -36,6 +36,6 @@ pub(crate) async fn run(args: ConfigArgs, settings: Settings) -> Result<(), Fail
     let source = refs::source(&args.reference, &settings).await?;
     let reference = source.reference.unwrap_or_else(|| "latest".to_string());
     let image = image_of(&*source.client, &reference, platform, &args.reference).await?;
-    print_bytes(image.config_bytes());
+    print_bytes(image.config_bytes())?;
     Ok(())
 }

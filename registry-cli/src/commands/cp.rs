@@ -74,7 +74,7 @@ pub(crate) async fn run(args: CpArgs, settings: Settings) -> Result<(), Failure>
             return if settings.json() {
                 print_json(&ArchiveJson::new(&args.source, &args.destination, &written, seconds))
             } else {
-                print(&archive_text(&args.source, &args.destination, &written, seconds));
+                print(&archive_text(&args.source, &args.destination, &written, seconds))?;
                 Ok(())
             };
         }
@@ -93,7 +93,7 @@ pub(crate) async fn run(args: CpArgs, settings: Settings) -> Result<(), Failure>
     if settings.json() {
         print_json(&CopyJson::new(&args.source, &written, &report, seconds))
     } else {
-        print(&copy_text(&args.source, &written, &report, seconds));
+        print(&copy_text(&args.source, &written, &report, seconds))?;
         Ok(())
     }
 }

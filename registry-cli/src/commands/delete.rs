@@ -57,10 +57,10 @@ pub(crate) async fn run(args: DeleteArgs, settings: Settings) -> Result<(), Fail
     if settings.json() {
         print_json(&DeletedJson { reference: text, deleted, digest: &digest })
     } else if deleted == "tag" {
-        print(&format!("deleted tag {text} (the manifest {digest} stays)\n"));
+        print(&format!("deleted tag {text} (the manifest {digest} stays)\n"))?;
         Ok(())
     } else {
-        print(&format!("deleted manifest {text} (and every tag on it)\n"));
+        print(&format!("deleted manifest {text} (and every tag on it)\n"))?;
         Ok(())
     }
 }

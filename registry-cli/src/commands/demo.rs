@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::sync::{check, connector, execute, print_report, Job};
 use crate::failure::Failure;
-use crate::output::{count, print, print_json};
+use crate::output::{count, print_json, print_progress_line};
 use crate::sample::{seed, PREFIX};
 use crate::settings::Settings;
 
@@ -41,7 +41,7 @@ fn say(settings: &Settings, text: &str) {
     if settings.json() {
         eprint!("{text}");
     } else {
-        print(text);
+        print_progress_line(text);
     }
 }
 

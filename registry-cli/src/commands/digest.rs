@@ -75,7 +75,7 @@ pub(crate) async fn run(args: DigestArgs, settings: Settings) -> Result<(), Fail
     if settings.json() {
         print_json(&DigestJson { reference: &args.reference, platform: shown, digest: &digest })
     } else {
-        print(&format!("{digest}\n"));
+        print(&format!("{digest}\n"))?;
         Ok(())
     }
 }

@@ -112,7 +112,7 @@ pub(crate) async fn run(args: ExportArgs, settings: Settings) -> Result<(), Fail
     if settings.json() {
         print_json(&json)
     } else {
-        print(&export_text(&json));
+        print(&export_text(&json))?;
         Ok(())
     }
 }

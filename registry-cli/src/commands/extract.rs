@@ -120,7 +120,7 @@ pub(crate) async fn run(args: ExtractArgs, settings: Settings) -> Result<(), Fai
     if settings.json() {
         print_json(&json)
     } else {
-        print(&extract_text(&json));
+        print(&extract_text(&json))?;
         Ok(())
     }
 }

@@ -50,7 +50,7 @@ pub(crate) async fn run(args: InspectArgs, settings: Settings) -> Result<(), Fai
     if settings.json() {
         print_json(&seen)
     } else {
-        print(&inspect_text(&seen));
+        print(&inspect_text(&seen))?;
         Ok(())
     }
 }

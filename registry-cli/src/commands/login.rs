@@ -72,7 +72,7 @@ pub(crate) async fn run(args: LoginArgs, settings: Settings) -> Result<(), Failu
             helper,
         })
     } else {
-        print(&login_text(registry.as_str(), &file, helper));
+        print(&login_text(registry.as_str(), &file, helper))?;
         Ok(())
     }
 }

@@ -43,7 +43,7 @@ pub(crate) async fn run(args: LogoutArgs, settings: Settings) -> Result<(), Fail
             helper,
         })
     } else {
-        print(&logout_text(registry.as_str(), &file, erased.was_logged_in(), helper));
+        print(&logout_text(registry.as_str(), &file, erased.was_logged_in(), helper))?;
         Ok(())
     }
 }

@@ -100,7 +100,7 @@ pub(crate) async fn run(args: LsArgs, settings: Settings) -> Result<(), Failure>
     if settings.json() {
         print_json(&TagsJson { repository: &args.repository, tags: &tags })
     } else {
-        print(&lines(&tags));
+        print(&lines(&tags))?;
         Ok(())
     }
 }

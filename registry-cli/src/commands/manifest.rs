@@ -38,6 +38,6 @@ pub(crate) async fn run(args: ManifestArgs, settings: Settings) -> Result<(), Fa
         None => source.client.get_manifest(&reference).await.map_err(|e| named(&args.reference, &e))?.into_manifest(),
         Some(p) => image_of(&*source.client, &reference, Some(p), &args.reference).await?.raw_manifest().clone(),
     };
-    print_bytes(bytes.bytes());
+    print_bytes(bytes.bytes())?;
     Ok(())
 }

@@ -268,7 +268,7 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
     if settings.json() {
         print_json(&json)
     } else {
-        print(&mutate_text(&json));
+        print(&mutate_text(&json))?;
         Ok(())
     }
 }

@@ -47,7 +47,7 @@ pub(crate) async fn run(args: ReferrersArgs, settings: Settings) -> Result<(), F
     if settings.json() {
         print_json(&ReferrersJson { reference: &args.reference, subject: &subject, referrers: &referrers })
     } else {
-        print(&referrers_text(&referrers));
+        print(&referrers_text(&referrers))?;
         Ok(())
     }
 }

@@ -121,7 +121,7 @@ pub(crate) async fn run(args: ServeArgs, settings: Settings) -> Result<(), Failu
     if settings.json() {
         print_json(&ServingJson::new(&server.host(), &server.url(), auth.as_str()))?;
     } else {
-        print(&serving_text(&server.url(), auth.as_str()));
+        print(&serving_text(&server.url(), auth.as_str()))?;
     }
     tokio::select! {
         _ = term.recv() => {}

@@ -104,7 +104,7 @@ pub(crate) fn print_report(report: &SyncReport, job: &Job, settings: &Settings) 
     if settings.json() {
         print_json(report)
     } else {
-        print(&sync_text(report, job.dry_run));
+        print(&sync_text(report, job.dry_run))?;
         Ok(())
     }
 }

@@ -40,7 +40,7 @@ pub(crate) async fn run(args: TagArgs, settings: Settings) -> Result<(), Failure
     if settings.json() {
         print_json(&TaggedJson { reference: &args.reference, tag: &args.tag, digest: &digest })
     } else {
-        print(&format!("tagged {} as {} ({digest})\n", args.reference, args.tag));
+        print(&format!("tagged {} as {} ({digest})\n", args.reference, args.tag))?;
         Ok(())
     }
 }

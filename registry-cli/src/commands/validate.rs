@@ -50,7 +50,7 @@ pub(crate) async fn run(args: ValidateArgs, settings: Settings) -> Result<(), Fa
     if settings.json() {
         print_json(&ValidateJson::new(&args.reference, &report, started.elapsed().as_secs_f64()))?;
     } else {
-        print(&validate_text(&args.reference, &report));
+        print(&validate_text(&args.reference, &report))?;
     }
     if report.is_valid() {
         Ok(())

@@ -1,17 +1,14 @@
 //! What the read commands print (`ls`, `catalog`, `digest`, `manifest`, `config`, `inspect`, `referrers`, `tag`, `delete`): text and JSON shapes.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use registry_client::{Descriptor, Digest, Inspection, Layer};
 use serde::Serialize;
 
 /// Write `bytes` to stdout exactly as they are (a manifest, a config: no newline added; a closed stdout, as
 /// `| head` leaves it, is no error of the run).
-pub(crate) fn print_bytes(bytes: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
+pub(crate) fn print_bytes(bytes: &[u8]) -> Result<(), crate::failure::Failure> {
+    super::write_stdout(bytes)
 }
 
 /// `items`, one per line (nothing at all for none).
