@@ -192,7 +192,7 @@ fn read_login(username: Option<&str>, password_stdin: bool) -> Result<Option<Log
             if password.is_empty() {
                 return Err(Failure::usage("--password-stdin: stdin held no password"));
             }
-            Ok(Some(Login { username: username.to_string(), password }))
+            Ok(Some(Login::new(username.to_string(), password)))
         }
     }
 }

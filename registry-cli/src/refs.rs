@@ -136,7 +136,10 @@ pub(crate) fn root_client(
         .tls_skip_verify(settings.tls_skip_verify)
         .transfer(transfer);
     let builder = match &settings.login {
-        Some(login) => builder.basic_auth(login.username.clone(), login.password.clone()),
+        Some(login) => {
+            login.claim(host)?;
+            builder.basic_auth(login.username.clone(), login.password.clone())
+        }
         None => builder.default_keychain(),
     };
     let client = builder.build().map_err(|e| Failure::usage(format!("registry {host}: {e}")))?;

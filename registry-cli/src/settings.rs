@@ -22,14 +22,42 @@ pub(crate) enum ProgressMode {
     Never,
 }
 
-/// Credentials given on the command line (`--username` with `--password-stdin`): used for every registry the
-/// command names, instead of the docker / podman config files. `Debug` shows the username only.
+/// Credentials given on the command line (`--username` with `--password-stdin`), instead of the docker / podman
+/// config files. They belong to one registry: the first host a command opens a client for claims them, and a
+/// second, different host is refused ([`Login::claim`]), so `cp a.example/x b.example/y -u ..` never sends a.example's
+/// password to b.example. `Debug` shows the username only.
 #[derive(Clone)]
 pub(crate) struct Login {
     /// The username.
     pub(crate) username: String,
     /// The password or token, as read from stdin (one trailing newline removed).
     pub(crate) password: String,
+    /// The registry host the credentials went to, once one did (shared by clones).
+    pub(crate) host: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Login {
+    /// Credentials read from the command line, for no host yet.
+    pub(crate) fn new(username: String, password: String) -> Login {
+        Login { username, password, host: Default::default() }
+    }
+
+    /// Give the credentials to `host` (`host[:port]`): the first host claims them; the same host again is fine;
+    /// another host is a usage error (exit 2) naming both, before any request is sent to it.
+    pub(crate) fn claim(&self, host: &str) -> Result<(), crate::failure::Failure> {
+        let mut claimed = self.host.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match claimed.as_deref() {
+            None => {
+                *claimed = Some(host.to_string());
+                Ok(())
+            }
+            Some(first) if first == host => Ok(()),
+            Some(first) => Err(crate::failure::Failure::usage(format!(
+                "-u/--password-stdin give one registry's credentials, and this command names two: {first} and {host}; \
+                 store each registry's with `regcli login HOST` instead"
+            ))),
+        }
+    }
 }
 
 impl std::fmt::Debug for Login {
@@ -66,5 +94,22 @@ impl Settings {
     /// Whether the output is JSON.
     pub(crate) fn json(&self) -> bool {
         self.format == Format::Json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_credentials_go_to_one_host_only() {
+        let login = Login::new("ci".into(), "secret".into());
+        let clone = login.clone();
+        assert!(login.claim("a.example").is_ok());
+        assert!(clone.claim("a.example").is_ok(), "clones share the claim; the same host again is fine");
+        let refused = clone.claim("b.example").err().map(|f| (f.code, f.message)).unwrap_or_default();
+        assert_eq!(refused.0, crate::failure::EXIT_USAGE);
+        assert!(refused.1.contains("a.example and b.example"), "{}", refused.1);
+        assert!(!refused.1.contains("secret") && !format!("{login:?}").contains("secret"));
     }
 }

@@ -331,6 +331,22 @@ async fn username_and_password_stdin_on_another_command_need_no_config_file() {
         sandbox.run_async(&["cp", "--insecure", &src, &layout, "-u", "dave", "--password-stdin"], Some("x")).await;
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(stderr(&out).contains("unauthorized"), "{}", shown(&out));
+
+    // A second registry never gets them: refused before any request, with both hosts named.
+    let other = DockerRegistry::builder().access_log(true).start();
+    let dst = format!("{}/copy/app:v1", other.host());
+    let out =
+        sandbox.run_async(&["cp", "--insecure", &src, &dst, "-u", "dave", "--password-stdin"], Some(PASSWORD)).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(stderr(&out).contains(&format!("{host} and {}", other.host())), "{}", shown(&out));
+    assert!(!other.logs().contains("/v2/"), "no request reached the second registry: {}", other.log_tail(20));
+    for command in [["sync", "--config", "x.yaml"], ["demo", "--progress", "never"]] {
+        let mut args = command.to_vec();
+        args.extend(["-u", "dave", "--password-stdin"]);
+        let out = sandbox.run_async(&args, Some(PASSWORD)).await;
+        assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+        assert!(stderr(&out).contains("-u/--password-stdin are not used by"), "{}", shown(&out));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,6 +73,9 @@ fn io(e: std::io::Error) -> Failure {
 
 /// Run `regcli demo`.
 pub(crate) async fn run(_args: DemoArgs, settings: Settings) -> Result<(), Failure> {
+    if settings.login.is_some() {
+        return Err(Failure::usage("-u/--password-stdin are not used by demo: its registries are its own"));
+    }
     let source_server = RegistryServer::start().await.map_err(io)?;
     let target_server = RegistryServer::start().await.map_err(io)?;
     let (source_host, target_host) = (source_server.host(), target_server.host());

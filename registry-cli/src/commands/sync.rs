@@ -53,6 +53,12 @@ pub(crate) struct Job {
 
 /// Run `regcli sync`.
 pub(crate) async fn run(args: SyncArgs, settings: Settings) -> Result<(), Failure> {
+    if settings.login.is_some() {
+        return Err(Failure::usage(
+            "-u/--password-stdin are not used by sync: a sync spec names each registry's credentials (username with \
+             password_file or password_env), else docker's config.json is read",
+        ));
+    }
     let shard = match &args.shard {
         Some(text) => Some(Shard::parse(text).map_err(|e| Failure::usage(format!("--shard {text}: {e}")))?),
         None => None,
