@@ -46,8 +46,45 @@ impl From<Error> for Failure {
     }
 }
 
+/// The longest message printed, in characters: a hostile server's or file's words are cut there.
+const MAX_SHOWN: usize = 2000;
+
+/// `message` as one terminal-safe line in the CLI's words: the library's builder setting `insecure(true)` is
+/// regcli's `--insecure`; control characters (a hostile tar header, an escape sequence in a registry's error) and
+/// undecodable bytes are shown as `?`, newlines as spaces; cut at [`MAX_SHOWN`] characters.
+fn shown(message: &str) -> String {
+    let message = message.replace("insecure(true)", "--insecure");
+    let mut line = String::with_capacity(message.len().min(MAX_SHOWN));
+    for (i, c) in message.chars().enumerate() {
+        if i == MAX_SHOWN {
+            line.push_str("...");
+            break;
+        }
+        line.push(match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() || c == char::REPLACEMENT_CHARACTER => '?',
+            c => c,
+        });
+    }
+    line
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&shown(&self.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_safe_line_in_the_clis_words() {
+        let failure =
+            Failure::failed("registry h:1: serves plain HTTP: build with insecure(true)\nnext \u{1b}[31mred\u{fffd}");
+        assert_eq!(failure.to_string(), "registry h:1: serves plain HTTP: build with --insecure next ?[31mred?");
+        let long = Failure::failed("x".repeat(5000)).to_string();
+        assert_eq!(long.chars().count(), MAX_SHOWN + 3);
     }
 }

@@ -18,6 +18,7 @@ mod sample;
 mod settings;
 mod signals;
 
+use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -107,6 +108,11 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `regcli` alone, or a command missing its subcommand: the help, on stderr, exit 2.
+                let _ = e.print();
+                return ExitCode::from(EXIT_USAGE);
+            }
             let text = e.render().to_string();
             eprintln!("regcli: {}", text.trim_start_matches("error: ").trim_end());
             return ExitCode::from(EXIT_USAGE);
@@ -172,6 +178,10 @@ fn fail(failure: &Failure) -> ExitCode {
     ExitCode::from(failure.code)
 }
 
+/// The longest password or token `--password-stdin` takes, in bytes (with its newline); registry tokens run to
+/// a few KiB.
+const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
+
 /// `--username` with `--password-stdin`: the password read from stdin (one line, its newline dropped). Either
 /// without the other is a usage error, and so is an empty password.
 fn read_login(username: Option<&str>, password_stdin: bool) -> Result<Option<Login>, Failure> {
@@ -184,9 +194,14 @@ fn read_login(username: Option<&str>, password_stdin: bool) -> Result<Option<Log
                 return Err(Failure::usage("--username is empty"));
             }
             let mut password = String::new();
-            std::io::stdin()
+            let read = std::io::Read::take(std::io::stdin().lock(), MAX_PASSWORD_BYTES + 1)
                 .read_line(&mut password)
                 .map_err(|e| Failure::usage(format!("--password-stdin: cannot read stdin: {e}")))?;
+            if read as u64 > MAX_PASSWORD_BYTES {
+                return Err(Failure::usage(format!(
+                    "--password-stdin: the first line of stdin is longer than {MAX_PASSWORD_BYTES} bytes: not a password"
+                )));
+            }
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password).to_string();
             if password.is_empty() {
@@ -197,10 +212,12 @@ fn read_login(username: Option<&str>, password_stdin: bool) -> Result<Option<Log
     }
 }
 
-/// Tracing to stderr: warnings by default, info with -v, debug with -vv; `RUST_LOG` wins when set.
+/// Tracing to stderr: warnings by default, info with -v, debug with -vv; `RUST_LOG` wins when set. By default
+/// the lines carry no timestamp or module path, and a request's retries are not shown (the final error says how
+/// many attempts were made); -v shows them.
 fn init_logging(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        0 => "warn,registry_core::transport::send=error",
         1 => "info",
         _ => "debug",
     };
@@ -208,9 +225,10 @@ fn init_logging(verbose: u8) {
         Ok(value) if !value.is_empty() => EnvFilter::try_new(value).unwrap_or_else(|_| EnvFilter::new(level)),
         _ => EnvFilter::new(level),
     };
-    let _ = tracing_subscriber::fmt()
+    let plain = verbose == 0;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = if plain { builder.without_time().with_target(false).try_init() } else { builder.try_init() };
 }

@@ -256,6 +256,11 @@ async fn login_with_bearer_tokens_of_our_server() {
     let out = read_back(&sandbox, &host, "team/app").await;
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert!(stderr(&out).contains("unauthorized"), "{}", shown(&out));
+    assert!(
+        stderr(&out).contains("requires authentication (Bearer) and no credentials were given"),
+        "an anonymous refusal does not blame credentials never given: {}",
+        shown(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,7 +104,7 @@ pub(crate) async fn run(args: ServeArgs, settings: Settings) -> Result<(), Failu
             .await
             .map_err(|e| Failure::failed(format!("seeding the served registry: {e}")))?;
         eprintln!(
-            "regcli: seeded {} repositories under {}/ with {} tags ({} of them indexes)",
+            "seeded {} repositories under {}/ with {} tags ({} of them indexes)",
             seeded.repositories,
             crate::sample::PREFIX,
             seeded.tags,
@@ -127,6 +127,6 @@ pub(crate) async fn run(args: ServeArgs, settings: Settings) -> Result<(), Failu
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
-    eprintln!("regcli: stopped after {} requests; the registry's content is gone", server.request_count());
+    eprintln!("stopped after {} requests; the registry's content is gone", server.request_count());
     Ok(())
 }

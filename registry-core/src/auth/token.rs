@@ -201,7 +201,13 @@ impl TokenRequest<'_> {
             return Failure::NoToken(Error::new(ErrorKind::from_status(status), msg).with_status(status));
         }
         let err = error_from_response(resp, shown).await;
+        let anonymous = matches!(self.credentials, Credentials::Anonymous);
         let msg = match status {
+            401 if anonymous => {
+                "token server refused an anonymous token: the registry requires authentication (Bearer) and no \
+                 credentials were given"
+                    .to_string()
+            }
             401 => format!("token server rejected the credentials{user}"),
             403 => format!("token server denied the requested access{user}"),
             _ => format!("token request failed{user}"),
