@@ -25,17 +25,32 @@ pub(crate) struct Seeded {
     pub(crate) indexes: usize,
 }
 
+/// The modification time of every sample file, in seconds since the epoch (2026-01-01T00:00:00Z).
+const SAMPLE_MTIME: u64 = 1_767_225_600;
+
 /// A layer: a tar holding `path` (`len` deterministic incompressible bytes of `seed`) and `path.txt` naming it.
 fn filler(path: &str, seed: u64, len: usize) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| {
         registry_client::Error::new(registry_client::ErrorKind::Io, format!("sample layer {path}: {e}"))
     };
     let mut tar = tar::Builder::new(Vec::new());
+    // Parent directories first, as image builders write them (0755).
+    let mut parent = String::new();
+    for part in path.split('/').take(path.split('/').count().saturating_sub(1)) {
+        parent.push_str(part);
+        parent.push('/');
+        let mut header = tar::Header::new_ustar();
+        header.set_size(0);
+        header.set_mode(0o755);
+        header.set_mtime(SAMPLE_MTIME);
+        header.set_entry_type(tar::EntryType::Directory);
+        tar.append_data(&mut header, &parent, std::io::empty()).map_err(io)?;
+    }
     let mut add = |name: &str, data: &[u8]| {
         let mut header = tar::Header::new_ustar();
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
-        header.set_mtime(1_767_225_600); // 2026-01-01T00:00:00Z
+        header.set_mtime(SAMPLE_MTIME);
         header.set_entry_type(tar::EntryType::Regular);
         tar.append_data(&mut header, name, data)
     };
