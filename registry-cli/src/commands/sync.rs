@@ -124,7 +124,8 @@ pub(crate) fn check(report: &SyncReport) -> Result<(), Failure> {
         what.push(format!("{images_failed} of {} images failed", report.images.len().saturating_sub(entries_failed)));
     }
     if entries_failed > 0 {
-        what.push(format!("{entries_failed} spec entries could not be listed"));
+        let entries = if entries_failed == 1 { "spec entry" } else { "spec entries" };
+        what.push(format!("{entries_failed} {entries} could not be listed"));
     }
     if report.interrupted {
         let signal = if report.not_started > 0 {
@@ -199,7 +200,7 @@ mod tests {
             r#""copied":1,"skipped":0,"conflicts":0,"failed":1,"not_started":0"#,
         );
         let e = check(&report(&entry, false)).unwrap_err().to_string();
-        assert!(e.contains("1 spec entries could not be listed") && !e.contains("images failed"), "{e}");
+        assert!(e.contains("1 spec entry could not be listed") && !e.contains("images failed"), "{e}");
         assert!(check(&report(&all_ran, false)).is_ok());
     }
 }
