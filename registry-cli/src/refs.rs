@@ -498,6 +498,49 @@ mod tests {
         }
     }
 
+    fn settings() -> Settings {
+        Settings {
+            insecure: true,
+            tls_skip_verify: false,
+            format: crate::settings::Format::Text,
+            progress: crate::settings::ProgressMode::Never,
+            login: None,
+        }
+    }
+
+    #[test]
+    fn a_catalog_host_is_a_host_even_without_a_dot() {
+        let (root, prefix) = registry_root("registry", &settings()).unwrap();
+        assert_eq!(root.get_registry(), "registry", "not Docker Hub");
+        assert_eq!(prefix, "");
+        let (root, prefix) = registry_root("registry:5000/team/", &settings()).unwrap();
+        assert_eq!(root.get_registry(), "registry:5000");
+        assert_eq!(prefix, "team");
+        for text in ["oci:air", "oci-archive:a.tar", "docker-archive:a.tar"] {
+            let e = registry_root(text, &settings()).unwrap_err();
+            assert_eq!(e.code, crate::failure::EXIT_USAGE, "{text}");
+            assert!(e.message.contains("regcli ls oci:DIR"), "{text}: {}", e.message);
+        }
+    }
+
+    #[tokio::test]
+    async fn digest_tags_do_not_count_as_the_one_image() {
+        use registry_client::ImageBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        let layout = LayoutClient::open(dir.path()).await.unwrap();
+        let image = ImageBuilder::new().layer(b"one".to_vec()).build().unwrap();
+        layout.push_image("v1", &image).await.unwrap();
+        let hex = image.digest().hex().to_string();
+        for tag in [format!("sha256-{hex}"), format!("sha256-{hex}.sig")] {
+            layout.push_image(&tag, &image).await.unwrap();
+        }
+        assert_eq!(only_image("oci:x", &layout).await.unwrap(), "v1");
+        assert_eq!(only_tag("oci:x", &layout).await.unwrap(), "v1");
+        layout.push_image("v2", &image).await.unwrap();
+        let many = only_image("oci:x", &layout).await.unwrap_err();
+        assert!(many.message.contains("2 tags"), "{}", many.message);
+    }
+
     #[test]
     fn bad_forms_name_the_input() {
         for text in ["app", "oci:", "oci:/x:-bad", "docker-archive:/a.tar:notag", "h:1/Org/App:v1"] {

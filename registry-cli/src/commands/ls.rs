@@ -25,7 +25,6 @@ Examples:
   regcli ls 127.0.0.1:5000/org/app
   regcli ls 127.0.0.1:5000/org/app -n 100 --last v1.9
   regcli ls registry.example.com/app --semver '>=1.2, <2' --filter '^v'
-  regcli ls oci:/srv/layout
   regcli ls docker-archive:images.tar"##;
 
 /// List the tags of a repository, one per line.
