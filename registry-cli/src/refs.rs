@@ -7,11 +7,13 @@
 //! - `oci-archive:FILE[:TAG]`: an oci-archive (read as a client; written by `archives`);
 //! - `docker-archive:FILE[:repo:tag]`: a `docker save` archive (read as a client; written by `archives`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use registry_client::core::Registry;
 use registry_client::{
-    Client, DockerArchive, LayoutClient, OciArchive, ProgressFn, Reference, RemoteClient, Repository, TransferOptions,
+    is_digest_tag, Client, DockerArchive, LayoutClient, ListOptions, OciArchive, ProgressFn, Reference, RemoteClient,
+    Repository, TransferOptions,
 };
 
 use crate::failure::Failure;
@@ -37,6 +39,35 @@ enum Form {
 
 fn bad(text: &str, why: impl std::fmt::Display) -> Failure {
     Failure::usage(format!("reference {text:?}: {why}"))
+}
+
+/// A well-formed reference whose path holds the wrong thing (missing, not a layout): exit 1, as a docker-archive
+/// that does not exist is.
+fn wrong(text: &str, why: impl std::fmt::Display) -> Failure {
+    Failure::failed(format!("reference {text:?}: {why}"))
+}
+
+/// The OCI layout file every layout directory has (OCI image-layout spec).
+const OCI_LAYOUT_FILE: &str = "oci-layout";
+
+/// `dir` is an existing OCI layout to read: a directory with an `oci-layout` file. Errors (exit 1) say which of
+/// the three it is not: it does not exist, it is not a directory, it has no `oci-layout` file. Nothing is created.
+fn existing_layout(text: &str, dir: &Path) -> Result<(), Failure> {
+    let shown = dir.display();
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(wrong(text, format!("{shown} does not exist"))),
+        Err(e) => Err(wrong(text, format!("{shown}: {e}"))),
+        Ok(m) if !m.is_dir() => Err(wrong(text, format!("{shown} is not a directory (an OCI layout is one)"))),
+        Ok(_) if !dir.join(OCI_LAYOUT_FILE).is_file() => {
+            Err(wrong(text, format!("{shown} is not an OCI layout (it has no {OCI_LAYOUT_FILE} file)")))
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// `repo:tag` split at the last `:` after the last `/` (`None` when there is no tag).
+fn split_name(name: &str) -> Option<(&str, &str)> {
+    name.rsplit_once(':').filter(|(repo, tag)| !repo.is_empty() && !tag.contains('/'))
 }
 
 fn check_tag(text: &str, tag: &str) -> Result<String, Failure> {
@@ -163,9 +194,7 @@ pub(crate) async fn source(text: &str, settings: &Settings) -> Result<Resolved, 
             reference: Some(reference.unwrap_or_else(|| "latest".to_string())),
         }),
         Form::Layout { dir, tag } => {
-            if !dir.is_dir() {
-                return Err(bad(text, format!("{} is not a directory", dir.display())));
-            }
+            existing_layout(text, &dir)?;
             let opened = LayoutClient::open_with(&dir, TransferOptions::new()).await?;
             let reference = match tag {
                 Some(tag) => tag,
@@ -195,31 +224,68 @@ pub(crate) async fn source(text: &str, settings: &Settings) -> Result<Resolved, 
                             ),
                         ));
                     };
-                    let reference = format!("@{}", only.manifest_digest);
-                    Ok(Resolved { client: Arc::new(archive), reference: Some(reference) })
+                    // Its one name, so a copy takes its tag; by digest when it has none.
+                    match only.repo_tags.as_slice() {
+                        [] => {
+                            let reference = format!("@{}", only.manifest_digest);
+                            Ok(Resolved { client: Arc::new(archive), reference: Some(reference) })
+                        }
+                        [name] => {
+                            let Some((repo, tag)) = split_name(name) else {
+                                return Err(wrong(text, format!("its RepoTags entry {name:?} is not repo:tag")));
+                            };
+                            Ok(Resolved { client: archive.with_segment(repo), reference: Some(tag.to_string()) })
+                        }
+                        names => Err(bad(
+                            text,
+                            format!(
+                                "its image has {} names ({}): name one (docker-archive:FILE:repo:tag)",
+                                names.len(),
+                                names.join(", ")
+                            ),
+                        )),
+                    }
                 }
             }
         }
     }
 }
 
+/// What `regcli ls` lists: the tags of one repository, or the `repo:tag` names of a docker-archive holding several
+/// repositories.
+#[derive(Debug)]
+pub(crate) enum Listing {
+    /// A client scoped to the repository whose tags are listed.
+    Tags(Arc<dyn Client>),
+    /// Every `repo:tag` name of the archive (its `RepoTags`, as written), unsorted.
+    Names(Vec<String>),
+}
+
 /// The repository `text` names, for commands that list it (`regcli ls`): `host/repo` (a tag or digest given with
-/// it is refused), `oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`. Errors: a malformed form, or a tag where
-/// none belongs (exit 2); a layout directory or archive that cannot be opened (exit 1).
-pub(crate) async fn repository(text: &str, settings: &Settings) -> Result<Arc<dyn Client>, Failure> {
+/// it is refused), `oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE` (its one repository's tags; with several
+/// repositories, every `repo:tag` name). Errors: a malformed form, or a tag where none belongs (exit 2); a layout
+/// directory or archive that does not exist or cannot be opened (exit 1).
+pub(crate) async fn repository(text: &str, settings: &Settings) -> Result<Listing, Failure> {
     match parse(text)? {
-        Form::Registry { repository, reference: None } => registry_client(&repository, settings, None),
+        Form::Registry { repository, reference: None } => {
+            Ok(Listing::Tags(registry_client(&repository, settings, None)?))
+        }
         Form::Registry { reference: Some(_), .. } => {
             Err(bad(text, "name a repository (host/repo), without a tag or digest"))
         }
         Form::Layout { dir, tag: None } => {
-            if !dir.is_dir() {
-                return Err(bad(text, format!("{} is not a directory", dir.display())));
-            }
-            Ok(Arc::new(LayoutClient::open_with(&dir, TransferOptions::new()).await?))
+            existing_layout(text, &dir)?;
+            Ok(Listing::Tags(Arc::new(LayoutClient::open_with(&dir, TransferOptions::new()).await?)))
         }
-        Form::OciArchive { file, tag: None } => Ok(Arc::new(OciArchive::open(&file).await?)),
-        Form::DockerArchive { file, name: None } => Ok(Arc::new(DockerArchive::open(&file).await?)),
+        Form::OciArchive { file, tag: None } => Ok(Listing::Tags(Arc::new(OciArchive::open(&file).await?))),
+        Form::DockerArchive { file, name: None } => {
+            let archive = DockerArchive::open(&file).await?;
+            let repositories = archive.list_repositories(ListOptions::default()).await?;
+            if let [only] = repositories.as_slice() {
+                return Ok(Listing::Tags(archive.with_segment(only)));
+            }
+            Ok(Listing::Names(archive.images().iter().flat_map(|i| i.repo_tags.iter().cloned()).collect()))
+        }
         Form::Layout { .. } | Form::OciArchive { .. } | Form::DockerArchive { .. } => {
             Err(bad(text, "name the layout or archive alone, without a tag"))
         }
@@ -229,6 +295,12 @@ pub(crate) async fn repository(text: &str, settings: &Settings) -> Result<Arc<dy
 /// The registry `text` names as `HOST[/PREFIX]` (`regcli catalog`): the client of the registry's root, and the
 /// repository prefix given (without its trailing `/`; empty for none). Errors: not a registry host (exit 2).
 pub(crate) fn registry_root(text: &str, settings: &Settings) -> Result<(Arc<dyn Client>, String), Failure> {
+    if ["oci:", "oci-archive:", "docker-archive:"].iter().any(|form| text.starts_with(form)) {
+        return Err(bad(
+            text,
+            "catalog takes a registry host (HOST[:PORT][/PREFIX]); for a layout or archive use regcli ls oci:DIR",
+        ));
+    }
     let (host, prefix) = match text.split_once('/') {
         Some((host, prefix)) => (host, prefix.trim_end_matches('/')),
         None => (text, ""),
@@ -239,25 +311,32 @@ pub(crate) fn registry_root(text: &str, settings: &Settings) -> Result<(Arc<dyn 
     if !prefix.is_empty() {
         Repository::parse(&format!("{host}/{prefix}")).map_err(|e| bad(text, e))?;
     }
-    let repository = Repository::parse(&format!("{host}/x")).map_err(|e| bad(text, e))?;
-    Ok((root_client(repository.registry().as_str(), settings, None)?, prefix.to_string()))
+    // The host as a host, even without a dot or port (`registry`): `Repository::parse` would take it as a path.
+    let registry = Registry::parse(host).map_err(|e| bad(text, e))?;
+    Ok((root_client(registry.as_str(), settings, None)?, prefix.to_string()))
 }
 
-/// The tag of an archive that has exactly one.
+/// The tags that may name "the one image": digest tags (the referrers tag schema's `sha256-<hex>`, cosign's
+/// `.sig`, `.att`, `.sbom`) hold what refers to an image and are left out.
+fn image_tags(tags: Vec<String>) -> Vec<String> {
+    tags.into_iter().filter(|t| !is_digest_tag(t)).collect()
+}
+
+/// The tag of an archive that has exactly one (digest tags left out).
 async fn only_tag(text: &str, client: &dyn Client) -> Result<String, Failure> {
-    let tags = client.list_tags(registry_client::ListOptions::default()).await?;
+    let tags = image_tags(client.list_tags(ListOptions::default()).await?);
     match tags.as_slice() {
         [only] => Ok(only.clone()),
-        [] => Err(bad(text, "it has no tagged image")),
+        [] => Err(wrong(text, "it has no tagged image")),
         many => Err(bad(text, format!("it has {} tags ({}...): name one with :TAG", many.len(), many[0]))),
     }
 }
 
-/// The image of a layout named without a tag: its one tag, else its one untagged image (`@sha256:…`, as a copy by
-/// digest stores it).
+/// The image of a layout named without a tag: its one tag (digest tags left out), else its one untagged image
+/// (`@sha256:…`, as a copy by digest stores it).
 async fn only_image(text: &str, layout: &LayoutClient) -> Result<String, Failure> {
-    let tags = match layout.list_tags(registry_client::ListOptions::default()).await {
-        Ok(tags) => tags,
+    let tags = match layout.list_tags(ListOptions::default()).await {
+        Ok(tags) => image_tags(tags),
         Err(e) if e.kind() == registry_client::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e.into()),
     };
@@ -269,7 +348,7 @@ async fn only_image(text: &str, layout: &LayoutClient) -> Result<String, Failure
     let untagged = layout.untagged_images().await?;
     match untagged.as_slice() {
         [only] => Ok(format!("@{only}")),
-        [] => Err(bad(text, "it holds no image (no tag, no untagged image)")),
+        [] => Err(wrong(text, "it holds no image (no tag, no untagged image)")),
         many => {
             let listed: Vec<String> = many.iter().map(ToString::to_string).collect();
             Err(bad(
@@ -322,14 +401,43 @@ pub(crate) async fn destination(
     }
 }
 
-/// The `repo:tag` name a source given as `host/repo:tag` has (for a docker-archive written without a name).
-pub(crate) fn source_name(text: &str) -> Option<String> {
+/// The `repo:tag` name a source has: `host/repo:tag` gives `repo:tag`; `docker-archive:FILE:repo:tag` its name;
+/// `docker-archive:FILE` the one `RepoTags` name of its one image (the archive is opened). `None` otherwise.
+async fn source_name(text: &str) -> Option<String> {
     match parse(text).ok()? {
         Form::Registry { repository, reference: Some(tag) } if !tag.starts_with('@') => {
             Some(format!("{}:{tag}", repository.path()))
         }
+        Form::DockerArchive { name: Some((repo, tag)), .. } => Some(format!("{repo}:{tag}")),
+        Form::DockerArchive { file, name: None } => {
+            let archive = DockerArchive::open(&file).await.ok()?;
+            match archive.images() {
+                [only] => match only.repo_tags.as_slice() {
+                    [name] => Some(name.clone()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
         _ => None,
     }
+}
+
+/// The `repo:tag` name a docker-archive destination `file` writes: `given` (from `docker-archive:FILE:repo:tag`),
+/// else the source's own (see `source_name`: a registry tag, or a docker-archive's one name). Errors (exit 2):
+/// neither has one; the message says the destination needs the name.
+pub(crate) async fn docker_archive_name(given: Option<String>, source: &str, file: &Path) -> Result<String, Failure> {
+    if let Some(name) = given {
+        return Ok(name);
+    }
+    source_name(source).await.ok_or_else(|| {
+        Failure::usage(format!(
+            "the destination docker-archive:{} needs a name for the image: the source {source} has no repo:tag of \
+             its own; write docker-archive:{}:repo:tag",
+            file.display(),
+            file.display()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -388,6 +496,49 @@ mod tests {
             Form::Registry { reference, .. } => assert_eq!(reference, Some(format!("@{digest}"))),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            insecure: true,
+            tls_skip_verify: false,
+            format: crate::settings::Format::Text,
+            progress: crate::settings::ProgressMode::Never,
+            login: None,
+        }
+    }
+
+    #[test]
+    fn a_catalog_host_is_a_host_even_without_a_dot() {
+        let (root, prefix) = registry_root("registry", &settings()).unwrap();
+        assert_eq!(root.get_registry(), "registry", "not Docker Hub");
+        assert_eq!(prefix, "");
+        let (root, prefix) = registry_root("registry:5000/team/", &settings()).unwrap();
+        assert_eq!(root.get_registry(), "registry:5000");
+        assert_eq!(prefix, "team");
+        for text in ["oci:air", "oci-archive:a.tar", "docker-archive:a.tar"] {
+            let e = registry_root(text, &settings()).unwrap_err();
+            assert_eq!(e.code, crate::failure::EXIT_USAGE, "{text}");
+            assert!(e.message.contains("regcli ls oci:DIR"), "{text}: {}", e.message);
+        }
+    }
+
+    #[tokio::test]
+    async fn digest_tags_do_not_count_as_the_one_image() {
+        use registry_client::ImageBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        let layout = LayoutClient::open(dir.path()).await.unwrap();
+        let image = ImageBuilder::new().layer(b"one".to_vec()).build().unwrap();
+        layout.push_image("v1", &image).await.unwrap();
+        let hex = image.digest().hex().to_string();
+        for tag in [format!("sha256-{hex}"), format!("sha256-{hex}.sig")] {
+            layout.push_image(&tag, &image).await.unwrap();
+        }
+        assert_eq!(only_image("oci:x", &layout).await.unwrap(), "v1");
+        assert_eq!(only_tag("oci:x", &layout).await.unwrap(), "v1");
+        layout.push_image("v2", &image).await.unwrap();
+        let many = only_image("oci:x", &layout).await.unwrap_err();
+        assert!(many.message.contains("2 tags"), "{}", many.message);
     }
 
     #[test]

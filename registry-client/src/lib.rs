@@ -17,11 +17,13 @@
 mod client;
 mod conveniences;
 mod copy;
+mod digest_tag;
 mod image;
 mod inspect;
 mod listing;
 mod manifest_result;
 mod options;
+mod pages;
 mod progress;
 mod remote;
 mod resolve;
@@ -31,6 +33,7 @@ mod transfer;
 
 pub use client::{digest_reference, push_reference, Client};
 pub use copy::{copy_image, CopyOptions, CopyReport};
+pub use digest_tag::is_digest_tag;
 pub use image::archive::docker_read::{DockerArchive, DockerArchiveImage};
 pub use image::archive::docker_write::DockerArchiveWriter;
 pub use image::archive::oci_read::OciArchive;
@@ -51,6 +54,7 @@ pub use inspect::{inspect, ArtifactDetails, ImageDetails, IndexEntry, Inspection
 pub use listing::{paged_stream, LIST_PAGE};
 pub use manifest_result::ManifestResult;
 pub use options::{ImageOptions, ListOptions};
+pub use pages::{list_matching_tags, list_repositories_below, matching_names};
 pub use progress::{ProgressEvent, ProgressFn};
 pub use remote::builder::RemoteClientBuilder;
 pub use remote::RemoteClient;

@@ -1,7 +1,7 @@
 //! `regcli catalog HOST[/PREFIX]`: the repositories of a registry, one per line.
 
 use clap::Args;
-use registry_client::ListOptions;
+use registry_client::{list_repositories_below, ListOptions};
 
 use crate::failure::Failure;
 use crate::output::reads::{lines, RepositoriesJson};
@@ -21,7 +21,10 @@ name as printed): pages joined end to end give every repository. `--format json`
 Examples:
   regcli catalog 127.0.0.1:5000
   regcli catalog 127.0.0.1:5000/team
-  regcli catalog registry.example.com -n 100 --last team/app"##;
+  regcli catalog registry.example.com -n 100 --last team/app
+  regcli catalog registry:5000            # a host without a dot is a host here
+
+For a layout or archive, list its tags with regcli ls oci:DIR."##;
 
 /// List the repositories of a registry, one per line.
 #[derive(Debug, Args)]
@@ -37,28 +40,6 @@ pub(crate) struct CatalogArgs {
     pub(crate) last: Option<String>,
 }
 
-/// Where a listing under `prefix` starts for `--last`: the part of `last` below the prefix, `Start::All` when
-/// `last` sorts before the prefix's range, `Start::Past` when after it (nothing to list).
-#[derive(Debug, PartialEq, Eq)]
-enum Start {
-    All,
-    After(String),
-    Past,
-}
-
-fn start(prefix: &str, last: Option<&str>) -> Start {
-    let Some(last) = last.filter(|l| !l.is_empty()) else { return Start::All };
-    if prefix.is_empty() {
-        return Start::After(last.to_string());
-    }
-    let below = format!("{prefix}/");
-    match last.strip_prefix(&below) {
-        Some(rest) if !rest.is_empty() => Start::After(rest.to_string()),
-        _ if last < below.as_str() => Start::All,
-        _ => Start::Past,
-    }
-}
-
 /// Run `regcli catalog`.
 pub(crate) async fn run(args: CatalogArgs, settings: Settings) -> Result<(), Failure> {
     if args.n == Some(0) {
@@ -69,45 +50,17 @@ pub(crate) async fn run(args: CatalogArgs, settings: Settings) -> Result<(), Fai
     if let Some(n) = args.n {
         opts = opts.limit(n);
     }
-    let repositories = match start(&prefix, args.last.as_deref()) {
-        Start::Past => Vec::new(),
-        start => {
-            if let Start::After(last) = start {
-                opts = opts.last(last);
-            }
-            // A client scoped to the prefix lists the repositories below it, relative to it.
-            let scoped = if prefix.is_empty() { root } else { root.with_segment(&prefix) };
-            let found = scoped
-                .list_repositories(opts)
-                .await
-                .map_err(|e| Failure::failed(format!("catalog {}: {e}", args.registry)))?;
-            if prefix.is_empty() {
-                found
-            } else {
-                found.into_iter().map(|r| format!("{prefix}/{r}")).collect()
-            }
-        }
-    };
+    if let Some(last) = &args.last {
+        opts = opts.last(last.clone());
+    }
+    // The library reads --last as a full name and keeps to the prefix.
+    let repositories = list_repositories_below(&*root, &prefix, opts)
+        .await
+        .map_err(|e| Failure::failed(format!("catalog {}: {e}", args.registry)))?;
     if settings.json() {
         print_json(&RepositoriesJson { registry: &args.registry, repositories: &repositories })
     } else {
         print(&lines(&repositories))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_is_a_full_name() {
-        assert_eq!(start("", None), Start::All);
-        assert_eq!(start("", Some("a/b")), Start::After("a/b".into()));
-        assert_eq!(start("team", Some("team/x")), Start::After("x".into()));
-        assert_eq!(start("team", Some("alpha/x")), Start::All);
-        assert_eq!(start("team", Some("team")), Start::All);
-        assert_eq!(start("team", Some("teamster/x")), Start::Past);
-        assert_eq!(start("team", Some("zeta")), Start::Past);
     }
 }

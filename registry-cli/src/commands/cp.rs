@@ -122,9 +122,7 @@ async fn to_archive(
             archives::oci_archive(source, reference, platforms, &file, &tag).await
         }
         Destination::DockerArchive { file, name } => {
-            let Some(name) = name.or_else(|| refs::source_name(source_text)) else {
-                return Err(Failure::usage("name the image in the archive: docker-archive:FILE:repo:tag"));
-            };
+            let name = refs::docker_archive_name(name, source_text, &file).await?;
             archives::docker_archive(source, reference, platforms, &file, &name).await
         }
         Destination::Client(_) => Err(Failure::failed("internal: a client destination is no archive")),

@@ -2,20 +2,22 @@
 
 use clap::Args;
 use registry_client::sync::TagFilter;
-use registry_client::ListOptions;
+use registry_client::{list_matching_tags, matching_names, ListOptions};
 
 use crate::commands::digest::named;
 use crate::failure::Failure;
 use crate::output::reads::{lines, TagsJson};
 use crate::output::{print, print_json};
-use crate::refs;
+use crate::refs::{self, Listing};
 use crate::settings::Settings;
 
 /// The help text after the flags of `regcli ls` (clap shows the command's one-line about first): what it
 /// prints, and examples.
 const HELP: &str = r##"List the tags of a repository, one per line in lexical order.
 
-REPO: host/repo, oci:DIR, oci-archive:FILE or docker-archive:FILE. `-n N` asks for one page of N tags
+REPO: host/repo, oci:DIR, oci-archive:FILE or docker-archive:FILE. A docker-archive with one repository lists
+its tags; with several, every `repo:tag` name (--filter and --semver then read the tag of each, --last takes a
+name). Digest tags (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) are listed like any tag. `-n N` asks for one page of N tags
 (server-side, `n`), `--last X` starts after tag X: pages joined end to end give every tag. With `--filter` or
 `--semver`, `-n N` is a page of N *matching* tags after X. `--format json`: {"repository","tags":[..]}.
 
@@ -23,7 +25,7 @@ Examples:
   regcli ls 127.0.0.1:5000/org/app
   regcli ls 127.0.0.1:5000/org/app -n 100 --last v1.9
   regcli ls registry.example.com/app --semver '>=1.2, <2' --filter '^v'
-  regcli ls oci:/srv/layout"##;
+  regcli ls docker-archive:images.tar"##;
 
 /// List the tags of a repository, one per line.
 #[derive(Debug, Args)]
@@ -74,28 +76,20 @@ pub(crate) async fn run(args: LsArgs, settings: Settings) -> Result<(), Failure>
     if args.n == Some(0) {
         return Err(Failure::usage("-n/--page-size 0 lists nothing: give at least 1"));
     }
-    let filter = tag_filter(&args)?;
-    let client = refs::repository(&args.repository, &settings).await?;
+    let filter = tag_filter(&args)?.unwrap_or_default();
     let mut opts = ListOptions::default();
     if let Some(last) = &args.last {
         opts = opts.last(last.clone());
     }
-    // With a filter, a page is N matching tags: every tag after --last (the library follows the registry's pages),
-    // filtered, then cut to N.
-    if let (Some(n), None) = (args.n, &filter) {
+    if let Some(n) = args.n {
         opts = opts.limit(n);
     }
-    // A repository that does not exist is the library's `NotFound`, saying so.
-    let tags = client.list_tags(opts).await.map_err(|e| named(&args.repository, &e))?;
-    let tags = match &filter {
-        Some(filter) => {
-            let mut kept = filter.apply(tags);
-            if let Some(n) = args.n {
-                kept.truncate(n);
-            }
-            kept
+    // The library pages: N *matching* tags after --last (a repository that does not exist is `NotFound`).
+    let tags = match refs::repository(&args.repository, &settings).await? {
+        Listing::Tags(client) => {
+            list_matching_tags(&*client, &filter, opts).await.map_err(|e| named(&args.repository, &e))?
         }
-        None => tags,
+        Listing::Names(names) => matching_names(names, &filter, &opts),
     };
     if settings.json() {
         print_json(&TagsJson { repository: &args.repository, tags: &tags })

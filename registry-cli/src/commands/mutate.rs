@@ -187,9 +187,7 @@ async fn to_archive(
             writer.finish().await?;
         }
         Destination::DockerArchive { file, name } => {
-            let Some(name) = name.or_else(|| refs::source_name(source)) else {
-                return Err(Failure::usage("name the image in the archive: docker-archive:FILE:repo:tag"));
-            };
+            let name = refs::docker_archive_name(name, source, &file).await?;
             let mut writer = DockerArchiveWriter::create(&file).await?;
             writer.add_image(image, &[&name]).await?;
             writer.finish().await?;
