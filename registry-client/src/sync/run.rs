@@ -189,10 +189,18 @@ pub async fn run(plan: &Plan, spec: &SyncSpec, connector: &Connector, opts: RunO
             n => n,
         };
         let ctx = &ctx;
-        // Indices only: each image's future is made when its turn comes, so memory stays flat.
-        let to_run: Vec<usize> = (0..plan.items.len()).filter(|i| plan.items[*i].action == Action::Copy).collect();
+        // Indices only: each image's future is made when its turn comes, so memory stays flat. Digest tags
+        // (`sha256-<hex>` referrers indexes, cosign's `.sig`/`.att`/`.sbom`) go after every other image: a subject
+        // copied with its referrers writes the same manifests and tags, and two writers of one manifest at once
+        // can make docker-registry answer MANIFEST_BLOB_UNKNOWN (it rewrites a link file in place).
         let items = &plan.items;
-        let mut done = stream::iter(to_run).map(move |i| ctx.copy_one(i, &items[i])).buffer_unordered(limit);
+        let (digest_tags, images_first): (Vec<usize>, Vec<usize>) = (0..items.len())
+            .filter(|i| items[*i].action == Action::Copy)
+            .partition(|i| crate::digest_tag::is_digest_tag(&items[*i].source.reference));
+        let mut done = stream::iter(images_first)
+            .map(move |i| ctx.copy_one(i, &items[i]))
+            .buffer_unordered(limit)
+            .chain(stream::iter(digest_tags).map(move |i| ctx.copy_one(i, &items[i])).buffer_unordered(limit));
         while let Some((i, report, copied)) = done.next().await {
             match &report.error {
                 Some(e) => tracing::info!("{:?} {} -> {}: {e}", report.status, report.source, report.target),
