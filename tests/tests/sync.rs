@@ -149,8 +149,23 @@ async fn referrers_and_cosign_tags_travel_with_their_image_whatever_the_filters(
         a = a.host(),
         b = b.host()
     );
-    let report = sync_with(&spec(&[&a.host(), &b.host()], &body), RunOptions::default()).await;
+    // Record the order images start and finish in.
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let opts = RunOptions::default().events(move |event| match event {
+        SyncEvent::ImageStarted { source, .. } => seen.lock().unwrap().push(format!("start {source}")),
+        SyncEvent::ImageFinished { report, .. } => seen.lock().unwrap().push(format!("finish {}", report.source)),
+        _ => {}
+    });
+    let report = sync_with(&spec(&[&a.host(), &b.host()], &body), opts).await;
     assert_eq!(report.failed, 0, "{report:?}");
+    // Digest tags start only once every other image finished: the subject's copy writes the same referrers, and
+    // two writers of one manifest at once made docker-registry answer MANIFEST_BLOB_UNKNOWN.
+    let events = events.lock().unwrap().clone();
+    let is_digest_tag = |e: &str| e.contains(":sha256-");
+    let last_other_finish = events.iter().rposition(|e| e.starts_with("finish") && !is_digest_tag(e)).unwrap();
+    let first_tag_start = events.iter().position(|e| e.starts_with("start") && is_digest_tag(e)).unwrap();
+    assert!(last_other_finish < first_tag_start, "{events:#?}");
     let target = client(&b.host(), "org/app");
     let got = tags(&*target).await;
     assert!(got.contains(&"v1".to_string()) && got.contains(&sig_tag), "{got:?}");
