@@ -341,3 +341,56 @@ async fn extract_renames_a_finished_tree_into_place_and_leaves_nothing_when_it_f
     assert!(out.status.success(), "{}", shown(&out));
     assert!(fresh.join("noise").exists() && fresh.join("etc/a").exists(), "{:?}", listing(&fresh));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extract_stopped_by_sigterm_removes_its_partial_directory_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let store = LayoutClient::open(&layout).await.unwrap();
+    // 32 MiB: long enough to be caught mid-way in a debug build.
+    let noise = mocks::seeded_bytes(9, 32 << 20).to_vec();
+    let big = ImageBuilder::new().layer(Tar::new().file(b"noise", &noise).finish()).build().unwrap();
+    drop(noise);
+    store.push_image("huge", &big).await.unwrap();
+    drop(big);
+    let into = tmp.path().join("into");
+    fs::create_dir(&into).unwrap();
+    fs::write(into.join("theirs"), b"keep").unwrap();
+    let dir = into.join("rootfs");
+    let source = oci(&layout, "huge");
+    let (status, err, seen) = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(support::regcli_path())
+            .args(["extract", &source, s(&dir)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait (at most 60 s) for the partial directory, then SIGTERM.
+        let mut seen = false;
+        for _ in 0..12_000 {
+            if listing(&into).iter().any(|n| n.starts_with(".rootfs.partial-")) {
+                seen = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if seen {
+            let pid = child.id().to_string();
+            assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        }
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        (child.wait().unwrap(), err, seen)
+    })
+    .await
+    .unwrap();
+    assert!(seen, "the extraction ended before it could be interrupted: {status:?} {err}");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("SIGTERM"), "{err}");
+    let into = tmp.path().join("into");
+    assert_eq!(listing(&into), ["theirs"], "no DIR, no partial directory, the neighbour kept");
+}

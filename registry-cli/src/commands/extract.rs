@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Args;
 use registry_client::{unpack_tar_with_summary, ExtractOptions, ExtractSummary, Image};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::commands::export::read_image;
 use crate::commands::export::tar_progress::{self, Counted};
@@ -107,13 +107,31 @@ impl<R: Read> Read for Stoppable<R> {
     }
 }
 
+/// SIGTERM and SIGINT, watched from the start of a run (so none ends the process while a partial directory
+/// exists).
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn watch() -> Result<Signals, Failure> {
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => Ok(Signals { term, int }),
+            (Err(e), _) | (_, Err(e)) => Err(Failure::failed(format!("extract: cannot watch SIGTERM / SIGINT: {e}"))),
+        }
+    }
+}
+
 /// Unpack `image` into `dir`, counting the tar bytes into a bar on a terminal. SIGINT or SIGTERM stops it (the
 /// unpack ends at its next read) and is the error.
-async fn unpack(image: &Image, dir: PathBuf, settings: &Settings, what: &str) -> Result<ExtractSummary, String> {
-    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(term), Ok(int)) => (term, int),
-        (Err(e), _) | (_, Err(e)) => return Err(format!("cannot watch SIGTERM / SIGINT: {e}")),
-    };
+async fn unpack(
+    image: &Image,
+    dir: PathBuf,
+    settings: &Settings,
+    what: &str,
+    signals: &mut Signals,
+) -> Result<ExtractSummary, String> {
     let bar = tar_progress::bar(settings, what);
     let tar = Counted::new(image.extract_with(ExtractOptions::default()), bar.clone());
     let stop = Arc::new(AtomicBool::new(false));
@@ -122,8 +140,8 @@ async fn unpack(image: &Image, dir: PathBuf, settings: &Settings, what: &str) ->
     let mut task = tokio::task::spawn_blocking(move || unpack_tar_with_summary(&mut reader, &dir, &options));
     let signalled = tokio::select! {
         result = &mut task => Ok(result),
-        _ = term.recv() => Err("interrupted by SIGTERM"),
-        _ = int.recv() => Err("interrupted by SIGINT"),
+        _ = signals.term.recv() => Err("interrupted by SIGTERM"),
+        _ = signals.int.recv() => Err("interrupted by SIGINT"),
     };
     let result = match signalled {
         Ok(result) => result,
@@ -163,24 +181,35 @@ fn partial_dir(dir: &Path, text: &str) -> Result<tempfile::TempDir, Failure> {
         .map_err(|e| Failure::failed(format!("extract: cannot create a directory beside {text}: {e}")))
 }
 
+/// A run stopped by `signal` before anything was written.
+fn interrupted(reference: &str, signal: &str) -> Failure {
+    Failure::failed(format!("extract {reference}: interrupted by {signal}: nothing written"))
+}
+
 /// Run `regcli extract`.
 pub(crate) async fn run(args: ExtractArgs, settings: Settings) -> Result<(), Failure> {
+    let mut signals = Signals::watch()?;
     let dir = PathBuf::from(&args.dir);
     let into = check_dir(&dir, &args.dir, args.force)?;
     let started = Instant::now();
-    let image = read_image("extract", &args.reference, args.platform.as_deref(), &settings).await?;
+    // Watched from here on, a signal must still end the run while the image is read (nothing written yet).
+    let image = tokio::select! {
+        image = read_image("extract", &args.reference, args.platform.as_deref(), &settings) => image?,
+        _ = signals.term.recv() => return Err(interrupted(&args.reference, "SIGTERM")),
+        _ = signals.int.recv() => return Err(interrupted(&args.reference, "SIGINT")),
+    };
     let what = format!("extract {}", args.reference);
     let fail = |why: String, left: &str| {
         Failure::failed(format!("extract {} into {}: {why} ({left})", args.reference, args.dir))
     };
     let summary = match into {
-        Writing::InPlace => unpack(&image, dir.clone(), &settings, &what)
+        Writing::InPlace => unpack(&image, dir.clone(), &settings, &what, &mut signals)
             .await
             .map_err(|why| fail(why, &format!("what was written before the error is left in {}", args.dir)))?,
         Writing::Renamed(final_dir) => {
             let partial = partial_dir(&final_dir, &args.dir)?;
             // On an error or a signal the partial directory is removed (dropped); DIR is never touched.
-            let summary = unpack(&image, partial.path().to_path_buf(), &settings, &what)
+            let summary = unpack(&image, partial.path().to_path_buf(), &settings, &what, &mut signals)
                 .await
                 .map_err(|why| fail(why, &format!("nothing written to {}", args.dir)))?;
             // rename(2) puts a directory onto a missing path or an empty directory, and fails on anything else
