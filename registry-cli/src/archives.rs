@@ -19,6 +19,19 @@ pub(crate) fn is_stdout(file: &Path) -> bool {
     file == Path::new("-")
 }
 
+/// Whether writing `file` writes stdout: `-`, or a path to the very file stdout is (`/dev/stdout`, the file
+/// stdout was redirected to). Then nothing but the archive (or tar) may go to stdout.
+pub(crate) fn goes_to_stdout(file: &Path) -> bool {
+    if is_stdout(file) {
+        return true;
+    }
+    let Ok(out) = std::io::stdout().as_fd().try_clone_to_owned().map(std::fs::File::from) else { return false };
+    match (out.metadata(), std::fs::metadata(file)) {
+        (Ok(out), Ok(named)) => (out.dev(), out.ino()) == (named.dev(), named.ino()),
+        _ => false,
+    }
+}
+
 /// Stdout as a file to stream an archive into; exit 2 when it is a terminal.
 fn stdout_file(kind: &str) -> Result<std::fs::File, Failure> {
     let out = std::io::stdout();
@@ -109,7 +122,7 @@ pub(crate) struct Written {
 pub(crate) fn wrote(file: &Path, result: registry_client::Result<()>) -> Result<bool, Failure> {
     match result {
         Ok(()) => Ok(true),
-        Err(e) if is_stdout(file) && is_broken_pipe(&e) => Ok(false),
+        Err(e) if is_broken_pipe(&e) && goes_to_stdout(file) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

@@ -152,6 +152,17 @@ async fn archives_go_to_stdout_for_dash_follow_links_and_never_overwrite_their_s
     let read = docker.with_segment("org/app").get_image("v1", ImageOptions::default()).await.unwrap();
     assert_eq!(read.config_descriptor().digest(), image.config_descriptor().digest());
 
+    // `/dev/stdout` (a link the kernel resolves to the pipe): streamed, nothing else on stdout.
+    let out = regcli_async(&["cp", &source, "docker-archive:/dev/stdout:org/app:v1"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(tree(&out.stdout).contains_key("manifest.json"), "{}", shown(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("copied "), "no report after the archive");
+    let out = regcli_async(&["export", &source, "/dev/stdout"]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(tree(&out.stdout).contains_key("etc/a"), "{}", shown(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("exported "), "no report after the tar");
+    assert!(fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink());
+
     // A link: its target is written, the link kept.
     let real = tmp.path().join("real.tar");
     fs::write(&real, b"old").unwrap();

@@ -75,7 +75,7 @@ pub(crate) async fn run(args: CpArgs, settings: Settings) -> Result<(), Failure>
                 Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } => {
                     archives::refuse_same_file(&args.source, file)
                         .map_err(|f| Failure { message: cp_context(&args, &f.message), ..f })?;
-                    archives::is_stdout(file)
+                    archives::goes_to_stdout(file)
                 }
                 Destination::Client(_) => false,
             };

@@ -111,14 +111,25 @@ pub(crate) async fn run(args: ExportArgs, settings: Settings) -> Result<(), Fail
     };
     let bar = tar_progress::bar(&settings, &format!("export {}", args.reference));
     let tar = Counted::new(image.extract(), bar.clone());
-    let written = match &target {
-        FileTarget::Replace(path) => to_file(tar, path).await,
-        FileTarget::Stream(path) => to_stream(tar, path).await,
+    let (written, to_stdout) = match &target {
+        FileTarget::Replace(path) => (to_file(tar, path).await, false),
+        FileTarget::Stream(path) => {
+            let to_stdout = crate::archives::goes_to_stdout(path);
+            match to_stream(tar, path).await {
+                // The reader of stdout went away (`| head`): quietly, as `cat`.
+                Err(e) if to_stdout && e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                written => (written.map_err(|e| e.to_string()), to_stdout),
+            }
+        }
     };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     let bytes = written.map_err(|why| Failure::failed(format!("export {} to {file}: {why}", args.reference)))?;
+    if to_stdout {
+        // FILE is stdout (/dev/stdout): only the tar goes there.
+        return Ok(());
+    }
     let json = ExportJson {
         source: &args.reference,
         digest: image.digest().to_string(),
@@ -167,27 +178,26 @@ async fn to_stdout(tar: impl AsyncRead + Send + Unpin + 'static) -> std::io::Res
 }
 
 /// Copy `tar` into the FIFO or device `path`, opened for writing (a FIFO waits for its reader), no temporary
-/// file and no rename; the bytes written. SIGINT or SIGTERM stops it (what was sent stays sent).
-async fn to_stream(mut tar: impl AsyncRead + Unpin, path: &Path) -> Result<u64, String> {
-    let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(term), Ok(int)) => (term, int),
-        (Err(e), _) | (_, Err(e)) => return Err(format!("cannot watch SIGTERM / SIGINT: {e}")),
-    };
+/// file and no rename; the bytes written. SIGINT or SIGTERM stops it (what was sent stays sent). The error is the
+/// write's (`BrokenPipe` when the reader went away), the read's, or the signal's (`Interrupted`).
+async fn to_stream(mut tar: impl AsyncRead + Unpin, path: &Path) -> std::io::Result<u64> {
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    let stopped = |name: &str| std::io::Error::new(std::io::ErrorKind::Interrupted, format!("interrupted by {name}"));
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true);
     let open = options.open(path);
     let file = tokio::select! {
-        file = open => file.map_err(|e| format!("cannot open {}: {e}", path.display()))?,
-        _ = term.recv() => return Err("interrupted by SIGTERM".to_string()),
-        _ = int.recv() => return Err("interrupted by SIGINT".to_string()),
+        file = open => file.map_err(|e| std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?,
+        _ = term.recv() => return Err(stopped("SIGTERM")),
+        _ = int.recv() => return Err(stopped("SIGINT")),
     };
     let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
     let bytes = tokio::select! {
-        copied = tokio::io::copy(&mut tar, &mut out) => copied.map_err(|e| e.to_string())?,
-        _ = term.recv() => return Err("interrupted by SIGTERM: the stream is cut short".to_string()),
-        _ = int.recv() => return Err("interrupted by SIGINT: the stream is cut short".to_string()),
+        copied = tokio::io::copy(&mut tar, &mut out) => copied?,
+        _ = term.recv() => return Err(stopped("SIGTERM")),
+        _ = int.recv() => return Err(stopped("SIGINT")),
     };
-    out.flush().await.map_err(|e| e.to_string())?;
+    out.flush().await?;
     Ok(bytes)
 }
 

@@ -217,6 +217,12 @@ async fn to_archive(
     source: &str,
     source_reference: &str,
 ) -> Result<Option<Moved>, Failure> {
+    let to_stdout = match &destination {
+        Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } => {
+            archives::goes_to_stdout(file)
+        }
+        Destination::Client(_) => false,
+    };
     let file = match destination {
         Destination::OciArchive { file, tag: given } => {
             let tag = target_tag(given, source_reference, &file.display().to_string())?;
@@ -236,7 +242,7 @@ async fn to_archive(
         }
         Destination::Client(_) => return Err(Failure::failed("internal: a client destination is no archive")),
     };
-    if file.is_none_or(|f| archives::is_stdout(&f)) {
+    if file.is_none() || to_stdout {
         return Ok(None);
     }
     let bytes = image.layers().iter().map(|l| l.size()).fold(image.config_descriptor().size(), u64::saturating_add);

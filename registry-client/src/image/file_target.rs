@@ -30,6 +30,26 @@ impl FileTarget {
     /// Errors: `InvalidInput` naming `path` for a directory, a socket, a block device, or more than 40 links
     /// (a loop); `Io` when a link or the file's type cannot be read.
     pub fn of(path: &Path) -> Result<FileTarget> {
+        // The kernel's view first: links under /proc (`/dev/stdout` -> `/proc/self/fd/1` -> `pipe:[N]`) name no
+        // path a manual walk could follow, but open fine.
+        if let Ok(meta) = std::fs::metadata(path) {
+            let kind = meta.file_type();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::FileTypeExt;
+                if kind.is_fifo() || kind.is_char_device() {
+                    return Ok(FileTarget::Stream(path.to_path_buf()));
+                }
+            }
+            if !kind.is_file() {
+                let what = if kind.is_dir() { "a directory" } else { "neither a file, a FIFO nor a character device" };
+                let linked = if path.is_symlink() { " (through a symbolic link)" } else { "" };
+                return Err(Error::invalid_input(format!(
+                    "{}{linked} is {what}: name a file to write (e.g. app.tar)",
+                    path.display()
+                )));
+            }
+        }
         let mut current = path.to_path_buf();
         for _ in 0..=MAX_LINKS {
             let meta = match std::fs::symlink_metadata(&current) {
@@ -110,10 +130,13 @@ mod tests {
         assert!(e.to_string().contains("is a directory"), "{e}");
         symlink(d, d.join("dirlink")).unwrap();
         let e = FileTarget::of(&d.join("dirlink")).unwrap_err();
-        assert!(e.to_string().contains("a link to"), "{e}");
+        assert!(e.to_string().contains("through a symbolic link"), "{e}");
         let _socket = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
         assert_eq!(FileTarget::of(&d.join("sock")).unwrap_err().kind(), ErrorKind::InvalidInput);
         symlink("loop", d.join("loop")).unwrap();
         assert!(FileTarget::of(&d.join("loop")).unwrap_err().to_string().contains("symbolic links"));
+        // A link the kernel resolves to a FIFO (as `/dev/stdout` to a pipe) is streamed through the link itself.
+        symlink(&fifo, d.join("to-fifo")).unwrap();
+        assert_eq!(FileTarget::of(&d.join("to-fifo")).unwrap(), FileTarget::Stream(d.join("to-fifo")));
     }
 }
