@@ -405,3 +405,22 @@ async fn extract_stopped_by_sigterm_removes_its_partial_directory_only() {
     let into = tmp.path().join("into");
     assert_eq!(listing(&into), ["theirs"], "no DIR, no partial directory, the neighbour kept");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_to_stdout_is_refused_on_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, _) = layout(tmp.path()).await;
+    for dest in ["oci-archive:-", "docker-archive:-:org/app:v1"] {
+        // script(1) gives the command a pty as stdout.
+        let command = format!("{} cp {} {dest}", support::regcli_path(), oci(&layout, "v1"));
+        let out = tokio::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("script(1) from util-linux");
+        assert_eq!(out.status.code(), Some(2), "{dest}: {}", shown(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("terminal") && text.contains("redirect"), "{dest}: {}", &text[..text.len().min(2000)]);
+    }
+}

@@ -23,9 +23,10 @@ use crate::image::ref_names::split_name;
 /// the layer file) that older `docker load` reads, and at [`finish`](Self::finish) `manifest.json`
 /// (`[{"Config", "RepoTags", "Layers"}]`) and `repositories` (`{"repo": {"tag": "<top layer id>"}}`). Blobs
 /// already written (same `diff_id`, same config) are not written again. The archive is written to a temporary
-/// file beside `path` and renamed into place by `finish`: until then, or after any error (which ends the writer),
-/// nothing is at `path`. Memory stays flat: every layer is streamed, its size patched into its tar header once
-/// known (no spill file). A docker-archive has no manifests: only the config digest and `diff_ids` survive a round
+/// file beside `path` (a symbolic link's target) and renamed into place by `finish`: until then, or after any
+/// error (which ends the writer), nothing is at `path`. Memory stays flat: every layer is streamed, its size
+/// patched into its tar header once known (no spill file); into a stream ([`to_stream`](Self::to_stream), a FIFO)
+/// a decompressed layer is spilled to an anonymous temporary file first. A docker-archive has no manifests: only the config digest and `diff_ids` survive a round
 /// trip.
 ///
 /// ```no_run

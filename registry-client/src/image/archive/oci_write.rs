@@ -60,8 +60,7 @@ impl OciArchiveWriter {
 
     /// Write the archive straight into `file`, an open stream (stdout, a pipe, a device), named `name` in
     /// errors: no temporary file and no rename, so a failure part way leaves a truncated archive in the stream
-    /// (the reader must check the exit status). Layers that are decompressed on the way in are spilled to an
-    /// anonymous temporary file first (their size goes before their data).
+    /// (the reader must check the exit status). Blobs go in as they are, streamed.
     pub fn to_stream(file: std::fs::File, name: &str) -> OciArchiveWriter {
         let label = format!("oci-archive:{name}");
         let slot = SinkSlot::stream(file, label);
