@@ -17,12 +17,18 @@ use crate::settings::Settings;
 /// References: host/repo:tag, host/repo@sha256:<hex>, oci:DIR[:TAG] (an OCI layout directory, either side),
 /// oci-archive:FILE[:TAG] and docker-archive:FILE[:repo:tag] (a docker-archive holds one image: with an index,
 /// the --platform given, else the host's). A DST without a tag keeps SRC's.
+///
+/// An archive FILE of `-` is stdout (then only the archive is written there, never to a terminal). A FILE that
+/// is a symbolic link has its target replaced (written beside it and renamed when complete); a FIFO or device is
+/// streamed into; a directory or socket is refused. The source archive cannot be the destination (writing it
+/// would drop every other image in it): write another file.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   regcli cp registry.example.com/org/app:v1 127.0.0.1:5000/mirror/app --insecure
   regcli cp registry.example.com/org/app:v1 oci:/srv/layout --platform linux/amd64,linux/arm64
   regcli cp registry.example.com/org/app:v1 docker-archive:app.tar:org/app:v1   # crane pull
-  regcli cp docker-archive:app.tar 127.0.0.1:5000/org/app:v1 --insecure         # crane push")]
+  regcli cp docker-archive:app.tar 127.0.0.1:5000/org/app:v1 --insecure         # crane push
+  regcli cp 127.0.0.1:5000/org/app:v1 docker-archive:- --insecure | docker load")]
 pub(crate) struct CpArgs {
     /// What to copy.
     source: String,
@@ -65,11 +71,23 @@ pub(crate) async fn run(args: CpArgs, settings: Settings) -> Result<(), Failure>
                     "--referrers needs a registry or oci:DIR destination; an archive has no referrers",
                 ));
             }
+            let to_stdout = match &archive {
+                Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } => {
+                    archives::refuse_same_file(&args.source, file)
+                        .map_err(|f| Failure { message: cp_context(&args, &f.message), ..f })?;
+                    archives::goes_to_stdout(file)
+                }
+                Destination::Client(_) => false,
+            };
             let written = to_archive(&*source.client, &reference, &platforms, archive, &args.source).await;
             if let Some(progress) = &progress {
                 progress.finish();
             }
             let written = written.map_err(|f| Failure { message: cp_context(&args, &f.message), ..f })?;
+            // On stdout only the archive goes; a reader that went away (`| head`) ends the run quietly.
+            let Some(written) = written.filter(|_| !to_stdout) else {
+                return Ok(());
+            };
             let seconds = started.elapsed().as_secs_f64();
             return if settings.json() {
                 print_json(&ArchiveJson::new(&args.source, &args.destination, &written, seconds))
@@ -109,7 +127,7 @@ async fn to_archive(
     platforms: &[Platform],
     destination: Destination,
     source_text: &str,
-) -> Result<Written, Failure> {
+) -> Result<Option<Written>, Failure> {
     match destination {
         Destination::OciArchive { file, tag } => {
             let tag = match tag {

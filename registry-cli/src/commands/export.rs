@@ -1,5 +1,6 @@
 //! `regcli export REF [FILE|-]`: the flattened filesystem as a tar, streamed (`Image::extract`), to a file
-//! written under a temporary name and renamed when complete, or to stdout.
+//! written under a temporary name and renamed when complete (a symbolic link's target), streamed into a FIFO or
+//! device, or to stdout.
 
 pub(crate) mod tar_progress;
 
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use clap::Args;
-use registry_client::{Image, ImageOptions, Platform};
+use registry_client::{FileTarget, Image, ImageOptions, Platform};
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -24,9 +25,12 @@ const HELP: &str = r#"Write the flattened filesystem of REF (every layer applied
 export` does) as one tar, to FILE or stdout. Layers are streamed, never held in memory; each is
 checked against its digest and the config's diff_id. FILE is written under a temporary name beside
 it and renamed when the tar is complete, so a failed or interrupted (SIGINT, SIGTERM) export never
-leaves a partial FILE (an existing FILE is replaced only on success); then `exported REF (DIGEST,
+leaves a partial FILE (an existing FILE is replaced only on success). A FILE that is a symbolic link
+has its target written that way (the link stays); a FIFO or device (/dev/stdout) is written
+directly, streamed; a directory or socket is refused. Then `exported REF (DIGEST,
 PLATFORM) to FILE: SIZE` is printed (--format json: {"source","digest","platform","file","bytes"}).
-On stdout only the tar is written, and never to a terminal: redirect stdout or name a FILE.
+On stdout only the tar is written, and never to a terminal: redirect stdout or name a FILE. A reader
+that stops early (`| tar -t | head`) ends the export quietly, as with `cat`.
 
 Examples:
   regcli export 127.0.0.1:5000/org/app:v1 app.tar
@@ -85,22 +89,47 @@ pub(crate) async fn run(args: ExportArgs, settings: Settings) -> Result<(), Fail
             args.reference, args.reference, args.reference
         )));
     }
-    if let Some(file) = file {
-        check_file(Path::new(file)).map_err(|why| Failure::usage(format!("export to {file}: {why}")))?;
+    let target = match file {
+        Some(file) => Some(
+            FileTarget::of(Path::new(file))
+                .map_err(|e| Failure { message: format!("export to {file}: {e}"), ..Failure::from_input(e) })?,
+        ),
+        None => None,
+    };
+    if let Some(FileTarget::Replace(path)) = &target {
+        check_file(path).map_err(|why| Failure::usage(format!("export to {file:?}: {why}", file = path)))?;
     }
     let started = Instant::now();
     let image = read_image("export", &args.reference, args.platform.as_deref(), &settings).await?;
-    let Some(file) = file else {
-        return to_stdout(image.extract())
-            .await
-            .map_err(|why| Failure::failed(format!("export {} to stdout: {why}", args.reference)));
+    let (Some(file), Some(target)) = (file, target) else {
+        return match to_stdout(image.extract()).await {
+            Ok(()) => Ok(()),
+            // The reader went away (`| head`): as `cat`, no message and no failure.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            Err(e) => Err(Failure::failed(format!("export {} to stdout: {e}", args.reference))),
+        };
     };
     let bar = tar_progress::bar(&settings, &format!("export {}", args.reference));
-    let written = to_file(Counted::new(image.extract(), bar.clone()), Path::new(file)).await;
+    let tar = Counted::new(image.extract(), bar.clone());
+    let (written, to_stdout) = match &target {
+        FileTarget::Replace(path) => (to_file(tar, path).await, false),
+        FileTarget::Stream(path) => {
+            let to_stdout = crate::archives::goes_to_stdout(path);
+            match to_stream(tar, path).await {
+                // The reader of stdout went away (`| head`): quietly, as `cat`.
+                Err(e) if to_stdout && e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                written => (written.map_err(|e| e.to_string()), to_stdout),
+            }
+        }
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     let bytes = written.map_err(|why| Failure::failed(format!("export {} to {file}: {why}", args.reference)))?;
+    if to_stdout {
+        // FILE is stdout (/dev/stdout): only the tar goes there.
+        return Ok(());
+    }
     let json = ExportJson {
         source: &args.reference,
         digest: image.digest().to_string(),
@@ -135,8 +164,9 @@ fn check_file(path: &Path) -> Result<&Path, String> {
     Ok(parent)
 }
 
-/// Copy `tar` to stdout (on a blocking thread: stdout is a plain blocking handle), flushed.
-async fn to_stdout(tar: impl AsyncRead + Send + Unpin + 'static) -> Result<(), String> {
+/// Copy `tar` to stdout (on a blocking thread: stdout is a plain blocking handle), flushed. The error is the
+/// write's (`BrokenPipe` when the reader went away) or the read's.
+async fn to_stdout(tar: impl AsyncRead + Send + Unpin + 'static) -> std::io::Result<()> {
     let mut reader = tokio_util::io::SyncIoBridge::new(tar);
     let copied = tokio::task::spawn_blocking(move || {
         let mut out = std::io::stdout().lock();
@@ -144,11 +174,31 @@ async fn to_stdout(tar: impl AsyncRead + Send + Unpin + 'static) -> Result<(), S
         out.flush()
     })
     .await;
-    match copied {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(format!("the copy task failed: {e}")),
-    }
+    copied.unwrap_or_else(|e| Err(std::io::Error::other(format!("the copy task failed: {e}"))))
+}
+
+/// Copy `tar` into the FIFO or device `path`, opened for writing (a FIFO waits for its reader), no temporary
+/// file and no rename; the bytes written. SIGINT or SIGTERM stops it (what was sent stays sent). The error is the
+/// write's (`BrokenPipe` when the reader went away), the read's, or the signal's (`Interrupted`).
+async fn to_stream(mut tar: impl AsyncRead + Unpin, path: &Path) -> std::io::Result<u64> {
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    let stopped = |name: &str| std::io::Error::new(std::io::ErrorKind::Interrupted, format!("interrupted by {name}"));
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true);
+    let open = options.open(path);
+    let file = tokio::select! {
+        file = open => file.map_err(|e| std::io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?,
+        _ = term.recv() => return Err(stopped("SIGTERM")),
+        _ = int.recv() => return Err(stopped("SIGINT")),
+    };
+    let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let bytes = tokio::select! {
+        copied = tokio::io::copy(&mut tar, &mut out) => copied?,
+        _ = term.recv() => return Err(stopped("SIGTERM")),
+        _ = int.recv() => return Err(stopped("SIGINT")),
+    };
+    out.flush().await?;
+    Ok(bytes)
 }
 
 /// Copy `tar` into a temporary file beside `path`, flushed to disk, then rename it to `path`; the bytes written.

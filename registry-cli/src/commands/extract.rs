@@ -1,11 +1,15 @@
 //! `regcli extract REF DIR`: the flattened filesystem written safely to a directory (`unpack_tar_with_summary`
 //! over `Image::extract_with`, the library's safe defaults), with counts of what was written.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 use registry_client::{unpack_tar_with_summary, ExtractOptions, ExtractSummary, Image};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::commands::export::read_image;
 use crate::commands::export::tar_progress::{self, Counted};
@@ -21,9 +25,11 @@ written through a symlink, hard links must stay inside), device nodes and FIFOs 
 belong to you (owners are not applied), permission bits and mtimes are kept. A hostile layer fails
 the run naming the entry.
 
-DIR is created when missing (and removed again when the extraction fails). An existing DIR must be
-empty unless --force is given: then the image's entries replace what is in their place and
-everything else in DIR stays. Prints `extracted REF (DIGEST) into DIR: N files, ...`.
+The tree is written into a new directory beside DIR (.DIR.partial-XXXX) and renamed onto DIR when
+complete, so a failed or interrupted (SIGINT, SIGTERM) extraction leaves nothing at DIR: DIR must be
+missing or an empty directory. With --force a non-empty DIR is written in place: the image's
+entries replace what is in their place, everything else in DIR stays, and a failure leaves what was
+written so far. Prints `extracted REF (DIGEST) into DIR: N files, ...`.
 
 Examples:
   regcli extract 127.0.0.1:5000/org/app:v1 ./rootfs
@@ -36,45 +42,119 @@ Examples:
 pub(crate) struct ExtractArgs {
     /// The image (from an index: --platform, else the host's).
     pub(crate) reference: String,
-    /// The directory to write into (created if missing; must be empty unless --force).
+    /// The directory to write (missing or empty; a non-empty one needs --force).
     pub(crate) dir: String,
     /// The platform to pick from an index (os/arch[/variant]).
     #[arg(long)]
     pub(crate) platform: Option<String>,
-    /// Write into DIR even when it is not empty: the image's entries replace files, links and empty directories
-    /// in their place; nothing else in DIR is removed.
+    /// Write into DIR even when it is not empty, in place (no rename, so a failure leaves what was written): the
+    /// image's entries replace files, links and empty directories in their place; nothing else in DIR is
+    /// removed.
     #[arg(long)]
     pub(crate) force: bool,
 }
 
-/// Whether `dir` is there, checked for use: `Ok(true)` when it exists (a directory, empty or `force`),
-/// `Ok(false)` when missing. Exit 2 when it is no directory or not empty without `force`.
-fn check_dir(dir: &Path, text: &str, force: bool) -> Result<bool, Failure> {
+/// How DIR is written.
+#[derive(Debug, PartialEq, Eq)]
+enum Writing {
+    /// Into a new sibling temporary directory renamed onto this path (missing, or an empty directory, which the
+    /// rename replaces; a symbolic link to one is resolved to it) when complete.
+    Renamed(PathBuf),
+    /// In place: a non-empty directory and --force.
+    InPlace,
+}
+
+/// How `dir` is to be written. Exit 2 when it is no directory, or not empty without `force`.
+fn check_dir(dir: &Path, text: &str, force: bool) -> Result<Writing, Failure> {
     match std::fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Writing::Renamed(dir.to_path_buf())),
         Err(e) => Err(Failure::failed(format!("extract: {text}: {e}"))),
         Ok(_) if !dir.is_dir() => Err(Failure::usage(format!("extract: {text} exists and is not a directory"))),
-        Ok(_) => {
+        Ok(meta) => {
             let mut entries =
                 std::fs::read_dir(dir).map_err(|e| Failure::failed(format!("extract: cannot read {text}: {e}")))?;
-            if entries.next().is_some() && !force {
-                return Err(Failure::usage(format!(
-                    "extract: {text} is not empty: extract into a new or empty directory, or add --force to write \
-                     into it (the image's entries replace what is in their place)"
-                )));
+            if entries.next().is_some() {
+                if !force {
+                    return Err(Failure::usage(format!(
+                        "extract: {text} is not empty: extract into a new or empty directory, or add --force to \
+                         write into it (the image's entries replace what is in their place)"
+                    )));
+                }
+                return Ok(Writing::InPlace);
             }
-            Ok(true)
+            if meta.file_type().is_symlink() {
+                let real = std::fs::canonicalize(dir)
+                    .map_err(|e| Failure::failed(format!("extract: cannot resolve {text}: {e}")))?;
+                return Ok(Writing::Renamed(real));
+            }
+            Ok(Writing::Renamed(dir.to_path_buf()))
         }
     }
 }
 
-/// Unpack `image` into `dir`, counting the tar bytes into a bar on a terminal.
-async fn unpack(image: &Image, dir: PathBuf, settings: &Settings, what: &str) -> Result<ExtractSummary, String> {
+/// A reader that fails once `stop` is set, so an unpack on a blocking thread ends at its next read.
+struct Stoppable<R> {
+    inner: R,
+    stop: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("stopped by a signal"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// SIGTERM and SIGINT, watched from the start of a run (so none ends the process while a partial directory
+/// exists).
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn watch() -> Result<Signals, Failure> {
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(term), Ok(int)) => Ok(Signals { term, int }),
+            (Err(e), _) | (_, Err(e)) => Err(Failure::failed(format!("extract: cannot watch SIGTERM / SIGINT: {e}"))),
+        }
+    }
+}
+
+/// Unpack `image` into `dir`, counting the tar bytes into a bar on a terminal. SIGINT or SIGTERM stops it (the
+/// unpack ends at its next read) and is the error.
+async fn unpack(
+    image: &Image,
+    dir: PathBuf,
+    settings: &Settings,
+    what: &str,
+    signals: &mut Signals,
+) -> Result<ExtractSummary, String> {
     let bar = tar_progress::bar(settings, what);
     let tar = Counted::new(image.extract_with(ExtractOptions::default()), bar.clone());
-    let mut reader = tokio_util::io::SyncIoBridge::new(tar);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut reader = Stoppable { inner: tokio_util::io::SyncIoBridge::new(tar), stop: stop.clone() };
     let options = ExtractOptions::default();
-    let result = tokio::task::spawn_blocking(move || unpack_tar_with_summary(&mut reader, &dir, &options)).await;
+    let mut task = tokio::task::spawn_blocking(move || unpack_tar_with_summary(&mut reader, &dir, &options));
+    let signalled = tokio::select! {
+        result = &mut task => Ok(result),
+        _ = signals.term.recv() => Err("interrupted by SIGTERM"),
+        _ = signals.int.recv() => Err("interrupted by SIGINT"),
+    };
+    let result = match signalled {
+        Ok(result) => result,
+        Err(why) => {
+            // Let the unpack end before its directory is removed.
+            stop.store(true, Ordering::Relaxed);
+            let _ = task.await;
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            return Err(why.to_string());
+        }
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -85,28 +165,61 @@ async fn unpack(image: &Image, dir: PathBuf, settings: &Settings, what: &str) ->
     }
 }
 
+/// A new empty directory beside `dir` (`.NAME.partial-XXXX`, same parent, so a rename moves it onto `dir`),
+/// with the mode a new directory gets (0777 less the umask). The parent is created when missing.
+fn partial_dir(dir: &Path, text: &str) -> Result<tempfile::TempDir, Failure> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Failure::failed(format!("extract: cannot create {}: {e}", parent.display())))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "extract".to_string());
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}.partial-"))
+        .tempdir_in(parent)
+        .map_err(|e| Failure::failed(format!("extract: cannot create a directory beside {text}: {e}")))
+}
+
+/// A run stopped by `signal` before anything was written.
+fn interrupted(reference: &str, signal: &str) -> Failure {
+    Failure::failed(format!("extract {reference}: interrupted by {signal}: nothing written"))
+}
+
 /// Run `regcli extract`.
 pub(crate) async fn run(args: ExtractArgs, settings: Settings) -> Result<(), Failure> {
+    let mut signals = Signals::watch()?;
     let dir = PathBuf::from(&args.dir);
-    let existed = check_dir(&dir, &args.dir, args.force)?;
+    let into = check_dir(&dir, &args.dir, args.force)?;
     let started = Instant::now();
-    let image = read_image("extract", &args.reference, args.platform.as_deref(), &settings).await?;
-    if !existed {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure::failed(format!("extract: cannot create {}: {e}", args.dir)))?;
-    }
-    let summary = match unpack(&image, dir.clone(), &settings, &format!("extract {}", args.reference)).await {
-        Ok(summary) => summary,
-        Err(why) => {
-            let left = if existed {
-                format!("what was written before the error is left in {}", args.dir)
-            } else {
-                match std::fs::remove_dir_all(&dir) {
-                    Ok(()) => format!("{} removed", args.dir),
-                    Err(e) => format!("{} left half-written (cannot remove it: {e})", args.dir),
-                }
-            };
-            return Err(Failure::failed(format!("extract {} into {}: {why} ({left})", args.reference, args.dir)));
+    // Watched from here on, a signal must still end the run while the image is read (nothing written yet).
+    let image = tokio::select! {
+        image = read_image("extract", &args.reference, args.platform.as_deref(), &settings) => image?,
+        _ = signals.term.recv() => return Err(interrupted(&args.reference, "SIGTERM")),
+        _ = signals.int.recv() => return Err(interrupted(&args.reference, "SIGINT")),
+    };
+    let what = format!("extract {}", args.reference);
+    let fail = |why: String, left: &str| {
+        Failure::failed(format!("extract {} into {}: {why} ({left})", args.reference, args.dir))
+    };
+    let summary = match into {
+        Writing::InPlace => unpack(&image, dir.clone(), &settings, &what, &mut signals)
+            .await
+            .map_err(|why| fail(why, &format!("what was written before the error is left in {}", args.dir)))?,
+        Writing::Renamed(final_dir) => {
+            let partial = partial_dir(&final_dir, &args.dir)?;
+            // On an error or a signal the partial directory is removed (dropped); DIR is never touched.
+            let summary = unpack(&image, partial.path().to_path_buf(), &settings, &what, &mut signals)
+                .await
+                .map_err(|why| fail(why, &format!("nothing written to {}", args.dir)))?;
+            // rename(2) puts a directory onto a missing path or an empty directory, and fails on anything else
+            // (someone wrote there meanwhile): then nothing of theirs is touched.
+            std::fs::rename(partial.path(), &final_dir).map_err(|e| {
+                fail(format!("cannot rename the finished tree into place: {e}"), &format!("{} untouched", args.dir))
+            })?;
+            // Renamed: nothing is left to remove.
+            let _ = partial.keep();
+            summary
         }
     };
     let json = ExtractJson::new(

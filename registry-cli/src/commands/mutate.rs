@@ -2,11 +2,12 @@
 //! reference; the base's layers are never read, so a push to the same registry skips or mounts them.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use clap::Args;
-use registry_client::{Digest, DockerArchiveWriter, Image, Mutation, OciArchiveWriter, ProgressEvent, ProgressFn};
+use registry_client::{parse_rfc3339, Digest, Image, Mutation, ProgressEvent, ProgressFn};
 
+use crate::archives;
 use crate::commands::export::image_options;
 use crate::failure::Failure;
 use crate::output::images::{mutate_text, MutateJson};
@@ -16,9 +17,13 @@ use crate::refs::{self, Destination};
 use crate::settings::Settings;
 
 /// The text after the options in `--help`: what the command does, and examples.
-const HELP: &str = r#"Change an image's config, annotations or layers and push the result as NEWREF; the source is never
-changed. NEWREF is any REF form that can be written: host/repo:tag, oci:DIR[:TAG],
-oci-archive:FILE[:TAG], docker-archive:FILE[:repo:tag] (without a tag: the source's). Blobs the
+const HELP: &str = r#"Change an image's config, annotations or layers and push the result as NEWREF. The source image is
+not changed, but NEWREF may move a tag: naming the source's own tag points it at the new image.
+NEWREF is any REF form that can be written: host/repo:tag, oci:DIR[:TAG], oci-archive:FILE[:TAG],
+docker-archive:FILE[:repo:tag] (without a tag: the source's; FILE `-` is stdout). An archive is
+written whole, so NEWREF cannot be the source's own archive file (refused: it would lose every other
+image in it). At least one change is needed. The new config keeps the source's `created` time
+unless --created is given, so the same change of the same image gives the same digest. Blobs the
 target already has are not sent again: in the source's registry only the new layers and config move
 (others are skipped or mounted). From an index, the --platform image (else the host's) is changed and
 pushed alone: NEWREF names an image, not an index. Prints the new digest and what moved
@@ -29,7 +34,8 @@ Examples:
   regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1-debug --env DEBUG=1 --user 0
   regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v2 --append ./dist --cmd /app/server
   regcli mutate oci:./layout:v1 -t oci:./layout:v1-labelled --label org.opencontainers.image.version=1.0
-  regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1 --annotation team=core  # moves v1"#;
+  regcli mutate 127.0.0.1:5000/org/app:v1 -t 127.0.0.1:5000/org/app:v1 --annotation team=core  # moves v1
+  regcli mutate oci:./layout:v1 -t oci:./layout:v1-sh --entrypoint /bin/sh --entrypoint -c --cmd 'echo hi'"#;
 
 /// Change an image (config, annotations, layers) and push it under a new reference.
 #[derive(Debug, Args)]
@@ -46,11 +52,12 @@ pub(crate) struct MutateArgs {
     /// Set an environment variable (KEY=VALUE, replacing the base's KEY), repeatable.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub(crate) env: Vec<String>,
-    /// Replace the entrypoint (repeat for each argument); the base's command is cleared unless --cmd is given.
-    #[arg(long, value_name = "ARG")]
+    /// Replace the entrypoint (repeat for each argument, which may start with `-`: `--entrypoint /bin/sh
+    /// --entrypoint -c`); the base's command is cleared unless --cmd is given.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) entrypoint: Vec<String>,
-    /// Replace the default command (repeat for each argument).
-    #[arg(long, value_name = "ARG")]
+    /// Replace the default command (repeat for each argument, which may start with `-`).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) cmd: Vec<String>,
     /// Set the user (name, uid or uid:gid).
     #[arg(long)]
@@ -68,6 +75,34 @@ pub(crate) struct MutateArgs {
     /// The platform to pick from an index (os/arch[/variant]).
     #[arg(long)]
     pub(crate) platform: Option<String>,
+    /// The new config's `created` time: `now`, or an RFC 3339 time (2024-02-29T13:05:09Z). Default: the
+    /// source's, so the same mutate gives the same digest.
+    #[arg(long, value_name = "now|RFC3339")]
+    pub(crate) created: Option<String>,
+}
+
+/// The change flags, for the message when none is given.
+const CHANGE_FLAGS: &str = "--label, --env, --entrypoint, --cmd, --user, --workdir, --annotation, --append";
+
+/// Exit 2 when no change flag is given: the result would be the source with a new time only.
+fn check_some_change(args: &MutateArgs) -> Result<(), Failure> {
+    let lists = [&args.labels, &args.env, &args.entrypoint, &args.cmd, &args.annotations, &args.append];
+    if lists.iter().all(|l| l.is_empty()) && args.user.is_none() && args.workdir.is_none() {
+        return Err(Failure::usage(format!(
+            "mutate {}: nothing to change: give at least one of {CHANGE_FLAGS}",
+            args.reference
+        )));
+    }
+    Ok(())
+}
+
+/// `--created` as a time to set (`None`: keep the source's). Exit 2 naming the value when it does not parse.
+fn created(given: Option<&str>) -> Result<Option<SystemTime>, Failure> {
+    match given {
+        None => Ok(None),
+        Some("now") => Ok(Some(SystemTime::now())),
+        Some(text) => parse_rfc3339(text).map(Some).map_err(|e| Failure::usage(format!("--created: {e}"))),
+    }
 }
 
 /// `KEY=VALUE` values of `flag` (the value may hold `=`); exit 2 naming the flag and value for another form.
@@ -84,7 +119,10 @@ fn pairs(flag: &str, values: &[String]) -> Result<Vec<(String, String)>, Failure
 /// The mutation the flags ask for on `base`. Exit 2 for a malformed flag or an --append path that is neither a
 /// file nor a directory.
 fn mutation(base: &Image, args: &MutateArgs) -> Result<Mutation, Failure> {
-    let mut m = base.mutate();
+    let mut m = match created(args.created.as_deref())? {
+        Some(time) => base.mutate().created(time),
+        None => base.mutate().keep_created(true),
+    };
     for (k, v) in pairs("--label", &args.labels)? {
         m = m.label(k, v);
     }
@@ -172,38 +210,51 @@ fn target_tag(given: Option<String>, source_reference: &str, target: &str) -> Re
 }
 
 /// Write `image` into an archive destination (tagged as given, else as `source_reference`); what was written,
-/// counted as uploads.
+/// counted as uploads (`None`: the archive went to stdout, or its reader went away, and no report is due).
 async fn to_archive(
     image: &Image,
     destination: Destination,
     source: &str,
     source_reference: &str,
-) -> Result<Moved, Failure> {
-    match destination {
+) -> Result<Option<Moved>, Failure> {
+    let to_stdout = match &destination {
+        Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } => {
+            archives::goes_to_stdout(file)
+        }
+        Destination::Client(_) => false,
+    };
+    let file = match destination {
         Destination::OciArchive { file, tag: given } => {
             let tag = target_tag(given, source_reference, &file.display().to_string())?;
-            let mut writer = OciArchiveWriter::create(&file).await?;
-            writer.add_image(&tag, image).await?;
-            writer.finish().await?;
+            let mut writer = archives::oci_writer(&file).await?;
+            let written = archives::wrote(&file, writer.add_image(&tag, image).await)?
+                && archives::wrote(&file, writer.finish().await)?;
+            written.then_some(file)
         }
         Destination::DockerArchive { file, name } => {
             let name = refs::docker_archive_name(name, source, &file).await?;
-            let mut writer = DockerArchiveWriter::create(&file).await?;
-            writer.add_image(image, &[&name]).await?;
-            writer.finish().await?;
+            let mut writer = archives::docker_writer(&file).await?;
+            let written = archives::wrote(&file, writer.add_image(image, &[&name]).await)?
+                && archives::wrote(&file, writer.finish().await)?;
+            written.then_some(file)
         }
         Destination::Client(_) => return Err(Failure::failed("internal: a client destination is no archive")),
+    };
+    if file.is_none() || to_stdout {
+        return Ok(None);
     }
     let bytes = image.layers().iter().map(|l| l.size()).fold(image.config_descriptor().size(), u64::saturating_add);
     let descriptors = image.layers().iter().chain(std::iter::once(image.config_descriptor()));
     let sent: Vec<Digest> = descriptors.filter_map(|d| Digest::parse(d.digest().as_ref()).ok()).collect();
-    Ok(Moved { uploaded: sent.len(), sent, bytes, ..Moved::default() })
+    Ok(Some(Moved { uploaded: sent.len(), sent, bytes, ..Moved::default() }))
 }
 
 /// Run `regcli mutate`.
 pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Failure> {
     let options = image_options(args.platform.as_deref())?;
     // Every flag checked before any request.
+    check_some_change(&args)?;
+    created(args.created.as_deref())?;
     for (flag, values) in [("--label", &args.labels), ("--env", &args.env), ("--annotation", &args.annotations)] {
         pairs(flag, values)?;
     }
@@ -215,6 +266,12 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
     let moved = Arc::new(Mutex::new(Moved::default()));
     let callback = counting(moved.clone(), bars.as_ref().map(|b| b.callback()));
     let destination = refs::destination(&args.target, &settings, Some(callback)).await?;
+    if let Destination::OciArchive { file, .. } | Destination::DockerArchive { file, .. } = &destination {
+        archives::refuse_same_file(&args.reference, file).map_err(|f| Failure {
+            message: format!("mutate {} -> {}: {}", args.reference, args.target, f.message),
+            ..f
+        })?;
+    }
     let tag = match &destination {
         Destination::Client(target) => Some(target_tag(target.reference.clone(), &reference, &args.target)?),
         _ => None,
@@ -235,16 +292,19 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
             let pushed = target.client.push_image(&tag, &image).await;
             let written = if given { args.target.clone() } else { format!("{}:{tag}", args.target) };
             let moved = moved.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            pushed.map(|()| (written, moved)).map_err(Failure::from)
+            pushed.map(|()| Some((written, moved))).map_err(Failure::from)
         }
         (archive, _) => {
-            to_archive(&image, archive, &args.reference, &reference).await.map(|m| (args.target.clone(), m))
+            to_archive(&image, archive, &args.reference, &reference).await.map(|m| m.map(|m| (args.target.clone(), m)))
         }
     };
     if let Some(bars) = &bars {
         bars.finish();
     }
-    let (target, moved) = result.map_err(|f| Failure { message: context(f.message), ..f })?;
+    let Some((target, moved)) = result.map_err(|f| Failure { message: context(f.message), ..f })? else {
+        // The archive went to stdout: nothing else goes there.
+        return Ok(());
+    };
     let json = MutateJson {
         source: &args.reference,
         target,

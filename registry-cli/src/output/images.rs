@@ -112,7 +112,7 @@ pub(crate) fn extract_text(json: &ExtractJson<'_>) -> String {
 /// `regcli mutate --format json`: the image pushed and what moved.
 #[derive(Debug, Serialize)]
 pub(crate) struct MutateJson<'a> {
-    /// The base image, as given (never changed).
+    /// The base image, as given (its manifest and blobs unchanged; a tag may be moved when NEWREF names it).
     pub(crate) source: &'a str,
     /// Where the new image went, as written (with the tag used).
     pub(crate) target: String,

@@ -12,6 +12,7 @@ pub(crate) mod extract;
 pub(crate) mod extract_options;
 pub(crate) mod extract_summary;
 pub(crate) mod file_range;
+pub(crate) mod file_target;
 pub(crate) mod flatten;
 pub(crate) mod layout;
 pub(crate) mod model;

@@ -8,7 +8,7 @@ mod config_edit;
 mod directory;
 mod hashing;
 mod layer_file;
-mod time;
+pub(crate) mod time;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,6 +108,7 @@ pub struct Mutation {
     edits: ConfigEdits,
     annotations: BTreeMap<String, String>,
     created: Option<SystemTime>,
+    keep_created: bool,
     reproducible: bool,
     temp_dir: Option<PathBuf>,
 }
@@ -121,6 +122,7 @@ impl Image {
             edits: ConfigEdits::default(),
             annotations: BTreeMap::new(),
             created: None,
+            keep_created: false,
             reproducible: false,
             temp_dir: None,
         }
@@ -219,6 +221,15 @@ impl Mutation {
         self
     }
 
+    /// Without a [`Mutation::created`] time, record the base config's `created` (RFC 3339) rather than now, so the
+    /// same change of the same base gives the same digest (appended directories' entries keep their files'
+    /// mtimes unless [`Mutation::reproducible`]). A base without a readable `created` gets now (the epoch when
+    /// reproducible), as without this.
+    pub fn keep_created(mut self, on: bool) -> Mutation {
+        self.keep_created = on;
+        self
+    }
+
     /// Set the manifest annotation `key` (the base's other annotations are kept).
     pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Mutation {
         self.annotations.insert(key.into(), value.into());
@@ -263,7 +274,12 @@ impl Mutation {
                 _ => PathBuf::new(),
             });
         }
-        let created = match self.created {
+        let base_created = if self.keep_created && self.created.is_none() {
+            self.base.config().created().as_deref().and_then(|t| time::parse_rfc3339(t).ok())
+        } else {
+            None
+        };
+        let created = match self.created.or(base_created) {
             Some(t) => time::unix_seconds(t)?,
             None if self.reproducible => 0,
             None => time::unix_seconds(SystemTime::now()).unwrap_or(0),

@@ -23,9 +23,10 @@ use crate::image::ref_names::split_name;
 /// the layer file) that older `docker load` reads, and at [`finish`](Self::finish) `manifest.json`
 /// (`[{"Config", "RepoTags", "Layers"}]`) and `repositories` (`{"repo": {"tag": "<top layer id>"}}`). Blobs
 /// already written (same `diff_id`, same config) are not written again. The archive is written to a temporary
-/// file beside `path` and renamed into place by `finish`: until then, or after any error (which ends the writer),
-/// nothing is at `path`. Memory stays flat: every layer is streamed, its size patched into its tar header once
-/// known (no spill file). A docker-archive has no manifests: only the config digest and `diff_ids` survive a round
+/// file beside `path` (a symbolic link's target) and renamed into place by `finish`: until then, or after any
+/// error (which ends the writer), nothing is at `path`. Memory stays flat: every layer is streamed, its size
+/// patched into its tar header once known (no spill file); into a stream ([`to_stream`](Self::to_stream), a FIFO)
+/// a decompressed layer is spilled to an anonymous temporary file first. A docker-archive has no manifests: only the config digest and `diff_ids` survive a round
 /// trip.
 ///
 /// ```no_run
@@ -59,8 +60,11 @@ fn hex_of(digest: &Digest, what: &str) -> Result<String> {
 
 impl DockerArchiveWriter {
     /// Start a docker-archive to be put at `path` (its directory must exist; a file there is replaced at
-    /// [`finish`](Self::finish)). Refused before anything is written: `InvalidInput` when `path` is a
-    /// directory, `NotFound` when its directory does not exist; `Io` when no temporary file can be made beside it.
+    /// [`finish`](Self::finish)). As [`FileTarget::of`](crate::FileTarget::of) says: a symbolic link is followed
+    /// and its target replaced (the link stays); a FIFO or character device is opened (a FIFO waits for its
+    /// reader) and streamed into as [`to_stream`](Self::to_stream) does. Refused before anything is written:
+    /// `InvalidInput` when `path` is (or links to) a directory, a socket or a block device, `NotFound` when its
+    /// directory does not exist; `Io` when no temporary file can be made beside it or a FIFO cannot be opened.
     pub async fn create(path: impl AsRef<Path>) -> Result<DockerArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", dest.display());
@@ -75,6 +79,25 @@ impl DockerArchiveWriter {
             repositories: BTreeMap::new(),
             limits: DecompressionLimits::default(),
         })
+    }
+
+    /// Write the archive straight into `file`, an open stream (stdout, a pipe, a device), named `name` in
+    /// errors: no temporary file and no rename, so a failure part way leaves a truncated archive in the stream
+    /// (the reader must check the exit status). Layers that are decompressed on the way in are spilled to an
+    /// anonymous temporary file first (their size goes before their data).
+    pub fn to_stream(file: std::fs::File, name: &str) -> DockerArchiveWriter {
+        let label = format!("docker-archive:{name}");
+        let slot = SinkSlot::stream(file, label);
+        DockerArchiveWriter {
+            slot,
+            layers: HashSet::new(),
+            budget: OutputBudget::new(),
+            configs: HashSet::new(),
+            legacy: HashSet::new(),
+            items: Vec::new(),
+            repositories: BTreeMap::new(),
+            limits: DecompressionLimits::default(),
+        }
     }
 
     /// Caps on the decompression of compressed layers on their way in (default: [`DecompressionLimits::default`],

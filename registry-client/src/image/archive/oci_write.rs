@@ -46,13 +46,25 @@ pub struct OciArchiveWriter {
 
 impl OciArchiveWriter {
     /// Start an oci-archive to be put at `path` (its directory must exist; a file there is replaced at
-    /// [`finish`](Self::finish)). Refused before anything is written: `InvalidInput` when `path` is a
-    /// directory, `NotFound` when its directory does not exist; `Io` when no temporary file can be made beside it.
+    /// [`finish`](Self::finish)). As [`FileTarget::of`](crate::FileTarget::of) says: a symbolic link is followed
+    /// and its target replaced (the link stays); a FIFO or character device is opened (a FIFO waits for its
+    /// reader) and streamed into as [`to_stream`](Self::to_stream) does. Refused before anything is written:
+    /// `InvalidInput` when `path` is (or links to) a directory, a socket or a block device, `NotFound` when its
+    /// directory does not exist; `Io` when no temporary file can be made beside it or a FIFO cannot be opened.
     pub async fn create(path: impl AsRef<Path>) -> Result<OciArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("oci-archive:{}", dest.display());
         let slot = SinkSlot::create(dest, label).await?;
         Ok(OciArchiveWriter { slot, blobs: HashSet::new(), entries: Vec::new() })
+    }
+
+    /// Write the archive straight into `file`, an open stream (stdout, a pipe, a device), named `name` in
+    /// errors: no temporary file and no rename, so a failure part way leaves a truncated archive in the stream
+    /// (the reader must check the exit status). Blobs go in as they are, streamed.
+    pub fn to_stream(file: std::fs::File, name: &str) -> OciArchiveWriter {
+        let label = format!("oci-archive:{name}");
+        let slot = SinkSlot::stream(file, label);
+        OciArchiveWriter { slot, blobs: HashSet::new(), entries: Vec::new() }
     }
 
     /// `InvalidInput` unless `tag` is a tag (`v1`) or `repo:tag` (`example.com/app:v1`).

@@ -26,6 +26,11 @@ impl SinkSlot {
         Ok(SinkSlot { sink: Some(sink), failed: None, label })
     }
 
+    /// Write the archive straight into `file` (see [`TarSink::stream`]), named `label` in errors.
+    pub(crate) fn stream(file: std::fs::File, label: String) -> SinkSlot {
+        SinkSlot { sink: Some(TarSink::stream(file, &label)), failed: None, label }
+    }
+
     /// How the archive is named in errors.
     pub(crate) fn label(&self) -> &str {
         &self.label

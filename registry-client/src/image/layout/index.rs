@@ -12,6 +12,7 @@ use registry_core::{Digest, Error, Reference, Result};
 use serde_json::{json, Map, Value};
 
 use super::errors::{corrupt, io_at};
+use crate::image::file_target::FileTarget;
 use crate::image::ref_names::{familiar_name, repository_key, split_name, REF_NAME};
 use crate::image::temp_files::publishable_temp_file;
 
@@ -300,9 +301,23 @@ pub(crate) fn read_index(dir: &Path) -> Result<Option<LayoutIndex>> {
 
 /// Write `bytes` to `dir/name` atomically: a temp file beside it (`.<name>.tmp-*`), synced, renamed over it, the
 /// directory synced. A failure leaves the old file as it was (and at worst a temp file, which readers ignore).
+/// A symbolic link there is followed (its target replaced, the link kept, as [`FileTarget::of`] says); anything
+/// else but a regular file there (a FIFO, a device, a directory) is `InvalidInput`: a layout's files are files.
 /// Blocking.
 pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(name);
+    let path = match FileTarget::of(&dir.join(name))? {
+        FileTarget::Replace(path) => path,
+        FileTarget::Stream(path) => {
+            return Err(Error::invalid_input(format!(
+                "{} is no regular file: a layout's {name} must be one",
+                path.display()
+            )))
+        }
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => dir,
+    };
     let prefix = if name == INDEX_FILE { TEMP_PREFIX.to_string() } else { format!(".{name}.tmp-") };
     let mut temp = publishable_temp_file(dir, &prefix, "").map_err(|e| io_at("create a temp file in", dir, e))?;
     // A file being replaced keeps its mode (a user's 0640 index.json stays 0640).
@@ -439,5 +454,23 @@ mod tests {
         let big = vec![b' '; MAX_INDEX_SIZE as usize + 1];
         std::fs::write(dir.path().join(INDEX_FILE), big).unwrap();
         assert_eq!(read_index(dir.path()).unwrap_err().kind(), ErrorKind::Unsupported);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_index_json_has_its_target_written_and_a_fifo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let real = elsewhere.path().join("real-index.json");
+        std::fs::write(&real, b"{}").unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join(INDEX_FILE)).unwrap();
+        write_atomically(dir.path(), INDEX_FILE, b"{\"schemaVersion\":2}").unwrap();
+        let link = std::fs::symlink_metadata(dir.path().join(INDEX_FILE)).unwrap();
+        assert!(link.file_type().is_symlink(), "the link stays");
+        assert_eq!(std::fs::read(&real).unwrap(), b"{\"schemaVersion\":2}");
+        let fifo = dir.path().join("oci-layout");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = write_atomically(dir.path(), "oci-layout", b"{}").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     }
 }

@@ -242,3 +242,24 @@ async fn a_directory_goes_where_asked_with_its_parents() {
         assert!(e.to_string().contains(bad), "{e}");
     }
 }
+
+#[tokio::test]
+async fn keep_created_records_the_bases_time_so_the_same_change_gives_the_same_digest() {
+    let plain = ImageBuilder::new().layer(&b"base"[..]).build().unwrap();
+    let base = plain.mutate().created(UNIX_EPOCH + Duration::from_secs(1_700_000_000)).build().await.unwrap();
+    let once = base.mutate().label("k", "v").keep_created(true).build().await.unwrap();
+    let again = base.mutate().label("k", "v").keep_created(true).build().await.unwrap();
+    assert_eq!(once.digest(), again.digest());
+    let config: Value = serde_json::from_slice(once.config_bytes()).unwrap();
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    let given = base
+        .mutate()
+        .label("k", "v")
+        .keep_created(true)
+        .created(UNIX_EPOCH + Duration::from_secs(86_400))
+        .build()
+        .await
+        .unwrap();
+    let config: Value = serde_json::from_slice(given.config_bytes()).unwrap();
+    assert_eq!(config["created"], "1970-01-02T00:00:00Z", "a time given wins");
+}

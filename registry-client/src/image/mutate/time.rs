@@ -19,6 +19,14 @@ pub(crate) fn rfc3339(secs: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs.min(max))).to_string()
 }
 
+/// Parse an RFC 3339 time (`2024-02-29T13:05:09Z`, fractions and offsets allowed, as image configs' `created`
+/// are written), for [`Mutation::created`](crate::Mutation::created). Errors: `InvalidInput` naming `text` when
+/// it is no such time.
+pub fn parse_rfc3339(text: &str) -> Result<SystemTime> {
+    humantime::parse_rfc3339_weak(text)
+        .map_err(|e| Error::invalid_input(format!("{text:?} is no RFC 3339 time (e.g. 2024-02-29T13:05:09Z): {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -34,5 +42,11 @@ mod tests {
         assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z", "clamped, no overflow");
         assert_eq!(unix_seconds(UNIX_EPOCH + Duration::from_millis(1500)).ok(), Some(1));
         assert!(unix_seconds(UNIX_EPOCH - Duration::from_secs(1)).is_err());
+        assert_eq!(parse_rfc3339("2024-02-29T13:05:09Z").ok(), Some(UNIX_EPOCH + Duration::from_secs(1_709_211_909)));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T13:05:09.5Z").ok().map(|t| unix_seconds(t).ok()),
+            Some(Some(1_709_211_909))
+        );
+        assert!(parse_rfc3339("yesterday").is_err());
     }
 }
