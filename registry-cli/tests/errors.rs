@@ -5,11 +5,8 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use registry_tests::{AuthMode, DockerRegistry};
-use support::{regcli, shown};
+use support::{regcli, regcli_with_stdin, shown};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -48,18 +45,11 @@ fn a_plain_http_registry_without_insecure_names_the_flag() {
 
 #[test]
 fn a_password_line_past_64_kib_is_refused_before_any_request() {
-    let mut child = Command::new(support::regcli_path())
-        .args(["ls", "127.0.0.1:1/app", "--insecure", "-u", "u", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     // More than the cap and no newline; regcli stops reading at the cap, so the write may see a closed pipe.
-    let _ = stdin.write_all(&vec![b'x'; 200 * 1024]);
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = regcli_with_stdin(
+        &["ls", "127.0.0.1:1/app", "--insecure", "-u", "u", "--password-stdin"],
+        &vec![b'x'; 200 * 1024],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
     assert!(stderr(&out).contains("longer than 65536 bytes"), "{}", shown(&out));
 }

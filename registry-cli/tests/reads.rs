@@ -6,37 +6,12 @@
 
 mod support;
 
-use std::process::Output;
 use std::sync::Arc;
 
 use registry_client::{Artifact, Client, Digest, Image, ImageBuilder, LayoutClient, Platform};
 use registry_tests::skopeo::{skopeo, skopeo_binary};
 use registry_tests::{AuthMode, DockerRegistry};
-use support::{client, image, regcli_async, seed_index, shown, stdout};
-
-/// `regcli --insecure ARGS`, which must succeed; its stdout.
-async fn ok(args: &[&str]) -> String {
-    let mut full = vec!["--insecure"];
-    full.extend_from_slice(args);
-    let out = regcli_async(&full).await;
-    assert!(out.status.success(), "regcli {args:?}: {}", shown(&out));
-    stdout(&out)
-}
-
-/// `regcli --insecure ARGS`, which must fail with exit `code` and one line on stderr starting `regcli: `, no
-/// backtrace; that line.
-async fn fails(code: i32, args: &[&str]) -> String {
-    let mut full = vec!["--insecure"];
-    full.extend_from_slice(args);
-    let out: Output = regcli_async(&full).await;
-    assert_eq!(out.status.code(), Some(code), "regcli {args:?}: {}", shown(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(stderr.lines().count(), 1, "one line: {}", shown(&out));
-    assert!(stderr.starts_with("regcli: "), "{}", shown(&out));
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{}", shown(&out));
-    assert!(out.stdout.is_empty(), "nothing on stdout: {}", shown(&out));
-    stderr
-}
+use support::{client, fails, image, ok, regcli_async, seed_index, shown, stdout};
 
 #[test]
 fn every_command_has_examples_in_its_help() {

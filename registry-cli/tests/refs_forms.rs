@@ -6,32 +6,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Output;
 
 use registry_client::{Client, DockerArchiveWriter, Image, ImageBuilder, LayoutClient, Platform};
 use registry_tests::{AuthMode, DockerRegistry};
-use support::{client, image, regcli_async, shown, stdout};
-
-/// `regcli --insecure ARGS`, which must succeed; its stdout.
-async fn ok(args: &[&str]) -> String {
-    let mut full = vec!["--insecure"];
-    full.extend_from_slice(args);
-    let out = regcli_async(&full).await;
-    assert!(out.status.success(), "regcli {args:?}: {}", shown(&out));
-    stdout(&out)
-}
-
-/// `regcli --insecure ARGS`, which must fail with exit `code` and one `regcli: ` line on stderr; that line.
-async fn fails(code: i32, args: &[&str]) -> String {
-    let mut full = vec!["--insecure"];
-    full.extend_from_slice(args);
-    let out: Output = regcli_async(&full).await;
-    assert_eq!(out.status.code(), Some(code), "regcli {args:?}: {}", shown(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(stderr.lines().count(), 1, "one line: {}", shown(&out));
-    assert!(stderr.starts_with("regcli: "), "{}", shown(&out));
-    stderr
-}
+use support::{client, fails, image, ok};
 
 fn lines(text: &str) -> Vec<String> {
     text.lines().map(str::to_string).collect()

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use registry_client::{Client, LayoutClient, Platform};
 use registry_tests::skopeo::{skopeo, skopeo_binary};
 use serde_json::Value;
-use support::{image, regcli, regcli_path, shown, stdout};
+use support::{image, regcli, regcli_path, regcli_with_stdin, shown, stdout};
 
 /// A running `regcli serve`, killed when dropped (if still running).
 struct Served {
@@ -75,20 +75,6 @@ async fn layout(dir: &std::path::Path) -> (String, String) {
     (format!("oci:{}:v1", dir.display()), image.digest().to_string())
 }
 
-/// Run `regcli ARGS` with `stdin` on its standard input.
-fn regcli_with_stdin(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(regcli_path())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// skopeo `ARGS` without panicking on failure.
 fn skopeo_output(args: &[&str]) -> Output {
     Command::new(skopeo_binary()).args(args).stdin(Stdio::null()).output().unwrap()
@@ -126,7 +112,10 @@ async fn serve_with_basic_auth_demands_credentials() {
     assert_eq!(out.status.code(), Some(1), "no credentials: {}", shown(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unauthorized"), "{}", shown(&out));
     let out = tokio::task::block_in_place(|| {
-        regcli_with_stdin(&["cp", "--insecure", &source, &target, "-u", "admin", "--password-stdin"], password)
+        regcli_with_stdin(
+            &["cp", "--insecure", &source, &target, "-u", "admin", "--password-stdin"],
+            password.as_bytes(),
+        )
     });
     assert!(out.status.success(), "{}", shown(&out));
 

@@ -1,6 +1,7 @@
 //! Running the `regcli` binary from tests, and seeding registries for it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
@@ -72,4 +73,41 @@ pub(crate) async fn seed_index(repo: &dyn Client, tag: &str, seed: u64) -> (Vec<
     repo.push_index(tag, &index, &images).await.unwrap();
     let digest = repo.get_digest(tag).await.unwrap();
     (images, digest)
+}
+
+/// Run `regcli ARGS` with `stdin` on its standard input (a write cut short because regcli stopped reading is fine).
+pub(crate) fn regcli_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(regcli_path())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// `regcli --insecure ARGS`, which must succeed; its stdout.
+pub(crate) async fn ok(args: &[&str]) -> String {
+    let mut full = vec!["--insecure"];
+    full.extend_from_slice(args);
+    let out = regcli_async(&full).await;
+    assert!(out.status.success(), "regcli {args:?}: {}", shown(&out));
+    stdout(&out)
+}
+
+/// `regcli --insecure ARGS`, which must fail with exit `code` and one line on stderr starting `regcli: `, no
+/// backtrace; that line.
+pub(crate) async fn fails(code: i32, args: &[&str]) -> String {
+    let mut full = vec!["--insecure"];
+    full.extend_from_slice(args);
+    let out: Output = regcli_async(&full).await;
+    assert_eq!(out.status.code(), Some(code), "regcli {args:?}: {}", shown(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "one line: {}", shown(&out));
+    assert!(stderr.starts_with("regcli: "), "{}", shown(&out));
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{}", shown(&out));
+    stderr
 }
