@@ -401,12 +401,19 @@ pub(crate) async fn destination(
     }
 }
 
-/// The `repo:tag` name a source has: `host/repo:tag` gives `repo:tag`; `docker-archive:FILE:repo:tag` its name;
-/// `docker-archive:FILE` the one `RepoTags` name of its one image (the archive is opened). `None` otherwise.
+/// The `repo:tag` name a source has: `host/repo:tag` gives the name as docker would show the image pulled from
+/// there (`host/repo:tag`; Docker Hub's without `docker.io/` and `library/`, as `docker save` writes
+/// `ubuntu:24.04`); `docker-archive:FILE:repo:tag` its name; `docker-archive:FILE` the one `RepoTags` name of its
+/// one image (the archive is opened). `None` otherwise.
 async fn source_name(text: &str) -> Option<String> {
     match parse(text).ok()? {
         Form::Registry { repository, reference: Some(tag) } if !tag.starts_with('@') => {
-            Some(format!("{}:{tag}", repository.path()))
+            let path = repository.path();
+            Some(if *repository.registry() == registry_client::core::Registry::docker_hub() {
+                format!("{}:{tag}", path.strip_prefix("library/").unwrap_or(path))
+            } else {
+                format!("{}/{path}:{tag}", repository.registry())
+            })
         }
         Form::DockerArchive { name: Some((repo, tag)), .. } => Some(format!("{repo}:{tag}")),
         Form::DockerArchive { file, name: None } => {
@@ -444,6 +451,15 @@ pub(crate) async fn docker_archive_name(given: Option<String>, source: &str, fil
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_registry_source_names_its_archive_image_as_docker_would() {
+        assert_eq!(source_name("127.0.0.1:5000/org/app:v1").await.as_deref(), Some("127.0.0.1:5000/org/app:v1"));
+        assert_eq!(source_name("docker.io/library/ubuntu:24.04").await.as_deref(), Some("ubuntu:24.04"));
+        assert_eq!(source_name("docker.io/me/app:v2").await.as_deref(), Some("me/app:v2"));
+        let digest = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(source_name(&format!("127.0.0.1:5000/org/app@{digest}")).await, None);
+    }
 
     #[tokio::test]
     async fn a_layout_without_a_tag_gives_its_one_tag_else_its_one_untagged_image() {

@@ -229,7 +229,8 @@ async fn cp_into_archives_and_back() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["target_digest"], tarred.digest().to_string(), "{json}");
     assert_eq!(json["platform"], "linux/arm64/v8", "{json}");
-    let config =
-        skopeo(&["inspect", "--config", "--raw", &format!("docker-archive:{}:org/tarred:v2", docker.display())]).await;
+    // The image is named as docker names an image pulled from there: with its registry host.
+    let named = format!("docker-archive:{}:{}/org/tarred:v2", docker.display(), registry.host());
+    let config = skopeo(&["inspect", "--config", "--raw", &named]).await;
     assert_eq!(Digest::sha256(&config).to_string(), tarred.config_descriptor().digest().to_string());
 }
