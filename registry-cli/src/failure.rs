@@ -51,22 +51,23 @@ const MAX_SHOWN: usize = 2000;
 
 /// `message` as one terminal-safe line in the CLI's words: the library's builder setting `insecure(true)` is
 /// regcli's `--insecure`; control characters (a hostile tar header, an escape sequence in a registry's error) and
-/// undecodable bytes are shown as `?`, newlines as spaces; cut at [`MAX_SHOWN`] characters.
+/// undecodable bytes are shown as `?`, newlines as spaces. A message longer than [`MAX_SHOWN`] characters (a
+/// 5,000-character reference echoed back) keeps its start and its end, where the reason is, with `...` between.
 fn shown(message: &str) -> String {
     let message = message.replace("insecure(true)", "--insecure");
-    let mut line = String::with_capacity(message.len().min(MAX_SHOWN));
-    for (i, c) in message.chars().enumerate() {
-        if i == MAX_SHOWN {
-            line.push_str("...");
-            break;
-        }
-        line.push(match c {
-            '\n' | '\r' | '\t' => ' ',
-            c if c.is_control() || c == char::REPLACEMENT_CHARACTER => '?',
-            c => c,
-        });
+    let safe = |c: char| match c {
+        '\n' | '\r' | '\t' => ' ',
+        c if c.is_control() || c == char::REPLACEMENT_CHARACTER => '?',
+        c => c,
+    };
+    let count = message.chars().count();
+    if count <= MAX_SHOWN {
+        return message.chars().map(safe).collect();
     }
-    line
+    let half = MAX_SHOWN / 2;
+    let head: String = message.chars().take(half).map(safe).collect();
+    let tail: String = message.chars().skip(count - half).map(safe).collect();
+    format!("{head} ... {tail}")
 }
 
 impl fmt::Display for Failure {
@@ -84,7 +85,9 @@ mod tests {
         let failure =
             Failure::failed("registry h:1: serves plain HTTP: build with insecure(true)\nnext \u{1b}[31mred\u{fffd}");
         assert_eq!(failure.to_string(), "registry h:1: serves plain HTTP: build with --insecure next ?[31mred?");
-        let long = Failure::failed("x".repeat(5000)).to_string();
-        assert_eq!(long.chars().count(), MAX_SHOWN + 3);
+        let long =
+            Failure::failed(format!("reference {:?}: tag is 5000 characters long", "b".repeat(5000))).to_string();
+        assert_eq!(long.chars().count(), MAX_SHOWN + 5);
+        assert!(long.starts_with("reference \"bbb") && long.ends_with("tag is 5000 characters long"), "{long}");
     }
 }

@@ -111,7 +111,17 @@ pub(crate) fn sync_text(report: &SyncReport, dry_run: bool) -> String {
 /// Write `text` to stdout. A closed pipe (`| head`) is no error of the run; any other write error (a full disk,
 /// `> /dev/full`) is a failure (exit 1), so a truncated output never exits 0.
 pub(crate) fn print(text: &str) -> Result<(), Failure> {
-    write_stdout(text.as_bytes())
+    write_stdout(terminal_safe(text).as_bytes())
+}
+
+/// `text` with every control character but newline and tab shown as `?`: labels, annotations, artifact types and
+/// tags come from registries and files, and an escape sequence among them must not drive the terminal. (JSON
+/// output escapes them; `manifest` and `config` write their exact bytes through [`write_stdout`].)
+pub(crate) fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '?' } else { c }).collect()
 }
 
 /// Write `bytes` to stdout exactly, as [`print`] does.
@@ -254,4 +264,13 @@ pub(crate) fn archive_text(source: &str, target: &str, written: &Written, second
         written.blobs,
         mib(written.bytes)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_output_never_carries_escape_sequences() {
+        assert_eq!(super::terminal_safe("label evil=a\u{1b}[31mRED\u{7}\tx\n"), "label evil=a?[31mRED?\tx\n");
+        assert!(matches!(super::terminal_safe("plain\n"), std::borrow::Cow::Borrowed(_)));
+    }
 }

@@ -37,8 +37,14 @@ enum Form {
     DockerArchive { file: PathBuf, name: Option<(String, String)> },
 }
 
+/// A usage error about the reference `text` (echoed cut to 200 characters, so the reason after it shows).
 fn bad(text: &str, why: impl std::fmt::Display) -> Failure {
-    Failure::usage(format!("reference {text:?}: {why}"))
+    let shown: String = if text.chars().count() > 200 {
+        format!("{}...", text.chars().take(200).collect::<String>())
+    } else {
+        text.to_string()
+    };
+    Failure::usage(format!("reference {shown:?}: {why}"))
 }
 
 /// A well-formed reference whose path holds the wrong thing (missing, not a layout): exit 1, as a docker-archive
@@ -301,11 +307,15 @@ pub(crate) fn registry_root(text: &str, settings: &Settings) -> Result<(Arc<dyn 
             "catalog takes a registry host (HOST[:PORT][/PREFIX]); for a layout or archive use regcli ls oci:DIR",
         ));
     }
+    if let Some((scheme, rest)) = text.split_once("://") {
+        let plain = if scheme.eq_ignore_ascii_case("http") { " and add --insecure" } else { "" };
+        return Err(bad(text, format!("write it without the URL scheme ({rest}){plain}")));
+    }
     let (host, prefix) = match text.split_once('/') {
         Some((host, prefix)) => (host, prefix.trim_end_matches('/')),
         None => (text, ""),
     };
-    if host.is_empty() || host.contains(['@', ' ']) || host.contains("://") {
+    if host.is_empty() || host.contains(['@', ' ']) {
         return Err(bad(text, "not a registry host: use HOST[:PORT][/PREFIX]"));
     }
     if !prefix.is_empty() {
@@ -537,6 +547,12 @@ mod tests {
             assert_eq!(e.code, crate::failure::EXIT_USAGE, "{text}");
             assert!(e.message.contains("regcli ls oci:DIR"), "{text}: {}", e.message);
         }
+        let e = registry_root("http://127.0.0.1:5000/", &settings()).unwrap_err();
+        assert_eq!(e.code, crate::failure::EXIT_USAGE);
+        assert!(e.message.contains("without the URL scheme (127.0.0.1:5000/) and add --insecure"), "{}", e.message);
+        let long = format!("h:1/{}", "b".repeat(5000));
+        let e = bad(&long, "the reason");
+        assert!(e.message.len() < 300 && e.message.ends_with(": the reason"), "{}", e.message);
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ pub(crate) mod model;
 pub(crate) mod mutate;
 pub(crate) mod platform;
 pub(crate) mod ref_names;
+pub(crate) mod tar_error;
 pub(crate) mod temp_files;
 pub(crate) mod unpack;
 pub(crate) mod validate;

@@ -110,11 +110,12 @@ impl TarIndex {
         }
         (&file).seek(SeekFrom::Start(0)).map_err(|e| Error::new(ErrorKind::Io, format!("{label}: {e}")))?;
         let mut archive = tar::Archive::new(file);
-        let entries = archive.entries_with_seek().map_err(|e| bad(e.to_string()))?;
+        let entries = archive.entries_with_seek().map_err(|e| bad(crate::image::tar_error::tar_detail(&e)))?;
         let mut members: HashMap<String, Member> = HashMap::new();
         let mut count = 0usize;
         for entry in entries {
-            let entry = entry.map_err(|e| bad(format!("after {count} members: {e}")))?;
+            let entry = entry
+                .map_err(|e| bad(format!("after {count} members: {}", crate::image::tar_error::tar_detail(&e))))?;
             count = count.saturating_add(1);
             if count > MAX_MEMBERS {
                 return Err(bad(format!("more than {MAX_MEMBERS} members")));

@@ -78,7 +78,8 @@ pub(crate) fn tar_error(e: io::Error, layer: &str, path: Option<&[u8]>) -> Error
     if carries_error(&e) || e.raw_os_error().is_some() {
         return from_io(e, &format!("layer {layer}{at}"));
     }
-    Error::invalid_input(format!("layer {layer} is not a valid tar{at}: {e}")).with_source(e)
+    Error::invalid_input(format!("layer {layer} is not a valid tar{at}: {}", crate::image::tar_error::tar_detail(&e)))
+        .with_source(e)
 }
 
 /// A numeric header field: `parsed`, or 0 when the field is empty (all NULs or spaces, as some writers leave the

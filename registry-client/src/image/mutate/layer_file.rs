@@ -67,7 +67,11 @@ fn input_error(e: io::Error, name: &str) -> Error {
     if carries_error(&e) {
         return from_io(e, name);
     }
-    Error::new(ErrorKind::InvalidInput, format!("{name}: not a valid tar layer: {e}")).with_source(e)
+    Error::new(
+        ErrorKind::InvalidInput,
+        format!("{name}: not a valid tar layer (plain, gzip or zstd): {}", crate::image::tar_error::tar_detail(&e)),
+    )
+    .with_source(e)
 }
 
 /// Walk the tar in `reader` to its end (every header checked), then read to EOF, so every byte is hashed.
