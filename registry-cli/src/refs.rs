@@ -402,13 +402,42 @@ pub(crate) async fn destination(
             Ok(Destination::Client(Resolved { client: registry_client(&repository, settings, progress)?, reference }))
         }
         Form::Layout { dir, tag } => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(bad(
+                    text,
+                    format!("{} exists and is not a directory (an OCI layout is one)", dir.display()),
+                ));
+            }
+            check_parent(text, &dir)?;
             Ok(Destination::Client(Resolved { client: layout(&dir, progress).await?, reference: tag }))
         }
-        Form::OciArchive { file, tag } => Ok(Destination::OciArchive { file, tag }),
+        Form::OciArchive { file, tag } => {
+            check_parent(text, &file)?;
+            Ok(Destination::OciArchive { file, tag })
+        }
         Form::DockerArchive { file, name } => {
+            check_parent(text, &file)?;
             Ok(Destination::DockerArchive { file, name: name.map(|(repo, tag)| format!("{repo}:{tag}")) })
         }
     }
+}
+
+/// Exit 2 (naming `text`) when the directory `path` is to be written in does not exist: a destination file or
+/// directory is made, never its parents (`mkdir`, not `mkdir -p`), so a typo in a path creates nothing. `-`
+/// (stdout) and a path whose parent is the current directory always pass.
+pub(crate) fn check_parent(text: &str, path: &Path) -> Result<(), Failure> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => return Ok(()),
+    };
+    if parent.is_dir() {
+        return Ok(());
+    }
+    let why = if parent.exists() { "is not a directory" } else { "does not exist (create it first)" };
+    Err(Failure::usage(format!("{text}: directory {} {why}", parent.display())))
 }
 
 /// The `repo:tag` name a source has: `host/repo:tag` gives the name as docker would show the image pulled from

@@ -53,3 +53,41 @@ fn a_password_line_past_64_kib_is_refused_before_any_request() {
     assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
     assert!(stderr(&out).contains("longer than 65536 bytes"), "{}", shown(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_in_a_missing_directory_is_refused_and_nothing_is_made() {
+    use registry_client::{Client, ImageBuilder, LayoutClient};
+    let dir = tempfile::tempdir().unwrap();
+    let layout = LayoutClient::open(dir.path().join("src")).await.unwrap();
+    layout.push_image("v1", &ImageBuilder::new().layer(b"data".to_vec()).build().unwrap()).await.unwrap();
+    let src = format!("oci:{}:v1", dir.path().join("src").display());
+    let missing = dir.path().join("missing");
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"not a layout").unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        vec!["cp".into(), src.clone(), format!("oci:{}", missing.join("lay").display())],
+        vec!["cp".into(), src.clone(), format!("docker-archive:{}:a/b:c", missing.join("x.tar").display())],
+        vec!["cp".into(), src.clone(), format!("oci-archive:{}", missing.join("x.tar").display())],
+        vec!["export".into(), src.clone(), missing.join("x.tar").display().to_string()],
+        vec!["extract".into(), src.clone(), missing.join("d").display().to_string()],
+        vec![
+            "mutate".into(),
+            src.clone(),
+            "-t".into(),
+            format!("oci:{}:v2", missing.join("lay").display()),
+            "--label".into(),
+            "a=b".into(),
+        ],
+    ];
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = support::regcli_async(&args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", shown(&out));
+        assert!(stderr(&out).contains("does not exist (create it first)"), "{args:?}: {}", shown(&out));
+        assert!(!missing.exists(), "{args:?} made {}", missing.display());
+    }
+    let out = support::regcli_async(&["cp", &src, &format!("oci:{}", file.display())]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    assert!(stderr(&out).contains("exists and is not a directory"), "{}", shown(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a layout");
+}

@@ -111,7 +111,8 @@ async fn extract_writes_the_tree_with_modes_and_counts_and_refuses_a_non_empty_d
     client(&registry.host()).with_segment("org/app").push_image("v1", &image).await.unwrap();
     let reference = format!("{}/org/app:v1", registry.host());
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("new").join("rootfs");
+    // DIR is made; its parent must exist (a typo in a path creates nothing).
+    let root = tmp.path().join("rootfs");
     let root_text = root.to_str().unwrap();
 
     let out = regcli_async(&["--insecure", "extract", &reference, root_text]).await;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use registry_client::{Artifact, Client, Digest, Image, ImageBuilder, LayoutClient, Platform};
 use registry_tests::skopeo::{skopeo, skopeo_binary};
 use registry_tests::{AuthMode, DockerRegistry};
-use support::{client, fails, image, ok, regcli_async, seed_index, shown, stdout};
+use support::{client, fails, image, ok, regcli_async, seed_index, shown};
 
 fn lines(text: &str) -> Vec<String> {
     text.lines().map(str::to_string).collect()

@@ -159,7 +159,8 @@ fn check_file(path: &Path) -> Result<&Path, String> {
         return Err("is a directory: name a file (e.g. app.tar)".to_string());
     }
     if !parent.is_dir() {
-        return Err(format!("{} is not a directory", parent.display()));
+        let why = if parent.exists() { "is not a directory" } else { "does not exist (create it first)" };
+        return Err(format!("directory {} {why}", parent.display()));
     }
     Ok(parent)
 }

@@ -27,7 +27,7 @@ the run naming the entry.
 
 The tree is written into a new directory beside DIR (.DIR.partial-XXXX) and renamed onto DIR when
 complete, so a failed or interrupted (SIGINT, SIGTERM) extraction leaves nothing at DIR: DIR must be
-missing or an empty directory. With --force a non-empty DIR is written in place: the image's
+missing or an empty directory, in a directory that exists. With --force a non-empty DIR is written in place: the image's
 entries replace what is in their place, everything else in DIR stays, and a failure leaves what was
 written so far. Prints `extracted REF (DIGEST) into DIR: N files, ...`.
 
@@ -166,14 +166,12 @@ async fn unpack(
 }
 
 /// A new empty directory beside `dir` (`.NAME.partial-XXXX`, same parent, so a rename moves it onto `dir`),
-/// with the mode a new directory gets (0777 less the umask). The parent is created when missing.
+/// with the mode a new directory gets (0777 less the umask). The parent exists (checked with `refs::check_parent`).
 fn partial_dir(dir: &Path, text: &str) -> Result<tempfile::TempDir, Failure> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(parent)
-        .map_err(|e| Failure::failed(format!("extract: cannot create {}: {e}", parent.display())))?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "extract".to_string());
     tempfile::Builder::new()
         .prefix(&format!(".{name}.partial-"))
@@ -190,6 +188,7 @@ fn interrupted(reference: &str, signal: &str) -> Failure {
 pub(crate) async fn run(args: ExtractArgs, settings: Settings) -> Result<(), Failure> {
     let mut signals = Signals::watch()?;
     let dir = PathBuf::from(&args.dir);
+    crate::refs::check_parent(&format!("extract: {}", args.dir), &dir)?;
     let into = check_dir(&dir, &args.dir, args.force)?;
     let started = Instant::now();
     // Watched from here on, a signal must still end the run while the image is read (nothing written yet).
