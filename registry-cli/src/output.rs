@@ -14,6 +14,15 @@ use serde::Serialize;
 use crate::archives::Written;
 use crate::failure::Failure;
 
+/// `1 manifest`, `2 manifests`: `n` and `noun`, plural when `n` is not 1.
+pub(crate) fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `12.3 MiB` for a byte count.
 pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
@@ -210,7 +219,7 @@ pub(crate) fn copy_text(source: &str, target: &str, report: &CopyReport, seconds
         mib(report.bytes_uploaded),
     );
     if report.referrers_copied > 0 {
-        text.push_str(&format!("  {} referrers copied\n", report.referrers_copied));
+        text.push_str(&format!("  {} copied\n", counted(report.referrers_copied, "referrer")));
     }
     if report.digest_tags_copied > 0 {
         text.push_str(&format!("  {} digest tags copied (sha256-<hex>.sig, .att, .sbom)\n", report.digest_tags_copied));

@@ -157,6 +157,9 @@ fn appends(paths: &[String]) -> Result<Vec<(&str, bool)>, Failure> {
         .iter()
         .map(|path| match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => Ok((path.as_str(), true)),
+            Ok(meta) if meta.is_file() && meta.len() == 0 => {
+                Err(Failure::usage(format!("--append {path:?}: the file is empty, not a tar layer")))
+            }
             Ok(meta) if meta.is_file() => Ok((path.as_str(), false)),
             Ok(_) => Err(Failure::usage(format!("--append {path:?}: neither a tar file nor a directory"))),
             Err(e) => Err(Failure::usage(format!("--append {path:?}: {e}"))),
@@ -335,6 +338,22 @@ pub(crate) async fn run(args: MutateArgs, settings: Settings) -> Result<(), Fail
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_append_file_is_refused_and_a_directory_or_tar_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.tar");
+        std::fs::write(&empty, b"").unwrap();
+        let text = empty.display().to_string();
+        let e = appends(std::slice::from_ref(&text)).unwrap_err();
+        assert_eq!(e.code, crate::failure::EXIT_USAGE);
+        assert!(e.message.contains("the file is empty"), "{}", e.message);
+        let tar = dir.path().join("a.tar");
+        std::fs::write(&tar, [0u8; 1024]).unwrap();
+        let given = [dir.path().display().to_string(), tar.display().to_string()];
+        let taken: Vec<bool> = appends(&given).unwrap().into_iter().map(|(_, is_dir)| is_dir).collect();
+        assert_eq!(taken, [true, false]);
+    }
 
     #[test]
     fn pairs_split_at_the_first_equals_and_refuse_a_missing_key_or_equals() {

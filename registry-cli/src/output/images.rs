@@ -232,11 +232,11 @@ pub(crate) fn validate_text(source: &str, report: &ValidationReport) -> String {
         format!("invalid ({n} problem{})", if n == 1 { "" } else { "s" })
     };
     text.push_str(&format!(
-        "{verdict}: {source} ({}, {}): {} manifests, {} blobs, {} checked\n",
+        "{verdict}: {source} ({}, {}): {}, {}, {} checked\n",
         report.subject(),
         report.media_type(),
-        report.manifests_checked(),
-        report.blobs_checked(),
+        super::counted(report.manifests_checked(), "manifest"),
+        super::counted(report.blobs_checked(), "blob"),
         mib(report.bytes_read())
     ));
     text
