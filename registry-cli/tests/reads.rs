@@ -447,3 +447,37 @@ async fn delete_on_a_registry_with_deletes_disabled_changes_nothing() {
     assert_eq!(skopeo_tags(&repo).await, ["v1"], "the tag stays");
     assert!(skopeo_reads(&format!("{repo}:v1")).await);
 }
+
+/// `config` of an artifact (an SBOM whose config is the empty `{}`) prints the config blob's exact bytes, as crane
+/// does, instead of failing to parse it as an image configuration; `export` and `extract` refuse it, saying it is
+/// an artifact and of which config type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_of_an_artifact_prints_its_blob_and_export_says_it_is_no_image() {
+    let registry = DockerRegistry::start(AuthMode::Anonymous);
+    let app: Arc<dyn Client> = client(&registry.host()).with_segment("org/app");
+    let img = labelled(71);
+    app.push_image("v1", &img).await.unwrap();
+    let sbom = app.push_artifact(&signature(&img, "application/spdx+json", "sbom")).await.unwrap();
+    let manifest = app.get_manifest(&format!("@{sbom}")).await.unwrap().into_manifest();
+    let descriptor = manifest.as_image().unwrap().config().clone();
+    let config_type = descriptor.media_type().to_string();
+    assert_ne!(config_type, "application/vnd.oci.image.config.v1+json", "the artifact is no image");
+    let reference = format!("{}/org/app@{sbom}", registry.host());
+
+    let out = regcli_async(&["--insecure", "config", &reference]).await;
+    assert!(out.status.success(), "{}", shown(&out));
+    assert_eq!(out.stdout.len() as u64, descriptor.size(), "{}", shown(&out));
+    assert_eq!(Digest::sha256(&out.stdout).to_string(), descriptor.digest().to_string(), "{}", shown(&out));
+    // An image's config still prints as before.
+    let image_config = ok(&["config", &format!("{}/org/app:v1", registry.host())]).await;
+    assert_eq!(image_config.as_bytes(), img.config_bytes());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let tar = tmp.path().join("out.tar");
+    let error = fails(1, &["export", &reference, tar.to_str().unwrap()]).await;
+    assert!(error.contains("is an artifact") && error.contains(&config_type), "{error}");
+    let dir = tmp.path().join("rootfs");
+    let error = fails(1, &["extract", &reference, dir.to_str().unwrap()]).await;
+    assert!(error.contains("is an artifact") && error.contains(&config_type), "{error}");
+    assert!(!dir.exists(), "extract of an artifact left {}", dir.display());
+}

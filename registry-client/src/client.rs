@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use oci_spec::image::{Descriptor, ImageConfiguration};
 use registry_core::api::BlobPushed;
@@ -182,29 +183,29 @@ pub trait Client: Send + Sync + std::fmt::Debug {
     /// Errors: `NotFound` when `reference` does not exist, when the index has no entry for the platform (the
     /// message lists the platforms it has), or when the single-platform image is for another platform than the one
     /// asked; `Unsupported` when that entry is itself an index, or the config is over
-    /// [`MAX_CONFIG_SIZE`] bytes; `DigestMismatch` when the config does not match its descriptor; `Protocol` when
-    /// it is not a valid image configuration.
+    /// [`MAX_CONFIG_SIZE`] bytes, or the manifest is an artifact's ("`<name>`: `<digest>` is an artifact (config
+    /// type X), not an image": see [`Image::from_parts`]; [`Client::get_config_bytes`] reads its config);
+    /// `DigestMismatch` when the config does not match its descriptor; `Protocol` when an image config is not a
+    /// valid image configuration.
     async fn get_image(&self, reference: &str, opts: ImageOptions) -> Result<Image> {
-        let name = scoped_name(&self.get_registry(), reference);
-        let top = self.get_manifest(reference).await?.into_manifest();
-        let single_platform = !top.is_index();
-        let manifest = pick_image_manifest(top, opts.get_platform(), &name, |digest: Digest| async move {
-            Ok(self.get_manifest(&format!("@{digest}")).await?.into_manifest())
+        let (manifest, config, blobs, name) = image_parts(self, reference, &opts).await?;
+        Image::from_parts(manifest, config, blobs).map_err(|e| match e.kind() {
+            ErrorKind::Unsupported => e.context(&name),
+            _ => e,
         })
-        .await?;
-        let image =
-            manifest.as_image().ok_or_else(|| Error::protocol(format!("{name}: expected an image manifest")))?;
-        let cfg = image.config();
-        let cfg_digest = descriptor_digest(cfg)?;
-        let blobs = self.blobs()?;
-        let config = blobs
-            .read_to_bytes(&cfg_digest, cfg.size(), MAX_CONFIG_SIZE)
-            .await
-            .map_err(|e| e.context(format!("config of {name}")))?;
-        if let (true, Some(want)) = (single_platform, opts.get_platform()) {
-            check_platform(&config, want, &name)?;
-        }
-        Image::from_parts(manifest, config, blobs)
+    }
+
+    /// The config blob's exact bytes of the image or artifact `reference` points to (from an index, the entry for
+    /// the platform in `opts`, else the host's, picked as [`Client::get_image`] picks it), read whole through
+    /// [`Client::blobs`] and verified against the config descriptor (digest and size), never parsed: an artifact's
+    /// config (`{}`, or any media type) is returned as stored. What `crane config` prints.
+    ///
+    /// Errors: those of [`Client::get_image`] before the config is parsed: `NotFound` (no such reference, no entry
+    /// for the platform, a single-platform image whose config names another platform), `Unsupported` (a nested
+    /// index, a config over [`MAX_CONFIG_SIZE`] bytes), `DigestMismatch` (the blob does not match its descriptor),
+    /// `Protocol` (the manifest picked is no image manifest).
+    async fn get_config_bytes(&self, reference: &str, opts: ImageOptions) -> Result<Bytes> {
+        Ok(image_parts(self, reference, &opts).await?.1)
     }
 
     /// Push an index under `tag`: each image of `children` (blobs, config, manifest) by its digest
@@ -334,4 +335,34 @@ pub fn push_reference(repository: &Repository, reference: &str, digest: &Digest)
         )));
     }
     Ok(target)
+}
+
+/// The image manifest `reference` names in `client` for the platform of `opts` (see [`Client::get_image`]), its
+/// config blob's bytes (verified, at most [`MAX_CONFIG_SIZE`]), the client's blob source, and the reference's
+/// scoped name for messages. A single-platform image asked for another platform than its config names is
+/// `NotFound`; a config naming no platform (an artifact's) passes.
+async fn image_parts<C: Client + ?Sized>(
+    client: &C,
+    reference: &str,
+    opts: &ImageOptions,
+) -> Result<(Manifest, Bytes, Arc<dyn BlobSource>, String)> {
+    let name = scoped_name(&client.get_registry(), reference);
+    let top = client.get_manifest(reference).await?.into_manifest();
+    let single_platform = !top.is_index();
+    let manifest = pick_image_manifest(top, opts.get_platform(), &name, |digest: Digest| async move {
+        Ok(client.get_manifest(&format!("@{digest}")).await?.into_manifest())
+    })
+    .await?;
+    let image = manifest.as_image().ok_or_else(|| Error::protocol(format!("{name}: expected an image manifest")))?;
+    let cfg = image.config();
+    let cfg_digest = descriptor_digest(cfg)?;
+    let blobs = client.blobs()?;
+    let config = blobs
+        .read_to_bytes(&cfg_digest, cfg.size(), MAX_CONFIG_SIZE)
+        .await
+        .map_err(|e| e.context(format!("config of {name}")))?;
+    if let (true, Some(want)) = (single_platform, opts.get_platform()) {
+        check_platform(&config, want, &name)?;
+    }
+    Ok((manifest, config, blobs, name))
 }

@@ -497,3 +497,95 @@ async fn referrers_tag_updates_leave_no_stale_index() {
     wanted.dedup();
     assert_eq!(on_disk, wanted);
 }
+
+/// The names in `dir` and `dir/blobs` that are temp files of ours (`.<name>.tmp-XXXXXX`, `blobs/.tmp-XXXXXX`).
+fn temp_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("blobs")] {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.contains(".tmp-") {
+                found.push(format!("{}/{name}", d.display()));
+            }
+        }
+    }
+    found
+}
+
+/// Every path below `dir`, relative to it.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if path.is_dir() {
+                todo.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// A copy into a new layout that fails (the source index misses a child's layer) while other blobs are being
+/// written:
+/// the moment it returns, the new directory is empty (as `LayoutClient::open` made it) or a valid layout
+/// (`oci-layout` and `index.json`), never holding only a `.lock` or a temp file of a write its failure abandoned (the process may exit right then, as regcli does). Many
+/// times, since which child fails first is a race. And temp files of `oci-layout` or `index.json` left there by a
+/// killed process go with the next write, whatever their age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_copy_into_a_new_layout_leaves_it_valid_or_absent_and_no_temp_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = LayoutClient::open(tmp.path().join("source")).await.unwrap();
+    let arches = ["amd64", "arm64", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"];
+    let children: Vec<registry_client::Image> = arches
+        .iter()
+        .map(|arch| {
+            registry_client::ImageBuilder::new()
+                .layer(format!("a layer for {arch}: {}", "x".repeat(4096)).into_bytes())
+                .platform(registry_client::Platform::new("linux", *arch))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let refs: Vec<&registry_client::Image> = children.iter().collect();
+    let index = registry_client::index_of(&refs).unwrap();
+    source.push_index("v1", &index, &children).await.unwrap();
+    // A layer of the first child is missing: its config is being written (the layout created) when it fails.
+    let layer = children[0].manifest().layers()[0].digest().to_string();
+    let hex = layer.trim_start_matches("sha256:");
+    std::fs::remove_file(tmp.path().join("source/blobs/sha256").join(hex)).unwrap();
+
+    for round in 0..32 {
+        let dir = tmp.path().join(format!("new{round}"));
+        let target = LayoutClient::open(&dir).await.unwrap();
+        let copied =
+            registry_client::copy_image(&source, "v1", &target, "v1", registry_client::CopyOptions::default()).await;
+        assert!(copied.is_err(), "round {round}: the copy of an index missing a child succeeded");
+        let temps = temp_files(&dir);
+        assert!(temps.is_empty(), "round {round}: temp files left: {temps:?}");
+        // `LayoutClient::open` made the directory: empty, it holds no layout; anything in it, a valid one.
+        let listing: Vec<String> = walk(&dir);
+        if !listing.is_empty() {
+            assert!(
+                dir.join("oci-layout").is_file(),
+                "round {round}: {} has no oci-layout: {listing:?}",
+                dir.display()
+            );
+            assert!(dir.join("index.json").is_file(), "round {round}: {} has no index.json", dir.display());
+        }
+    }
+
+    // What a killed process left in a layout: gone with this process's first write there.
+    let again = tmp.path().join("crashed-again");
+    std::fs::create_dir_all(&again).unwrap();
+    std::fs::write(again.join(".oci-layout.tmp-Ab12Cd"), b"{\"imageLayoutVer").unwrap();
+    std::fs::write(again.join(".index.json.tmp-Ef34Gh"), b"{\"schemaVersion\":2,\"manif").unwrap();
+    let fresh = LayoutClient::open(&again).await.unwrap();
+    fresh.push_image("v1", &conformance::small_image("after", 1)).await.unwrap();
+    assert!(temp_files(&again).is_empty(), "{:?}", temp_files(&again));
+    assert!(again.join("oci-layout").is_file());
+    assert_eq!(fresh.list_tags(ListOptions::default()).await.unwrap(), vec!["v1"]);
+}

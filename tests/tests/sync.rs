@@ -654,3 +654,66 @@ async fn copy_with_a_platform_the_index_lacks_stays_an_error() {
     assert_eq!(e.kind(), registry_client::ErrorKind::NotFound, "{e}");
     assert!(e.to_string().contains("s390x"), "{e}");
 }
+
+/// A layout written by `copy_image` with referrers holds digest tags: the referrers index (`sha256-<hex>`), a
+/// cosign signature (`sha256-<hex>.sig`), and here an orphan whose subject is gone. Synced from the layout they are
+/// never images of their own: without referrers they stay behind; with them they travel with their subject, the
+/// orphan never. Synced from a registry, a digest tag stays an ordinary tag when referrers are off.
+#[tokio::test]
+async fn a_layouts_digest_tags_travel_only_with_their_subject_and_only_with_referrers() {
+    let (a, b) = (DockerRegistry::start(AuthMode::Anonymous), DockerRegistry::start(AuthMode::Anonymous));
+    let source = client(&a.host(), "org/app");
+    let image = small_image("signed", 1);
+    source.push_image("v1", &image).await.unwrap();
+    let sbom = Artifact::builder("application/spdx+json")
+        .subject(image.raw_manifest().descriptor().unwrap())
+        .layer(&b"{\"spdx\":1}"[..], "application/spdx+json")
+        .build()
+        .unwrap();
+    source.push_artifact(&sbom).await.unwrap();
+    let sig_tag = format!("sha256-{}.sig", image.digest().hex());
+    source.push_image(&sig_tag, &small_image("a cosign signature", 1)).await.unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("airgap");
+    let layout = LayoutClient::open(&disk).await.unwrap();
+    let options = registry_client::CopyOptions::default().referrers(true);
+    registry_client::copy_image(&*source, "v1", &layout, "v1", options).await.unwrap();
+    let orphan = format!("sha256-{}.sig", Digest::sha256(b"a deleted subject").hex());
+    layout.push_image(&orphan, &small_image("an orphaned signature", 1)).await.unwrap();
+    let referrers_tag = format!("sha256-{}", image.digest().hex());
+    let in_layout = tags(&layout).await;
+    for t in [&sig_tag, &referrers_tag, &orphan] {
+        assert!(in_layout.contains(t), "the layout lacks {t}: {in_layout:?}");
+    }
+
+    let hosts = [b.host()];
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let plain = format!("sync:\n  - {{ source: \"oci:{}\", target: \"{}/plain/app\" }}\n", disk.display(), b.host());
+    let report = sync_with(&spec(&hosts, &plain), RunOptions::default()).await;
+    assert_eq!((report.failed, count(&report, ImageStatus::Copied)), (0, 1), "{report:?}");
+    assert_eq!(tags(&*client(&b.host(), "plain/app")).await, vec!["v1"]);
+
+    let full = format!(
+        "sync:\n  - {{ source: \"oci:{}\", target: \"{}/full/app\", referrers: true }}\n",
+        disk.display(),
+        b.host()
+    );
+    let report = sync_with(&spec(&hosts, &full), RunOptions::default()).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let target = client(&b.host(), "full/app");
+    let got = tags(&*target).await;
+    assert!(got.contains(&"v1".to_string()) && got.contains(&sig_tag), "{got:?}");
+    assert!(!got.contains(&orphan), "the orphaned signature travelled: {got:?}");
+    assert_mirrored(&layout, &*target, &["v1", &sig_tag]).await;
+    let listed = target.list_referrers(image.digest().as_str(), None).await.unwrap();
+    assert!(listed.iter().any(|d| d.digest().to_string() == sbom.digest().to_string()), "{listed:?}");
+
+    // The other way, from a registry without referrers: a digest tag is a tag like any other (as regsync has it).
+    let back = tmp.path().join("back");
+    let pull = format!("sync:\n  - {{ source: \"{}/full/app\", target: \"oci:{}\" }}\n", b.host(), back.display());
+    let report = sync_with(&spec(&hosts, &pull), RunOptions::default()).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    let pulled = tags(&LayoutClient::open(&back).await.unwrap()).await;
+    assert!(pulled.contains(&"v1".to_string()) && pulled.contains(&sig_tag), "{pulled:?}");
+}

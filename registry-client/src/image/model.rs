@@ -212,9 +212,19 @@ impl fmt::Debug for Image {
     }
 }
 
+/// The config media types of container images (OCI's and Docker's); a manifest whose config is of another type and
+/// does not parse as an image configuration is an artifact.
+const IMAGE_CONFIG_TYPES: [&str; 2] =
+    ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+
 impl Image {
     /// An image from its manifest (must be an image manifest, not an index), its config bytes (verified against
     /// the manifest's config descriptor) and a blob source for its layers.
+    ///
+    /// Errors: `InvalidInput` for an index; `DigestMismatch` when the config bytes do not match the descriptor;
+    /// `Unsupported` ("`<digest>` is an artifact (config type X), not an image") when the config is of another
+    /// media type than an image config's and does not parse as one (an artifact: `{}`, a Helm chart's config);
+    /// `Protocol` when an image config type does not parse.
     pub fn from_parts(manifest: Manifest, config_bytes: Bytes, source: Arc<dyn BlobSource>) -> Result<Image> {
         let m = manifest
             .as_image()
@@ -232,7 +242,15 @@ impl Image {
             descriptor_digest(layer)?;
         }
         let config: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(|e| {
-            Error::protocol(format!("image config {cfg_digest} is not a valid image configuration: {e}"))
+            let config_type = desc.media_type().to_string();
+            if IMAGE_CONFIG_TYPES.contains(&config_type.as_str()) {
+                Error::protocol(format!("image config {cfg_digest} is not a valid image configuration: {e}"))
+            } else {
+                Error::unsupported(format!(
+                    "{} is an artifact (config type {config_type}), not an image",
+                    manifest.digest()
+                ))
+            }
         })?;
         Ok(Image { manifest, image: m, config_digest: cfg_digest, config_bytes, config, source })
     }
@@ -430,5 +448,36 @@ mod tests {
         let mut blobs = MemoryBlobs::new();
         let ok = blobs.insert(Bytes::from_static(b"0123456789"));
         assert_eq!(blobs.read_to_bytes(&ok, 10, 100).await.unwrap(), Bytes::from_static(b"0123456789"));
+    }
+
+    /// A manifest whose config is `config` of type `config_type`, no layers.
+    fn manifest_with_config(config: &[u8], config_type: &str) -> Manifest {
+        let digest = Digest::sha256(config);
+        let json = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"{config_type}","digest":"{digest}","size":{}}},"layers":[]}}"#,
+            config.len()
+        );
+        Manifest::parse(json.into_bytes(), Some("application/vnd.oci.image.manifest.v1+json")).unwrap()
+    }
+
+    #[test]
+    fn an_artifact_is_no_image_and_a_broken_image_config_is_a_protocol_error() {
+        let source: Arc<dyn BlobSource> = Arc::new(MemoryBlobs::new());
+        let empty = "application/vnd.oci.empty.v1+json";
+        let artifact = manifest_with_config(b"{}", empty);
+        let e = Image::from_parts(artifact.clone(), Bytes::from_static(b"{}"), source.clone()).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(
+            e.to_string()
+                .contains(&format!("{} is an artifact (config type {empty}), not an image", artifact.digest())),
+            "{e}"
+        );
+        let oci = "application/vnd.oci.image.config.v1+json";
+        let broken = manifest_with_config(b"{}", oci);
+        let e = Image::from_parts(broken, Bytes::from_static(b"{}"), source.clone()).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let image = manifest_with_config(config, oci);
+        assert!(Image::from_parts(image, Bytes::from_static(config), source).is_ok());
     }
 }

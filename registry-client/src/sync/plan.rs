@@ -87,7 +87,9 @@ impl Plan {
 /// entry's line; a tag that cannot be read too; the others go on. The same target planned twice: the later item is
 /// `Failed` ("also the target of entry at line N"). With `referrers: true`, digest tags (`sha256-<hex>.sig`,
 /// `.att`, `.sbom`, `sha256-<hex>`) naming the digest of a planned image are planned with it, whatever the tag
-/// filters say. An entry's `platforms` are a filter (regsync's): an index keeps the listed platforms it has (one:
+/// filters say; a layout source's digest tags are never images of their own (without `referrers: true` they stay
+/// behind, and one naming no planned image, an orphan, always does), while a registry's are ordinary tags unless
+/// `referrers` is on (as regsync has it). An entry's `platforms` are a filter (regsync's): an index keeps the listed platforms it has (one:
 /// that child alone; several: a filtered index; all: the index whole), and an index with none of them, or a
 /// single-platform image of another platform, is left out of the plan (logged at info with why); a single-platform
 /// image whose config names no platform is kept. Both sides of an image are read at once, images 16 at once and

@@ -10,9 +10,9 @@ use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result, Ve
 use tokio::io::AsyncWriteExt;
 
 use super::errors::{blob_unknown, corrupt, io_at};
+use super::finishing::finishing;
 use super::index::{sync_dir, INDEX_FILE, OCI_LAYOUT_FILE};
 use super::sweep::{sweep_once, BLOB_TEMP_PREFIX};
-use crate::image::blocking::run_blocking;
 use crate::image::file_range::range_stream;
 use crate::image::model::BlobSource;
 use crate::image::temp_files::publishable_temp_file;
@@ -92,7 +92,9 @@ pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: B
     not_a_symlink(&blobs).await?;
     not_a_symlink(&alg_dir).await?;
     tokio::fs::create_dir_all(&alg_dir).await.map_err(|e| io_at("create", &alg_dir, e))?;
-    let temp = run_blocking("temp file task failed", move || {
+    // Finished even when dropped, so the temp file is ours to remove (a dropped task would remove it later, or
+    // never when the process exits first).
+    let temp = finishing(move || {
         publishable_temp_file(&blobs, BLOB_TEMP_PREFIX, "").map_err(|e| io_at("create a temp file in", &blobs, e))
     })
     .await?;
@@ -107,7 +109,7 @@ pub(crate) async fn write_blob(dir: &Path, digest: &Digest, size: u64, stream: B
     file.flush().await.map_err(|e| io_at("write", &temp_path, e))?;
     file.sync_all().await.map_err(|e| io_at("sync", &temp_path, e))?;
     drop(file);
-    run_blocking("rename task failed", move || {
+    finishing(move || {
         temp_path.persist(&target).map_err(|e| io_at("rename a temp file to", &target, e.error))?;
         sync_dir(&alg_dir);
         Ok::<(), Error>(())

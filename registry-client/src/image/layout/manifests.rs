@@ -60,8 +60,8 @@ impl LayoutClient {
         check_references(layout, manifest, &shown).await?;
         let digest = manifest.digest();
         let size = manifest.size();
+        // Creates the layout when it is not there.
         let _guard = layout.lock(true).await?;
-        layout.create_locked().await?;
         // Under the lock, so a concurrent delete of the same manifest cannot remove the blob in between.
         if !has_blob(layout.dir(), digest, size).await {
             let bytes: Bytes = manifest.bytes().clone();

@@ -4,6 +4,7 @@
 mod blobs;
 pub(crate) mod client;
 mod errors;
+mod finishing;
 mod index;
 mod listing;
 mod manifests;

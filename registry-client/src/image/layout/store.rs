@@ -20,8 +20,9 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::blobs::{blob_path, open_regular_file, BLOBS_DIR};
 use super::errors::{io_at, manifest_unknown};
+use super::finishing::finishing;
 use super::index::{read_index, write_atomically, write_index, LayoutIndex, INDEX_FILE, OCI_LAYOUT_FILE};
-use super::sweep::sweep_once;
+use super::sweep::{sweep_once, sweep_own_temps_locked};
 use crate::image::blocking::run_blocking;
 
 /// Its content (OCI image-layout spec 1.0.0).
@@ -68,6 +69,18 @@ fn locks() -> &'static Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>> {
 /// Run the blocking `f` on the blocking pool.
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     run_blocking("layout file task failed", f).await
+}
+
+/// Write the layout files `dir` lacks: `oci-layout`, then an empty `index.json` (each atomically). The caller
+/// holds the lock and created `dir`. Blocking.
+fn create_files(dir: &Path) -> Result<()> {
+    if !dir.join(OCI_LAYOUT_FILE).is_file() {
+        write_atomically(dir, OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT)?;
+    }
+    if !dir.join(INDEX_FILE).is_file() {
+        write_index(dir, &LayoutIndex::default())?;
+    }
+    Ok(())
 }
 
 /// One layout directory.
@@ -117,9 +130,13 @@ impl Layout {
         .await
     }
 
-    /// Take the layout's write lock (see the module doc), creating the layout directory first when `create` (a
-    /// write), else taking only the in-process lock when the directory does not exist (a delete, which then
-    /// finds nothing). `Io` naming the lock file when it cannot be opened or locked.
+    /// Take the layout's write lock (see the module doc). With `create` (a write), the layout is created first
+    /// when it is not there (the directory, `oci-layout`, an empty `index.json`, each written atomically, an
+    /// existing one left as it is) in one step that runs to its end even when this future is dropped (see the
+    /// `finishing` module): a new layout directory is valid or absent, never a directory holding only `.lock` or a
+    /// temp file. Without `create`, only the in-process lock is taken when the directory does not exist (a delete,
+    /// which then finds nothing). `Io` naming the file when the directory, the lock file or a layout file cannot
+    /// be created or locked.
     pub(crate) async fn lock(&self, create: bool) -> Result<LayoutGuard> {
         let lock = {
             let mut map = locks().lock().unwrap_or_else(PoisonError::into_inner);
@@ -130,20 +147,26 @@ impl Layout {
             sweep_once(&self.dir, &self.dir.join(BLOBS_DIR)).await;
         }
         let dir = self.dir.clone();
-        let file = blocking(move || {
-            if create {
+        let file = if create {
+            finishing(move || {
                 std::fs::create_dir_all(&dir).map_err(|e| io_at("create", &dir, e))?;
-            } else if !dir.is_dir() {
-                return Ok(None);
-            }
-            lock_file(&dir.join(LOCK_FILE)).map(Some)
-        })
-        .await?;
+                let file = lock_file(&dir.join(LOCK_FILE))?;
+                // Only where the lock keeps other processes out (on Unix) is no such temp file a write in progress.
+                if cfg!(unix) {
+                    sweep_own_temps_locked(&dir);
+                }
+                create_files(&dir)?;
+                Ok(Some(file))
+            })
+            .await?
+        } else {
+            blocking(move || if dir.is_dir() { lock_file(&dir.join(LOCK_FILE)).map(Some) } else { Ok(None) }).await?
+        };
         Ok(LayoutGuard { _file: file, _mutex: mutex })
     }
 
-    /// Create the layout unless it exists: the directory, `oci-layout`, an empty `index.json` (each written
-    /// atomically, an existing one left as it is). Takes the lock for the index.
+    /// Create the layout unless it exists (see [`Layout::lock`], which creates it): takes the lock when a file is
+    /// missing.
     pub(crate) async fn create(&self) -> Result<()> {
         let is_file = |name: &str| {
             let path = self.dir.join(name);
@@ -153,32 +176,13 @@ impl Layout {
             return Ok(());
         }
         let _guard = self.lock(true).await?;
-        self.create_locked().await
-    }
-
-    /// [`Layout::create`] for a caller holding the lock.
-    pub(crate) async fn create_locked(&self) -> Result<()> {
-        let dir = self.dir.clone();
-        blocking(move || {
-            if dir.join(OCI_LAYOUT_FILE).is_file() && dir.join(INDEX_FILE).is_file() {
-                return Ok(());
-            }
-            std::fs::create_dir_all(&dir).map_err(|e| io_at("create", &dir, e))?;
-            if !dir.join(OCI_LAYOUT_FILE).is_file() {
-                write_atomically(&dir, OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT)?;
-            }
-            if !dir.join(INDEX_FILE).is_file() {
-                write_index(&dir, &LayoutIndex::default())?;
-            }
-            Ok(())
-        })
-        .await
+        Ok(())
     }
 
     /// Write `index` atomically (the caller holds the lock).
     pub(crate) async fn write_index(&self, index: &LayoutIndex) -> Result<()> {
         let (dir, bytes) = (self.dir.clone(), index.to_bytes()?);
-        blocking(move || write_atomically(&dir, INDEX_FILE, &bytes)).await
+        finishing(move || write_atomically(&dir, INDEX_FILE, &bytes)).await
     }
 
     /// The manifest `digest` from its blob, checked against the digest (and against `size` when an index entry

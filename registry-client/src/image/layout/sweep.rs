@@ -3,7 +3,8 @@
 //! `.index.json.tmp-XXXXXX` / `.oci-layout.tmp-XXXXXX`): removed when a layout is first opened for writing by this
 //! process, when nobody has written to them for [`STALE_AFTER`] (a write in progress keeps its file's mtime
 //! fresh). Only names of exactly our temp pattern are touched (the prefix and the six random ASCII letters and
-//! digits `tempfile` adds); anything else is left alone.
+//! digits `tempfile` adds); anything else is left alone. The layout's own temp files (`index.json`'s and
+//! `oci-layout`'s, written only under the layout's lock) go whatever their age once this process holds that lock.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -87,6 +88,22 @@ pub(crate) async fn sweep_once(dir: &Path, blobs: &Path) {
         Ok::<(), registry_core::Error>(())
     })
     .await;
+}
+
+/// The layout directories whose own temp files this process has removed under the layout's lock.
+fn swept_locked() -> &'static Mutex<HashSet<PathBuf>> {
+    static SWEPT: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    SWEPT.get_or_init(Mutex::default)
+}
+
+/// Remove every `.index.json.tmp-XXXXXX` and `.oci-layout.tmp-XXXXXX` in the layout directory `dir`, whatever
+/// their age, the first time this process holds its write lock (the caller does): those files are only written
+/// under that lock, so none of them is a write in progress. Returns how many went. Blocking.
+pub(crate) fn sweep_own_temps_locked(dir: &Path) -> usize {
+    if !swept_locked().lock().unwrap_or_else(PoisonError::into_inner).insert(dir.to_path_buf()) {
+        return 0;
+    }
+    remove_stale_temps(dir, &TOP_PREFIXES, Duration::ZERO)
 }
 
 #[cfg(test)]

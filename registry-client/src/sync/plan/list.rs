@@ -227,9 +227,22 @@ pub(crate) async fn list_entry(entry: &SyncEntry, connector: &Connector) -> List
                 Candidate { source: image(source.clone(), &reference), target: image(target.clone(), &reference) };
             listed.images.push(candidate);
         }
+        // A layout's digest tags are never images of their own (they are referrers regcli or cosign stored beside
+        // their subject): they travel with a planned subject when the entry copies referrers, else stay behind. A
+        // registry's are ordinary tags unless the entry copies referrers (as regsync does).
+        let is_layout = matches!(source, Location::Layout { .. });
         let (special, ordinary): (Vec<String>, Vec<String>) =
-            tags.into_iter().partition(|t| entry.referrers && digest_tag_subject(t).is_some());
-        listed.digest_tags.extend(digest_tags(&special, &source, &target));
+            tags.into_iter().partition(|t| (entry.referrers || is_layout) && crate::is_digest_tag(t));
+        if entry.referrers {
+            listed.digest_tags.extend(digest_tags(&special, &source, &target));
+        } else if !special.is_empty() {
+            tracing::debug!(
+                "{}: {} digest tags left behind (referrers are not copied; entry at line {})",
+                image(source.clone(), "*"),
+                special.len(),
+                entry.line
+            );
+        }
         let kept = entry.tags.apply(ordinary.clone());
         if tracing::enabled!(tracing::Level::DEBUG) && kept.len() < ordinary.len() {
             let kept_set: std::collections::HashSet<&String> = kept.iter().collect();
