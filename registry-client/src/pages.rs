@@ -105,6 +105,8 @@ fn start(prefix: &str, last: Option<&str>) -> Start {
     let below = format!("{prefix}/");
     match last.strip_prefix(&below) {
         Some(rest) if !rest.is_empty() => Start::After(rest.to_string()),
+        // `PREFIX/` itself sorts before every repository below the prefix.
+        Some(_) => Start::All,
         _ if last < below.as_str() => Start::All,
         _ => Start::Past,
     }
@@ -150,6 +152,7 @@ mod tests {
         assert_eq!(start("team", Some("team/x")), Start::After("x".into()));
         assert_eq!(start("team", Some("alpha/x")), Start::All);
         assert_eq!(start("team", Some("team")), Start::All);
+        assert_eq!(start("team", Some("team/")), Start::All, "PREFIX/ itself: every repository below it follows");
         assert_eq!(start("team", Some("teamster/x")), Start::Past);
         assert_eq!(start("team", Some("zeta")), Start::Past);
     }

@@ -52,6 +52,16 @@ impl FileTarget {
         }
         let mut current = path.to_path_buf();
         for _ in 0..=MAX_LINKS {
+            if current.starts_with("/proc") {
+                // `/dev/stdout` redirected to a file (`>> all.log`): replacing that file would drop what it held,
+                // and the fd's own offset and append mode are not the path's to know.
+                return Err(Error::invalid_input(format!(
+                    "{} leads through {} to a regular file (a redirected stdout?): write to - for stdout, or name \
+                     the file itself",
+                    path.display(),
+                    current.display()
+                )));
+            }
             let meta = match std::fs::symlink_metadata(&current) {
                 Ok(meta) => meta,
                 // A missing directory on the way is the writer's to report, where it checks the directory.
@@ -107,6 +117,22 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     use super::*;
+
+    #[test]
+    fn a_link_through_proc_to_a_regular_file_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("all.log");
+        std::fs::write(&log, b"kept").unwrap();
+        let file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        // This process's own fd of the file, as /dev/stdout is when stdout is redirected to it.
+        let fd = std::os::unix::io::AsRawFd::as_raw_fd(&file);
+        let via = dir.path().join("stdout");
+        symlink(format!("/proc/self/fd/{fd}"), &via).unwrap();
+        let e = FileTarget::of(&via).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("write to - for stdout"), "{e}");
+        assert_eq!(std::fs::read(&log).unwrap(), b"kept");
+    }
 
     #[test]
     fn links_are_followed_to_their_target_and_special_files_streamed_or_refused() {
