@@ -331,7 +331,7 @@ async fn extract_renames_a_finished_tree_into_place_and_leaves_nothing_when_it_f
     fs::create_dir(&empty).unwrap();
     let out = regcli_async(&["extract", &oci(&layout, "bad"), s(&empty)]).await;
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
-    assert!(stderr(&out).contains("nothing written"), "{}", shown(&out));
+    assert!(stderr(&out).contains("is empty again"), "{}", shown(&out));
     assert_eq!(listing(&empty), Vec::<String>::new(), "no layer left in DIR");
     assert_eq!(listing(&into), ["empty", "fresh"], "no partial directory left");
 
@@ -341,11 +341,27 @@ async fn extract_renames_a_finished_tree_into_place_and_leaves_nothing_when_it_f
     assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
     assert_eq!(listing(&into), ["empty", "fresh"]);
 
-    // Success into the empty DIR replaces it with the tree.
+    // Success into the empty DIR writes the tree in it (the directory itself kept: `.`, a mount point).
     let out = regcli_async(&["extract", &oci(&layout, "v1"), s(&empty)]).await;
     assert!(out.status.success(), "{}", shown(&out));
     assert!(empty.join("etc/a").exists());
     assert_eq!(listing(&into), ["empty", "fresh"]);
+
+    // `.` (an empty working directory): written in place, the directory's own mode kept.
+    let here = tmp.path().join("here");
+    fs::create_dir(&here).unwrap();
+    fs::set_permissions(&here, std::os::unix::fs::PermissionsExt::from_mode(0o750)).unwrap();
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new(support::regcli_path())
+            .args(["extract", &oci(&layout, "v1"), "."])
+            .current_dir(&here)
+            .output()
+            .unwrap()
+    });
+    assert!(out.status.success(), "{}", shown(&out));
+    assert!(here.join("etc/a").exists(), "{:?}", listing(&here));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&here).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o750, "the directory itself is kept");
 
     // --force into a non-empty DIR writes in place: what was there stays, the image's files are added.
     let out = regcli_async(&["extract", "--force", &oci(&layout, "big"), s(&fresh)]).await;

@@ -25,9 +25,9 @@ written through a symlink, hard links must stay inside), device nodes and FIFOs 
 belong to you (owners are not applied), permission bits and mtimes are kept. A hostile layer fails
 the run naming the entry.
 
-The tree is written into a new directory beside DIR (.DIR.partial-XXXX) and renamed onto DIR when
-complete, so a failed or interrupted (SIGINT, SIGTERM) extraction leaves nothing at DIR: DIR must be
-missing or an empty directory, in a directory that exists. With --force a non-empty DIR is written in place: the image's
+A missing DIR (in a directory that exists) is written as a new directory beside it (.DIR.partial-XXXX)
+renamed onto DIR when complete; an existing empty DIR (`.`, a mount point) is written in place and
+emptied again; either way a failed or interrupted (SIGINT, SIGTERM) extraction leaves nothing in DIR. With --force a non-empty DIR is written in place: the image's
 entries replace what is in their place, everything else in DIR stays, and a failure leaves what was
 written so far. Prints `extracted REF (DIGEST) into DIR: N files, ...`.
 
@@ -57,9 +57,11 @@ pub(crate) struct ExtractArgs {
 /// How DIR is written.
 #[derive(Debug, PartialEq, Eq)]
 enum Writing {
-    /// Into a new sibling temporary directory renamed onto this path (missing, or an empty directory, which the
-    /// rename replaces; a symbolic link to one is resolved to it) when complete.
+    /// Into a new sibling temporary directory renamed onto this missing path when complete.
     Renamed(PathBuf),
+    /// Into this existing empty directory (its own mode, owner and mount kept: `.`, a mount point, a directory
+    /// in a parent the user cannot write), emptied again on a failure or a signal.
+    IntoEmpty,
     /// In place: a non-empty directory and --force.
     InPlace,
 }
@@ -70,7 +72,7 @@ fn check_dir(dir: &Path, text: &str, force: bool) -> Result<Writing, Failure> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Writing::Renamed(dir.to_path_buf())),
         Err(e) => Err(Failure::failed(format!("extract: {text}: {e}"))),
         Ok(_) if !dir.is_dir() => Err(Failure::usage(format!("extract: {text} exists and is not a directory"))),
-        Ok(meta) => {
+        Ok(_) => {
             let mut entries =
                 std::fs::read_dir(dir).map_err(|e| Failure::failed(format!("extract: cannot read {text}: {e}")))?;
             if entries.next().is_some() {
@@ -82,12 +84,7 @@ fn check_dir(dir: &Path, text: &str, force: bool) -> Result<Writing, Failure> {
                 }
                 return Ok(Writing::InPlace);
             }
-            if meta.file_type().is_symlink() {
-                let real = std::fs::canonicalize(dir)
-                    .map_err(|e| Failure::failed(format!("extract: cannot resolve {text}: {e}")))?;
-                return Ok(Writing::Renamed(real));
-            }
-            Ok(Writing::Renamed(dir.to_path_buf()))
+            Ok(Writing::IntoEmpty)
         }
     }
 }
@@ -184,6 +181,19 @@ fn interrupted(reference: &str, signal: &str) -> Failure {
     Failure::failed(format!("extract {reference}: interrupted by {signal}: nothing written"))
 }
 
+/// Remove everything in `dir` (which was empty before the run), keeping `dir` itself.
+fn empty_again(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if std::fs::symlink_metadata(&path)?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// Run `regcli extract`.
 pub(crate) async fn run(args: ExtractArgs, settings: Settings) -> Result<(), Failure> {
     let mut signals = Signals::watch()?;
@@ -205,6 +215,16 @@ pub(crate) async fn run(args: ExtractArgs, settings: Settings) -> Result<(), Fai
         Writing::InPlace => unpack(&image, dir.clone(), &settings, &what, &mut signals)
             .await
             .map_err(|why| fail(why, &format!("what was written before the error is left in {}", args.dir)))?,
+        Writing::IntoEmpty => match unpack(&image, dir.clone(), &settings, &what, &mut signals).await {
+            Ok(summary) => summary,
+            Err(why) => {
+                let left = match empty_again(&dir) {
+                    Ok(()) => format!("{} is empty again", args.dir),
+                    Err(e) => format!("{} could not be emptied again: {e}", args.dir),
+                };
+                return Err(fail(why, &left));
+            }
+        },
         Writing::Renamed(final_dir) => {
             let partial = partial_dir(&final_dir, &args.dir)?;
             // On an error or a signal the partial directory is removed (dropped); DIR is never touched.
