@@ -413,13 +413,35 @@ pub(crate) async fn destination(
         }
         Form::OciArchive { file, tag } => {
             check_parent(text, &file)?;
+            refuse_terminal(text, &file)?;
             Ok(Destination::OciArchive { file, tag })
         }
         Form::DockerArchive { file, name } => {
             check_parent(text, &file)?;
+            refuse_terminal(text, &file)?;
             Ok(Destination::DockerArchive { file, name: name.map(|(repo, tag)| format!("{repo}:{tag}")) })
         }
     }
+}
+
+/// Exit 2 (naming `text`) when `path` is a terminal (`/dev/tty`, `/dev/stdout` on a terminal, `/dev/pts/N`):
+/// an archive or a tar is never written there. Only a character device is opened to ask (opening a FIFO would
+/// wait for its reader).
+pub(crate) fn refuse_terminal(text: &str, path: &Path) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(()) };
+    if !meta.file_type().is_char_device() {
+        return Ok(());
+    }
+    let terminal = std::fs::OpenOptions::new().write(true).open(path).is_ok_and(|f| f.is_terminal());
+    if terminal {
+        return Err(Failure::usage(format!(
+            "{text}: {} is a terminal: not writing binary data there; redirect stdout (-) or name a FILE",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Exit 2 (naming `text`) when the directory `path` is to be written in does not exist: a destination file or

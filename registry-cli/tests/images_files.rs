@@ -426,9 +426,19 @@ async fn extract_stopped_by_sigterm_removes_its_partial_directory_only() {
 async fn an_archive_to_stdout_is_refused_on_a_terminal() {
     let tmp = tempfile::tempdir().unwrap();
     let (layout, _) = layout(tmp.path()).await;
-    for dest in ["oci-archive:-", "docker-archive:-:org/app:v1"] {
-        // script(1) gives the command a pty as stdout.
-        let command = format!("{} cp {} {dest}", support::regcli_path(), oci(&layout, "v1"));
+    let dests = [
+        "oci-archive:-",
+        "docker-archive:-:org/app:v1",
+        "docker-archive:/dev/stdout:org/app:v1",
+        "oci-archive:/dev/tty",
+    ];
+    let exports =
+        [format!("export {} /dev/stdout", oci(&layout, "v1")), format!("export {} /dev/tty", oci(&layout, "v1"))];
+    let commands = dests.iter().map(|dest| format!("cp {} {dest}", oci(&layout, "v1"))).chain(exports);
+    for args in commands {
+        let dest = &args;
+        // script(1) gives the command a pty as stdout (and as its controlling terminal, /dev/tty).
+        let command = format!("{} {args}", support::regcli_path());
         let out = tokio::process::Command::new("script")
             .args(["-qec", &command, "/dev/null"])
             .stdin(Stdio::null())

@@ -89,6 +89,9 @@ pub(crate) async fn run(args: ExportArgs, settings: Settings) -> Result<(), Fail
             args.reference, args.reference, args.reference
         )));
     }
+    if let Some(file) = file {
+        crate::refs::refuse_terminal(&format!("export to {file}"), Path::new(file))?;
+    }
     let target = match file {
         Some(file) => Some(
             FileTarget::of(Path::new(file))
