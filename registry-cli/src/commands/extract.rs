@@ -120,6 +120,9 @@ impl Signals {
     }
 }
 
+/// How long a stopped unpack is waited for before its directory is cleaned up anyway: 5 seconds.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Unpack `image` into `dir`, counting the tar bytes into a bar on a terminal. SIGINT or SIGTERM stops it (the
 /// unpack ends at its next read) and is the error.
 async fn unpack(
@@ -143,9 +146,15 @@ async fn unpack(
     let result = match signalled {
         Ok(result) => result,
         Err(why) => {
-            // Let the unpack end before its directory is removed.
+            // Let the unpack end before its directory is removed: at its next read, which a stalled registry can
+            // hold up to the read timeout; so at most STOP_WAIT, or until a second signal.
             stop.store(true, Ordering::Relaxed);
-            let _ = task.await;
+            tokio::select! {
+                _ = &mut task => {}
+                () = tokio::time::sleep(STOP_WAIT) => {}
+                _ = signals.term.recv() => {}
+                _ = signals.int.recv() => {}
+            }
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
