@@ -65,7 +65,8 @@ struct GlobalArgs {
     /// What stdout gets: text, or one JSON document (nothing else).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     format: Format,
-    /// Username for every registry named (with --password-stdin), instead of docker's / podman's config files.
+    /// Username (with --password-stdin) for the one registry the command names, instead of docker's / podman's
+    /// config files; a command naming a second registry host is refused.
     #[arg(short, long, global = true)]
     username: Option<String>,
     /// Read the password (or token) for --username from stdin (one line; a trailing newline is dropped).
