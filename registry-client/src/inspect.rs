@@ -179,14 +179,7 @@ impl Inspection {
         let manifest = image.manifest();
         let config = image.config();
         let runtime = config.config().as_ref();
-        let layers = image
-            .layers()
-            .iter()
-            .map(|d| {
-                Ok(Layer { digest: descriptor_digest(d)?, media_type: d.media_type().to_string(), size: d.size() })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let layers_size = layers.iter().map(|l| l.size).fold(0, u64::saturating_add);
+        let (layers, layers_size) = layers_of(image.layers())?;
         let details = ImageDetails {
             os: config.os().to_string(),
             architecture: config.architecture().to_string(),
