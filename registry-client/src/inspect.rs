@@ -261,10 +261,7 @@ impl IndexEntry {
 
 /// Whether `manifest` is an image manifest whose config is no image config (an artifact's).
 fn is_artifact(manifest: &Manifest) -> bool {
-    manifest.as_image().is_some_and(|m| {
-        let config = m.config().media_type().to_string();
-        config != media_type::OCI_CONFIG && config != media_type::DOCKER_CONFIG
-    })
+    manifest.as_image().is_some_and(|m| !media_type::is_image_config(m.config().media_type().as_ref()))
 }
 
 /// Layers as described, and their total size in bytes (saturating).

@@ -31,6 +31,12 @@ pub mod media_type {
     pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
     /// Docker image configuration.
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+    /// Whether `media_type` is a container image's config ([`OCI_CONFIG`] or [`DOCKER_CONFIG`]); a manifest whose
+    /// config is of another type is an artifact's (OCI image spec, "Guidelines for Artifact Usage"). Never fails.
+    pub fn is_image_config(media_type: &str) -> bool {
+        media_type == OCI_CONFIG || media_type == DOCKER_CONFIG
+    }
     /// OCI gzip-compressed layer.
     pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
     /// OCI uncompressed layer.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageManifest};
 use registry_core::api::RegistryApi;
-use registry_core::manifest::{descriptor_digest, Manifest};
+use registry_core::manifest::{descriptor_digest, media_type, Manifest};
 use registry_core::{ByteStream, Digest, Error, ErrorKind, Repository, Result};
 
 use crate::image::platform::Platform;
@@ -212,11 +212,6 @@ impl fmt::Debug for Image {
     }
 }
 
-/// The config media types of container images (OCI's and Docker's); a manifest whose config is of another type and
-/// does not parse as an image configuration is an artifact.
-const IMAGE_CONFIG_TYPES: [&str; 2] =
-    ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
-
 impl Image {
     /// An image from its manifest (must be an image manifest, not an index), its config bytes (verified against
     /// the manifest's config descriptor) and a blob source for its layers.
@@ -243,7 +238,8 @@ impl Image {
         }
         let config: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(|e| {
             let config_type = desc.media_type().to_string();
-            if IMAGE_CONFIG_TYPES.contains(&config_type.as_str()) {
+            // A config of another type that does not parse as an image configuration is an artifact's.
+            if media_type::is_image_config(&config_type) {
                 Error::protocol(format!("image config {cfg_digest} is not a valid image configuration: {e}"))
             } else {
                 Error::unsupported(format!(

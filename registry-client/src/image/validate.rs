@@ -282,7 +282,7 @@ impl<'a> Walk<'a> {
         let me = manifest.digest().clone();
         let config_mt = image.config().media_type().to_string();
         let docker = manifest.media_type() == media_type::DOCKER_MANIFEST;
-        let is_image_config = config_mt == media_type::OCI_CONFIG || config_mt == media_type::DOCKER_CONFIG;
+        let is_image_config = media_type::is_image_config(&config_mt);
         let fits = if docker { config_mt == media_type::DOCKER_CONFIG } else { config_mt != media_type::DOCKER_CONFIG };
         let config_digest = match descriptor_digest(image.config()) {
             Ok(d) => Some(d),
