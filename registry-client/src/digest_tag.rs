@@ -13,10 +13,22 @@
 /// assert!(!registry_client::is_digest_tag("v1"));
 /// ```
 pub fn is_digest_tag(tag: &str) -> bool {
-    let Some(rest) = tag.strip_prefix("sha256-") else { return false };
-    let Some((hex, suffix)) = rest.split_at_checked(64) else { return false };
-    matches!(suffix, "" | ".sig" | ".att" | ".sbom")
-        && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    digest_tag_subject(tag).is_some()
+}
+
+/// The digest (`sha256:<hex>`) a digest tag names (see [`is_digest_tag`]); `None` for any other tag.
+pub(crate) fn digest_tag_subject(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let (hex, suffix) = rest.split_at_checked(64)?;
+    let suffix_ok = matches!(suffix, "" | ".sig" | ".att" | ".sbom");
+    let hex_ok = hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (suffix_ok && hex_ok).then(|| format!("sha256:{hex}"))
+}
+
+/// The digest a cosign tag names: a digest tag with a `.sig`, `.att` or `.sbom` suffix (not the referrers tag
+/// schema's bare `sha256-<hex>` index, which referrers copying handles); `None` for any other tag.
+pub(crate) fn cosign_tag_subject(tag: &str) -> Option<String> {
+    digest_tag_subject(tag).filter(|_| tag.contains('.'))
 }
 
 #[cfg(test)]

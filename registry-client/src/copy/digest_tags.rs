@@ -7,20 +7,11 @@ use registry_core::{Digest, Result};
 
 use super::copier::Copier;
 use crate::client::Client;
+use crate::digest_tag::cosign_tag_subject;
 use crate::options::ListOptions;
 
 /// At most this many digest tags are copied in one call.
 const MAX_DIGEST_TAGS: usize = 10_000;
-
-/// The digest (`sha256:<hex>`) a cosign-style digest tag names: `sha256-<64 lowercase hex>` followed by `.sig`,
-/// `.att` or `.sbom`; `None` for any other tag.
-pub(crate) fn digest_tag_subject(tag: &str) -> Option<String> {
-    let rest = tag.strip_prefix("sha256-")?;
-    let (hex, suffix) = rest.split_at_checked(64)?;
-    let suffix_ok = matches!(suffix, ".sig" | ".att" | ".sbom");
-    let hex_ok = hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    (suffix_ok && hex_ok).then(|| format!("sha256:{hex}"))
-}
 
 /// Copy the digest tags of `source`'s repository naming one of `subjects` (one `list_tags`; a source that cannot
 /// list tags has none: skipped quietly, logged at debug), each with what it references, under its own tag.
@@ -35,7 +26,7 @@ pub(crate) async fn copy_digest_tags(copier: &Copier<'_>, source: &dyn Client, s
     };
     let wanted: HashSet<String> = subjects.iter().map(ToString::to_string).collect();
     let mut copied = 0usize;
-    for tag in tags.iter().filter(|t| digest_tag_subject(t).is_some_and(|d| wanted.contains(&d))).take(MAX_DIGEST_TAGS)
+    for tag in tags.iter().filter(|t| cosign_tag_subject(t).is_some_and(|d| wanted.contains(&d))).take(MAX_DIGEST_TAGS)
     {
         let manifest =
             source.get_manifest(tag).await.map_err(|e| e.context(format!("digest tag {tag}")))?.into_manifest();
@@ -48,17 +39,18 @@ pub(crate) async fn copy_digest_tags(copier: &Copier<'_>, source: &dyn Client, s
 
 #[cfg(test)]
 mod tests {
-    use super::digest_tag_subject;
+    use crate::digest_tag::cosign_tag_subject;
 
     #[test]
     fn only_cosign_suffixes_name_a_subject() {
         let hex = "a".repeat(64);
-        assert_eq!(digest_tag_subject(&format!("sha256-{hex}.sig")), Some(format!("sha256:{hex}")));
-        assert_eq!(digest_tag_subject(&format!("sha256-{hex}.att")), Some(format!("sha256:{hex}")));
-        assert_eq!(digest_tag_subject(&format!("sha256-{hex}.sbom")), Some(format!("sha256:{hex}")));
-        assert_eq!(digest_tag_subject(&format!("sha256-{hex}.txt")), None);
-        assert_eq!(digest_tag_subject(&format!("sha256-{}.sig", "A".repeat(64))), None);
-        assert_eq!(digest_tag_subject("sha256-abc.sig"), None);
-        assert_eq!(digest_tag_subject("v1"), None);
+        assert_eq!(cosign_tag_subject(&format!("sha256-{hex}.sig")), Some(format!("sha256:{hex}")));
+        assert_eq!(cosign_tag_subject(&format!("sha256-{hex}.att")), Some(format!("sha256:{hex}")));
+        assert_eq!(cosign_tag_subject(&format!("sha256-{hex}.sbom")), Some(format!("sha256:{hex}")));
+        assert_eq!(cosign_tag_subject(&format!("sha256-{hex}.txt")), None);
+        assert_eq!(cosign_tag_subject(&format!("sha256-{hex}")), None, "the referrers tag schema's index");
+        assert_eq!(cosign_tag_subject(&format!("sha256-{}.sig", "A".repeat(64))), None);
+        assert_eq!(cosign_tag_subject("sha256-abc.sig"), None);
+        assert_eq!(cosign_tag_subject("v1"), None);
     }
 }

@@ -13,14 +13,9 @@ use super::connect::{check_settings, Connector};
 use super::endpoint::ImageRef;
 use super::shard::Shard;
 use super::spec::{SyncEntry, SyncSpec};
+use crate::digest_tag::digest_tag_subject;
 use compare::{compare, Compared};
-use list::{digest_tag_subject, list_entry, Candidate};
-
-/// [`list::digest_tag_subject`] for the sync tests.
-#[cfg(test)]
-pub(crate) fn digest_tag_subject_for_tests(tag: &str) -> Option<String> {
-    digest_tag_subject(tag)
-}
+use list::{list_entry, Candidate};
 
 /// Images compared (two HEADs each in the plain case) at once.
 const COMPARE_CONCURRENCY: usize = 16;

@@ -163,7 +163,7 @@ async fn the_same_target_twice_fails_the_later_item_naming_the_first_line() {
 
 #[test]
 fn digest_tags_are_recognised() {
-    use super::plan::digest_tag_subject_for_tests as subject;
+    use crate::digest_tag::digest_tag_subject as subject;
     let hex = "a".repeat(64);
     assert_eq!(subject(&format!("sha256-{hex}.sig")), Some(format!("sha256:{hex}")));
     assert_eq!(subject(&format!("sha256-{hex}")), Some(format!("sha256:{hex}")));

@@ -34,16 +34,6 @@ pub(crate) struct Listed {
     pub(crate) failed: Vec<(Candidate, String)>,
 }
 
-/// Whether `tag` is a cosign-style digest tag: `sha256-<64 hex>`, optionally `.sig`, `.att` or `.sbom`. Returns
-/// the digest it names (`sha256:<hex>`).
-pub(crate) fn digest_tag_subject(tag: &str) -> Option<String> {
-    let rest = tag.strip_prefix("sha256-")?;
-    let (hex, suffix) = rest.split_at_checked(64)?;
-    let suffix_ok = matches!(suffix, "" | ".sig" | ".att" | ".sbom");
-    let hex_ok = hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    (suffix_ok && hex_ok).then(|| format!("sha256:{hex}"))
-}
-
 fn image(location: Location, reference: impl Into<String>) -> ImageRef {
     ImageRef { location, reference: reference.into() }
 }
@@ -232,7 +222,7 @@ pub(crate) async fn list_entry(entry: &SyncEntry, connector: &Connector) -> List
         // registry's are ordinary tags unless the entry copies referrers (as regsync does).
         let is_layout = matches!(source, Location::Layout { .. });
         let (special, ordinary): (Vec<String>, Vec<String>) =
-            tags.into_iter().partition(|t| (entry.referrers || is_layout) && crate::is_digest_tag(t));
+            tags.into_iter().partition(|t| (entry.referrers || is_layout) && crate::digest_tag::is_digest_tag(t));
         if entry.referrers {
             listed.digest_tags.extend(digest_tags(&special, &source, &target));
         } else if !special.is_empty() {
@@ -283,7 +273,7 @@ async fn untagged_images(location: &Location) -> Result<Vec<String>> {
 /// The digest tags of `tags`, as candidates from `source` to `target`.
 fn digest_tags(tags: &[String], source: &Location, target: &Location) -> Vec<Candidate> {
     tags.iter()
-        .filter(|t| digest_tag_subject(t).is_some())
+        .filter(|t| crate::digest_tag::is_digest_tag(t))
         .map(|t| Candidate { source: image(source.clone(), t.clone()), target: image(target.clone(), t.clone()) })
         .collect()
 }
