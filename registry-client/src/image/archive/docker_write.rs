@@ -68,17 +68,7 @@ impl DockerArchiveWriter {
     pub async fn create(path: impl AsRef<Path>) -> Result<DockerArchiveWriter> {
         let dest = path.as_ref().to_path_buf();
         let label = format!("docker-archive:{}", dest.display());
-        let slot = SinkSlot::create(dest, label).await?;
-        Ok(DockerArchiveWriter {
-            slot,
-            layers: HashSet::new(),
-            budget: OutputBudget::new(),
-            configs: HashSet::new(),
-            legacy: HashSet::new(),
-            items: Vec::new(),
-            repositories: BTreeMap::new(),
-            limits: DecompressionLimits::default(),
-        })
+        Ok(DockerArchiveWriter::with_slot(SinkSlot::create(dest, label).await?))
     }
 
     /// Write the archive straight into `file`, an open stream (stdout, a pipe, a device), named `name` in
@@ -87,7 +77,11 @@ impl DockerArchiveWriter {
     /// anonymous temporary file first (their size goes before their data).
     pub fn to_stream(file: std::fs::File, name: &str) -> DockerArchiveWriter {
         let label = format!("docker-archive:{name}");
-        let slot = SinkSlot::stream(file, label);
+        DockerArchiveWriter::with_slot(SinkSlot::stream(file, label))
+    }
+
+    /// A writer with nothing written yet, into `slot`.
+    fn with_slot(slot: SinkSlot) -> DockerArchiveWriter {
         DockerArchiveWriter {
             slot,
             layers: HashSet::new(),
