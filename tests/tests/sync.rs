@@ -127,13 +127,11 @@ async fn layouts_both_ways_keep_digests_and_tags() {
     assert!(whole.is_index(), "the index travelled whole");
 }
 
-#[tokio::test]
-async fn referrers_and_cosign_tags_travel_with_their_image_whatever_the_filters() {
-    let (a, b) = (DockerRegistry::start(AuthMode::Anonymous), DockerRegistry::start(AuthMode::Anonymous));
-    let source = client(&a.host(), "org/app");
+/// `v1` of `source` with an SBOM referrer (an OCI artifact whose subject is `v1`) and a cosign signature under
+/// its digest tag `sha256-<hex>.sig`: the image, the SBOM, and that tag.
+async fn seed_signed(source: &dyn Client) -> (Image, Artifact, String) {
     let image = small_image("signed", 1);
     source.push_image("v1", &image).await.unwrap();
-    source.push_image("v2", &small_image("unsigned", 1)).await.unwrap();
     let sbom = Artifact::builder("application/spdx+json")
         .subject(image.raw_manifest().descriptor().unwrap())
         .layer(&b"{\"spdx\":1}"[..], "application/spdx+json")
@@ -142,6 +140,15 @@ async fn referrers_and_cosign_tags_travel_with_their_image_whatever_the_filters(
     source.push_artifact(&sbom).await.unwrap();
     let sig_tag = format!("sha256-{}.sig", image.digest().hex());
     source.push_image(&sig_tag, &small_image("a cosign signature", 1)).await.unwrap();
+    (image, sbom, sig_tag)
+}
+
+#[tokio::test]
+async fn referrers_and_cosign_tags_travel_with_their_image_whatever_the_filters() {
+    let (a, b) = (DockerRegistry::start(AuthMode::Anonymous), DockerRegistry::start(AuthMode::Anonymous));
+    let source = client(&a.host(), "org/app");
+    let (image, sbom, sig_tag) = seed_signed(&*source).await;
+    source.push_image("v2", &small_image("unsigned", 1)).await.unwrap();
     let other_sig = format!("sha256-{}.sig", Digest::sha256(b"not planned").hex());
     source.push_image(&other_sig, &small_image("another signature", 1)).await.unwrap();
     let body = format!(
@@ -663,16 +670,7 @@ async fn copy_with_a_platform_the_index_lacks_stays_an_error() {
 async fn a_layouts_digest_tags_travel_only_with_their_subject_and_only_with_referrers() {
     let (a, b) = (DockerRegistry::start(AuthMode::Anonymous), DockerRegistry::start(AuthMode::Anonymous));
     let source = client(&a.host(), "org/app");
-    let image = small_image("signed", 1);
-    source.push_image("v1", &image).await.unwrap();
-    let sbom = Artifact::builder("application/spdx+json")
-        .subject(image.raw_manifest().descriptor().unwrap())
-        .layer(&b"{\"spdx\":1}"[..], "application/spdx+json")
-        .build()
-        .unwrap();
-    source.push_artifact(&sbom).await.unwrap();
-    let sig_tag = format!("sha256-{}.sig", image.digest().hex());
-    source.push_image(&sig_tag, &small_image("a cosign signature", 1)).await.unwrap();
+    let (image, sbom, sig_tag) = seed_signed(&*source).await;
 
     let tmp = tempfile::tempdir().unwrap();
     let disk = tmp.path().join("airgap");
