@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use support::regcli_path;
+use support::{regcli_path, Served};
 
 fn readme() -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
@@ -36,45 +35,13 @@ fn tour_commands() -> Vec<String> {
     commands
 }
 
-/// `regcli serve` and its address, stopped on drop.
-struct Served {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Served {
-    fn start() -> Served {
-        let mut child = Command::new(regcli_path())
-            .args(["serve", "--seed", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line
-            .strip_prefix("serving on http://")
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("serve's first line: {line:?}"))
-            .to_string();
-        Served { child, addr }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_readme_tour_runs_as_written() {
     let commands = tour_commands();
     assert!(commands.len() >= 15, "the tour has its commands: {commands:?}");
     assert!(commands[0].starts_with("regcli serve --seed --addr 127.0.0.1:5000 &"), "{}", commands[0]);
     assert_eq!(commands.last().map(String::as_str), Some("kill %1"));
-    let served = Served::start();
+    let served = Served::start(&["--seed", "--addr", "127.0.0.1:0"], None);
     let dir = tempfile::tempdir().unwrap();
     let bin_dir = std::path::Path::new(regcli_path()).parent().unwrap().to_path_buf();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());

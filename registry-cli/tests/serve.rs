@@ -5,68 +5,12 @@
 
 mod support;
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use registry_client::{Client, LayoutClient, Platform};
 use registry_tests::skopeo::{skopeo, skopeo_binary};
 use serde_json::Value;
-use support::{image, regcli, regcli_path, regcli_with_stdin, shown, stdout};
-
-/// A running `regcli serve`, killed when dropped (if still running).
-struct Served {
-    child: Child,
-    /// `host:port`.
-    addr: String,
-}
-
-impl Served {
-    /// Start `regcli serve ARGS`, with `password` on stdin when given, and read the address from its first line.
-    fn start(args: &[&str], password: Option<&str>) -> Served {
-        let mut child = Command::new(regcli_path())
-            .arg("serve")
-            .args(args)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        if let Some(password) = password {
-            stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
-        }
-        drop(stdin);
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-        let addr = first
-            .strip_prefix("serving on http://")
-            .and_then(|rest| rest.split(' ').next())
-            .unwrap_or_else(|| panic!("first line {first:?}"))
-            .to_string();
-        Served { child, addr }
-    }
-
-    /// Send SIGTERM and wait for the exit: its status and stderr.
-    fn terminate(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(killed.success());
-        let status = self.child.wait().unwrap();
-        let mut err = String::new();
-        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err).unwrap();
-        (status.code(), err)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+use support::{image, regcli, regcli_with_stdin, shown, stdout, Served};
 
 /// An OCI layout holding one image under `v1`: `oci:DIR:v1` and the image's digest.
 async fn layout(dir: &std::path::Path) -> (String, String) {

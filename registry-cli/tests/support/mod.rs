@@ -111,3 +111,58 @@ pub(crate) async fn fails(code: i32, args: &[&str]) -> String {
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{}", shown(&out));
     stderr
 }
+
+/// A running `regcli serve`, killed when dropped (if still running).
+pub(crate) struct Served {
+    child: std::process::Child,
+    /// `host:port`.
+    pub(crate) addr: String,
+}
+
+impl Served {
+    /// Start `regcli serve ARGS`, with `password` on stdin when given, and read the address from its first line.
+    pub(crate) fn start(args: &[&str], password: Option<&str>) -> Served {
+        let mut child = Command::new(regcli_path())
+            .arg("serve")
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(password) = password {
+            stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+        }
+        drop(stdin);
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut first).unwrap();
+        let addr = first
+            .strip_prefix("serving on http://")
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("first line {first:?}"))
+            .to_string();
+        Served { child, addr }
+    }
+
+    /// Send SIGTERM and wait for the exit: its status and stderr.
+    pub(crate) fn terminate(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        (status.code(), err)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
