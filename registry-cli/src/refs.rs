@@ -451,15 +451,21 @@ pub(crate) fn check_parent(text: &str, path: &Path) -> Result<(), Failure> {
     if path.as_os_str() == "-" {
         return Ok(());
     }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => return Ok(()),
-    };
+    match missing_parent(path) {
+        Some(why) => Err(Failure::usage(format!("{text}: {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// Why `path` cannot be made: `directory P does not exist (create it first)` or `directory P is not a
+/// directory`; `None` when its directory is there (or is the current one).
+pub(crate) fn missing_parent(path: &Path) -> Option<String> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty())?;
     if parent.is_dir() {
-        return Ok(());
+        return None;
     }
     let why = if parent.exists() { "is not a directory" } else { "does not exist (create it first)" };
-    Err(Failure::usage(format!("{text}: directory {} {why}", parent.display())))
+    Some(format!("directory {} {why}", parent.display()))
 }
 
 /// The `repo:tag` name a source has: `host/repo:tag` gives the name as docker would show the image pulled from

@@ -161,11 +161,10 @@ fn check_file(path: &Path) -> Result<&Path, String> {
     if path.is_dir() || path.file_name().is_none() {
         return Err("is a directory: name a file (e.g. app.tar)".to_string());
     }
-    if !parent.is_dir() {
-        let why = if parent.exists() { "is not a directory" } else { "does not exist (create it first)" };
-        return Err(format!("directory {} {why}", parent.display()));
+    match crate::refs::missing_parent(path) {
+        Some(why) => Err(why),
+        None => Ok(parent),
     }
-    Ok(parent)
 }
 
 /// Copy `tar` to stdout (on a blocking thread: stdout is a plain blocking handle), flushed. The error is the
